@@ -1,0 +1,50 @@
+// swift-tools-version: 6.0
+// Borderline: the host CLI, its library, the in-tree plugins and the tests.
+// The core is a nested package (Sources/Core) so SwiftPM links it as one shared library that
+// the host and every plugin load once; see docs/architecture.md.
+import PackageDescription
+
+let core = Target.Dependency.product(name: "BorderlineCore", package: "Core")
+
+let package = Package(
+    name: "Borderline",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "borderline", targets: ["borderline"]),
+        .executable(name: "borderline-bench", targets: ["BorderlineBench"]),
+    ],
+    dependencies: [
+        .package(path: "Sources/Core"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .target(
+            name: "BorderlineHost",
+            dependencies: [core, .product(name: "Logging", package: "swift-log")],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .executableTarget(
+            name: "borderline",
+            dependencies: [
+                "BorderlineHost", core,
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "BorderlineBench",
+            dependencies: ["BorderlineHost", core],
+            path: "bench/BorderlineBench",
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .testTarget(
+            name: "BorderlineCoreTests",
+            dependencies: [core],
+            resources: [.copy("Golden")]
+        ),
+        .testTarget(
+            name: "BorderlineHostTests",
+            dependencies: ["BorderlineHost", core]
+        ),
+    ]
+)

@@ -1,0 +1,31 @@
+// swift-tools-version: 6.0
+// BorderlineCore lives in its own package so that SwiftPM links it as a shared library:
+// the host and every plugin (in-tree or out-of-tree) then use one copy of its types at run
+// time, and `plugin as? BorderlinePlugin` succeeds across the dlopen boundary.
+import PackageDescription
+
+let package = Package(
+    name: "BorderlineCore",
+    products: [
+        .library(name: "BorderlineCore", type: .dynamic, targets: ["BorderlineCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5",
+                       providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        .target(
+            name: "BorderlineCore",
+            dependencies: [
+                "CBLAS", "CHDF5", "CZlib",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+    ]
+)

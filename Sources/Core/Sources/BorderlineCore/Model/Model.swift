@@ -1,0 +1,222 @@
+import Foundation
+
+/// A classifier or generator as a directed acyclic graph of layers.
+///
+/// Node `i` applies `nodes[i].layer` to the outputs of `nodes[i].inputs` (index `-1` is the
+/// model input). Nodes are stored in topological order, so one forward sweep and one reverse
+/// sweep evaluate the model and its vector–Jacobian product. A sequential model is the chain
+/// `0 → 1 → … → n-1`.
+public final class Model {
+    public struct Node {
+        public var name: String
+        public var layer: any Layer
+        /// Indices of the nodes whose outputs feed this one; `-1` is the model input.
+        public var inputs: [Int]
+        public init(name: String, layer: any Layer, inputs: [Int]) {
+            self.name = name
+            self.layer = layer
+            self.inputs = inputs
+        }
+    }
+
+    /// Per-sample input shape, e.g. `[1, 28, 28]` (CHW) or `[784]`.
+    public let inputShape: [Int]
+    public let nodes: [Node]
+    /// Per-sample output shape of every node.
+    public let nodeShapes: [[Int]]
+    /// The node whose output is the model output (logits for a classifier).
+    public let outputNode: Int
+    /// The node whose output is the penultimate-layer embedding, if the model has one.
+    public let embeddingNode: Int?
+    /// Class names, one per output unit of a classifier; empty for generators.
+    public var classNames: [String]
+    /// Free-form metadata stored with the model (training command, accuracy, …).
+    public var metadata: [String: JSONValue]
+
+    /// Builds and shape-checks a graph.
+    public init(inputShape: [Int], nodes: [Node], outputNode: Int? = nil, embeddingNode: Int? = nil,
+                classNames: [String] = [], metadata: [String: JSONValue] = [:]) throws {
+        guard !nodes.isEmpty else { throw BorderlineError(.invalidConfiguration, "model has no layers") }
+        guard inputShape.allSatisfy({ $0 > 0 }) else {
+            throw BorderlineError(.invalidConfiguration, "input shape \(inputShape) has a non-positive dimension")
+        }
+        var shapes: [[Int]] = []
+        var names = Set<String>()
+        for (i, node) in nodes.enumerated() {
+            guard names.insert(node.name).inserted else {
+                throw BorderlineError(.invalidConfiguration, "layer name '\(node.name)' is used twice")
+            }
+            guard !node.inputs.isEmpty else {
+                throw BorderlineError(.invalidConfiguration, "layer '\(node.name)' has no inputs")
+            }
+            for j in node.inputs where j < -1 || j >= i {
+                throw BorderlineError(.invalidConfiguration,
+                    "layer '\(node.name)' reads node \(j), which is not an earlier layer (graph must be acyclic and in order)")
+            }
+            let inShapes = node.inputs.map { $0 == -1 ? inputShape : shapes[$0] }
+            do {
+                shapes.append(try node.layer.outputShape(for: inShapes))
+            } catch var e as BorderlineError {
+                e.message = "layer '\(node.name)' (\(node.layer.typeName)): \(e.message)"
+                throw e
+            }
+        }
+        let out = outputNode ?? nodes.count - 1
+        guard out >= 0 && out < nodes.count else { throw BorderlineError(.invalidConfiguration, "output node \(out) out of range") }
+        if let e = embeddingNode, e < 0 || e >= nodes.count {
+            throw BorderlineError(.invalidConfiguration, "embedding node \(e) out of range")
+        }
+        if !classNames.isEmpty, Tensor.count(of: shapes[out]) != classNames.count {
+            throw BorderlineError(.shapeMismatch,
+                "model has \(Tensor.count(of: shapes[out])) outputs but \(classNames.count) class names")
+        }
+        self.inputShape = inputShape
+        self.nodes = nodes
+        self.nodeShapes = shapes
+        self.outputNode = out
+        self.embeddingNode = embeddingNode
+        self.classNames = classNames
+        self.metadata = metadata
+    }
+
+    /// A chain of named layers.
+    public static func sequential(inputShape: [Int], _ layers: [(String, any Layer)], embedding: String? = nil,
+                                  classNames: [String] = [], metadata: [String: JSONValue] = [:]) throws -> Model {
+        let nodes = layers.enumerated().map { i, l in Node(name: l.0, layer: l.1, inputs: [i - 1]) }
+        var embeddingNode: Int?
+        if let embedding {
+            guard let e = nodes.firstIndex(where: { $0.name == embedding }) else {
+                throw BorderlineError(.invalidConfiguration, "embedding layer '\(embedding)' is not in the model")
+            }
+            embeddingNode = e
+        }
+        return try Model(inputShape: inputShape, nodes: nodes, embeddingNode: embeddingNode,
+                         classNames: classNames, metadata: metadata)
+    }
+
+    /// Per-sample output shape.
+    public var outputShape: [Int] { nodeShapes[outputNode] }
+    /// Number of classes (output units).
+    public var classCount: Int { Tensor.count(of: outputShape) }
+
+    /// Every parameter with its qualified name `layer.param` (PyTorch's `state_dict` keys).
+    public var namedParameters: [(name: String, parameter: Parameter)] {
+        nodes.flatMap { node in node.layer.parameters.map { ("\(node.name).\($0.name)", $0) } }
+    }
+
+    /// The parameters an optimiser updates.
+    public var trainableParameters: [Parameter] { namedParameters.map(\.parameter).filter(\.isTrainable) }
+
+    /// Number of trainable scalars.
+    public var parameterCount: Int { trainableParameters.reduce(0) { $0 + $1.value.count } }
+
+    /// Freezes or unfreezes every learnable parameter (running statistics stay untrainable).
+    /// A frozen model still back-propagates to its input, which is how an autoencoder is trained
+    /// *through* a fixed classifier.
+    public func setFrozen(_ frozen: Bool) {
+        for node in nodes {
+            for p in node.layer.parameters where !Model.isBuffer(p.name) { p.isTrainable = !frozen }
+        }
+    }
+
+    static func isBuffer(_ name: String) -> Bool { name.hasPrefix("running_") || name == "num_batches_tracked" }
+
+    public func zeroGradients() { for (_, p) in namedParameters { p.zeroGradient() } }
+
+    // MARK: Forward and backward
+
+    /// The record of one forward pass: every node's inputs, output and saved state.
+    public struct Trace {
+        public var input: Tensor
+        public var records: [LayerRecord]
+        /// The model output of this pass.
+        public var output: Tensor
+    }
+
+    /// Checks that `x` is a batch of this model's inputs.
+    public func checkInput(_ x: Tensor) throws {
+        guard x.rank == inputShape.count + 1, x.sampleShape == inputShape else {
+            throw BorderlineError(.shapeMismatch, "input batch has shape \(x.shape); the model expects [batch] + \(inputShape)")
+        }
+    }
+
+    /// Runs the model and keeps what the backward pass needs.
+    public func trace(_ x: Tensor, context: ForwardContext = ForwardContext(training: false), upTo last: Int? = nil) -> Trace {
+        precondition(x.sampleShape == inputShape, "Model: input shape \(x.shape) does not match [batch] + \(inputShape)")
+        let end = last ?? (nodes.count - 1)
+        var records: [LayerRecord] = []
+        records.reserveCapacity(end + 1)
+        for i in 0...end {
+            let node = nodes[i]
+            let inputs = node.inputs.map { $0 == -1 ? x : records[$0].output }
+            let (y, saved) = node.layer.forward(inputs, context: context)
+            records.append(LayerRecord(inputs: inputs, output: y, saved: saved))
+        }
+        return Trace(input: x, records: records, output: records[min(outputNode, end)].output)
+    }
+
+    /// The model output (logits for a classifier) for a batch, in inference mode.
+    public func callAsFunction(_ x: Tensor) -> Tensor { forward(x) }
+
+    /// The model output for a batch.
+    public func forward(_ x: Tensor, training: Bool = false) -> Tensor {
+        trace(x, context: ForwardContext(training: training), upTo: outputNode).output
+    }
+
+    /// The penultimate-layer embedding for a batch, or nil when the model names none.
+    public func embedding(_ x: Tensor) -> Tensor? {
+        guard let e = embeddingNode else { return nil }
+        return trace(x, upTo: e).records[e].output
+    }
+
+    /// Back-propagates through a trace.
+    ///
+    /// - Parameters:
+    ///   - outputGradient: `∂L/∂(model output)`.
+    ///   - nodeGradients: extra `∂L/∂(node output)` terms for inner nodes (e.g. a loss on the embedding).
+    ///   - parameterGradients: accumulate `∂L/∂θ` into the trainable parameters.
+    /// - Returns: `∂L/∂x`, the vector–Jacobian product with respect to the input.
+    @discardableResult
+    public func backward(_ trace: Trace, outputGradient: Tensor?, nodeGradients: [Int: Tensor] = [:],
+                         parameterGradients: Bool = true, inputGradient: Bool = true) -> Tensor? {
+        let n = trace.records.count
+        var grads = [Tensor?](repeating: nil, count: n)
+        func accumulate(_ index: Int, _ g: Tensor) {
+            if let existing = grads[index] { grads[index] = existing + g } else { grads[index] = g }
+        }
+        if let outputGradient {
+            precondition(outputGradient.shape == trace.records[outputNode].output.shape, "Model.backward: gradient shape \(outputGradient.shape) ≠ output shape")
+            accumulate(outputNode, outputGradient)
+        }
+        for (i, g) in nodeGradients { accumulate(i, g) }
+        var inputGrad: Tensor?
+        // The earliest node that still needs a gradient: nothing before it is visited.
+        for i in stride(from: n - 1, through: 0, by: -1) {
+            guard let g = grads[i] else { continue }
+            grads[i] = nil
+            let node = nodes[i]
+            let wantsParams = parameterGradients && node.layer.parameters.contains(where: \.isTrainable)
+            let needsInputs = inputGradient || node.inputs.contains { $0 >= 0 }
+            let inGrads = node.layer.backward(g, record: trace.records[i], inputGradients: needsInputs, parameterGradients: wantsParams)
+            guard needsInputs else { continue }
+            for (k, j) in node.inputs.enumerated() {
+                if j == -1 {
+                    if inputGradient { inputGrad = inputGrad.map { $0 + inGrads[k] } ?? inGrads[k] }
+                } else {
+                    accumulate(j, inGrads[k])
+                }
+            }
+        }
+        return inputGrad
+    }
+
+    /// The vector–Jacobian product `vᵀ ∂f(x)/∂x` for a batch and a cotangent `v` of the output's
+    /// shape, in one forward and one backward pass. Parameter gradients are left untouched.
+    /// Returns the model output as well, since callers almost always need it.
+    public func vjp(_ x: Tensor, cotangent: (Tensor) -> Tensor) -> (output: Tensor, inputGradient: Tensor) {
+        let t = trace(x, upTo: outputNode)
+        let v = cotangent(t.output)
+        let g = backward(t, outputGradient: v, parameterGradients: false)!
+        return (t.output, g)
+    }
+}

@@ -1,0 +1,3 @@
+import XCTest
+import BorderlineHost
+final class HostTests: XCTestCase { func testNothing() {} }
