@@ -1,1 +1,125 @@
-print("bench")
+// Release-build benchmark of the engine, one line per workload, in the same format as
+// bench/pytorch_peer.py so the two can be put side by side (docs/benchmarks.md).
+//
+//   swift build -c release && .build/release/borderline-bench [--quick] [--only W1,W3]
+import BorderlineCore
+import BorderlineHost
+import Foundation
+
+BLASKernelSelection.preferAVX512Kernels()
+BLASKernelSelection.applyThreadCount()
+
+let arguments = CommandLine.arguments
+let quick = arguments.contains("--quick")
+let only: Set<String>? = arguments.firstIndex(of: "--only").flatMap { i in
+    i + 1 < arguments.count ? Set(arguments[i + 1].split(separator: ",").map(String.init)) : nil
+}
+let repeats = quick ? 3 : 7
+
+/// Median wall time of `body` over `repeats` runs after one warm-up.
+func medianSeconds(_ body: () -> Void) -> Double {
+    body()
+    var times: [Double] = []
+    for _ in 0..<repeats {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+    return times.sorted()[times.count / 2]
+}
+
+func report(_ id: String, _ name: String, _ value: Double, _ unit: String) {
+    print(String(format: "%@ %@ %.1f %@", id, name, value, unit))
+    fflush(nil)
+}
+
+func wants(_ id: String) -> Bool { only?.contains(id) ?? true }
+
+var generator = RandomGenerator(seed: 1)
+let cnn = try Model.fashionCNN(seed: 1)
+let fcn = try Model.fashionFCN(seed: 1)
+let batch256 = generator.uniform(shape: [256, 1, 28, 28], low: 0, high: 1)
+
+/// ∂(Σ_i max_j logit_ij)/∂x: a one-hot cotangent on each row's top logit.
+func topLogitCotangent(_ logits: Tensor) -> Tensor {
+    let top = logits.argmaxRows()
+    let k = logits.sampleCount
+    var v = Tensor(zeros: logits.shape)
+    v.withUnsafeMutableBufferPointer { p in for (i, j) in top.enumerated() { p[i * k + j] = 1 } }
+    return v
+}
+
+print("# borderline-bench: OpenBLAS \(BLAS.coreName), \(BLAS.threadCount) threads, \(quick ? "quick" : "full")")
+for (id, name, model) in [("W1", "cnn", cnn), ("W6", "fcn", fcn)] where wants(id) {
+    let t = medianSeconds { _ = model.forward(batch256) }
+    report(id, "\(name)-forward-b256", 256 / t, "images/s")
+    let g = medianSeconds { _ = model.vjp(batch256, cotangent: topLogitCotangent) }
+    report(id == "W1" ? "W2" : "W6", "\(name)-input-gradient-b256", 256 / g, "images/s")
+}
+
+if wants("W3") {
+    var g = RandomGenerator(seed: 3)
+    let autoencoder = try Model.sequential(inputShape: [784], [
+        ("enc1", Dense(inFeatures: 784, outFeatures: 100, generator: &g)), ("enc1.relu", ReLU()),
+        ("dec1", Dense(inFeatures: 100, outFeatures: 50, generator: &g)), ("dec1.relu", ReLU()),
+        ("dec2", Dense(inFeatures: 50, outFeatures: 784, generator: &g)), ("dec2.sigmoid", Sigmoid()),
+    ])
+    cnn.setFrozen(true)
+    let x = g.uniform(shape: [128, 784], low: 0, high: 1)
+    let target = (0..<128).map { _ in 1 }
+    let adam = Adam(learningRate: 0.01)
+    let params = autoencoder.trainableParameters
+    let t = medianSeconds {
+        for p in params { p.zeroGradient() }
+        let aeTrace = autoencoder.trace(x)
+        let recon = aeTrace.output
+        let clsTrace = cnn.trace(recon.reshaped([128, 1, 28, 28]))
+        let ce = try! Loss.softmaxCrossEntropy(logits: clsTrace.output, labels: target)
+        let mse = try! Loss.meanSquaredError(recon, targets: x)
+        let dRecon = cnn.backward(clsTrace, outputGradient: 0.8 * ce.gradient, parameterGradients: false)!
+        autoencoder.backward(aeTrace, outputGradient: mse.gradient + dRecon.reshaped([128, 784]), inputGradient: false)
+        adam.step(params)
+    }
+    report("W3", "autoencoder-through-cnn-adam-b128", 1 / t, "steps/s")
+    cnn.setFrozen(false)
+}
+
+if wants("W4") {
+    let pairs = 1000, halvings = 20
+    let a0 = generator.uniform(shape: [pairs, 1, 28, 28], low: 0, high: 1)
+    let b0 = generator.uniform(shape: [pairs, 1, 28, 28], low: 0, high: 1)
+    let sourceClass = cnn.forward(a0).argmaxRows()
+    let per = 784
+    let t = medianSeconds {
+        var a = a0, b = b0
+        for _ in 0..<halvings {
+            let mid = (a + b).map { 0.5 * $0 }
+            let predicted = cnn.forward(mid).argmaxRows()
+            mid.withUnsafeBufferPointer { m in
+                a.withUnsafeMutableBufferPointer { ap in
+                    b.withUnsafeMutableBufferPointer { bp in
+                        for i in 0..<pairs {
+                            let dst = predicted[i] == sourceClass[i] ? ap.baseAddress! : bp.baseAddress!
+                            (dst + i * per).update(from: m.baseAddress! + i * per, count: per)
+                        }
+                    }
+                }
+            }
+        }
+    }
+    report("W4", "bisection-1000pairs-x20", Double(pairs * halvings) / t, "pair-halvings/s")
+}
+
+if wants("E1") {
+    do {
+        let train = try Dataset.named("fashion-mnist", split: .train)
+        var configuration = TrainingConfiguration()
+        configuration.epochs = 1
+        let model = try Model.fashionCNN(seed: 7)
+        let t0 = Date()
+        try ClassifierTraining.train(model, on: train, configuration: configuration)
+        report("E1", "cnn-train-epoch-fashion-mnist", Date().timeIntervalSince(t0), "seconds")
+    } catch {
+        print("E1 skipped: \(error)")
+    }
+}

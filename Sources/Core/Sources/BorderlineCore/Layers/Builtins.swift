@@ -1,4 +1,20 @@
 /// Every layer type Borderline knows out of the box, in registration order.
-let builtinLayerTypes: [any ConfigurableLayer.Type] = [
+nonisolated(unsafe) let builtinLayerTypes: [any ConfigurableLayer.Type] = [
     Dense.self,
+    Conv2D.self,
+    ConvTranspose2D.self,
+    MaxPool2D.self,
+    AvgPool2D.self,
+    GlobalAvgPool2D.self,
+    BatchNorm.self,
+    ReLU.self,
+    LeakyReLU.self,
+    Sigmoid.self,
+    Tanh.self,
+    Softmax.self,
+    Flatten.self,
+    Reshape.self,
+    Dropout.self,
+    Add.self,
+    Permute.self,
 ]

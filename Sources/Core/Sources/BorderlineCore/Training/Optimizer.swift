@@ -1,0 +1,170 @@
+import Foundation
+
+/// Updates parameters in place from their accumulated gradients.
+///
+/// Optimisers skip parameters whose `isTrainable` is false (batch-norm running statistics,
+/// frozen models) and keep their per-parameter state (momentum, moment estimates) keyed by the
+/// parameter's identity, so the same optimiser can be stepped with any subset of parameters.
+public protocol Optimizer: AnyObject {
+    /// The current learning rate (schedules change it between steps).
+    var learningRate: Float { get set }
+    /// Applies one update to every trainable parameter in `params` from its `gradient`.
+    func step(_ params: [Parameter])
+}
+
+/// Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and L2
+/// weight decay, with PyTorch's `torch.optim.SGD` semantics:
+///
+///     d = g + λ·θ
+///     b ← d                          (first step)
+///     b ← μ·b + (1 − dampening)·d    (later steps)
+///     d ← d + μ·b  (Nesterov)   or   d ← b
+///     θ ← θ − lr·d
+///
+/// Without momentum (`μ = 0`) the update is plain `θ ← θ − lr·d`.
+public final class SGD: Optimizer {
+    public var learningRate: Float
+    public let momentum: Float
+    public let dampening: Float
+    public let weightDecay: Float
+    public let nesterov: Bool
+    /// Momentum buffers. Each entry also holds its parameter, which pins the identity: an
+    /// `ObjectIdentifier` could otherwise be reused by a new object once the old one is freed.
+    private var buffers: [ObjectIdentifier: (parameter: Parameter, buffer: [Float])] = [:]
+
+    public init(learningRate: Float, momentum: Float = 0, dampening: Float = 0, weightDecay: Float = 0, nesterov: Bool = false) {
+        precondition(learningRate >= 0 && momentum >= 0 && weightDecay >= 0, "SGD: negative hyper-parameter")
+        precondition(!nesterov || (momentum > 0 && dampening == 0), "SGD: Nesterov momentum requires momentum > 0 and zero dampening")
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.dampening = dampening
+        self.weightDecay = weightDecay
+        self.nesterov = nesterov
+    }
+
+    public func step(_ params: [Parameter]) {
+        for p in params where p.isTrainable {
+            let id = ObjectIdentifier(p)
+            let isFirst = buffers[id] == nil
+            var buffer = momentum != 0 ? (buffers.removeValue(forKey: id)?.buffer ?? [Float](repeating: 0, count: p.value.count)) : []
+            let lr = learningRate, mu = momentum, damp = Float(1 - Double(dampening)), wd = weightDecay, nesterov = nesterov
+            p.gradient.withUnsafeBufferPointer { g in
+                p.value.withUnsafeMutableBufferPointer { theta in
+                    buffer.withUnsafeMutableBufferPointer { b in
+                        for i in 0..<theta.count {
+                            var d = g[i] + wd * theta[i]
+                            if mu != 0 {
+                                b[i] = isFirst ? d : mu * b[i] + damp * d
+                                d = nesterov ? d + mu * b[i] : b[i]
+                            }
+                            theta[i] -= lr * d
+                        }
+                    }
+                }
+            }
+            if momentum != 0 { buffers[id] = (p, buffer) }
+        }
+    }
+}
+
+/// Adam with PyTorch's `torch.optim.Adam` semantics (`amsgrad=False`, L2 `weight_decay` added
+/// to the gradient):
+///
+///     g ← g + λ·θ
+///     m ← β₁·m + (1 − β₁)·g
+///     v ← β₂·v + (1 − β₂)·g²
+///     θ ← θ − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
+///
+/// where `t` counts this parameter's steps, starting at 1. The betas are kept in Double and the
+/// scalar factors (`1 − β`, the bias corrections) computed in Double before rounding to Float,
+/// as PyTorch does with its Python-float hyper-parameters: with `β₂ = 0.999`, rounding `β₂` to
+/// Float first would change `1 − β₂` by 1e-5 relative.
+public final class Adam: Optimizer {
+    public var learningRate: Float
+    public let beta1: Double
+    public let beta2: Double
+    public let eps: Float
+    public let weightDecay: Float
+
+    /// Moment estimates; `parameter` pins the identity the entry is keyed by (see ``SGD``).
+    private struct Moments {
+        let parameter: Parameter
+        var m: [Float]
+        var v: [Float]
+        var step: Int
+    }
+    private var moments: [ObjectIdentifier: Moments] = [:]
+
+    public init(learningRate: Float = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999, eps: Float = 1e-8, weightDecay: Float = 0) {
+        precondition(learningRate >= 0 && (0..<1).contains(beta1) && (0..<1).contains(beta2) && eps >= 0 && weightDecay >= 0,
+                     "Adam: hyper-parameter out of range")
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self.weightDecay = weightDecay
+    }
+
+    /// How many steps `p` has taken under this optimiser.
+    public func stepCount(of p: Parameter) -> Int { moments[ObjectIdentifier(p)]?.step ?? 0 }
+
+    public func step(_ params: [Parameter]) {
+        for p in params where p.isTrainable {
+            let id = ObjectIdentifier(p)
+            var s = moments.removeValue(forKey: id)
+                ?? Moments(parameter: p, m: [Float](repeating: 0, count: p.value.count), v: [Float](repeating: 0, count: p.value.count), step: 0)
+            s.step += 1
+            let t = Double(s.step)
+            let bc1 = 1 - Foundation.pow(beta1, t), bc2 = 1 - Foundation.pow(beta2, t)
+            let stepSize = Float(Double(learningRate) / bc1), bc2Sqrt = Float(bc2.squareRoot())
+            let w1 = Float(1 - beta1), b2 = Float(beta2), w2 = Float(1 - beta2), eps = eps, wd = weightDecay
+            p.gradient.withUnsafeBufferPointer { g in
+                p.value.withUnsafeMutableBufferPointer { theta in
+                    s.m.withUnsafeMutableBufferPointer { m in
+                        s.v.withUnsafeMutableBufferPointer { v in
+                            for i in 0..<theta.count {
+                                let gi = g[i] + wd * theta[i]
+                                m[i] += w1 * (gi - m[i])           // PyTorch: exp_avg.lerp_(grad, 1 − β₁)
+                                v[i] = v[i] * b2 + w2 * gi * gi     // exp_avg_sq.mul_(β₂).addcmul_(g, g, 1 − β₂)
+                                let denom = v[i].squareRoot() / bc2Sqrt + eps
+                                theta[i] -= stepSize * m[i] / denom
+                            }
+                        }
+                    }
+                }
+            }
+            moments[id] = s
+        }
+    }
+}
+
+/// Step decay of the learning rate (PyTorch's `StepLR`): after `k` calls to ``step()``,
+/// `lr = base · γ^⌊k / stepSize⌋`. Call ``step()`` once per epoch (or per whatever unit
+/// `stepSize` counts).
+public final class StepLR {
+    public let optimizer: any Optimizer
+    public let baseLearningRate: Float
+    public let stepSize: Int
+    public let gamma: Float
+    /// Number of ``step()`` calls so far (PyTorch's `last_epoch`).
+    public private(set) var stepCount = 0
+
+    public init(optimizer: any Optimizer, stepSize: Int, gamma: Float = 0.1) {
+        precondition(stepSize > 0, "StepLR: stepSize must be positive")
+        self.optimizer = optimizer
+        self.baseLearningRate = optimizer.learningRate
+        self.stepSize = stepSize
+        self.gamma = gamma
+    }
+
+    /// The learning rate after `count` steps (closed form, so no rounding drift accumulates).
+    public func learningRate(after count: Int) -> Float {
+        Float(Double(baseLearningRate) * Foundation.pow(Double(gamma), Double(count / stepSize)))
+    }
+
+    /// Advances the schedule by one step and sets the optimiser's learning rate.
+    public func step() {
+        stepCount += 1
+        optimizer.learningRate = learningRate(after: stepCount)
+    }
+}

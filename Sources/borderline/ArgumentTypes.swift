@@ -1,0 +1,6 @@
+import ArgumentParser
+import BorderlineCore
+import BorderlineHost
+
+extension DataSplit: ExpressibleByArgument {}
+extension ModelFileFormat: ExpressibleByArgument {}

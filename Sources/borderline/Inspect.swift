@@ -1,0 +1,32 @@
+import ArgumentParser
+import BorderlineCore
+import BorderlineHost
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a model's layers, shapes, parameter count, input shape and class names.")
+
+    @Argument(help: "Model file (native, Keras .h5, or PyTorch state_dict with --architecture), or a shipped model name.")
+    var model: String = ShippedModels.defaultClassifier
+
+    @Option(help: "Architecture JSON for a PyTorch state_dict file.")
+    var architecture: String?
+
+    @Option(help: "Also report accuracy on this data set (a name such as fashion-mnist, or a file).")
+    var data: String?
+
+    @Option(help: "Data split for named data sets: train or test.")
+    var split: DataSplit = .test
+
+    func run() throws {
+        let path = try ShippedModels.resolve(model)
+        let loaded = try Model.load(contentsOf: path, architecture: architecture)
+        print(ModelCard(model: loaded, source: path).render(), terminator: "")
+        if let data {
+            let dataset = try DataSources.load(data, split: split)
+            try dataset.validate(for: loaded)
+            let accuracy = Evaluation.accuracy(loaded, on: dataset)
+            print("\naccuracy    \(String(format: "%.2f", 100 * accuracy)) % on \(dataset.count) images of \(dataset.name)")
+        }
+    }
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Sets up and runs every test: installs system packages, builds the release CLI (the
+# end-to-end tests run it), then runs the XCTest suites.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/install-deps.sh
+swift build -c release --product borderline
+BORDERLINE_CLI="$PWD/.build/release/borderline" swift test "$@"
