@@ -12,16 +12,21 @@ let package = Package(
     products: [
         .executable(name: "borderline", targets: ["borderline"]),
         .executable(name: "borderline-bench", targets: ["BorderlineBench"]),
+        // In-tree plugins: dynamic libraries the host loads at run time (never linked into it).
+        // The file name must end in `Plugin` (libBisectionPlugin.so) to be found; see
+        // docs/writing-plugins.md.
+        .library(name: "BisectionPlugin", type: .dynamic, targets: ["BisectionPlugin"]),
     ],
     dependencies: [
         .package(path: "Sources/Core"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         .target(
             name: "BorderlineHost",
-            dependencies: [core, .product(name: "Logging", package: "swift-log")],
+            dependencies: [core, .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .executableTarget(
@@ -37,6 +42,12 @@ let package = Package(
             path: "bench/BorderlineBench",
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
+        .target(
+            name: "BisectionPlugin",
+            dependencies: [core],
+            path: "Plugins/Bisection",
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
         .testTarget(
             name: "BorderlineCoreTests",
             dependencies: [core],
@@ -45,6 +56,11 @@ let package = Package(
         .testTarget(
             name: "BorderlineHostTests",
             dependencies: ["BorderlineHost", core]
+        ),
+        // Runs the built CLI as a user would; depending on the executable makes `swift test` build it.
+        .testTarget(
+            name: "BorderlineCLITests",
+            dependencies: ["borderline"]
         ),
     ]
 )

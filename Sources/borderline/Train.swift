@@ -20,6 +20,7 @@ struct Train: ParsableCommand {
     @Option(help: "Steps between learning-rate decays.") var decaySteps: Int = 100
     @Option(help: "Optimizer: adam or sgd.") var optimizer: String = "adam"
     @Option(help: "Seed for initialisation, shuffling and dropout.") var seed: UInt64 = 0
+    @Option(help: "Train on only the first N training images (quick experiments).") var limit: Int?
     @Option(name: [.short, .long], help: "Where to write the trained model (native HDF5).") var output: String
     @Flag(help: "No progress output.") var quiet = false
 
@@ -33,7 +34,11 @@ struct Train: ParsableCommand {
         configuration.optimizer = optimizer
         configuration.seed = seed
         try configuration.validate()
-        let train = try DataSources.load(data, split: .train)
+        var train = try DataSources.load(data, split: .train)
+        if let limit {
+            guard limit > 0 else { throw BorderlineError(.invalidArgument, "--limit must be positive, got \(limit)") }
+            train = train.prefix(limit)
+        }
         let test = try? DataSources.load(data, split: .test)
         let model = try ModelFactory.make(architecture, seed: seed, classNames: train.classNames)
         let progress = TerminalProgress(quiet: quiet)
@@ -43,10 +48,11 @@ struct Train: ParsableCommand {
         model.metadata["trained_by"] = .string("borderline train " + CommandLine.arguments.dropFirst(2).joined(separator: " "))
         model.metadata["training"] = .object([
             "data": .string(train.name), "seed": .number(Double(seed)), "epochs": .init(epochs),
-            "batch_size": .init(batchSize), "learning_rate": .number(Double(learningRate)),
-            "decay_rate": .number(Double(decayRate)), "decay_steps": .init(decaySteps), "optimizer": .string(optimizer),
+            "batch_size": .init(batchSize), "learning_rate": .number(Double("\(learningRate)") ?? 0),
+            "decay_rate": .number(Double("\(decayRate)") ?? 0), "decay_steps": .init(decaySteps), "optimizer": .string(optimizer),
             "seconds": .number((Date().timeIntervalSince(start) * 10).rounded() / 10),
-            "final_train_loss": .number(Double(history.last?.trainLoss ?? .nan)),
+            "final_train_loss": .number(((Double(history.last?.trainLoss ?? 0)) * 1e4).rounded() / 1e4),
+            "blas": .string("OpenBLAS \(BLAS.coreName), \(BLAS.threadCount) thread(s)"),
         ])
         if let accuracy { model.metadata["test_accuracy"] = .number((Double(accuracy) * 1e4).rounded() / 1e4) }
         try model.save(to: output, format: .native)

@@ -8,6 +8,17 @@ enum IOTestSupport {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
     }
 
+    /// A committed file of `Golden/io`, written by real h5py/Keras with tools/make_io_fixtures.py
+    /// (the tests never run Python); a missing file fails the test.
+    static func ioFixture(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let path = goldenDirectory.appendingPathComponent("io").appendingPathComponent(name).path
+        guard FileManager.default.fileExists(atPath: path) else {
+            XCTFail("fixture Golden/io/\(name) is missing; run python3 tools/make_io_fixtures.py", file: file, line: line)
+            throw BorderlineError(.fileNotFound, "fixture Golden/io/\(name) is missing", file: path)
+        }
+        return path
+    }
+
     /// A fresh temporary folder, removed when the process exits.
     static func temporaryDirectory() throws -> URL {
         let url = FileManager.default.temporaryDirectory
@@ -180,21 +191,9 @@ final class HDF5Tests: XCTestCase {
 
     /// Strings as h5py and numpy write them: Python `str` (variable-length UTF-8), numpy `bytes_`
     /// arrays (fixed-length, NUL-padded), and space-padded fixed strings (Fortran/MATLAB writers).
+    /// The file is Golden/io/h5py_strings.h5, written by tools/make_io_fixtures.py.
     func testStringAttributesWrittenByH5py() throws {
-        let fixture = path("h5py_strings.h5")
-        let script = """
-        import h5py, numpy as np, sys
-        with h5py.File(sys.argv[1], "w") as f:
-            f.attrs["str"] = "variable"
-            f.attrs["bytes"] = np.bytes_(b"fixed")
-            f.attrs["str_list"] = ["a", "bc"]
-            f.attrs["bytes_array"] = np.array([b"T-shirt/top", b"Bag"])
-            f.attrs["empty_list"] = []
-            t = h5py.h5t.C_S1.copy(); t.set_size(6); t.set_strpad(h5py.h5t.STR_SPACEPAD)
-            a = h5py.h5a.create(f.id, b"spacepad", t, h5py.h5s.create(h5py.h5s.SCALAR))
-            a.write(np.array(b"ab    ", dtype="S6"), mtype=t)
-        """
-        try IOTestSupport.runPython(script, arguments: [fixture])
+        let fixture = try IOTestSupport.ioFixture("h5py_strings.h5")
         let root = try HDF5File.open(fixture).root()
         XCTAssertEqual(try root.stringAttribute("str"), "variable")
         XCTAssertEqual(try root.attributeType("bytes"), .string(variableLength: false))
@@ -318,44 +317,5 @@ final class HDF5Tests: XCTestCase {
         IOTestSupport.expectError(.ioFailure, containing: ["closed"]) { try g.writeTensor(Tensor(zeros: [1]), name: "y") }
         XCTAssertFalse(g.hasAttribute("anything"))
         XCTAssertEqual(try HDF5File.open(p).root().group("g").readTensor("x").scalars, [0])
-    }
-}
-
-extension IOTestSupport {
-    /// Runs `python3` with `KERAS_BACKEND=jax`; returns the exit status and the standard error.
-    static func python(_ arguments: [String]) -> (status: Int32, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        var env = ProcessInfo.processInfo.environment
-        env["KERAS_BACKEND"] = "jax"
-        env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-        process.environment = env
-        let errors = Pipe()
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = errors
-        do {
-            try process.run()
-        } catch {
-            return (-1, "\(error)")
-        }
-        let data = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
-    /// Runs a Python script that needs `modules`: skips the test when Python or a module is
-    /// missing, fails it when the script itself fails.
-    static func runPython(_ script: String, arguments: [String] = [], needs modules: [String] = ["h5py", "numpy"],
-                          file: StaticString = #filePath, line: UInt = #line) throws {
-        let guarded = "import sys\ntry:\n    import \(modules.joined(separator: ", "))\nexcept ImportError:\n    sys.exit(77)\n" + script
-        let run = python(["-c", guarded] + arguments)
-        if run.status == 77 || run.status == 127 || run.status == -1 {
-            throw XCTSkip("python3 with \(modules.joined(separator: ", ")) is not available")
-        }
-        guard run.status == 0 else {
-            XCTFail("the Python fixture script failed (\(run.status)):\n\(run.stderr.suffix(2000))", file: file, line: line)
-            throw XCTSkip("fixture script failed")
-        }
     }
 }

@@ -129,27 +129,14 @@ final class ModelFileTests: XCTestCase {
     }
 
     /// Files written the way docs/model-format.md tells PyTorch users to (h5py), with fixed-length
-    /// class names as numpy writes them.
+    /// class names as numpy writes them and float64 parameters: Golden/io/native_h5py.h5, written
+    /// by tools/make_io_fixtures.py with the architecture of `IOTestSupport.denseModel()` minus its
+    /// class names.
     func testNativeFileWrittenByH5py() throws {
-        let p = path("from_python.h5")
-        let arch = try IOTestSupport.denseModel().architectureJSON()
-        let script = """
-        import h5py, json, numpy as np, sys
-        arch = json.loads(sys.argv[2])
-        arch.pop("class_names")
-        rng = np.random.default_rng(0)
-        with h5py.File(sys.argv[1], "w") as f:
-            f.attrs["format"] = np.bytes_(b"borderline.model")
-            f.attrs["format_version"] = 1
-            f.attrs["architecture"] = json.dumps(arch)
-            f.attrs["input_shape"] = arch["input_shape"]
-            f.attrs["class_names"] = np.array([b"a", b"bb", b"ccc"])
-            g = f.create_group("parameters")
-            for k, s in [("fc1.weight", (5, 4)), ("fc1.bias", (5,)), ("fc2.weight", (3, 5)), ("fc2.bias", (3,))]:
-                g.create_dataset(k, data=rng.standard_normal(s))   # float64: read tolerantly
-        """
-        try IOTestSupport.runPython(script, arguments: [p, arch])
+        let p = try IOTestSupport.ioFixture("native_h5py.h5")
         let model = try Model.load(contentsOf: p)
+        XCTAssertEqual(model.architecture["layers"], try IOTestSupport.denseModel().architecture["layers"],
+                       "the fixture no longer matches IOTestSupport.denseModel(); update tools/make_io_fixtures.py")
         XCTAssertEqual(model.classNames, ["a", "bb", "ccc"])
         XCTAssertEqual(model.namedParameters.map { $0.parameter.value.shape }, [[5, 4], [5], [3, 5], [3]])
     }
@@ -330,13 +317,15 @@ final class ModelFileTests: XCTestCase {
     /// ZeroPadding2D, a Conv2DTranspose that crops at the end, Reshape into and out of images,
     /// Permute, keepdims pooling, a final Softmax layer) and Keras 2-style files (bytes attributes,
     /// `name:0` weights, `batch_input_shape`, `[[[layer, 0, 0, {}]]]` inbound nodes). Each import
-    /// must reproduce Keras's outputs. Skipped when python3 with keras/jax/h5py is not installed.
+    /// must reproduce Keras's outputs. The files and Keras's outputs (Golden/io/keras_expected.h5)
+    /// are written by tools/make_io_fixtures.py.
     func testKerasImportMatchesKeras() throws {
-        try IOTestSupport.runPython(ModelFileTests.kerasFixtureScript, arguments: [dir.path], needs: ["h5py", "numpy", "keras", "jax"])
         let names = ["k3_sequential", "k3_decoder", "k3_functional", "k2_functional", "k2_sequential"]
+        let expected = try HDF5File.open(try IOTestSupport.ioFixture("keras_expected.h5")).root()
+        XCTAssertEqual(try expected.memberNames(), names.sorted())
         for name in names {
-            let model = try Model.load(contentsOf: path("\(name).h5"))
-            let io = try HDF5File.open(path("\(name).io.h5")).root()
+            let model = try Model.load(contentsOf: try IOTestSupport.ioFixture("\(name).h5"))
+            let io = try expected.group(name)
             let x = try io.readTensor("x"), y = try io.readTensor("y")
             var out = model(x)
             if try io.intAttribute("probabilities") == 1 {
@@ -347,117 +336,8 @@ final class ModelFileTests: XCTestCase {
             let error = zip(out.scalars, y.scalars).map { abs($0 - $1) }.max() ?? 0
             XCTAssertLessThan(error, 1e-5, "\(name): Borderline differs from Keras by \(error)")
         }
-        let k2 = try Model.load(contentsOf: path("k2_functional.h5"))
+        let k2 = try Model.load(contentsOf: try IOTestSupport.ioFixture("k2_functional.h5"))
         XCTAssertEqual(k2.metadata["keras_version"], "2.13.1")
         XCTAssertEqual(k2.nodes.map(\.name), ["conv", "conv.relu", "add", "flatten", "dense"])
     }
-
-    static let kerasFixtureScript = #"""
-import json, sys, os
-import numpy as np, h5py, keras
-from keras import layers as L
-out = sys.argv[1]
-rng = np.random.default_rng(0)
-
-def save(name, model, input_shape, probabilities=False):
-    model.save(os.path.join(out, name + ".h5"))
-    x = rng.uniform(0, 1, size=(3,) + input_shape).astype("float32")
-    y = np.asarray(model(x, training=False))
-    with h5py.File(os.path.join(out, name + ".io.h5"), "w") as f:
-        f.create_dataset("x", data=np.transpose(x, (0, 3, 1, 2)) if x.ndim == 4 else x)
-        f.create_dataset("y", data=np.transpose(y, (0, 3, 1, 2)) if y.ndim == 4 else y)
-        f.attrs["probabilities"] = int(probabilities)
-
-def randomize(model):
-    for w in model.weights:
-        v = rng.normal(0, 0.5, size=w.shape).astype("float32")
-        if "variance" in w.path: v = np.abs(v) + 0.5
-        w.assign(v)
-
-m = keras.Sequential([keras.Input((9, 9, 2)),
-    L.Conv2D(4, 3, strides=2, padding="same", activation="relu", name="conv1"),
-    L.BatchNormalization(center=False, name="bn"),
-    L.MaxPooling2D(2, padding="same", name="pool"),
-    L.ZeroPadding2D(((1, 0), (0, 1)), name="pad"),
-    L.Conv2D(3, 2, activation="leaky_relu", name="conv2"),
-    L.AveragePooling2D(2, strides=1, name="avg"),
-    L.Flatten(name="flat"), L.Dropout(0.3, name="drop"),
-    L.Dense(6, activation="tanh", name="fc1"), L.LeakyReLU(0.1, name="lrelu"),
-    L.Dense(3, name="fc2"), L.Softmax(name="softmax")])
-randomize(m); save("k3_sequential", m, (9, 9, 2), probabilities=True)
-
-m = keras.Sequential([keras.Input((5,)),
-    L.Dense(24, activation="sigmoid", name="fc"), L.Reshape((3, 4, 2), name="img"),
-    L.Conv2DTranspose(3, 3, strides=2, padding="same", name="up1"),
-    L.ReLU(negative_slope=0.05, name="relu"),
-    L.Conv2DTranspose(2, 2, strides=2, padding="valid", output_padding=1, name="up2"),
-    L.Permute((2, 1, 3), name="perm"), L.Reshape((-1,), name="flat"), L.Dense(4, name="out")])
-randomize(m); save("k3_decoder", m, (5,))
-
-i = keras.Input((6, 6, 3), name="image")
-a = L.Conv2D(3, 1, name="mix")(i)
-b = L.Activation("relu", name="act")(a)
-c = L.Add(name="res")([b, i])
-d = L.GlobalAveragePooling2D(keepdims=True, name="gap")(c)
-d = L.Flatten(name="gflat")(d)
-d = L.Dense(2, name="head1")(d)
-e = L.Reshape((9, 4, 3), name="fold")(c)
-e = L.Conv2D(2, (2, 2), name="conv")(e)
-e = L.Flatten(name="eflat")(e)
-e = L.Dense(2, name="head2")(e)
-o = L.Add(name="sum")([d, e])
-m = keras.Model(i, o)
-randomize(m); save("k3_functional", m, (6, 6, 3))
-
-# Keras 2 style files (as tf.keras 2.x wrote them: bytes attributes, "name:0" weights,
-# batch_input_shape, [[[layer, node, index, {}]]] inbound nodes), weights from Keras 3 twins.
-def keras2_file(name, config, model, input_shape, probabilities):
-    path = os.path.join(out, name + ".h5")
-    with h5py.File(path, "w") as f:
-        f.attrs["keras_version"] = np.bytes_(b"2.13.1")
-        f.attrs["backend"] = np.bytes_(b"tensorflow")
-        f.attrs["model_config"] = np.bytes_(json.dumps(config).encode())
-        g = f.create_group("model_weights")
-        names = [l.name for l in model.layers]
-        g.attrs["layer_names"] = np.array([n.encode() for n in names])
-        for l in model.layers:
-            lg = g.create_group(l.name)
-            wn = [f"{l.name}/{w.path.split('/')[-1]}:0" for w in l.weights]
-            lg.attrs["weight_names"] = np.array([n.encode() for n in wn], dtype="S") if wn else np.array([], dtype="S1")
-            for n, w in zip(wn, l.weights):
-                lg.create_dataset(n, data=np.asarray(w))
-    x = rng.uniform(0, 1, size=(3,) + input_shape).astype("float32")
-    y = np.asarray(model(x, training=False))
-    with h5py.File(os.path.join(out, name + ".io.h5"), "w") as f:
-        f.create_dataset("x", data=np.transpose(x, (0, 3, 1, 2)))
-        f.create_dataset("y", data=y)
-        f.attrs["probabilities"] = int(probabilities)
-
-i = keras.Input((6, 6, 2), name="input_1")
-a = L.Conv2D(2, 3, padding="same", activation="relu", name="conv")(i)
-s = L.Add(name="add")([a, i])
-fl = L.Flatten(name="flatten")(s)
-o = L.Dense(3, activation="softmax", name="dense")(fl)
-m = keras.Model(i, o); randomize(m)
-conv = {"name": "conv", "trainable": True, "dtype": "float32", "filters": 2, "kernel_size": [3, 3], "strides": [1, 1],
-        "padding": "same", "data_format": "channels_last", "dilation_rate": [1, 1], "groups": 1, "activation": "relu", "use_bias": True}
-cfg = {"class_name": "Functional", "config": {"name": "model", "layers": [
-    {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 6, 6, 2], "dtype": "float32", "sparse": False, "ragged": False, "name": "input_1"}, "name": "input_1", "inbound_nodes": []},
-    {"class_name": "Conv2D", "config": conv, "name": "conv", "inbound_nodes": [[["input_1", 0, 0, {}]]]},
-    {"class_name": "Add", "config": {"name": "add", "trainable": True, "dtype": "float32"}, "name": "add", "inbound_nodes": [[["conv", 0, 0, {}], ["input_1", 0, 0, {}]]]},
-    {"class_name": "Flatten", "config": {"name": "flatten", "trainable": True, "dtype": "float32", "data_format": "channels_last"}, "name": "flatten", "inbound_nodes": [[["add", 0, 0, {}]]]},
-    {"class_name": "Dense", "config": {"name": "dense", "trainable": True, "dtype": "float32", "units": 3, "activation": "softmax", "use_bias": True}, "name": "dense", "inbound_nodes": [[["flatten", 0, 0, {}]]]}],
-    "input_layers": [["input_1", 0, 0]], "output_layers": [["dense", 0, 0]]}}
-keras2_file("k2_functional", cfg, m, (6, 6, 2), True)
-
-m = keras.Sequential([keras.Input((8, 8, 1)), L.Conv2D(3, 3, activation="relu", name="conv2d"),
-                      L.MaxPooling2D(name="max_pooling2d"), L.Flatten(name="flatten"), L.Dense(4, name="dense")])
-randomize(m)
-cfg = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
-    {"class_name": "Conv2D", "config": dict(conv, name="conv2d", filters=3, padding="valid", batch_input_shape=[None, 8, 8, 1])},
-    {"class_name": "MaxPooling2D", "config": {"name": "max_pooling2d", "pool_size": [2, 2], "padding": "valid", "strides": [2, 2], "data_format": "channels_last"}},
-    {"class_name": "Flatten", "config": {"name": "flatten", "data_format": "channels_last"}},
-    {"class_name": "Dense", "config": {"name": "dense", "units": 4, "activation": "linear", "use_bias": True}}]}}
-keras2_file("k2_sequential", cfg, m, (8, 8, 1), False)
-"""#
 }

@@ -54,7 +54,7 @@ for (id, name, model) in [("W1", "cnn", cnn), ("W6", "fcn", fcn)] where wants(id
     let t = medianSeconds { _ = model.forward(batch256) }
     report(id, "\(name)-forward-b256", 256 / t, "images/s")
     let g = medianSeconds { _ = model.vjp(batch256, cotangent: topLogitCotangent) }
-    report(id == "W1" ? "W2" : "W6", "\(name)-input-gradient-b256", 256 / g, "images/s")
+    report(id == "W1" ? "W2" : "W6", "\(name)-input-grad-b256", 256 / g, "images/s")
 }
 
 if wants("W3") {
@@ -80,7 +80,7 @@ if wants("W3") {
         autoencoder.backward(aeTrace, outputGradient: mse.gradient + dRecon.reshaped([128, 784]), inputGradient: false)
         adam.step(params)
     }
-    report("W3", "autoencoder-through-cnn-adam-b128", 1 / t, "steps/s")
+    report("W3", "ae-adam-b128", 1 / t, "steps/s")
     cnn.setFrozen(false)
 }
 
@@ -107,7 +107,7 @@ if wants("W4") {
             }
         }
     }
-    report("W4", "bisection-1000pairs-x20", Double(pairs * halvings) / t, "pair-halvings/s")
+    report("W4", "bisection-1000x20", Double(pairs * halvings) / t, "pair-halvings/s")
 }
 
 if wants("E1") {
@@ -118,7 +118,7 @@ if wants("E1") {
         let model = try Model.fashionCNN(seed: 7)
         let t0 = Date()
         try ClassifierTraining.train(model, on: train, configuration: configuration)
-        report("E1", "cnn-train-epoch-fashion-mnist", Date().timeIntervalSince(t0), "seconds")
+        report("E1", "cnn-epoch-fmnist-b64", Date().timeIntervalSince(t0), "s")
     } catch {
         print("E1 skipped: \(error)")
     }

@@ -3,28 +3,35 @@ import Foundation
 
 /// Chooses OpenBLAS's kernels and threads before any arithmetic runs.
 ///
-/// Debian's OpenBLAS 0.3.21 does not recognise AVX-512 on recent AMD cores and falls back to
-/// its Haswell kernels; its SkylakeX kernels are ~1.8× faster on large sgemm there. The kernel
-/// family is fixed when libopenblas loads, i.e. before `main` runs, so the only reliable way to
-/// pick it is the environment variable `OPENBLAS_CORETYPE` — and, when the user did not set it,
-/// to re-execute ourselves once with it set. `BORDERLINE_BLAS_REEXEC` guards against loops.
-/// See docs/benchmarks.md for the measurements behind this.
+/// Debian's OpenBLAS 0.3.21 runs its Haswell (AVX2) kernels on recent AVX-512 CPUs — by its own
+/// detection on some AMD cores, and because machine images often pin `OPENBLAS_CORETYPE=Haswell`.
+/// Its SkylakeX (AVX-512) kernels are up to 2× faster on the shapes Borderline uses (see
+/// docs/benchmarks.md), so Borderline picks them itself:
+///
+/// - `BORDERLINE_BLAS_KERNELS=auto` (default): on a CPU with AVX-512F, use OpenBLAS's SkylakeX
+///   kernels, whatever `OPENBLAS_CORETYPE` says.
+/// - `BORDERLINE_BLAS_KERNELS=inherit`: leave OpenBLAS's own choice (and `OPENBLAS_CORETYPE`) alone.
+///
+/// OpenBLAS fixes its kernel family when the library loads, before `main` runs, so the only way
+/// to change it is to re-execute the process once with `OPENBLAS_CORETYPE` set;
+/// `BORDERLINE_BLAS_REEXEC` marks the second run so it cannot loop.
 public enum BLASKernelSelection {
-    /// Re-executes the current process with `OPENBLAS_CORETYPE=SkylakeX` when the CPU supports
-    /// AVX-512F but OpenBLAS chose an older kernel family. Returns normally when nothing is to
-    /// be done or the re-exec is impossible.
+    /// Kernel families that already use AVX-512.
+    static let avx512Families: Set<String> = ["SkylakeX", "Cooperlake", "SapphireRapids"]
+
+    /// Re-executes the current process with AVX-512 kernels when the policy and the CPU call for
+    /// it. Returns normally when nothing is to be done or the re-exec is impossible.
     public static func preferAVX512Kernels() {
         let env = ProcessInfo.processInfo.environment
-        guard env["OPENBLAS_CORETYPE"] == nil, env["BORDERLINE_BLAS_REEXEC"] == nil else { return }
-        guard cpuHasAVX512F(), ["Haswell", "Zen", "Sandybridge"].contains(BLAS.coreName) else { return }
+        guard (env["BORDERLINE_BLAS_KERNELS"] ?? "auto") == "auto", env["BORDERLINE_BLAS_REEXEC"] == nil else { return }
+        guard !avx512Families.contains(BLAS.coreName), cpuHasAVX512F() else { return }
         setenv("OPENBLAS_CORETYPE", "SkylakeX", 1)
         setenv("BORDERLINE_BLAS_REEXEC", "1", 1)
-        let args = CommandLine.arguments
-        var cArgs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) }
+        var cArgs: [UnsafeMutablePointer<CChar>?] = CommandLine.arguments.map { strdup($0) }
         cArgs.append(nil)
         execv("/proc/self/exe", &cArgs)
-        // execv only returns on failure: carry on with the default kernels.
-        unsetenv("OPENBLAS_CORETYPE")
+        // execv only returns on failure: carry on with the kernels we have.
+        unsetenv("BORDERLINE_BLAS_REEXEC")
     }
 
     /// Reads the first `flags` line of /proc/cpuinfo with stdio: procfs files report size 0,

@@ -1,0 +1,290 @@
+import BorderlineCore
+import Foundation
+
+/// Writes a run folder: `results.h5` (every array), `summary.json` (every number), `config.json`
+/// (the resolved configuration), `report.html` (one self-contained page) and `images/*.png`.
+/// Layouts are documented in docs/results-format.md.
+struct RunFolderWriter {
+    let prepared: RunEngine.Prepared
+    let record: RunRecord
+    let status: RunStatus
+    let seconds: Double
+    let totalQueries: Int
+    let predictions: [Int]
+
+    /// Writes every file into the temporary folder, then moves it into place.
+    func write() throws {
+        let folder = prepared.folder
+        do {
+            let modelHash = try SHA256.hex(ofFile: prepared.modelPath)
+            let pictures = try writeImages()
+            try writeResults(modelHash: modelHash)
+            let summary = makeSummary(modelHash: modelHash, pictures: pictures)
+            try write(summary.serialized(pretty: true) + "\n", to: "summary.json")
+            try write(resolvedConfiguration().serialized(pretty: true) + "\n", to: "config.json")
+            try write(ReportPage(prepared: prepared, record: record, status: status, seconds: seconds,
+                                 totalQueries: totalQueries, accuracy: accuracy, modelHash: modelHash, pictures: pictures).html(),
+                      to: "report.html")
+            try folder.commit()
+        } catch {
+            folder.discard()
+            throw error
+        }
+    }
+
+    private func write(_ text: String, to name: String) throws {
+        do { try Data(text.utf8).write(to: URL(fileURLWithPath: prepared.folder.file(name))) } catch {
+            throw BorderlineError(.ioFailure, "cannot write \(name): \(RunFolder.reason(error))", file: prepared.folder.temporaryPath)
+        }
+    }
+
+    var accuracy: Double {
+        let labels = prepared.data.labels
+        guard !labels.isEmpty else { return 0 }
+        return Double(zip(labels, predictions).filter { $0 == $1 }.count) / Double(labels.count)
+    }
+
+    // MARK: images
+
+    /// Writes every picture as `images/<plugin>-<name>.png`; returns the file names by picture identity.
+    private func writeImages() throws -> [String: (file: String, data: Data)] {
+        var out: [String: (String, Data)] = [:]
+        var used = Set<String>()
+        let dir = prepared.folder.file("images")
+        for plugin in record.plugins {
+            for (i, entry) in plugin.pictures.enumerated() {
+                if out.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+                var stem = "\(plugin.name)-\(entry.picture.name)".map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" }
+                    .reduce(into: "") { $0.append($1) }
+                if entry.pair != nil, !stem.contains("pair_") { stem += "-\(entry.pair!.groupName)" }
+                var name = stem + ".png", n = 2
+                while used.contains(name) { name = "\(stem)-\(n).png"; n += 1 }
+                used.insert(name)
+                let data = try entry.picture.image.encoded()
+                do { try data.write(to: URL(fileURLWithPath: (dir as NSString).appendingPathComponent(name))) } catch {
+                    throw BorderlineError(.ioFailure, "cannot write images/\(name): \(RunFolder.reason(error))", file: prepared.folder.temporaryPath)
+                }
+                out["\(plugin.name)#\(i)"] = ("images/" + name, data)
+            }
+        }
+        return out
+    }
+
+    // MARK: results.h5
+
+    private func writeResults(modelHash: String) throws {
+        let file = try HDF5File.create(prepared.folder.file("results.h5"))
+        let root = try file.root()
+        try root.setAttribute("format", string: "borderline.results")
+        try root.setAttribute("format_version", int: 1)
+        try root.setAttribute("status", string: status.rawValue)
+        try root.setAttribute("borderline_version", string: BorderlineVersion.string)
+        try root.setAttribute("seed", int: Int(truncatingIfNeeded: prepared.configuration.seed))
+        try root.setAttribute("model", string: prepared.modelPath)
+        try root.setAttribute("model_sha256", string: modelHash)
+        try root.setAttribute("data", string: prepared.fullDataName)
+        try root.setAttribute("class_names", strings: prepared.classifier.classNames)
+
+        let data = try root.createGroup("data")
+        try data.writeInt64s(prepared.dataIndices.map(Int64.init), name: "indices")
+        try data.writeInt64s(prepared.data.labels.map(Int64.init), name: "labels")
+        try data.writeInt64s(predictions.map(Int64.init), name: "predictions")
+
+        let classNames = prepared.classifier.classNames
+        for plugin in record.plugins {
+            let g = try root.createGroup(plugin.name)
+            try g.setAttribute("version", string: plugin.version)
+            try g.setAttribute("status", string: plugin.status.word)
+            if case .failed(let why) = plugin.status { try g.setAttribute("error", string: why) }
+            var pairGroups: [String: HDF5Group] = [:]
+            func group(_ pair: ClassPair?) throws -> HDF5Group {
+                let name = pair?.groupName ?? "all"
+                if let existing = pairGroups[name] { return existing }
+                let made = try g.createGroup(name)
+                if let pair {
+                    try made.setAttribute("source", int: pair.source)
+                    try made.setAttribute("target", int: pair.target)
+                    try made.setAttribute("source_name", string: classNames[pair.source])
+                    try made.setAttribute("target_name", string: classNames[pair.target])
+                }
+                pairGroups[name] = made
+                return made
+            }
+            for set in record.boundarySets where set.producer.hasPrefix(plugin.name + "/") {
+                let prober = String(set.producer.dropFirst(plugin.name.count + 1))
+                let s = try group(set.pair).createGroup(prober)
+                try writeBoundarySet(set, to: s)
+            }
+            for entry in plugin.arrays {
+                let pg = try group(entry.pair)
+                switch entry.value {
+                case .float(let t): try pg.writeTensor(t, name: entry.path, compressionLevel: t.count > 4096 ? 4 : nil)
+                case .int64(let v, let shape): try pg.writeInt64s(v, shape: shape, name: entry.path)
+                case .uint8(let v, let shape): try pg.writeUInt8s(v, shape: shape, name: entry.path, compressionLevel: v.count > 4096 ? 4 : nil)
+                }
+            }
+            // Numbers also become attributes of the group they belong to (h5py: group.attrs["name"]).
+            for entry in plugin.numbers {
+                let pg = try group(entry.pair)
+                let parts = entry.path.split(separator: "/").map(String.init)
+                let holder = parts.count > 1 ? try (pg.contains(parts.dropLast().joined(separator: "/"))
+                    ? pg.group(parts.dropLast().joined(separator: "/")) : pg.createGroup(parts.dropLast().joined(separator: "/"))) : pg
+                try holder.setAttribute(parts.last!, doubles: [entry.value])
+            }
+        }
+        try file.close()
+    }
+
+    private func writeBoundarySet(_ set: BoundarySet, to g: HDF5Group) throws {
+        let level: Int? = set.points.count > 4096 ? 4 : nil
+        try g.writeTensor(set.points, name: "points", compressionLevel: level)
+        try g.writeTensor(set.startPoints, name: "start_points", compressionLevel: level)
+        if let end = set.endPoints { try g.writeTensor(end, name: "end_points", compressionLevel: level) }
+        try g.writeInt64s(set.startIndices.map { $0 < 0 ? -1 : Int64(prepared.dataIndices[$0]) }, name: "start_indices")
+        if let e = set.endIndices { try g.writeInt64s(e.map { $0 < 0 ? -1 : Int64(prepared.dataIndices[$0]) }, name: "end_indices") }
+        try g.writeTensor(set.probabilities, name: "probabilities")
+        try g.writeUInt8s(set.succeeded.map { $0 ? 1 : 0 }, name: "succeeded")
+        try g.writeInt64s(set.iterations.map(Int64.init), name: "iterations")
+        var reasons: [String] = []
+        let codes: [Int64] = set.failureReasons.map { r in
+            guard let r else { return -1 }
+            if let i = reasons.firstIndex(of: r) { return Int64(i) }
+            reasons.append(r)
+            return Int64(reasons.count - 1)
+        }
+        try g.writeInt64s(codes, name: "failure_code")
+        try g.setAttribute("failure_reasons", strings: reasons)
+        try g.setAttribute("producer", string: set.producer)
+        try g.setAttribute("queries", int: set.queries)
+        try g.setAttribute("attempts", int: set.count)
+        try g.setAttribute("successes", int: set.successCount)
+        for (name, t) in set.extras.sorted(by: { $0.key < $1.key }) {
+            try g.writeTensor(t, name: "extras/\(name)")
+        }
+    }
+
+    // MARK: summary.json
+
+    static func number(_ v: Double) -> JSONValue { v.isFinite ? .number(v) : .null }
+
+    /// Inserts `value` at a slash-separated path into a JSON object.
+    static func insert(_ value: JSONValue, at path: [String], into object: inout [String: JSONValue]) {
+        guard let head = path.first else { return }
+        if path.count == 1 { object[head] = value; return }
+        var child = object[head]?.objectValue ?? [:]
+        insert(value, at: Array(path.dropFirst()), into: &child)
+        object[head] = .object(child)
+    }
+
+    private func makeSummary(modelHash: String, pictures: [String: (file: String, data: Data)]) -> JSONValue {
+        let config = prepared.configuration
+        var plugins: [String: JSONValue] = [:]
+        let loaded = Dictionary(prepared.plugins.map { ($0.plugin.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for plugin in record.plugins {
+            var p: [String: JSONValue] = [
+                "version": .string(plugin.version),
+                "file": .string(loaded[plugin.name]?.file ?? ""),
+                "status": .string(plugin.status.word),
+                "seconds": .number((plugin.seconds * 1000).rounded() / 1000),
+                "model_queries": .init(plugin.queries),
+                "problems": .array(plugin.problems.map { .string($0) }),
+            ]
+            if case .failed(let why) = plugin.status { p["error"] = .string(why) }
+            var sets: [String: JSONValue] = [:]
+            for set in record.boundarySets where set.producer.hasPrefix(plugin.name + "/") {
+                let prober = String(set.producer.dropFirst(plugin.name.count + 1))
+                RunFolderWriter.insert(.object([
+                    "attempts": .init(set.count), "successes": .init(set.successCount), "model_queries": .init(set.queries),
+                    "failures": .object(Dictionary(set.failureHistogram.map { ($0.reason, JSONValue.init($0.count)) }, uniquingKeysWith: { a, _ in a })),
+                ]), at: [prober, set.pair.key], into: &sets)
+            }
+            p["boundary_sets"] = .object(sets)
+            var pairs: [String: JSONValue] = [:], numbers: [String: JSONValue] = [:]
+            for entry in plugin.numbers {
+                let path = entry.path.split(separator: "/").map(String.init)
+                if let pair = entry.pair {
+                    RunFolderWriter.insert(RunFolderWriter.number(entry.value), at: [pair.key] + path, into: &pairs)
+                } else {
+                    RunFolderWriter.insert(RunFolderWriter.number(entry.value), at: path, into: &numbers)
+                }
+            }
+            p["pairs"] = .object(pairs)
+            p["numbers"] = .object(numbers)
+            p["tables"] = .array(plugin.tables.map { entry in
+                .object(["title": .string(entry.table.title), "pair": entry.pair.map { .string($0.key) } ?? .null,
+                         "columns": .array(entry.table.columns.map { .string($0) }),
+                         "rows": .array(entry.table.rows.map { .array($0.map { .string($0) }) })])
+            })
+            p["pictures"] = .array(plugin.pictures.indices.compactMap { i in pictures["\(plugin.name)#\(i)"].map { .string($0.file) } })
+            plugins[plugin.name] = .object(p)
+        }
+        let model = prepared.model
+        let failed = record.plugins.contains { if case .failed = $0.status { return true } else { return false } }
+        return .object([
+            "format": "borderline.summary",
+            "format_version": 1,
+            "status": .string(status.rawValue),
+            "all_plugins_ok": .bool(status == .complete && !failed),
+            "versions": .object([
+                "borderline": .string(BorderlineVersion.string),
+                "plugin_abi": .init(Int(PluginABI.hostVersion)),
+                "plugins": .object(Dictionary(record.plugins.map { ($0.name, JSONValue.string($0.version)) }, uniquingKeysWith: { a, _ in a })),
+            ]),
+            "seed": .number(Double(config.seed)),
+            "seconds": .number((seconds * 1000).rounded() / 1000),
+            "model_queries": .init(totalQueries),
+            "model": .object([
+                "path": .string(prepared.modelPath),
+                "sha256": .string(modelHash),
+                "input_shape": .init(model.inputShape),
+                "class_names": .array(prepared.classifier.classNames.map { .string($0) }),
+                "parameters": .init(model.parameterCount),
+                "black_box": .bool(config.blackBox),
+                "accuracy_on_run_data": RunFolderWriter.number((accuracy * 1e4).rounded() / 1e4),
+            ]),
+            "data": .object([
+                "name": .string(prepared.fullDataName),
+                "split": .string(config.split.rawValue),
+                "images": .init(prepared.data.count),
+                "images_per_class": .init(config.imagesPerClass),
+            ]),
+            "gradient_estimator": config.gradientEstimator.map { .string($0) } ?? .null,
+            "pairs": .array(prepared.pairs.map { .string($0.description) }),
+            "samples_per_pair": .init(config.samples),
+            "plugins": .object(plugins),
+        ])
+    }
+
+    // MARK: config.json
+
+    /// The configuration with everything resolved: absolute model and plugin paths, pairs as
+    /// indices, every option of every component. `borderline run --config config.json --out NEW`
+    /// repeats the run.
+    func resolvedConfiguration() -> JSONValue {
+        let c = prepared.configuration
+        var options: [String: JSONValue] = [:]
+        for (plugin, components) in prepared.options {
+            for (component, values) in components where !values.values.isEmpty {
+                RunFolderWriter.insert(values.json, at: [plugin, component], into: &options)
+            }
+        }
+        var object: [String: JSONValue] = [
+            "model": .string(prepared.modelPath),
+            "data": .string(c.data.contains("/") ? URL(fileURLWithPath: c.data).standardizedFileURL.path : c.data),
+            "split": .string(c.split.rawValue),
+            "plugins": .array(prepared.plugins.map { .string($0.plugin.name) }),
+            "options": .object(options),
+            "pairs": .array(prepared.pairs.map { .string($0.description) }),
+            "samples": .init(c.samples),
+            "images_per_class": .init(c.imagesPerClass),
+            "seed": .number(Double(c.seed)),
+            "plugin_paths": .array(c.pluginPaths.map { .string(URL(fileURLWithPath: $0).standardizedFileURL.path) }),
+            "black_box": .bool(c.blackBox),
+            "estimator_samples": .init(c.estimatorSamples),
+            "estimator_step": .number(c.estimatorStep),
+        ]
+        if let a = c.architecture { object["architecture"] = .string(URL(fileURLWithPath: a).standardizedFileURL.path) }
+        if let g = c.gradientEstimator { object["gradient_estimator"] = .string(g) }
+        return .object(object)
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+
+/// Adapts a ``Model`` whose output is logits to ``DifferentiableClassifier``: exact scores,
+/// probabilities `softmax(Z)`, the embedding the model names, and vector–Jacobian products by
+/// back-propagation (``Model/vjp(_:cotangent:)``). Large batches are processed in chunks of
+/// `batchSize` rows so memory stays bounded; the results are the same as in one pass.
+public final class ModelClassifier: DifferentiableClassifier {
+    public let model: Model
+    public let batchSize: Int
+    public let classNames: [String]
+
+    /// - Parameter classNames: overrides the model's class names (the model's, else `0…K−1`).
+    public init(_ model: Model, classNames: [String]? = nil, batchSize: Int = 256) {
+        self.model = model
+        self.batchSize = Swift.max(1, batchSize)
+        self.classNames = classNames ?? (model.classNames.isEmpty ? (0..<model.classCount).map(String.init) : model.classNames)
+    }
+
+    public var inputShape: [Int] { model.inputShape }
+
+    public var embeddingShape: [Int]? { model.embeddingNode.map { model.nodeShapes[$0] } }
+
+    private func chunked(_ x: Tensor, _ body: (Tensor) throws -> Tensor) rethrows -> Tensor {
+        let n = x.batchSize
+        if n <= batchSize { return try body(x) }
+        var parts: [Tensor] = []
+        var start = 0
+        while start < n {
+            let end = Swift.min(n, start + batchSize)
+            parts.append(try body(x.slice(batch: start..<end)))
+            start = end
+        }
+        return Tensor.concatenate(batches: parts)
+    }
+
+    public func logits(_ x: Tensor) throws -> Tensor {
+        try checkBatch(x)
+        return chunked(x) { model.forward($0).reshaped([$0.batchSize, classNames.count]) }
+    }
+
+    public func probabilities(_ x: Tensor) throws -> Tensor { try logits(x).softmaxRows() }
+
+    public func embedding(_ x: Tensor) throws -> Tensor? {
+        try checkBatch(x)
+        guard model.embeddingNode != nil else { return nil }
+        return chunked(x) { model.embedding($0)! }
+    }
+
+    public func vjp(_ x: Tensor, cotangent: Tensor, of output: ClassifierOutput) throws -> VectorJacobianProduct {
+        try checkBatch(x)
+        let k = classNames.count
+        guard cotangent.shape == [x.batchSize, k] else {
+            throw BorderlineError(.shapeMismatch, "cotangent has shape \(cotangent.shape); expected [\(x.batchSize), \(k)]")
+        }
+        var outputs: [Tensor] = []
+        var gradients: [Tensor] = []
+        var start = 0
+        while start < x.batchSize {
+            let end = Swift.min(x.batchSize, start + batchSize)
+            let xs = x.slice(batch: start..<end), vs = cotangent.slice(batch: start..<end)
+            let outShape = model.outputShape
+            var probabilities: Tensor?
+            let result = model.vjp(xs) { z in
+                let zk = z.reshaped([end - start, k])
+                switch output {
+                case .logits:
+                    return vs.reshaped([end - start] + outShape)
+                case .probabilities:
+                    let p = zk.softmaxRows()
+                    probabilities = p
+                    return ModelClassifier.probabilityCotangentToLogits(vs, probabilities: p).reshaped([end - start] + outShape)
+                }
+            }
+            outputs.append(probabilities ?? result.output.reshaped([end - start, k]))
+            gradients.append(result.inputGradient)
+            start = end
+        }
+        return VectorJacobianProduct(output: outputs.count == 1 ? outputs[0] : Tensor.concatenate(batches: outputs),
+                                     inputGradient: gradients.count == 1 ? gradients[0] : Tensor.concatenate(batches: gradients))
+    }
+}

@@ -1,3 +1,0 @@
-import XCTest
-import BorderlineHost
-final class HostTests: XCTestCase { func testNothing() {} }

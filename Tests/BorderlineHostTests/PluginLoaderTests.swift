@@ -1,0 +1,118 @@
+import BorderlineCore
+import BorderlineHost
+import Foundation
+import XCTest
+
+/// Loading plugin libraries through the loader the CLI uses, and refusing bad ones.
+final class PluginLoaderTests: XCTestCase {
+    func inTreeBisection() throws -> LoadedPlugin {
+        guard FileManager.default.fileExists(atPath: TestSupport.bisectionLibrary) else {
+            throw XCTSkip("libBisectionPlugin.so was not built next to the tests (build all products)")
+        }
+        return try PluginLoader.load(TestSupport.bisectionLibrary, origin: .builtIn)
+    }
+
+    /// The cast across the dlopen boundary succeeds only when host and plugin share one core:
+    /// a plugin that carried its own copy would fail here.
+    func testInTreePluginSharesTheHostsCoreAndRunsThroughTheProtocols() throws {
+        let loaded = try inTreeBisection()
+        let object: AnyObject = loaded.plugin
+        XCTAssertNotNil(object as? any BorderlinePlugin)
+        XCTAssertEqual(loaded.plugin.name, "bisection")
+        XCTAssertEqual(loaded.plugin.probers.map(\.name), ["random-pair-bisection"])
+        XCTAssertEqual(loaded.plugin.metrics.map(\.name), ["boundary-summary"])
+        // Loading again gives the same object (the library is loaded once and never unloaded).
+        XCTAssertTrue(try PluginLoader.load(TestSupport.bisectionLibrary, origin: .builtIn).plugin === loaded.plugin)
+        // Discovery of the build folder finds it.
+        let discovered = PluginDiscovery(pluginPaths: [], environment: [:], builtInFolder: TestSupport.buildFolder).loadAll()
+        XCTAssertTrue(discovered.problems.isEmpty, "\(discovered.problems)")
+        XCTAssertNotNil(discovered.plugin(named: "bisection"))
+
+        // Call the prober and the metric through the core protocols on the shipped model.
+        let data = try TestSupport.fashionMNISTOrSkip().prefix(400)
+        let model = try Model.load(contentsOf: TestSupport.model)
+        let environment = try RunEnvironment(classifier: ModelClassifier(model), data: data, pairs: [ClassPair(7, 9)],
+                                             samplesPerPair: 6, seed: 1)
+        let record = PluginRecord(name: "bisection", version: loaded.plugin.version, summary: "")
+        let prober = loaded.plugin.probers[0]
+        let options = try RunEngine.resolveOptions(["bisection.beta": .string("0.05")], plugins: [loaded.plugin])
+        let set = try prober.probe(ClassPair(7, 9), context: environment.context(plugin: record, component: prober.name,
+                                                                                  options: options["bisection"]!["random-pair-bisection"]!))
+        XCTAssertEqual(set.count, 6)
+        XCTAssertGreaterThan(set.successCount, 0)
+        for i in set.successfulIndices { XCTAssertLessThan(set.probabilityGaps[i], 0.05) }
+        XCTAssertEqual(environment.counter.count, set.queries, "every query of the prober is counted")
+        let metric = loaded.plugin.metrics[0]
+        let result = try metric.evaluate(set, context: environment.context(plugin: record, component: metric.name,
+                                                                           options: options["bisection"]!["boundary-summary"]!))
+        XCTAssertEqual(result.number("attempts"), 6)
+        XCTAssertEqual(result.number("success_rate")!, Double(set.successCount) / 6, accuracy: 1e-12)
+        XCTAssertEqual(result.pictures.count, 1)
+    }
+
+    func testFileWithoutAnySymbolIsNotAPlugin() throws {
+        let dir = try TestSupport.temporaryFolder(self)
+        let so = try TestSupport.compileSharedLibrary("int unrelated(void) { return 0; }\n", named: "libUnrelatedPlugin.so", in: dir)
+        XCTAssertThrowsError(try PluginLoader.load(so, origin: .pluginPath)) { error in
+            XCTAssertTrue("\(error)".contains("is not a Borderline plugin: it exports no borderline_plugin_abi_version symbol"), "\(error)")
+            XCTAssertTrue("\(error)".hasPrefix(so), "the message names the file: \(error)")
+        }
+    }
+
+    func testPluginWithoutEntrySymbolIsRefused() throws {
+        let dir = try TestSupport.temporaryFolder(self)
+        let so = try TestSupport.compileSharedLibrary("int borderline_plugin_abi_version(void) { return \(PluginABI.hostVersion); }\n",
+                                                      named: "libNoEntryPlugin.so", in: dir)
+        XCTAssertThrowsError(try PluginLoader.load(so, origin: .pluginPath)) { error in
+            XCTAssertTrue("\(error)".contains("has no entry symbol"), "\(error)")
+            XCTAssertTrue("\(error)".contains("borderline_plugin_create"), "\(error)")
+        }
+    }
+
+    func testABIMismatchNamesBothVersions() throws {
+        let dir = try TestSupport.temporaryFolder(self)
+        let so = try TestSupport.compileSharedLibrary("""
+            int borderline_plugin_abi_version(void) { return 999; }
+            void *borderline_plugin_create(void) { return 0; }
+            """, named: "libFuturePlugin.so", in: dir)
+        XCTAssertThrowsError(try PluginLoader.load(so, origin: .pluginPath)) { error in
+            XCTAssertTrue("\(error)".contains("built for ABI version 999, this host implements version \(PluginABI.hostVersion)"), "\(error)")
+        }
+    }
+
+    func testUnsafeFilesAreRefusedWithTheReason() throws {
+        let dir = try TestSupport.temporaryFolder(self)
+        let source = try inTreeBisection().file
+        let copy = (dir as NSString).appendingPathComponent("libCopyPlugin.so")
+        try FileManager.default.copyItem(atPath: source, toPath: copy)
+        chmod(copy, 0o775)
+        XCTAssertThrowsError(try PluginLoader.checkSafety(of: copy)) { error in
+            XCTAssertTrue("\(error)".contains("group-writable (mode 775)"), "\(error)")
+            XCTAssertTrue("\(error)".contains("chmod go-w"), "\(error)")
+        }
+        chmod(copy, 0o757)
+        XCTAssertThrowsError(try PluginLoader.checkSafety(of: copy)) { XCTAssertTrue("\($0)".contains("world-writable"), "\($0)") }
+        chmod(copy, 0o755)
+        XCTAssertNoThrow(try PluginLoader.checkSafety(of: copy))
+        if getuid() == 0 {
+            // Only root can give a file away to test the ownership rule.
+            chown(copy, 4321, 4321)
+            XCTAssertThrowsError(try PluginLoader.checkSafety(of: copy)) { error in
+                XCTAssertTrue("\(error)".contains("owned by user id 4321"), "\(error)")
+            }
+        }
+    }
+
+    func testDiscoveryOrderAndWhatCountsAsAPluginFile() throws {
+        XCTAssertTrue(PluginLoader.isPluginFileName("libBisectionPlugin.so"))
+        XCTAssertFalse(PluginLoader.isPluginFileName("libBorderlineCore.so"))
+        XCTAssertFalse(PluginLoader.isPluginFileName("libPlugin.so"))
+        let d = PluginDiscovery(pluginPaths: ["/a", "/b"], environment: ["BORDERLINE_PLUGIN_PATH": "/c::/d"], builtInFolder: "/e")
+        XCTAssertEqual(d.folders.map(\.path), ["/a", "/b", "/c", "/d", "/e"])
+        XCTAssertEqual(d.folders.map(\.origin), [.pluginPath, .pluginPath, .environment, .environment, .builtIn])
+        let none = PluginDiscovery(pluginPaths: [], environment: [:], builtInFolder: nil)
+        XCTAssertTrue(none.folders.isEmpty, "the current directory is never searched implicitly")
+        XCTAssertEqual(PluginDiscovery(pluginPaths: ["/does/not/exist"], environment: [:], builtInFolder: nil).loadAll().missingFolders,
+                       ["/does/not/exist"])
+    }
+}
