@@ -13,7 +13,7 @@ struct Borderline: ParsableCommand {
     /// Exit codes: 0 success, 2 bad input (file, option, data), 1 anything unexpected.
     static func main() {
         BLASKernelSelection.preferAVX512Kernels()
-        BLASKernelSelection.applyThreadCount()
+        BLASKernelSelection.configureThreads()
         do {
             var command = try parseAsRoot()
             try command.run()

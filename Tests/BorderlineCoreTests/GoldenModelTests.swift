@@ -113,6 +113,22 @@ final class GoldenModelTests: XCTestCase {
         }
     }
 
+    /// Keras files without Borderline's architecture get the embedding of docs/model-format.md
+    /// (the node feeding the final Dense, skipping back over Dropout), which must equal PyTorch's
+    /// penultimate-layer output recorded in the golden.
+    func testKerasImportEmbeddingIsPenultimateLayer() throws {
+        for (name, node) in [("cnn", "fc1.relu"), ("fcn", "fc2.relu"), ("resnet", "gap")] {
+            let e = try expected(name)
+            let keras = try Model.load(contentsOf: try golden("\(name).keras.h5"))
+            XCTAssertEqual(keras.embeddingNode.map { keras.nodes[$0].name }, node, "\(name): embedding node")
+            let expectedEmbedding = try XCTUnwrap(e.embedding, "\(name): the golden has no embedding")
+            let embedding = try XCTUnwrap(keras.embedding(e.x), "\(name): the Keras import has no embedding")
+            XCTAssertEqual(embedding.shape, expectedEmbedding.shape, "\(name): embedding shape")
+            let error = maxError(embedding, expectedEmbedding)
+            XCTAssertLessThanOrEqual(error, 1e-5, "\(name): Keras import's embedding differs from PyTorch's by \(error)")
+        }
+    }
+
     /// The cnn golden's Keras file ends in a softmax, which the importer removes.
     func testKerasImportRecordsRemovedSoftmax() throws {
         let keras = try Model.load(contentsOf: try golden("cnn.keras.h5"))

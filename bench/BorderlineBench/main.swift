@@ -7,7 +7,7 @@ import BorderlineHost
 import Foundation
 
 BLASKernelSelection.preferAVX512Kernels()
-BLASKernelSelection.applyThreadCount()
+BLASKernelSelection.configureThreads()
 
 let arguments = CommandLine.arguments
 let quick = arguments.contains("--quick")
@@ -49,7 +49,36 @@ func topLogitCotangent(_ logits: Tensor) -> Tensor {
     return v
 }
 
-print("# borderline-bench: OpenBLAS \(BLAS.coreName), \(BLAS.threadCount) threads, \(quick ? "quick" : "full")")
+// `--thread-study`: the same workloads under three ways of using the cores, interleaved in one
+// process so that background load hits each alike; this is how the default was chosen.
+if arguments.contains("--thread-study") {
+    // The shipped policy against plain one-pass runs with 1 and 2 OpenBLAS threads.
+    let configurations = [("policy", 0), ("one pass, BLAS 1", 1), ("one pass, BLAS 2", 2)]
+    var samples: [String: [Double]] = [:]
+    let a0 = generator.uniform(shape: [1000, 1, 28, 28], low: 0, high: 1)
+    for _ in 0..<(quick ? 2 : 5) {
+        for (name, blas) in configurations {
+            if blas == 0 {
+                BLASKernelSelection.configureThreads()
+            } else {
+                ComputePolicy.reset()
+                BLAS.setThreadCount(blas)
+            }
+            samples["W1 \(name)", default: []].append(256 / medianSeconds { _ = cnn.forward(batch256) })
+            samples["W2 \(name)", default: []].append(256 / medianSeconds { _ = cnn.vjp(batch256, cotangent: topLogitCotangent) })
+            samples["W6f \(name)", default: []].append(256 / medianSeconds { _ = fcn.forward(batch256) })
+            samples["W6g \(name)", default: []].append(256 / medianSeconds { _ = fcn.vjp(batch256, cotangent: topLogitCotangent) })
+            samples["B1000 \(name)", default: []].append(1000 / medianSeconds { _ = cnn.forward(a0) })
+        }
+    }
+    for key in samples.keys.sorted() {
+        let v = samples[key]!.sorted()
+        print(String(format: "%@: median %.0f images/s (min %.0f, max %.0f)", key, v[v.count / 2], v.first!, v.last!))
+    }
+    exit(0)
+}
+
+print("# borderline-bench: OpenBLAS \(BLAS.coreName), \(ComputePolicy.threads) threads (conv models: batch split, 1 BLAS thread each; dense models: threaded BLAS), \(quick ? "quick" : "full")")
 for (id, name, model) in [("W1", "cnn", cnn), ("W6", "fcn", fcn)] where wants(id) {
     let t = medianSeconds { _ = model.forward(batch256) }
     report(id, "\(name)-forward-b256", 256 / t, "images/s")
@@ -71,6 +100,7 @@ if wants("W3") {
     let params = autoencoder.trainableParameters
     let t = medianSeconds {
         for p in params { p.zeroGradient() }
+        ComputePolicy.prepareBLAS(for: cnn)
         let aeTrace = autoencoder.trace(x)
         let recon = aeTrace.output
         let clsTrace = cnn.trace(recon.reshaped([128, 1, 28, 28]))

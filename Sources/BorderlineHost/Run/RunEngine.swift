@@ -179,11 +179,16 @@ public final class RunEngine {
     /// Prepares, runs and writes the run folder.
     public func run() throws -> Outcome {
         let prepared = try prepare()
-        return try execute(prepared)
+        do {
+            return try execute(prepared)
+        } catch {
+            prepared.folder.discard()   // nothing half-written stays behind, not even hidden
+            throw error
+        }
     }
 
     /// Runs the prepared plugins and writes the folder.
-    public func execute(_ prepared: Prepared) throws -> Outcome {
+    func execute(_ prepared: Prepared) throws -> Outcome {
         let start = Date()
         let config = prepared.configuration
         var estimator: ZerothOrderGradientEstimator.Configuration?

@@ -51,11 +51,10 @@ public enum BLASKernelSelection {
         return false
     }
 
-    /// Applies the thread count: an explicit `BORDERLINE_THREADS`/`OPENBLAS_NUM_THREADS`
-    /// wins; otherwise OpenBLAS's own default (all cores) stays.
-    public static func applyThreadCount() {
-        if let s = ProcessInfo.processInfo.environment["BORDERLINE_THREADS"], let n = Int(s), n > 0 {
-            BLAS.setThreadCount(n)
-        }
+    /// Sets how many threads Borderline uses: `BORDERLINE_THREADS`, or every core. Inference
+    /// splits batches across them with single-threaded OpenBLAS (see ``ComputePolicy``).
+    public static func configureThreads() {
+        let requested = ProcessInfo.processInfo.environment["BORDERLINE_THREADS"].flatMap(Int.init)
+        ComputePolicy.configure(threads: max(1, requested ?? ProcessInfo.processInfo.activeProcessorCount))
     }
 }

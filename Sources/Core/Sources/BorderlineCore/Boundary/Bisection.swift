@@ -40,6 +40,8 @@ public enum BoundaryBisection {
         /// Halvings (classifier evaluations of midpoints) per row.
         public var steps: [Int]
         public var succeeded: [Bool]
+        /// Why each failed row failed, in a few categorical sentences (so they can be counted);
+        /// the numbers behind a failure are in `probabilities` and `lambdas`.
         public var failureReasons: [String?]
         /// Rows evaluated by the classifier in total.
         public var queries: Int
@@ -94,9 +96,9 @@ public enum BoundaryBisection {
             let fa = gap(pa[(r * k)..<((r + 1) * k)], r), fb = gap(pb[(r * k)..<((r + 1) * k)], r)
             record(r, pa[(r * k)..<((r + 1) * k)])
             if fa <= 0 {
-                reasons[r] = "start point is not on the source side (p_s − p_t = \(format(fa)))"
+                reasons[r] = "start point is not on the source side (p_s ≤ p_t there)"
             } else if fb >= 0 {
-                reasons[r] = "end point is not on the target side (p_s − p_t = \(format(fb)))"
+                reasons[r] = "end point is not on the target side (p_t ≤ p_s there)"
             } else {
                 active.append(r)
             }
@@ -132,13 +134,12 @@ public enum BoundaryBisection {
                     if top == sources[r] || top == targets[r] {
                         succeeded[r] = true
                     } else {
-                        reasons[r] = "p_s ≈ p_t at λ = \(format(lambdas[r])) but the point is classified as class \(top) " +
-                            "(\(classifier.className(top)), p = \(format(row[row.startIndex + top]))): a third class lies between the pair on this segment"
+                        reasons[r] = "a third class, \(top) (\(classifier.className(top))), wins where p_s = p_t on the segment"
                     }
                 } else {
                     if f > 0 { lo[r] = lambdas[r] } else { hi[r] = lambdas[r] }
                     if step == configuration.maxSteps {
-                        reasons[r] = "step cap of \(configuration.maxSteps) halvings reached with |p_s − p_t| = \(format(abs(f))) ≥ β = \(format(beta))"
+                        reasons[r] = "step cap of \(configuration.maxSteps) halvings reached with |p_s − p_t| still ≥ β = \(format(beta))"
                     } else {
                         still.append(r)
                     }

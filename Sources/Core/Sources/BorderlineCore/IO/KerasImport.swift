@@ -116,15 +116,19 @@ struct KerasImporter {
             metadata["removed_output_activation"] = "softmax"
         }
         // Files Borderline exported carry the class names and the original architecture (for the
-        // embedding layer and the metadata); other Keras files may carry class names too.
+        // embedding layer and the metadata); other Keras files may carry class names too, and get
+        // the embedding of `KerasImporter.penultimateEmbedding`.
         var classNames: [String] = []
         var embedding: Int?
         if root.hasAttribute("class_names") { classNames = try root.stringArrayAttribute("class_names") }
-        if root.hasAttribute("borderline_architecture"),
-           let original = try? JSONValue.parse(try root.stringAttribute("borderline_architecture")) {
-            if let name = original["embedding"]?.stringValue { embedding = builder.nodes.firstIndex { $0.name == name } }
-            for (key, value) in original["metadata"]?.objectValue ?? [:] where metadata[key] == nil { metadata[key] = value }
-            if classNames.isEmpty, let names = original["class_names"]?.arrayValue?.compactMap(\.stringValue) { classNames = names }
+        if root.hasAttribute("borderline_architecture") {
+            if let original = try? JSONValue.parse(try root.stringAttribute("borderline_architecture")) {
+                if let name = original["embedding"]?.stringValue { embedding = builder.nodes.firstIndex { $0.name == name } }
+                for (key, value) in original["metadata"]?.objectValue ?? [:] where metadata[key] == nil { metadata[key] = value }
+                if classNames.isEmpty, let names = original["class_names"]?.arrayValue?.compactMap(\.stringValue) { classNames = names }
+            }
+        } else {
+            embedding = KerasImporter.penultimateEmbedding(builder.nodes, output: outputNode)
         }
         if classNames.count != Tensor.count(of: builder.shape(outputNode)) { classNames = [] }
         do {
@@ -133,6 +137,17 @@ struct KerasImporter {
         } catch let e as BorderlineError {
             throw e.inFile(path)
         }
+    }
+
+    /// The embedding of a Keras model that does not say its own (no `borderline_architecture`):
+    /// when the output node (after a final softmax is removed) is a Dense layer, the node that feeds
+    /// it, skipping back over Dropout layers; none when that is the model input or the output is not
+    /// Dense. E.g. `… Flatten → Dense(relu) "fc1" → Dense(softmax) "fc2"` gives `fc1.relu`, and
+    /// `… GlobalAveragePooling2D "gap" → Dropout → Dense` gives `gap`.
+    static func penultimateEmbedding(_ nodes: [Model.Node], output: Int) -> Int? {
+        guard nodes.indices.contains(output), nodes[output].layer is Dense, var node = nodes[output].inputs.first else { return nil }
+        while node >= 0, nodes[node].layer is Dropout, let source = nodes[node].inputs.first { node = source }
+        return node >= 0 ? node : nil
     }
 
     /// Layer specs of a Sequential config: each layer reads the previous one.

@@ -94,6 +94,12 @@ public final class Model {
                          classNames: classNames, metadata: metadata)
     }
 
+    /// Whether batches of this model run faster split across threads than through threaded
+    /// OpenBLAS: true when it has convolutions or pooling (see ``ComputePolicy``).
+    public var prefersBatchSplitting: Bool {
+        nodes.contains { ["Conv2D", "ConvTranspose2D", "MaxPool2D", "AvgPool2D"].contains($0.layer.typeName) }
+    }
+
     /// Per-sample output shape.
     public var outputShape: [Int] { nodeShapes[outputNode] }
     /// Number of classes (output units).
@@ -159,13 +165,28 @@ public final class Model {
     public func callAsFunction(_ x: Tensor) -> Tensor { forward(x) }
 
     /// The model output for a batch.
+    ///
+    /// In inference mode a large batch of a convolutional model is split across
+    /// ``ComputePolicy/threads`` threads (rows are independent, so the result is the same as one pass).
     public func forward(_ x: Tensor, training: Bool = false) -> Tensor {
-        trace(x, context: ForwardContext(training: training), upTo: outputNode).output
+        ComputePolicy.prepareBLAS(for: self)
+        if !training, let chunks = ComputePolicy.chunks(batch: x.batchSize, for: self) {
+            return Tensor.concatenate(batches: ComputePolicy.parallelMap(chunks) { r in
+                self.trace(x.slice(batch: r), upTo: self.outputNode).output
+            })
+        }
+        return trace(x, context: ForwardContext(training: training), upTo: outputNode).output
     }
 
     /// The penultimate-layer embedding for a batch, or nil when the model names none.
     public func embedding(_ x: Tensor) -> Tensor? {
         guard let e = embeddingNode else { return nil }
+        ComputePolicy.prepareBLAS(for: self)
+        if let chunks = ComputePolicy.chunks(batch: x.batchSize, for: self) {
+            return Tensor.concatenate(batches: ComputePolicy.parallelMap(chunks) { r in
+                self.trace(x.slice(batch: r), upTo: e).records[e].output
+            })
+        }
         return trace(x, upTo: e).records[e].output
     }
 
@@ -213,10 +234,24 @@ public final class Model {
     /// The vector–Jacobian product `vᵀ ∂f(x)/∂x` for a batch and a cotangent `v` of the output's
     /// shape, in one forward and one backward pass. Parameter gradients are left untouched.
     /// Returns the model output as well, since callers almost always need it.
+    ///
+    /// `cotangent` sees the whole batch's output once. Large batches run their forward and backward
+    /// passes split across ``ComputePolicy/inferenceThreads`` threads; inputs' rows are independent
+    /// in inference mode, so the result equals a single pass (``ComputePolicy``).
     public func vjp(_ x: Tensor, cotangent: (Tensor) -> Tensor) -> (output: Tensor, inputGradient: Tensor) {
-        let t = trace(x, upTo: outputNode)
-        let v = cotangent(t.output)
-        let g = backward(t, outputGradient: v, parameterGradients: false)!
-        return (t.output, g)
+        ComputePolicy.prepareBLAS(for: self)
+        guard let chunks = ComputePolicy.chunks(batch: x.batchSize, for: self) else {
+            let t = trace(x, upTo: outputNode)
+            let v = cotangent(t.output)
+            let g = backward(t, outputGradient: v, parameterGradients: false)!
+            return (t.output, g)
+        }
+        let traces = ComputePolicy.parallelMap(chunks) { r in self.trace(x.slice(batch: r), upTo: self.outputNode) }
+        let output = Tensor.concatenate(batches: traces.map(\.output))
+        let v = cotangent(output)
+        let grads = ComputePolicy.parallelMap(Array(chunks.indices)) { i in
+            self.backward(traces[i], outputGradient: v.slice(batch: chunks[i]), parameterGradients: false)!
+        }
+        return (output, Tensor.concatenate(batches: grads))
     }
 }

@@ -58,6 +58,7 @@ public enum ClassifierTraining {
         var generator = RandomGenerator(seed: configuration.seed)
         let (optimizer, schedule) = configuration.makeOptimizer()
         let parameters = model.trainableParameters
+        ComputePolicy.prepareBLAS(for: model)
         let n = data.count
         let batches = (n + configuration.batchSize - 1) / configuration.batchSize
         var step = 0
