@@ -2,15 +2,15 @@ import ArgumentParser
 import BorderlineCore
 import BorderlineHost
 
-struct Inspect: ParsableCommand {
+struct Inspect: ParsableCommand, ModelArgumentHelp {
     static let configuration = CommandConfiguration(
         abstract: "Show a model's layers, shapes, parameter count, input shape and class names.")
 
-    @Argument(help: "Model file (native, Keras .h5, or PyTorch state_dict with --architecture), or a shipped model name.")
-    var model: String = ShippedModels.defaultClassifier
+    static var modelHelp: ArgumentHelp {
+        "Model file (native, Keras .h5, or PyTorch state_dict with --architecture), or a shipped model name."
+    }
 
-    @Option(help: "Architecture JSON for a PyTorch state_dict file.")
-    var architecture: String?
+    @OptionGroup var modelOptions: ModelOptions<Inspect>
 
     @Option(help: "Also report accuracy on this data set (a name such as fashion-mnist, or a file).")
     var data: String?
@@ -19,8 +19,7 @@ struct Inspect: ParsableCommand {
     var split: DataSplit = .test
 
     func run() throws {
-        let path = try ShippedModels.resolve(model)
-        let loaded = try Model.load(contentsOf: path, architecture: architecture)
+        let (path, loaded) = try modelOptions.load()
         print(ModelCard(model: loaded, source: path).render(), terminator: "")
         if let data {
             let dataset = try DataSources.load(data, split: split)

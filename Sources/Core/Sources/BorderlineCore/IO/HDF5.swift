@@ -38,6 +38,15 @@ public enum HDF5ElementType: Equatable, Sendable, CustomStringConvertible {
 /// What a link inside a group points to.
 public enum HDF5ObjectKind: Equatable, Sendable {
     case group, dataset, other
+
+    /// "group", "dataset" or "object", for messages.
+    var noun: String {
+        switch self {
+        case .group: return "group"
+        case .dataset: return "dataset"
+        case .other: return "object"
+        }
+    }
 }
 
 // MARK: - Library state
@@ -292,90 +301,94 @@ public class HDF5Object {
         return a
     }
 
-    /// The element type of an attribute.
-    public func attributeType(_ name: String) throws -> HDF5ElementType {
+    /// An open attribute as the readers see it: its file type, dataspace and element count, and
+    /// `what` (`attribute 'name' of group /path`) for messages.
+    private struct AttributeInfo {
+        let id: hid_t
+        let fileType: hid_t
+        let space: hid_t
+        let count: Int
+        let what: String
+    }
+
+    /// Opens attribute `name` with its type and dataspace for `body`, and closes them afterwards.
+    private func withAttribute<R>(_ name: String, _ body: (AttributeInfo) throws -> R) throws -> R {
         let a = try openAttribute(name)
         defer { H5Aclose(a) }
-        let t = H5Aget_type(a)
-        guard t >= 0 else { throw error(.unreadableFile, "cannot read the type of attribute '\(name)' of \(noun) \(path)\(H5.detail())") }
-        defer { H5Tclose(t) }
-        return HDF5Object.elementType(of: t)
+        let what = "attribute '\(name)' of \(noun) \(path)"
+        let ftype = H5Aget_type(a)
+        guard ftype >= 0 else { throw error(.unreadableFile, "cannot read the type of \(what)\(H5.detail())") }
+        defer { H5Tclose(ftype) }
+        let space = H5Aget_space(a)
+        guard space >= 0 else { throw error(.unreadableFile, "cannot read the shape of \(what)\(H5.detail())") }
+        defer { H5Sclose(space) }
+        let count = Int(H5Sget_simple_extent_npoints(space))
+        guard count >= 0 else { throw error(.unreadableFile, "cannot read the size of \(what)\(H5.detail())") }
+        return try body(AttributeInfo(id: a, fileType: ftype, space: space, count: count, what: what))
+    }
+
+    /// All of an attribute's values, converted by libhdf5 to `memType` (the native type of `T`).
+    private func readValues<T: ExpressibleByIntegerLiteral>(_ a: AttributeInfo, as _: T.Type, memType: hid_t) throws -> [T] {
+        var values = [T](repeating: 0, count: a.count)
+        guard values.withUnsafeMutableBytes({ H5Aread(a.id, memType, $0.baseAddress) }) >= 0 else {
+            throw error(.unreadableFile, "cannot read \(a.what)\(H5.detail())")
+        }
+        return values
+    }
+
+    /// The only value of a one-value attribute (`holding` names what it holds, for the message).
+    private func single<T>(_ values: [T], attribute name: String, holding items: String, expected: String) throws -> T {
+        guard values.count == 1 else {
+            throw error(.invalidConfiguration, "attribute '\(name)' of \(noun) \(path) holds \(values.count) \(items); expected \(expected)")
+        }
+        return values[0]
+    }
+
+    /// The element type of an attribute.
+    public func attributeType(_ name: String) throws -> HDF5ElementType {
+        try withAttribute(name) { HDF5Object.elementType(of: $0.fileType) }
     }
 
     /// A string attribute, fixed- or variable-length, scalar or a one-element array.
     public func stringAttribute(_ name: String) throws -> String {
-        let values = try stringArrayAttribute(name)
-        guard values.count == 1 else {
-            throw error(.invalidConfiguration, "attribute '\(name)' of \(noun) \(path) holds \(values.count) strings; expected one")
-        }
-        return values[0]
+        try single(stringArrayAttribute(name), attribute: name, holding: "strings", expected: "one")
     }
 
     /// A string-array attribute (fixed- or variable-length; a scalar string gives one element).
     /// An empty array of any type (h5py writes `[]` as an empty float64 array) gives `[]`.
     public func stringArrayAttribute(_ name: String) throws -> [String] {
-        let a = try openAttribute(name)
-        defer { H5Aclose(a) }
-        let what = "attribute '\(name)' of \(noun) \(path)"
-        let ftype = H5Aget_type(a)
-        guard ftype >= 0 else { throw error(.unreadableFile, "cannot read the type of \(what)\(H5.detail())") }
-        defer { H5Tclose(ftype) }
-        let space = H5Aget_space(a)
-        guard space >= 0 else { throw error(.unreadableFile, "cannot read the shape of \(what)\(H5.detail())") }
-        defer { H5Sclose(space) }
-        let count = Int(H5Sget_simple_extent_npoints(space))
-        guard count >= 0 else { throw error(.unreadableFile, "cannot read the size of \(what)\(H5.detail())") }
-        guard H5Tget_class(ftype) == H5T_STRING else {
-            if count == 0 { return [] }
-            throw error(.invalidConfiguration, "\(what) has type \(HDF5Object.elementType(of: ftype)); expected strings")
-        }
-        if count == 0 { return [] }
-        return try HDF5Object.readStrings(count: count, fileType: ftype, space: space, what: what, owner: self) { mem, buffer in
-            H5Aread(a, mem, buffer)
+        try withAttribute(name) { a in
+            guard H5Tget_class(a.fileType) == H5T_STRING else {
+                if a.count == 0 { return [] }
+                throw error(.invalidConfiguration, "\(a.what) has type \(HDF5Object.elementType(of: a.fileType)); expected strings")
+            }
+            if a.count == 0 { return [] }
+            return try HDF5Object.readStrings(count: a.count, fileType: a.fileType, space: a.space, what: a.what,
+                                              owner: self) { mem, buffer in H5Aread(a.id, mem, buffer) }
         }
     }
 
     /// An integer attribute (any integer type, or an integral floating-point value).
     public func intAttribute(_ name: String) throws -> Int {
-        let values = try intArrayAttribute(name)
-        guard values.count == 1 else {
-            throw error(.invalidConfiguration, "attribute '\(name)' of \(noun) \(path) holds \(values.count) numbers; expected one integer")
-        }
-        return values[0]
+        try single(intArrayAttribute(name), attribute: name, holding: "numbers", expected: "one integer")
     }
 
     /// An integer-array attribute (a scalar gives one element).
     public func intArrayAttribute(_ name: String) throws -> [Int] {
-        let a = try openAttribute(name)
-        defer { H5Aclose(a) }
-        let what = "attribute '\(name)' of \(noun) \(path)"
-        let ftype = H5Aget_type(a)
-        guard ftype >= 0 else { throw error(.unreadableFile, "cannot read the type of \(what)\(H5.detail())") }
-        defer { H5Tclose(ftype) }
-        let space = H5Aget_space(a)
-        guard space >= 0 else { throw error(.unreadableFile, "cannot read the shape of \(what)\(H5.detail())") }
-        defer { H5Sclose(space) }
-        let count = Int(H5Sget_simple_extent_npoints(space))
-        guard count >= 0 else { throw error(.unreadableFile, "cannot read the size of \(what)\(H5.detail())") }
-        if count == 0 { return [] }
-        switch H5Tget_class(ftype) {
-        case H5T_INTEGER:
-            var values = [Int64](repeating: 0, count: count)
-            guard H5Aread(a, bl_h5t_native_int64(), &values) >= 0 else {
-                throw error(.unreadableFile, "cannot read \(what)\(H5.detail())")
+        try withAttribute(name) { a in
+            if a.count == 0 { return [] }
+            switch H5Tget_class(a.fileType) {
+            case H5T_INTEGER:
+                return try readValues(a, as: Int64.self, memType: bl_h5t_native_int64()).map { Int($0) }
+            case H5T_FLOAT:
+                let values = try readValues(a, as: Double.self, memType: bl_h5t_native_double())
+                guard values.allSatisfy({ $0 == $0.rounded() && abs($0) < 9e15 }) else {
+                    throw error(.invalidConfiguration, "\(a.what) holds non-integer values \(values.prefix(8)); expected integers")
+                }
+                return values.map { Int($0) }
+            default:
+                throw error(.invalidConfiguration, "\(a.what) has type \(HDF5Object.elementType(of: a.fileType)); expected integers")
             }
-            return values.map { Int($0) }
-        case H5T_FLOAT:
-            var values = [Double](repeating: 0, count: count)
-            guard H5Aread(a, bl_h5t_native_double(), &values) >= 0 else {
-                throw error(.unreadableFile, "cannot read \(what)\(H5.detail())")
-            }
-            guard values.allSatisfy({ $0 == $0.rounded() && abs($0) < 9e15 }) else {
-                throw error(.invalidConfiguration, "\(what) holds non-integer values \(values.prefix(8)); expected integers")
-            }
-            return values.map { Int($0) }
-        default:
-            throw error(.invalidConfiguration, "\(what) has type \(HDF5Object.elementType(of: ftype)); expected integers")
         }
     }
 
@@ -404,40 +417,49 @@ public class HDF5Object {
         try writeStrings(name, strings, scalar: false, variableLength: variableLength)
     }
 
-    /// Writes a scalar int64 attribute.
-    public func setAttribute(_ name: String, int: Int) throws {
+    /// A dataspace for an attribute, scalar or one-dimensional with `count` elements, for `body`,
+    /// closed afterwards.
+    private func withAttributeSpace<R>(count: Int?, _ body: (hid_t) throws -> R) throws -> R {
         try enter()
-        let space = H5Screate(H5S_SCALAR)
+        let space: hid_t
+        if let count {
+            var dims = [hsize_t(count)]
+            space = H5Screate_simple(1, &dims, nil)
+        } else {
+            space = H5Screate(H5S_SCALAR)
+        }
         guard space >= 0 else { throw error(.ioFailure, "cannot create a dataspace\(H5.detail())") }
         defer { H5Sclose(space) }
-        var value = Int64(int)
-        try replaceAttribute(name, type: bl_h5t_native_int64(), space: space) { a in H5Awrite(a, bl_h5t_native_int64(), &value) }
+        return try body(space)
+    }
+
+    /// Writes a one-dimensional numeric array attribute of the native type `type`, whose values
+    /// are `T`s.
+    private func writeNumbers<T>(_ name: String, _ values: [T], type: hid_t) throws {
+        var values = values
+        try withAttributeSpace(count: values.count) { space in
+            try replaceAttribute(name, type: type, space: space) { a in
+                values.withUnsafeMutableBytes { H5Awrite(a, type, $0.baseAddress) }
+            }
+        }
+    }
+
+    /// Writes a scalar int64 attribute.
+    public func setAttribute(_ name: String, int: Int) throws {
+        try withAttributeSpace(count: nil) { space in
+            var value = Int64(int)
+            try replaceAttribute(name, type: bl_h5t_native_int64(), space: space) { a in H5Awrite(a, bl_h5t_native_int64(), &value) }
+        }
     }
 
     /// Writes a one-dimensional int64 array attribute.
     public func setAttribute(_ name: String, ints: [Int]) throws {
-        try enter()
-        var dims = [hsize_t(ints.count)]
-        let space = H5Screate_simple(1, &dims, nil)
-        guard space >= 0 else { throw error(.ioFailure, "cannot create a dataspace\(H5.detail())") }
-        defer { H5Sclose(space) }
-        var values = ints.map { Int64($0) }
-        try replaceAttribute(name, type: bl_h5t_native_int64(), space: space) { a in
-            values.withUnsafeMutableBytes { H5Awrite(a, bl_h5t_native_int64(), $0.baseAddress) }
-        }
+        try writeNumbers(name, ints.map { Int64($0) }, type: bl_h5t_native_int64())
     }
 
     /// Writes a one-dimensional float64 array attribute.
     public func setAttribute(_ name: String, doubles: [Double]) throws {
-        try enter()
-        var dims = [hsize_t(doubles.count)]
-        let space = H5Screate_simple(1, &dims, nil)
-        guard space >= 0 else { throw error(.ioFailure, "cannot create a dataspace\(H5.detail())") }
-        defer { H5Sclose(space) }
-        var values = doubles
-        try replaceAttribute(name, type: bl_h5t_native_double(), space: space) { a in
-            values.withUnsafeMutableBytes { H5Awrite(a, bl_h5t_native_double(), $0.baseAddress) }
-        }
+        try writeNumbers(name, doubles, type: bl_h5t_native_double())
     }
 
     /// Deletes an attribute if it exists.
@@ -448,30 +470,22 @@ public class HDF5Object {
     }
 
     private func writeStrings(_ name: String, _ strings: [String], scalar: Bool, variableLength: Bool) throws {
-        try enter()
-        let space: hid_t
-        if scalar {
-            space = H5Screate(H5S_SCALAR)
-        } else {
-            var dims = [hsize_t(strings.count)]
-            space = H5Screate_simple(1, &dims, nil)
-        }
-        guard space >= 0 else { throw error(.ioFailure, "cannot create a dataspace\(H5.detail())") }
-        defer { H5Sclose(space) }
-        let type = try HDF5Object.stringType(for: strings, variableLength: variableLength, owner: self)
-        defer { H5Tclose(type) }
-        if variableLength {
-            let cStrings: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
-            defer { cStrings.forEach { free($0) } }
-            guard cStrings.allSatisfy({ $0 != nil }) else { throw error(.ioFailure, "out of memory writing attribute '\(name)'") }
-            try replaceAttribute(name, type: type, space: space) { a in
-                cStrings.withUnsafeBufferPointer { H5Awrite(a, type, $0.baseAddress) }
-            }
-        } else {
-            let size = H5Tget_size(type)
-            var buffer = HDF5Object.fixedStringBuffer(strings, size: size)
-            try replaceAttribute(name, type: type, space: space) { a in
-                buffer.withUnsafeMutableBytes { H5Awrite(a, type, $0.baseAddress) }
+        try withAttributeSpace(count: scalar ? nil : strings.count) { space in
+            let type = try HDF5Object.stringType(for: strings, variableLength: variableLength, owner: self)
+            defer { H5Tclose(type) }
+            if variableLength {
+                let cStrings: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+                defer { cStrings.forEach { free($0) } }
+                guard cStrings.allSatisfy({ $0 != nil }) else { throw error(.ioFailure, "out of memory writing attribute '\(name)'") }
+                try replaceAttribute(name, type: type, space: space) { a in
+                    cStrings.withUnsafeBufferPointer { H5Awrite(a, type, $0.baseAddress) }
+                }
+            } else {
+                let size = H5Tget_size(type)
+                var buffer = HDF5Object.fixedStringBuffer(strings, size: size)
+                try replaceAttribute(name, type: type, space: space) { a in
+                    buffer.withUnsafeMutableBytes { H5Awrite(a, type, $0.baseAddress) }
+                }
             }
         }
     }
@@ -617,16 +631,22 @@ public final class HDF5Group: HDF5Object {
         return names
     }
 
-    /// Opens a member group (or a group at a relative path).
-    public func group(_ name: String) throws -> HDF5Group {
+    /// The absolute path of `name`, after checking that it is a `wanted` (group or dataset).
+    private func memberPath(_ name: String, of wanted: HDF5ObjectKind) throws -> String {
         try enter()
         let full = H5.join(path, name)
-        switch kind(of: name) {
-        case nil: throw error(.missingEntry, "group \(full) not found")
-        case .dataset?: throw error(.missingEntry, "\(full) is a dataset, not a group")
-        case .other?: throw error(.missingEntry, "\(full) is not a group")
-        case .group?: break
+        let found = kind(of: name)
+        guard found != wanted else { return full }
+        switch found {
+        case nil: throw error(.missingEntry, "\(wanted.noun) \(full) not found")
+        case .other?: throw error(.missingEntry, "\(full) is not a \(wanted.noun)")
+        case let other?: throw error(.missingEntry, "\(full) is a \(other.noun), not a \(wanted.noun)")
         }
+    }
+
+    /// Opens a member group (or a group at a relative path).
+    public func group(_ name: String) throws -> HDF5Group {
+        let full = try memberPath(name, of: .group)
         let g = H5Gopen2(id, name, bl_h5p_default())
         guard g >= 0 else { throw error(.unreadableFile, "cannot open group \(full)\(H5.detail())") }
         return HDF5Group(file: file, id: g, path: full)
@@ -645,14 +665,7 @@ public final class HDF5Group: HDF5Object {
 
     /// Opens a dataset.
     public func dataset(_ name: String) throws -> HDF5Dataset {
-        try enter()
-        let full = H5.join(path, name)
-        switch kind(of: name) {
-        case nil: throw error(.missingEntry, "dataset \(full) not found")
-        case .group?: throw error(.missingEntry, "\(full) is a group, not a dataset")
-        case .other?: throw error(.missingEntry, "\(full) is not a dataset")
-        case .dataset?: break
-        }
+        let full = try memberPath(name, of: .dataset)
         let d = H5Dopen2(id, name, bl_h5p_default())
         guard d >= 0 else { throw error(.unreadableFile, "cannot open dataset \(full)\(H5.detail())") }
         return try HDF5Dataset(file: file, id: d, path: full)
@@ -678,26 +691,12 @@ public final class HDF5Group: HDF5Object {
 
     /// Writes an int64 dataset; `shape` defaults to one dimension.
     public func writeInt64s(_ values: [Int64], shape: [Int]? = nil, name: String, compressionLevel: Int? = nil) throws {
-        let shape = shape ?? [values.count]
-        guard Tensor.count(of: shape) == values.count else {
-            throw error(.invalidArgument, "dataset \(H5.join(path, name)): \(values.count) values do not fill shape \(shape)")
-        }
-        try values.withUnsafeBufferPointer { p in
-            try writeDataset(name, shape: shape, fileType: bl_h5t_native_int64(), memType: bl_h5t_native_int64(),
-                             data: UnsafeRawPointer(p.baseAddress), compressionLevel: compressionLevel)
-        }
+        try writeValues(values, shape: shape, name: name, type: bl_h5t_native_int64(), compressionLevel: compressionLevel)
     }
 
     /// Writes a float64 dataset; `shape` defaults to one dimension.
     public func writeDoubles(_ values: [Double], shape: [Int]? = nil, name: String) throws {
-        let shape = shape ?? [values.count]
-        guard Tensor.count(of: shape) == values.count else {
-            throw error(.invalidArgument, "dataset \(H5.join(path, name)): \(values.count) values do not fill shape \(shape)")
-        }
-        try values.withUnsafeBufferPointer { p in
-            try writeDataset(name, shape: shape, fileType: bl_h5t_native_double(), memType: bl_h5t_native_double(),
-                             data: UnsafeRawPointer(p.baseAddress), compressionLevel: nil)
-        }
+        try writeValues(values, shape: shape, name: name, type: bl_h5t_native_double(), compressionLevel: nil)
     }
 
     /// Removes a member (dataset or group) from the group.
@@ -711,12 +710,18 @@ public final class HDF5Group: HDF5Object {
 
     /// Writes a uint8 dataset (e.g. images); `shape` defaults to one dimension.
     public func writeUInt8s(_ values: [UInt8], shape: [Int]? = nil, name: String, compressionLevel: Int? = nil) throws {
+        try writeValues(values, shape: shape, name: name, type: bl_h5t_native_uint8(), compressionLevel: compressionLevel)
+    }
+
+    /// Writes `values` as a dataset of the native type `type` (the file type too), after checking
+    /// that they fill `shape` (one dimension when nil).
+    private func writeValues<T>(_ values: [T], shape: [Int]?, name: String, type: hid_t, compressionLevel: Int?) throws {
         let shape = shape ?? [values.count]
         guard Tensor.count(of: shape) == values.count else {
             throw error(.invalidArgument, "dataset \(H5.join(path, name)): \(values.count) values do not fill shape \(shape)")
         }
         try values.withUnsafeBufferPointer { p in
-            try writeDataset(name, shape: shape, fileType: bl_h5t_native_uint8(), memType: bl_h5t_native_uint8(),
+            try writeDataset(name, shape: shape, fileType: type, memType: type,
                              data: UnsafeRawPointer(p.baseAddress), compressionLevel: compressionLevel)
         }
     }

@@ -73,27 +73,20 @@ public final class Conv2D: ConfigurableLayer {
         precondition(x.rank == 4 && x.shape[1] == inChannels, "Conv2D: input \(x.shape) is not [batch, \(inChannels), H, W]")
         let n = x.batchSize
         let g = geometry(height: x.shape[2], width: x.shape[3])
-        let K = g.patchSize, P = g.outPlane, O = outChannels, inSize = g.imageSize
-        let chunk = Im2Col.imagesPerChunk(rows: K + O, plane: P, batch: n)
+        let K = g.patchSize, P = g.outPlane, O = outChannels
         let biasValues = bias?.value.scalars ?? [Float](repeating: 0, count: O)
         let y = Tensor(shape: [n, O, g.outH, g.outW]) { out in
-            guard n > 0 else { return }
-            // One scratch block per call: the patch matrix and the channel-major product.
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: (K + O) * chunk * P)
-            defer { scratch.deallocate() }
-            let cols = scratch, product = scratch + K * chunk * P
             x.withUnsafeBufferPointer { xp in
                 weight.value.withUnsafeBufferPointer { wp in
-                    for start in Swift.stride(from: 0, to: n, by: chunk) {
-                        let m = min(chunk, n - start), ld = m * P
-                        for s in 0..<m {
-                            Im2Col.pack(xp.baseAddress! + (start + s) * inSize, g, into: cols + s * P, rowStride: ld)
-                        }
+                    // One scratch block per call: the patch matrix and the channel-major product.
+                    Im2Col.forEachChunk(batch: n, patchRows: K, channelRows: O, plane: P) { chunk in
+                        let ld = chunk.rowStride, cols = chunk.columns, product = chunk.channelMajor
+                        chunk.pack(xp.baseAddress!, g)
                         BLAS.gemm(m: O, n: ld, k: K, a: wp.baseAddress!, lda: K, b: cols, ldb: ld, c: product, ldc: ld)
                         // [O, m·P] → [m, O, P], adding the bias on the way.
-                        for s in 0..<m {
+                        for s in 0..<chunk.count {
                             for o in 0..<O {
-                                let dst = out.baseAddress! + ((start + s) * O + o) * P
+                                let dst = out.baseAddress! + ((chunk.start + s) * O + o) * P
                                 let src = product + o * ld + s * P
                                 let b = biasValues[o]
                                 for p in 0..<P { dst[p] = src[p] + b }
@@ -110,25 +103,20 @@ public final class Conv2D: ConfigurableLayer {
         let x = record.inputs[0]
         let n = x.batchSize
         let g = geometry(height: x.shape[2], width: x.shape[3])
-        let K = g.patchSize, P = g.outPlane, O = outChannels, inSize = g.imageSize
-        let chunk = Im2Col.imagesPerChunk(rows: K + O, plane: P, batch: n)
+        let K = g.patchSize, P = g.outPlane, O = outChannels
         var dx = Tensor(zeros: inputGradients ? x.shape : [0])
         guard n > 0, inputGradients || parameterGradients else { return inputGradients ? [dx] : [] }
 
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: (K + O) * chunk * P)
-        defer { scratch.deallocate() }
-        let cols = scratch, gradT = scratch + K * chunk * P
         gradOutput.withUnsafeBufferPointer { gp in
             x.withUnsafeBufferPointer { xp in
                 weight.value.withUnsafeBufferPointer { wp in
                     dx.withUnsafeMutableBufferPointer { dxp in
-                        for start in Swift.stride(from: 0, to: n, by: chunk) {
-                            let m = min(chunk, n - start), ld = m * P
-                            Im2Col.toChannelMajor(gp.baseAddress! + start * O * P, batch: m, channels: O, plane: P, into: gradT)
+                        Im2Col.forEachChunk(batch: n, patchRows: K, channelRows: O, plane: P) { chunk in
+                            let ld = chunk.rowStride, cols = chunk.columns, gradT = chunk.channelMajor
+                            Im2Col.toChannelMajor(gp.baseAddress! + chunk.start * O * P, batch: chunk.count, channels: O, plane: P,
+                                                  into: gradT)
                             if parameterGradients {
-                                for s in 0..<m {
-                                    Im2Col.pack(xp.baseAddress! + (start + s) * inSize, g, into: cols + s * P, rowStride: ld)
-                                }
+                                chunk.pack(xp.baseAddress!, g)
                                 weight.gradient.withUnsafeMutableBufferPointer { gw in
                                     BLAS.gemm(transB: true, m: O, n: K, k: ld, a: gradT, lda: ld, b: cols, ldb: ld,
                                               beta: 1, c: gw.baseAddress!, ldc: K)
@@ -144,9 +132,7 @@ public final class Conv2D: ConfigurableLayer {
                                 // The patch buffer is free again: reuse it for ∂L/∂X = Wᵀ G.
                                 BLAS.gemm(transA: true, m: K, n: ld, k: O, a: wp.baseAddress!, lda: K, b: gradT, ldb: ld,
                                           c: cols, ldc: ld)
-                                for s in 0..<m {
-                                    Im2Col.accumulate(cols + s * P, rowStride: ld, g, into: dxp.baseAddress! + (start + s) * inSize)
-                                }
+                                chunk.accumulate(g, into: dxp.baseAddress!)
                             }
                         }
                     }

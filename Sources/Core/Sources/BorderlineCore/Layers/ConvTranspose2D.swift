@@ -98,8 +98,7 @@ public final class ConvTranspose2D: ConfigurableLayer {
         precondition(x.rank == 4 && x.shape[1] == inChannels, "ConvTranspose2D: input \(x.shape) is not [batch, \(inChannels), H, W]")
         let n = x.batchSize, Pin = x.shape[2] * x.shape[3]
         let g = geometry(height: x.shape[2], width: x.shape[3])
-        let K = g.patchSize, C = inChannels, outSize = g.imageSize, outPlane = g.height * g.width
-        let chunk = Im2Col.imagesPerChunk(rows: K + C, plane: Pin, batch: n)
+        let K = g.patchSize, C = inChannels, outPlane = g.height * g.width
         let biasValues = bias?.value.scalars
         let y = Tensor(shape: [n, outChannels, g.height, g.width]) { out in
             guard n > 0 else { return }
@@ -109,18 +108,14 @@ public final class ConvTranspose2D: ConfigurableLayer {
                     (out.baseAddress! + (s * outChannels + o) * outPlane).update(repeating: biasValues?[o] ?? 0, count: outPlane)
                 }
             }
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: (K + C) * chunk * Pin)
-            defer { scratch.deallocate() }
-            let cols = scratch, xT = scratch + K * chunk * Pin
             x.withUnsafeBufferPointer { xp in
                 weight.value.withUnsafeBufferPointer { wp in
-                    for start in Swift.stride(from: 0, to: n, by: chunk) {
-                        let m = min(chunk, n - start), ld = m * Pin
-                        Im2Col.toChannelMajor(xp.baseAddress! + start * C * Pin, batch: m, channels: C, plane: Pin, into: xT)
+                    Im2Col.forEachChunk(batch: n, patchRows: K, channelRows: C, plane: Pin) { chunk in
+                        let ld = chunk.rowStride, cols = chunk.columns, xT = chunk.channelMajor
+                        Im2Col.toChannelMajor(xp.baseAddress! + chunk.start * C * Pin, batch: chunk.count, channels: C, plane: Pin,
+                                              into: xT)
                         BLAS.gemm(transA: true, m: K, n: ld, k: C, a: wp.baseAddress!, lda: K, b: xT, ldb: ld, c: cols, ldc: ld)
-                        for s in 0..<m {
-                            Im2Col.accumulate(cols + s * Pin, rowStride: ld, g, into: out.baseAddress! + (start + s) * outSize)
-                        }
+                        chunk.accumulate(g, into: out.baseAddress!)
                     }
                 }
             }
@@ -132,23 +127,18 @@ public final class ConvTranspose2D: ConfigurableLayer {
         let x = record.inputs[0]
         let n = x.batchSize, Pin = x.shape[2] * x.shape[3]
         let g = geometry(height: x.shape[2], width: x.shape[3])
-        let K = g.patchSize, C = inChannels, outSize = g.imageSize, outPlane = g.height * g.width
-        let chunk = Im2Col.imagesPerChunk(rows: K + C, plane: Pin, batch: n)
+        let K = g.patchSize, C = inChannels, outPlane = g.height * g.width
         var dx = Tensor(zeros: inputGradients ? x.shape : [0])
         guard n > 0, inputGradients || parameterGradients else { return inputGradients ? [dx] : [] }
 
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: (K + C) * chunk * Pin)
-        defer { scratch.deallocate() }
-        let cols = scratch, xT = scratch + K * chunk * Pin
         gradOutput.withUnsafeBufferPointer { gp in
             x.withUnsafeBufferPointer { xp in
                 weight.value.withUnsafeBufferPointer { wp in
                     dx.withUnsafeMutableBufferPointer { dxp in
-                        for start in Swift.stride(from: 0, to: n, by: chunk) {
-                            let m = min(chunk, n - start), ld = m * Pin
-                            for s in 0..<m {
-                                Im2Col.pack(gp.baseAddress! + (start + s) * outSize, g, into: cols + s * Pin, rowStride: ld)
-                            }
+                        Im2Col.forEachChunk(batch: n, patchRows: K, channelRows: C, plane: Pin) { chunk in
+                            let start = chunk.start, m = chunk.count, ld = chunk.rowStride
+                            let cols = chunk.columns, xT = chunk.channelMajor
+                            chunk.pack(gp.baseAddress!, g)
                             if parameterGradients {
                                 Im2Col.toChannelMajor(xp.baseAddress! + start * C * Pin, batch: m, channels: C, plane: Pin, into: xT)
                                 weight.gradient.withUnsafeMutableBufferPointer { gw in

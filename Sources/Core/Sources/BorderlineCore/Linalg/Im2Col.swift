@@ -174,3 +174,56 @@ public enum Im2Col {
     /// A tuning knob for experiments and tests; do not change it while layers are running.
     nonisolated(unsafe) public static var chunkBudget = 1 << 18
 }
+
+extension Im2Col {
+    /// One chunk of a batch on its way through a convolution's sgemms: images
+    /// `start ..< start + count`, whose matrices sit side by side with row stride
+    /// `rowStride = count · plane`, and the two parts of the call's scratch block.
+    struct Chunk {
+        let start: Int
+        let count: Int
+        /// Columns per image in the patch and channel-major matrices.
+        let plane: Int
+        /// The patch matrix (`patchRows × rowStride`).
+        let columns: UnsafeMutablePointer<Float>
+        /// A channel-major operand (`channelRows × rowStride`).
+        let channelMajor: UnsafeMutablePointer<Float>
+
+        var rowStride: Int { count * plane }
+
+        /// Packs this chunk's images of `batch` (each `g.imageSize` floats) side by side into
+        /// ``columns``.
+        @inline(__always)
+        func pack(_ batch: UnsafePointer<Float>, _ g: ConvGeometry) {
+            let ld = rowStride
+            for s in 0..<count {
+                Im2Col.pack(batch + (start + s) * g.imageSize, g, into: columns + s * plane, rowStride: ld)
+            }
+        }
+
+        /// Adds ``columns`` back onto this chunk's images of `batch` (col2im, the adjoint of
+        /// ``pack(_:_:)``).
+        @inline(__always)
+        func accumulate(_ g: ConvGeometry, into batch: UnsafeMutablePointer<Float>) {
+            let ld = rowStride
+            for s in 0..<count {
+                Im2Col.accumulate(columns + s * plane, rowStride: ld, g, into: batch + (start + s) * g.imageSize)
+            }
+        }
+    }
+
+    /// Runs `body` over a batch of `n` images in chunks sized by ``imagesPerChunk(rows:plane:batch:budget:)``
+    /// for a scratch matrix of `patchRows + channelRows` rows, with one scratch allocation for the
+    /// whole call (none when `n` is 0).
+    @inline(__always)
+    static func forEachChunk(batch n: Int, patchRows: Int, channelRows: Int, plane: Int, _ body: (Chunk) -> Void) {
+        guard n > 0 else { return }
+        let chunk = imagesPerChunk(rows: patchRows + channelRows, plane: plane, batch: n)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: (patchRows + channelRows) * chunk * plane)
+        defer { scratch.deallocate() }
+        let columns = scratch, channelMajor = scratch + patchRows * chunk * plane
+        for start in stride(from: 0, to: n, by: chunk) {
+            body(Chunk(start: start, count: min(chunk, n - start), plane: plane, columns: columns, channelMajor: channelMajor))
+        }
+    }
+}

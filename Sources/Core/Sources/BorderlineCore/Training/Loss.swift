@@ -55,45 +55,43 @@ public enum Loss {
     /// Gradient (PyTorch's formula, denominator floored at 1e-12):
     /// `∂L/∂p_k = (p_k − t_k) / (max(p_k (1 − p_k), 1e-12) · K)`.
     public static func binaryCrossEntropy(probabilities p: Tensor, targets t: Tensor) throws -> LossValue {
-        guard p.shape == t.shape else {
-            throw BorderlineError(.shapeMismatch, "binary cross-entropy: probabilities \(p.shape) and targets \(t.shape) differ")
+        try elementwiseMean(p, t, gradientScale: 1,
+                            mismatch: "binary cross-entropy: probabilities \(p.shape) and targets \(t.shape) differ") { pk, tk, scale in
+            let logP = max(Foundation.log(pk), -100), log1mP = max(Foundation.log(1 - pk), -100)
+            return (-Double(tk * logP + (1 - tk) * log1mP), (pk - tk) / max((1 - pk) * pk, 1e-12) * scale)
         }
-        let k = p.count
-        guard k > 0 else { return (0, p) }
-        var total = 0.0
-        let scale = 1 / Float(k)
-        let gradient = Tensor(shape: p.shape) { grad in
-            p.withUnsafeBufferPointer { pp in
-                t.withUnsafeBufferPointer { tp in
-                    for i in 0..<k {
-                        let pi = pp[i], ti = tp[i]
-                        let logP = max(Foundation.log(pi), -100), log1mP = max(Foundation.log(1 - pi), -100)
-                        total -= Double(ti * logP + (1 - ti) * log1mP)
-                        grad[i] = (pi - ti) / max((1 - pi) * pi, 1e-12) * scale
-                    }
-                }
-            }
-        }
-        return (Float(total / Double(k)), gradient)
     }
 
     /// Mean squared error over all elements (PyTorch's `mse_loss`):
     /// `L = (1/K) Σ_k (y_k − t_k)²`, `∂L/∂y_k = 2 (y_k − t_k) / K`.
     public static func meanSquaredError(_ y: Tensor, targets t: Tensor) throws -> LossValue {
-        guard y.shape == t.shape else {
-            throw BorderlineError(.shapeMismatch, "mean squared error: prediction \(y.shape) and target \(t.shape) differ")
+        try elementwiseMean(y, t, gradientScale: 2,
+                            mismatch: "mean squared error: prediction \(y.shape) and target \(t.shape) differ") { yk, tk, scale in
+            let d = yk - tk
+            return (Double(d) * Double(d), d * scale)
         }
+    }
+
+    /// `L = (1/K) Σ_k ℓ(y_k, t_k)` over all `K` elements of two same-shaped tensors, with its gradient.
+    /// `element(y_k, t_k, s)` returns the term `ℓ(y_k, t_k)` and `∂L/∂y_k`, where `s = gradientScale / K`
+    /// is the factor the mean puts on every derivative. Throws `.shapeMismatch` with `mismatch` when
+    /// the shapes differ; no elements give `(0, y)`.
+    @inline(__always)
+    private static func elementwiseMean(_ y: Tensor, _ t: Tensor, gradientScale: Float, mismatch: @autoclosure () -> String,
+                                        _ element: (_ y: Float, _ t: Float, _ scale: Float) -> (term: Double, gradient: Float))
+        throws -> LossValue {
+        guard y.shape == t.shape else { throw BorderlineError(.shapeMismatch, mismatch()) }
         let k = y.count
         guard k > 0 else { return (0, y) }
         var total = 0.0
-        let scale = 2 / Float(k)
+        let scale = gradientScale / Float(k)
         let gradient = Tensor(shape: y.shape) { grad in
             y.withUnsafeBufferPointer { yp in
                 t.withUnsafeBufferPointer { tp in
                     for i in 0..<k {
-                        let d = yp[i] - tp[i]
-                        total += Double(d) * Double(d)
-                        grad[i] = d * scale
+                        let (term, derivative) = element(yp[i], tp[i], scale)
+                        total += term
+                        grad[i] = derivative
                     }
                 }
             }
