@@ -29,7 +29,9 @@ public enum BLASKernelSelection {
         setenv("BORDERLINE_BLAS_REEXEC", "1", 1)
         var cArgs: [UnsafeMutablePointer<CChar>?] = CommandLine.arguments.map { strdup($0) }
         cArgs.append(nil)
-        execv("/proc/self/exe", &cArgs)
+        // Exec the resolved binary rather than /proc/self/exe, so the process keeps its name in ps.
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "/proc/self/exe"
+        execv(executable, &cArgs)
         // execv only returns on failure: carry on with the kernels we have.
         unsetenv("BORDERLINE_BLAS_REEXEC")
     }
