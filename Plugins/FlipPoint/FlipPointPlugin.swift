@@ -111,6 +111,8 @@ public final class FlipPointPlugin: BorderlinePlugin {
                     ratio.count, upper, Stats.median(ratio)), image: try Plot.histograms([ratio], bins: 40, upper: upper)))
             }
 
+            try distanceSampling(keys: flippedKeys, l2: l2, context: context)
+
             // Natural vs random inputs.
             let model = try context.gradients()
             let images = context.data.images
@@ -147,6 +149,66 @@ public final class FlipPointPlugin: BorderlinePlugin {
                     image: try Plot.histograms(series, bins: 50, upper: upper)))
             }
         }
+    }
+}
+
+extension FlipPointPlugin {
+    /// Section 6: index sets chosen by jacobian-flip distance, and a model-extraction check — a
+    /// student FCN trained on the victim's predicted labels of each set, scored by its agreement
+    /// with the victim on the run's other images (those not in the set).
+    static func sampleSets(keys: [Int], l2: [Double], fraction: Double, seed: UInt64) -> [(String, [Int])] {
+        let order = keys.indices.sorted { l2[$0] < l2[$1] }
+        let n = order.count, m = max(1, Int((Double(n) * fraction).rounded()))
+        guard n >= 2 else { return [] }
+        let lowest = order.prefix(m).map { keys[$0] }
+        let highest = order.suffix(m).map { keys[$0] }
+        // Uniform over distance: m target distances evenly spread over [min, max], each taking the
+        // nearest image not yet taken.
+        let sorted = order.map { l2[$0] }
+        let lo = sorted.first!, hi = sorted.last!
+        var taken = [Bool](repeating: false, count: n)
+        var uniform: [Int] = []
+        for i in 0..<m {
+            let t = lo + (Double(i) + 0.5) / Double(m) * (hi - lo)
+            var best = -1, bestDiff = Double.infinity
+            for j in 0..<n where !taken[j] && abs(sorted[j] - t) < bestDiff { bestDiff = abs(sorted[j] - t); best = j }
+            if best >= 0 { taken[best] = true; uniform.append(keys[order[best]]) }
+        }
+        var random = RandomGenerator(seed: seed)
+        let baseline = random.permutation(n).prefix(m).map { keys[$0] }
+        return [("uniform_over_distance", uniform), ("lowest_distance_10pct", lowest),
+                ("highest_distance_10pct", highest), ("random_10pct", baseline)]
+    }
+
+    func distanceSampling(keys: [Int], l2: [Double], context: RunContext) throws {
+        let store = context.store
+        let sets = Self.sampleSets(keys: keys, l2: l2, fraction: 0.1, seed: context.seed ^ 0x5EED)
+        for (name, idx) in sets { try store.addIntegers(idx, name: "sample_" + name) }
+        guard context.classifier.inputShape == [1, 28, 28], keys.count >= 200 else {
+            store.addNote("Extraction check skipped: it needs [1, 28, 28] inputs and at least 200 probed images (had \(keys.count)).")
+            return
+        }
+        let data = context.data, victim = context.predictions
+        var rows: [[String]] = []
+        for (name, idx) in sets {
+            try context.checkInterrupted()
+            let inSet = Set(idx)
+            let train = try Dataset(name: name, images: data.images.gather(batch: idx), labels: idx.map { victim[$0] },
+                                    classNames: context.classifier.classNames)
+            let rest = (0..<data.count).filter { !inSet.contains($0) }
+            let held = try Dataset(name: "rest", images: data.images.gather(batch: rest), labels: rest.map { victim[$0] },
+                                   classNames: context.classifier.classNames)
+            let student = try Model.fashionFCN(seed: context.seed, classNames: context.classifier.classNames)
+            var config = TrainingConfiguration()
+            config.epochs = 30
+            config.seed = context.seed
+            try ClassifierTraining.train(student, on: train, configuration: config)
+            let agreement = Double(Evaluation.accuracy(student, on: held))
+            try store.addNumber(agreement, name: "student_agreement_" + name)
+            rows.append([name.replacingOccurrences(of: "_", with: " "), "\(idx.count)", String(format: "%.4f", agreement)])
+        }
+        store.addTable(ResultTable(title: "Extraction check: student FCN (30 epochs, Adam) trained on the victim's labels of each set; agreement with the victim on the run's other images",
+                                   columns: ["training set", "images", "agreement"], rows: rows))
     }
 }
 

@@ -185,6 +185,22 @@ final class FlipPointTests: XCTestCase {
         XCTAssertEqual(dAll.points, try DeepFoolSearch.search(model, x, configuration: d).points)
     }
 
+    func testDistanceSampleSets() {
+        let keys = Array(100..<200)
+        let l2 = (0..<100).map { Double(($0 * 37) % 100) }   // a permutation of 0…99
+        let sets = FlipPointPlugin.sampleSets(keys: keys, l2: l2, fraction: 0.1, seed: 1)
+        let byName = Dictionary(uniqueKeysWithValues: sets)
+        func distances(_ idx: [Int]) -> [Double] { idx.map { l2[$0 - 100] }.sorted() }
+        XCTAssertEqual(distances(byName["lowest_distance_10pct"]!), (0..<10).map(Double.init))
+        XCTAssertEqual(distances(byName["highest_distance_10pct"]!), (90..<100).map(Double.init))
+        let uniform = distances(byName["uniform_over_distance"]!)
+        XCTAssertEqual(uniform.count, 10)
+        XCTAssertEqual(Set(uniform).count, 10)
+        XCTAssertLessThan(uniform.first!, 10)
+        XCTAssertGreaterThan(uniform.last!, 89)
+        XCTAssertEqual(byName["random_10pct"]!.count, 10)
+    }
+
     func testStatistics() {
         XCTAssertEqual(Stats.pearson([1, 2, 3], [2, 4, 6]), 1, accuracy: 1e-12)
         XCTAssertEqual(Stats.spearman([1, 2, 3, 4], [1, 8, 27, 64]), 1, accuracy: 1e-12)
