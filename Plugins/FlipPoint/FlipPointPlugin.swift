@@ -67,10 +67,11 @@ public final class FlipPointPlugin: BorderlinePlugin {
             try store.addArray(Tensor(shape: [l2.count], scalars: l2.map(Float.init)), name: "jacobian_l2")
             try store.addIntegers(flippedKeys, name: "jacobian_image_indices")
             if !l2.isEmpty {
+                let xUpper = Stats.quantile(l2, 0.95)
                 store.addPicture(ResultPicture(name: "entropy-vs-distance", caption: String(format:
-                    "Softmax entropy of the start image (x, %.3g…%.3g nats) vs jacobian-flip L2 distance (y, %.3g…%.3g), %d images; Pearson %.3f, Spearman %.3f.",
-                    entropy.min()!, entropy.max()!, l2.min()!, l2.max()!, l2.count, pearson, spearman),
-                    image: try Plot.scatter(entropy, l2)))
+                    "Jacobian-flip L2 distance (x, %.3g…%.3g; the 5 %% beyond the 95th percentile drawn at the right edge) vs softmax entropy of the start image (y, %.3g…%.3g nats), %d images; Pearson %.3f, Spearman %.3f.",
+                    l2.min()!, xUpper, entropy.min()!, entropy.max()!, l2.count, pearson, spearman),
+                    image: try Plot.scatter(l2, entropy, xUpper: xUpper)))
             }
 
             // Per class: mean distance, and which class lies beyond.
@@ -141,10 +142,10 @@ public final class FlipPointPlugin: BorderlinePlugin {
             try store.addNumber(m, name: "data_pixel_mean")
             try store.addNumber(std, name: "data_pixel_std")
             try store.addNumber(Stats.median(l2), name: "natural_median_l2")
-            let upper = series.flatMap { $0 }.filter { $0.isFinite }.max() ?? 1
+            let upper = max(1e-6, Stats.quantile(series.flatMap { $0 }, 0.95))
             if randomCount > 0 {
                 store.addPicture(ResultPicture(name: "distance-histograms", caption: String(format:
-                    "Jacobian-flip L2 distance histograms, x from 0 to %.3g (50 bins), each scaled to its own peak: natural images (blue, median %.3g), uniform random (red, median %.3g), Gaussian random with the data's pixel mean %.3f and std %.3f, clipped to [0, 1] (green, median %.3g); %d random inputs each.",
+                    "Jacobian-flip L2 distance histograms, x from 0 to %.3g (the pooled 95th percentile; larger distances fall in the last bin; 50 bins), each scaled to its own peak: natural images (blue, median %.3g), uniform random (red, median %.3g), Gaussian random with the data's pixel mean %.3f and std %.3f, clipped to [0, 1] (green, median %.3g); %d random inputs each.",
                     upper, Stats.median(l2), medians[0], m, std, medians[1], randomCount),
                     image: try Plot.histograms(series, bins: 50, upper: upper)))
             }

@@ -88,7 +88,10 @@ final class JacobianFlipProber: BoundaryProber {
         let idx = try FlipStarts.indices(pair, context: context)
         let start = context.data.images.gather(batch: idx)
         let c = try configuration(context)
+        // Queries through the run's counter, so a zeroth-order estimator's queries are included.
+        let clock = Date(), queriesBefore = context.environment.counter.count
         let o = try JacobianFlipSearch.search(model, start, configuration: c, checkStop: context.checkInterrupted)
+        try context.store.addNumber(Date().timeIntervalSince(clock), name: "search_seconds", pair: pair)
         let n = idx.count
         let reasons: [String?] = o.status.map {
             switch $0 {
@@ -110,7 +113,7 @@ final class JacobianFlipProber: BoundaryProber {
         if !never.isEmpty { try context.store.addIntegers(never.map { idx[$0] }, name: "never_flipped_indices", pair: pair) }
         return try BoundarySet(pair: pair, points: o.points, startPoints: start, startIndices: idx, probabilities: o.probabilities,
                                succeeded: o.status.map { $0 == .resolved }, failureReasons: reasons, iterations: o.steps,
-                               queries: o.queries, extras: extras)
+                               queries: context.environment.counter.count - queriesBefore, extras: extras)
     }
 }
 
@@ -136,7 +139,10 @@ final class DeepFoolProber: BoundaryProber {
         c.candidates = try context.options.int("candidates")
         c.clip = try FlipStarts.clip(context)
         c.batchSize = try context.options.int("batch-size")
+        // Queries through the run's counter, so a zeroth-order estimator's queries are included.
+        let clock = Date(), queriesBefore = context.environment.counter.count
         let o = try DeepFoolSearch.search(model, start, configuration: c, checkStop: context.checkInterrupted)
+        try context.store.addNumber(Date().timeIntervalSince(clock), name: "search_seconds", pair: pair)
         let n = idx.count
         var extras = FlipStarts.distanceExtras(start: start, points: o.points, valid: o.flipped)
         extras["flip_class"] = Tensor(shape: [n], scalars: (0..<n).map { o.flipped[$0] ? Float(o.finalClasses[$0]) : -1 })
@@ -145,6 +151,6 @@ final class DeepFoolProber: BoundaryProber {
         return try BoundarySet(pair: pair, points: o.points, startPoints: start, startIndices: idx, probabilities: o.probabilities,
                                succeeded: o.flipped,
                                failureReasons: o.flipped.map { $0 ? nil : "not flipped within \(c.maxIterations) iterations" },
-                               iterations: o.iterations, queries: o.queries, extras: extras)
+                               iterations: o.iterations, queries: context.environment.counter.count - queriesBefore, extras: extras)
     }
 }

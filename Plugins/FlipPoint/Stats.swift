@@ -75,8 +75,10 @@ enum Plot {
         func image() throws -> PNGImage { try PNGImage(width: width, height: height, channels: 3, pixels: pixels) }
     }
 
-    /// Scatter of `(x, y)`, both axes linear from their min to max.
-    static func scatter(_ x: [Double], _ y: [Double]) throws -> PNGImage {
+    /// Scatter of `(x, y)`, both axes linear from their min to max; x values above `xUpper` are
+    /// drawn at `xUpper` (the right edge).
+    static func scatter(_ x: [Double], _ y: [Double], xUpper: Double = .infinity) throws -> PNGImage {
+        let x = x.map { min($0, xUpper) }
         var c = Canvas(width: 480, height: 360)
         let m = 30
         c.axes(margin: m)

@@ -161,6 +161,7 @@ final class FlipPointTests: XCTestCase {
         let values = PluginOptionValues(["clip": .bool(false)].merging(PluginOptionValues.defaults(of: prober.options, owner: "t").values) { a, _ in a }, owner: "t")
         let set = try prober.probe(ClassPair(0, 1), context: env.context(plugin: PluginRecord(name: "flip-point", version: "0", summary: ""),
                                                                          component: prober.name, options: values))
+        XCTAssertEqual(set.queries, env.counter.count, "every query of the prober is in the set's count")
         for r in 0..<set.count where Int(set.extras["start_class"]!.scalars[r]) == 0 {
             XCTAssertFalse(set.succeeded[r])
             XCTAssertTrue(set.failureReasons[r]!.contains("never flipped"))
