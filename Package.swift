@@ -16,6 +16,7 @@ let package = Package(
         // The file name must end in `Plugin` (libBisectionPlugin.so) to be found; see
         // docs/writing-plugins.md.
         .library(name: "BisectionPlugin", type: .dynamic, targets: ["BisectionPlugin"]),
+        .library(name: "FlipPointPlugin", type: .dynamic, targets: ["FlipPointPlugin"]),
     ],
     dependencies: [
         .package(path: "Sources/Core"),
@@ -47,6 +48,16 @@ let package = Package(
             dependencies: [core],
             path: "Plugins/Bisection",
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .target(
+            name: "FlipPointPlugin",
+            dependencies: [core],
+            path: "Plugins/FlipPoint",
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .testTarget(
+            name: "FlipPointTests",
+            dependencies: ["FlipPointPlugin", core]
         ),
         .testTarget(
             name: "BorderlineCoreTests",

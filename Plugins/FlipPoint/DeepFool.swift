@@ -1,0 +1,141 @@
+import BorderlineCore
+import Foundation
+
+/// DeepFool (Moosavi-Dezfooli, Fawzi, Frossard 2016), batched, as in the authors' reference code.
+///
+/// Row `x₀` with predicted class `k₀` (the classifier's prediction, not the label, so a
+/// misclassified input is attacked from where the classifier puts it and is never returned
+/// unchanged). Candidates: the `candidates` classes with the highest logits at `x₀` besides `k₀`.
+/// Iterate: at `xᵢ`, for each candidate `k`, `w_k = ∇f_k − ∇f_{k₀}`, `f'_k = f_k − f_{k₀}`; take
+/// `l = argmin |f'_k| / ‖w_k‖`, `rᵢ = (|f'_l| + 1e-4) w_l / ‖w_l‖²`, `r_tot += rᵢ`, and
+/// `x_{i+1} = x₀ + (1 + overshoot) r_tot` (clipped to the domain when asked), until the
+/// prediction at `x_{i+1}` is no longer `k₀` or `maxIterations`. The overshoot multiplies the
+/// **total** perturbation at every iterate, not only the last step.
+public enum DeepFoolSearch {
+    public struct Configuration: Sendable {
+        public var maxIterations: Int = 50
+        public var overshoot: Float = 0.02
+        public var candidates: Int = 10
+        public var clip: ClosedRange<Float>? = 0...1
+        public var batchSize: Int = 128
+        public init() {}
+    }
+
+    public struct Outcome {
+        public var points: Tensor
+        public var probabilities: Tensor
+        public var startClasses: [Int]
+        /// Top-1 class at the final point.
+        public var finalClasses: [Int]
+        /// True when the final point is classified differently from `k₀`.
+        public var flipped: [Bool]
+        public var iterations: [Int]
+        /// `r_tot` (before the overshoot factor) of every row.
+        public var totalPerturbation: Tensor
+        public var queries: Int
+    }
+
+    public static func search(_ model: any DifferentiableClassifier, _ x: Tensor, configuration c: Configuration = Configuration(),
+                              checkStop: () throws -> Void = {}) throws -> Outcome {
+        try model.checkBatch(x)
+        var parts: [Outcome] = []
+        var start = 0
+        while start < x.batchSize {
+            try checkStop()
+            let end = min(start + max(1, c.batchSize), x.batchSize)
+            parts.append(try searchBatch(model, x.slice(batch: start..<end), configuration: c, checkStop: checkStop))
+            start = end
+        }
+        if parts.isEmpty {
+            return Outcome(points: x, probabilities: Tensor(zeros: [0, model.classCount]), startClasses: [], finalClasses: [],
+                           flipped: [], iterations: [], totalPerturbation: x, queries: 0)
+        }
+        return Outcome(points: Tensor.concatenate(batches: parts.map(\.points)),
+                       probabilities: Tensor.concatenate(batches: parts.map(\.probabilities)),
+                       startClasses: parts.flatMap(\.startClasses), finalClasses: parts.flatMap(\.finalClasses),
+                       flipped: parts.flatMap(\.flipped), iterations: parts.flatMap(\.iterations),
+                       totalPerturbation: Tensor.concatenate(batches: parts.map(\.totalPerturbation)),
+                       queries: parts.reduce(0) { $0 + $1.queries })
+    }
+
+    static func searchBatch(_ model: any DifferentiableClassifier, _ x0: Tensor, configuration c: Configuration,
+                            checkStop: () throws -> Void) throws -> Outcome {
+        let n = x0.batchSize, k = model.classCount, d = x0.sampleCount
+        var queries = 0
+        let z0 = try model.logits(x0)
+        queries += n
+        let k0 = z0.argmaxRows()
+        // Candidate classes per row: highest logits first, k₀ excluded.
+        let cand: [[Int]] = (0..<n).map { r in
+            let order = (0..<k).filter { $0 != k0[r] }.sorted { z0.scalars[r * k + $0] > z0.scalars[r * k + $1] }
+            return Array(order.prefix(max(1, min(c.candidates, k - 1))))
+        }
+        var rTot = [Float](repeating: 0, count: n * d)
+        var x = x0
+        var iterations = [Int](repeating: 0, count: n)
+        var active = Array(0..<n)
+        var probs = z0.softmaxRows()
+        var finalClasses = k0
+        while !active.isEmpty {
+            try checkStop()
+            // One batched vjp: row (i, j) = active row i with cotangent e_{cand j} − e_{k₀}.
+            let m = active.count
+            let cc = cand[active[0]].count
+            var rows: [Int] = []
+            var v = [Float](repeating: 0, count: m * cc * k)
+            for (i, r) in active.enumerated() {
+                for j in 0..<cc {
+                    rows.append(r)
+                    v[(i * cc + j) * k + cand[r][j]] += 1
+                    v[(i * cc + j) * k + k0[r]] -= 1
+                }
+            }
+            let vjp = try model.vjp(x.gather(batch: rows), cotangent: Tensor(shape: [m * cc, k], scalars: v), of: .logits)
+            queries += m * cc
+            let z = vjp.output, w = vjp.inputGradient
+            for (i, r) in active.enumerated() {
+                var best = Float.infinity, bestJ = 0, bestNorm2: Float = 0, bestF: Float = 0
+                for j in 0..<cc {
+                    let row = i * cc + j
+                    let f = z.scalars[row * k + cand[r][j]] - z.scalars[row * k + k0[r]]
+                    var norm2: Float = 0
+                    w.withUnsafeBufferPointer { pw in for q in 0..<d { norm2 += pw[row * d + q] * pw[row * d + q] } }
+                    let ratio = abs(f) / max(norm2.squareRoot(), 1e-12)
+                    if ratio < best { best = ratio; bestJ = j; bestNorm2 = norm2; bestF = f }
+                }
+                let scale = (abs(bestF) + 1e-4) / max(bestNorm2, 1e-24)
+                let row = i * cc + bestJ
+                w.withUnsafeBufferPointer { pw in
+                    x.withUnsafeMutableBufferPointer { px in
+                        x0.withUnsafeBufferPointer { p0 in
+                            for q in 0..<d {
+                                rTot[r * d + q] += scale * pw[row * d + q]
+                                var value = p0[r * d + q] + (1 + c.overshoot) * rTot[r * d + q]
+                                if let clip = c.clip { value = min(max(value, clip.lowerBound), clip.upperBound) }
+                                px[r * d + q] = value
+                            }
+                        }
+                    }
+                }
+                iterations[r] += 1
+            }
+            let p = try model.probabilities(x.gather(batch: active))
+            queries += m
+            let pred = p.argmaxRows()
+            var next: [Int] = []
+            probs.withUnsafeMutableBufferPointer { out in
+                p.withUnsafeBufferPointer { src in
+                    for (i, r) in active.enumerated() { for j in 0..<k { out[r * k + j] = src[i * k + j] } }
+                }
+            }
+            for (i, r) in active.enumerated() {
+                finalClasses[r] = pred[i]
+                if pred[i] == k0[r] && iterations[r] < c.maxIterations { next.append(r) }
+            }
+            active = next
+        }
+        return Outcome(points: x, probabilities: probs, startClasses: k0, finalClasses: finalClasses,
+                       flipped: (0..<n).map { finalClasses[$0] != k0[$0] }, iterations: iterations,
+                       totalPerturbation: Tensor(shape: x0.shape, scalars: rTot), queries: queries)
+    }
+}

@@ -1,0 +1,211 @@
+import BorderlineCore
+@testable import FlipPointPlugin
+import XCTest
+
+/// Two-class model with logits `(−u(x)/2, u(x)/2)`, `u(x) = w·x + b + q/2·‖x‖²`: linear for
+/// `q = 0`, where the top-1 logit's gradient is `±w/2` (the boundary normal) and the distance to
+/// the boundary is `|w·x + b| / ‖w‖`. With `halfOnly`, logits `(0, u(x))`: class 0's logit is
+/// constant, so a point of class 0 never flips along its gradient.
+final class TwoClassModel: DifferentiableClassifier {
+    let w: [Float], b: Float, q: Float, halfOnly: Bool
+    init(w: [Float], b: Float, q: Float = 0, halfOnly: Bool = false) { self.w = w; self.b = b; self.q = q; self.halfOnly = halfOnly }
+    var inputShape: [Int] { [1, 1, w.count] }
+    let classNames = ["a", "b"]
+    func u(_ x: Tensor, _ r: Int) -> Float {
+        var s = b
+        for j in w.indices { let v = x.scalars[r * w.count + j]; s += w[j] * v + q / 2 * v * v }
+        return s
+    }
+    func logits(_ x: Tensor) throws -> Tensor {
+        let n = x.batchSize
+        return Tensor(shape: [n, 2], scalars: (0..<n).flatMap { r -> [Float] in
+            let v = u(x, r); return halfOnly ? [0, v] : [-v / 2, v / 2]
+        })
+    }
+    func probabilities(_ x: Tensor) throws -> Tensor { try logits(x).softmaxRows() }
+    func vjp(_ x: Tensor, cotangent: Tensor, of output: ClassifierOutput) throws -> VectorJacobianProduct {
+        let z = try logits(x), n = x.batchSize, d = w.count
+        var v = cotangent
+        if output == .probabilities { v = Self.probabilityCotangentToLogits(cotangent, probabilities: z.softmaxRows()) }
+        var g = [Float](repeating: 0, count: n * d)
+        for r in 0..<n {
+            let du = halfOnly ? v.scalars[r * 2 + 1] : (v.scalars[r * 2 + 1] - v.scalars[r * 2]) / 2
+            for j in 0..<d { g[r * d + j] = du * (w[j] + q * x.scalars[r * d + j]) }
+        }
+        return VectorJacobianProduct(output: output == .logits ? z : z.softmaxRows(), inputGradient: Tensor(shape: x.shape, scalars: g))
+    }
+}
+
+final class FlipPointTests: XCTestCase {
+    let w: [Float] = [0.6, -0.8, 0.3]
+    let b: Float = 0.1
+
+    func points(_ n: Int, seed: UInt64 = 1) -> Tensor {
+        var g = RandomGenerator(seed: seed)
+        return g.uniform(shape: [n, 1, 1, 3], low: -2, high: 2)
+    }
+
+    func analytic(_ x: Tensor) -> [Float] {
+        let norm = w.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return (0..<x.batchSize).map { r in abs(TwoClassModel(w: w, b: b).u(x, r)) / norm }
+    }
+
+    func testJacobianFlipEqualsAnalyticDistanceOnLinearModel() throws {
+        let model = TwoClassModel(w: w, b: b)
+        let x = points(40)
+        for output in [ClassifierOutput.logits, .probabilities] {
+            var c = JacobianFlipSearch.Configuration()
+            c.clip = nil
+            c.output = output
+            c.alphaStart = output == .logits ? 1e-3 : 1e-2
+            let o = try JacobianFlipSearch.search(model, x, configuration: c)
+            let d = RowDistances.between(x, o.points)
+            let truth = analytic(x)
+            let p0 = try model.predictions(x)
+            for r in 0..<40 {
+                XCTAssertEqual(o.status[r], .resolved, "row \(r)")
+                XCTAssertLessThan(o.gaps[r], 1e-4)
+                XCTAssertEqual(o.flipClasses[r], 1 - p0[r])
+                XCTAssertEqual(try model.predictions(o.points.slice(batch: r..<(r + 1)))[0], 1 - p0[r], "flip point is on the other side")
+                XCTAssertEqual(d.l2[r], truth[r], accuracy: 1e-3 + 1e-3 * truth[r], "row \(r) \(output)")
+            }
+        }
+    }
+
+    func testDeepFoolEqualsAnalyticDistanceWithOvershootOnLinearModel() throws {
+        let model = TwoClassModel(w: w, b: b)
+        let x = points(40, seed: 2)
+        var c = DeepFoolSearch.Configuration()
+        c.clip = nil
+        let o = try DeepFoolSearch.search(model, x, configuration: c)
+        let d = RowDistances.between(x, o.points)
+        let norm = w.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        let truth = analytic(x)
+        for r in 0..<40 {
+            XCTAssertTrue(o.flipped[r])
+            XCTAssertEqual(o.iterations[r], 1, "a linear model needs one DeepFool step")
+            // x₁ = x₀ + 1.02 · (|f| + 1e-4) w / ‖w‖²: the analytic distance times the overshoot.
+            XCTAssertEqual(d.l2[r], 1.02 * (truth[r] + 1e-4 / norm), accuracy: 1e-4 + 1e-4 * truth[r])
+        }
+        c.overshoot = 0
+        let none = try DeepFoolSearch.search(model, x, configuration: c)
+        let d0 = RowDistances.between(x, none.points)
+        for r in 0..<40 { XCTAssertEqual(d0.l2[r], truth[r] + 1e-4 / norm, accuracy: 1e-4 + 1e-4 * truth[r]) }
+    }
+
+    func testDeepFoolOvershootScalesTheTotalPerturbationAtEveryIterate() throws {
+        // Curved boundary: DeepFool needs several steps; the final point must be x₀ + 1.02·r_tot,
+        // not x₀ + r_tot + 0.02·r_last (overshoot once) or x₀ + r_tot (none).
+        let model = TwoClassModel(w: w, b: b, q: 3)
+        let x = points(30, seed: 3).map { $0 / 4 }
+        var c = DeepFoolSearch.Configuration()
+        c.clip = nil
+        let o = try DeepFoolSearch.search(model, x, configuration: c)
+        XCTAssertGreaterThan(o.iterations.max()!, 1, "the test needs rows with more than one iteration")
+        for r in 0..<30 where o.flipped[r] {
+            for j in 0..<3 {
+                XCTAssertEqual(o.points.scalars[r * 3 + j], x.scalars[r * 3 + j] + 1.02 * o.totalPerturbation.scalars[r * 3 + j], accuracy: 1e-5)
+            }
+            XCTAssertNotEqual(try model.predictions(o.points.slice(batch: r..<(r + 1)))[0], o.startClasses[r])
+        }
+        XCTAssertGreaterThan(o.flipped.filter { $0 }.count, 25)
+    }
+
+    func testMisclassifiedStartsAreAttackedFromTheirPredictedClass() throws {
+        // Labels say class 0 for every image; half are predicted 1. No prober may return the input.
+        let model = TwoClassModel(w: w, b: b)
+        let x = points(20, seed: 4).map { min(max($0 / 4 + 0.5, 0), 1) }
+        let data = try Dataset(name: "t", images: x, labels: [Int](repeating: 0, count: 20), classNames: ["a", "b"])
+        let env = try RunEnvironment(classifier: model, data: data, pairs: [ClassPair(0, 1)], samplesPerPair: 4, seed: 0)
+        let record = PluginRecord(name: "flip-point", version: "0", summary: "")
+        let predicted = try model.predictions(x)
+        XCTAssertTrue(predicted.contains(1) && predicted.contains(0))
+        for prober in FlipPointPlugin().probers {
+            var values = PluginOptionValues.defaults(of: prober.options, owner: prober.name)
+            values = PluginOptionValues(["starts": .string("all-images")].merging(values.values) { a, _ in a }, owner: prober.name)
+            let set = try prober.probe(ClassPair(0, 1), context: env.context(plugin: record, component: prober.name, options: values))
+            XCTAssertEqual(set.startIndices, Array(0..<20))
+            for r in 0..<20 {
+                XCTAssertEqual(Int(set.extras["start_class"]!.scalars[r]), predicted[r], "\(prober.name) starts from the prediction")
+                if set.succeeded[r] {
+                    XCTAssertEqual(Int(set.extras["flip_class"]!.scalars[r]), 1 - predicted[r], prober.name)
+                    XCTAssertGreaterThan(set.extras["l2"]!.scalars[r], 0, "\(prober.name) returned the input for row \(r)")
+                }
+            }
+            XCTAssertGreaterThanOrEqual(set.successCount, 18, prober.name)
+        }
+    }
+
+    func testNeverFlippedPointsAreReportedNotGivenAHugeDistance() throws {
+        // Class 0's logit is constant: its gradient is zero, so its points never move.
+        let model = TwoClassModel(w: w, b: b, halfOnly: true)
+        let x = points(20, seed: 5)
+        let p0 = try model.predictions(x)
+        var c = JacobianFlipSearch.Configuration()
+        c.clip = nil
+        c.maxAlpha = 1e6
+        let o = try JacobianFlipSearch.search(model, x, configuration: c)
+        for r in 0..<20 {
+            if p0[r] == 0 {
+                XCTAssertEqual(o.status[r], .neverFlipped)
+                XCTAssertTrue(o.alphas[r].isNaN)
+                XCTAssertEqual(o.flipClasses[r], -1)
+            } else {
+                XCTAssertEqual(o.status[r], .resolved)
+            }
+        }
+        // Through the prober: never-flipped rows fail with a reason and have NaN distances.
+        let data = try Dataset(name: "t", images: x, labels: p0, classNames: ["a", "b"])
+        let env = try RunEnvironment(classifier: model, data: data, pairs: [ClassPair(0, 1)], samplesPerPair: 10, seed: 0)
+        let prober = JacobianFlipProber()
+        let values = PluginOptionValues(["clip": .bool(false)].merging(PluginOptionValues.defaults(of: prober.options, owner: "t").values) { a, _ in a }, owner: "t")
+        let set = try prober.probe(ClassPair(0, 1), context: env.context(plugin: PluginRecord(name: "flip-point", version: "0", summary: ""),
+                                                                         component: prober.name, options: values))
+        XCTAssertEqual(set.queries, env.counter.count, "every query of the prober is in the set's count")
+        for r in 0..<set.count where Int(set.extras["start_class"]!.scalars[r]) == 0 {
+            XCTAssertFalse(set.succeeded[r])
+            XCTAssertTrue(set.failureReasons[r]!.contains("never flipped"))
+            XCTAssertTrue(set.extras["l2"]!.scalars[r].isNaN)
+        }
+    }
+
+    func testBatchingDoesNotChangeResults() throws {
+        let model = TwoClassModel(w: w, b: b, q: 2)
+        let x = points(17, seed: 6).map { $0 / 4 }
+        var c = JacobianFlipSearch.Configuration()
+        c.clip = nil
+        c.batchSize = 256
+        let all = try JacobianFlipSearch.search(model, x, configuration: c)
+        c.batchSize = 3
+        let split = try JacobianFlipSearch.search(model, x, configuration: c)
+        XCTAssertEqual(all.points, split.points)
+        var d = DeepFoolSearch.Configuration()
+        d.clip = nil
+        let dAll = try DeepFoolSearch.search(model, x, configuration: d)
+        d.batchSize = 4
+        XCTAssertEqual(dAll.points, try DeepFoolSearch.search(model, x, configuration: d).points)
+    }
+
+    func testDistanceSampleSets() {
+        let keys = Array(100..<200)
+        let l2 = (0..<100).map { Double(($0 * 37) % 100) }   // a permutation of 0…99
+        let sets = FlipPointPlugin.sampleSets(keys: keys, l2: l2, fraction: 0.1, seed: 1)
+        let byName = Dictionary(uniqueKeysWithValues: sets)
+        func distances(_ idx: [Int]) -> [Double] { idx.map { l2[$0 - 100] }.sorted() }
+        XCTAssertEqual(distances(byName["lowest_distance_10pct"]!), (0..<10).map(Double.init))
+        XCTAssertEqual(distances(byName["highest_distance_10pct"]!), (90..<100).map(Double.init))
+        let uniform = distances(byName["uniform_over_distance"]!)
+        XCTAssertEqual(uniform.count, 10)
+        XCTAssertEqual(Set(uniform).count, 10)
+        XCTAssertLessThan(uniform.first!, 10)
+        XCTAssertGreaterThan(uniform.last!, 89)
+        XCTAssertEqual(byName["random_10pct"]!.count, 10)
+    }
+
+    func testStatistics() {
+        XCTAssertEqual(Stats.pearson([1, 2, 3], [2, 4, 6]), 1, accuracy: 1e-12)
+        XCTAssertEqual(Stats.spearman([1, 2, 3, 4], [1, 8, 27, 64]), 1, accuracy: 1e-12)
+        XCTAssertEqual(Stats.spearman([1, 2, 3], [3, 2, 1]), -1, accuracy: 1e-12)
+        XCTAssertEqual(Stats.median([3, 1, 2, 10]), 2.5)
+    }
+}
