@@ -16,6 +16,7 @@ let package = Package(
         // The file name must end in `Plugin` (libBisectionPlugin.so) to be found; see
         // docs/writing-plugins.md.
         .library(name: "BisectionPlugin", type: .dynamic, targets: ["BisectionPlugin"]),
+        .library(name: "DeepDIGPlugin", type: .dynamic, targets: ["DeepDIGPlugin"]),
     ],
     dependencies: [
         .package(path: "Sources/Core"),
@@ -47,6 +48,16 @@ let package = Package(
             dependencies: [core],
             path: "Plugins/Bisection",
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .target(
+            name: "DeepDIGPlugin",
+            dependencies: [core],
+            path: "Plugins/DeepDIG",
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .testTarget(
+            name: "DeepDIGTests",
+            dependencies: ["DeepDIGPlugin", core]
         ),
         .testTarget(
             name: "BorderlineCoreTests",
