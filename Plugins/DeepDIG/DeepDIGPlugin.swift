@@ -9,7 +9,7 @@ public final class DeepDIGPlugin: BorderlinePlugin {
     public let version = "0.1.0"
     public let summary = "DeepDIG borderline instances (autoencoder adversarials + bisection), RPBS/EPBS baselines, boundary metrics and IDC."
     public let probers: [any BoundaryProber] = [DeepDIGProber(), RandomPairBaseline(), EmbeddingPairBaseline()]
-    public let metrics: [any Metric] = [BorderlineSummary(), InputSpaceComplexity()]
+    public let metrics: [any Metric] = [BorderlineSummary(), InputSpaceComplexity(), EmbeddingComplexity()]
 }
 
 @_cdecl("borderline_plugin_abi_version")

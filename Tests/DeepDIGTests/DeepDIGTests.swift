@@ -103,4 +103,23 @@ final class DeepDIGTests: XCTestCase {
         XCTAssertEqual(stripes.value, 4.0 / 9.0, accuracy: 1e-12)
         XCTAssertNil(try InputSpaceComplexity.compute(Tensor(shape: [1, 1], scalars: [0]), k: 5, m: 5, maxPoints: 0, random: &random) { _ in [] })
     }
+
+    func testLinearSVMSeparatesAndMeasuresDistances() throws {
+        // Class 3 on the left (x ≤ −1), class 8 on the right (x ≥ 1), y anything: hyperplane x ≈ 0.
+        var g = RandomGenerator(seed: 5)
+        var rows: [Float] = [], labels: [Int] = []
+        for i in 0..<200 {
+            let left = i % 2 == 0
+            rows += [(left ? -1 : 1) * (1 + 2 * g.nextUniform()), 10 * g.nextUniform() - 5]
+            labels.append(left ? 3 : 8)
+        }
+        let svm = try LinearSVM.train(Tensor(shape: [200, 2], scalars: rows), labels: labels)
+        XCTAssertEqual(svm.predict(Tensor(shape: [200, 2], scalars: rows)), labels)
+        XCTAssertEqual(svm.predict(Tensor(shape: [2, 2], scalars: [-3, 0, 3, 0])), [3, 8])
+        let d = svm.distances(Tensor(shape: [2, 2], scalars: [0, 4, 2, 0]))
+        XCTAssertLessThan(d[0], 0.3, "a point on x = 0 lies near the hyperplane")
+        XCTAssertEqual(d[1], 2, accuracy: 0.3)
+        XCTAssertThrowsError(try LinearSVM.train(Tensor(shape: [2, 2], scalars: [0, 0, 1, 1]), labels: [1, 1]))
+        XCTAssertEqual(EmbeddingComplexity.edc1([1, 3]).normalised, 2.0 / 3.0, accuracy: 1e-12)
+    }
 }
