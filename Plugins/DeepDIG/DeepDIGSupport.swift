@@ -74,6 +74,9 @@ struct AutoencoderSettings {
     var decayEvery = 1000
     /// "mse" (paper: ‖x − A(x)‖², mean over elements) or "bce" (the authors' code).
     var reconstruction = "mse"
+    /// "mean" (over every pixel of the batch, PyTorch's default) or "image-sum" (summed over
+    /// each image's pixels, ‖x − A(x)‖² literally, then averaged over the batch).
+    var reduction = "mean"
 
     static let options: [PluginOption] = [
         .integer("steps", default: 5000, in: 1...1_000_000, help: "Adam steps per autoencoder (paper: 5000)"),
@@ -84,6 +87,8 @@ struct AutoencoderSettings {
         .integer("lr-decay-every", default: 1000, in: 1...1_000_000, help: "steps between decays (paper: 1000)"),
         .choice("reconstruction", ["mse", "bce"], default: "mse",
                 help: "reconstruction term: mse = mean squared error ‖x − A(x)‖² (paper), bce = binary cross-entropy (authors' code)"),
+        .choice("reconstruction-reduction", ["mean", "image-sum"], default: "mean",
+                help: "mean: reconstruction term averaged over all pixels; image-sum: summed over each image's pixels (‖x − A(x)‖²), averaged over the batch"),
         .number("validation-share", default: 0.2, in: 0...0.9, help: "share of class-s images held out from training A1 (paper: 0.2)"),
     ]
 
@@ -96,6 +101,7 @@ struct AutoencoderSettings {
         decay = try o.float("lr-decay")
         decayEvery = try o.int("lr-decay-every")
         reconstruction = try o.string("reconstruction")
+        reduction = try o.string("reconstruction-reduction")
     }
 }
 
@@ -140,9 +146,13 @@ enum Autoencoders {
             for p in params { p.zeroGradient() }
             let trace = autoencoder.trace(x)
             let recon = trace.output
-            let rec = settings.reconstruction == "bce"
+            var rec = settings.reconstruction == "bce"
                 ? try Loss.binaryCrossEntropy(probabilities: recon, targets: x)
                 : try Loss.meanSquaredError(recon, targets: x)
+            if settings.reduction == "image-sum" {
+                let scale = Float(d)
+                rec = (rec.value * scale, rec.gradient.map { $0 * scale })
+            }
             let labels = [Int](repeating: target, count: b)
             var ceValue: Float = 0
             let shaped = recon.reshaped([b] + inputShape)
