@@ -17,6 +17,7 @@ let package = Package(
         // docs/writing-plugins.md.
         .library(name: "BisectionPlugin", type: .dynamic, targets: ["BisectionPlugin"]),
         .library(name: "FlipPointPlugin", type: .dynamic, targets: ["FlipPointPlugin"]),
+        .library(name: "DeepDIGPlugin", type: .dynamic, targets: ["DeepDIGPlugin"]),
     ],
     dependencies: [
         .package(path: "Sources/Core"),
@@ -58,6 +59,16 @@ let package = Package(
         .testTarget(
             name: "FlipPointTests",
             dependencies: ["FlipPointPlugin", core]
+        ),
+        .target(
+            name: "DeepDIGPlugin",
+            dependencies: [core],
+            path: "Plugins/DeepDIG",
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .testTarget(
+            name: "DeepDIGTests",
+            dependencies: ["DeepDIGPlugin", core]
         ),
         .testTarget(
             name: "BorderlineCoreTests",

@@ -21,10 +21,13 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
+        // LIBLINEAR (liblinear-dev: /usr/include/linear.h, -llinear) for the linear SVM.
+        .systemLibrary(name: "CLIBLINEAR", path: "Sources/CLIBLINEAR",
+                       providers: [.apt(["liblinear-dev"])]),
         .target(
             name: "BorderlineCore",
             dependencies: [
-                "CBLAS", "CHDF5", "CZlib", "CPNG",
+                "CBLAS", "CHDF5", "CZlib", "CPNG", "CLIBLINEAR",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]

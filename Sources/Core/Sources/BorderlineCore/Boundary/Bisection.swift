@@ -22,9 +22,13 @@ public enum BoundaryBisection {
         public var tolerance: Float
         /// The most halvings per row.
         public var maxSteps: Int
-        public init(tolerance: Float = 0.01, maxSteps: Int = 30) {
+        /// Algorithm 1 of DeepDIG: an attempt fails as soon as a midpoint's top class is neither
+        /// `s` nor `t` (instead of bisecting on the sign of `p_s − p_t` regardless of the top class).
+        public var failOnThirdClassMidpoint: Bool
+        public init(tolerance: Float = 0.01, maxSteps: Int = 30, failOnThirdClassMidpoint: Bool = false) {
             self.tolerance = tolerance
             self.maxSteps = maxSteps
+            self.failOnThirdClassMidpoint = failOnThirdClassMidpoint
         }
     }
 
@@ -128,6 +132,14 @@ public enum BoundaryBisection {
                 steps[r] = step
                 record(r, row)
                 for j in 0..<d { points[r * d + j] = batch[i * d + j] }
+                if configuration.failOnThirdClassMidpoint {
+                    var top = 0
+                    for j in 1..<k where row[row.startIndex + j] > row[row.startIndex + top] { top = j }
+                    if top != sources[r] && top != targets[r] {
+                        reasons[r] = "a midpoint left both classes: class \(top) (\(classifier.className(top))) wins there"
+                        continue
+                    }
+                }
                 if abs(f) < beta {
                     var top = 0
                     for j in 1..<k where row[row.startIndex + j] > row[row.startIndex + top] { top = j }

@@ -1,0 +1,114 @@
+import BorderlineCore
+import Foundation
+
+/// Shared body of the two baselines (paper Section 5): bisection (Algorithm 1, same β and cap as
+/// DeepDIG) between correctly classified training images `a` of s and `b` of t.
+private func bisectBaseline(_ pair: ClassPair, a: [Int], b: [Int], split: TrainingSplit, context: RunContext,
+                            extras: [String: Tensor] = [:]) throws -> BoundarySet {
+    let n = a.count
+    let start = split.data.images.gather(batch: a), end = split.data.images.gather(batch: b)
+    let outcome = try BoundaryBisection.bisect(
+        context.classifier, from: start, to: end,
+        sources: Array(repeating: pair.source, count: n), targets: Array(repeating: pair.target, count: n),
+        configuration: try algorithm1Configuration(context.options), checkStop: context.checkInterrupted)
+    var all = extras
+    all["lambda"] = Tensor(shape: [n], scalars: outcome.lambdas)
+    all["train_index_start"] = Tensor(shape: [n], scalars: a.map(Float.init))
+    all["train_index_end"] = Tensor(shape: [n], scalars: b.map(Float.init))
+    // Start/end indices refer to the run's data; these images come from the training split.
+    return try BoundarySet(
+        pair: pair, points: outcome.points, startPoints: start, endPoints: end,
+        startIndices: Array(repeating: -1, count: n), endIndices: Array(repeating: -1, count: n),
+        probabilities: outcome.probabilities, succeeded: outcome.succeeded, failureReasons: outcome.failureReasons,
+        iterations: outcome.steps, queries: outcome.queries, extras: all)
+}
+
+private func pools(_ pair: ClassPair, context: RunContext) throws -> (TrainingSplit, [Int], [Int]) {
+    let split = try TrainingSplit.resolve(try context.options.string("train-data"), context: context)
+    let sources = split.indices(ofClass: pair.source), targets = split.indices(ofClass: pair.target)
+    for (c, pool) in [(pair.source, sources), (pair.target, targets)] where pool.isEmpty {
+        throw BorderlineError(.dataMismatch, "no image of class \(c) in \(split.origin) is classified correctly")
+    }
+    return (split, sources, targets)
+}
+
+/// Prober `rpbs` (Random Pair Binary Search): every correctly classified training image of s
+/// (or `samples` of them, drawn at random) paired with a uniformly drawn correctly classified
+/// training image of t, then Algorithm 1.
+final class RandomPairBaseline: BoundaryProber {
+    let name = "rpbs"
+    let summary = "Baseline RPBS: bisection between random correctly classified training images of s and t."
+    let options: [PluginOption] = [SharedOptions.trainData, SharedOptions.beta, SharedOptions.maxHalvings, SharedOptions.samples]
+
+    func probe(_ pair: ClassPair, context: RunContext) throws -> BoundarySet {
+        let (split, sources, targets) = try pools(pair, context: context)
+        var random = context.randomGenerator(for: pair)
+        var a = random.permutation(sources.count).map { sources[$0] }
+        let cap = try context.options.int("samples")
+        if cap > 0, a.count > cap { a = Array(a.prefix(cap)) }
+        let b = a.map { _ in targets[Int(random.next() % UInt64(targets.count))] }
+        return try bisectBaseline(pair, a: a, b: b, split: split, context: context)
+    }
+}
+
+/// Prober `epbs` (Embedding-nearest Pair Binary Search): every correctly classified training image
+/// of s paired with *its own* nearest correctly classified training image of t in the classifier's
+/// embedding space (squared Euclidean distance; per row, unlike the authors' code, whose missing
+/// `axis` pairs every s with one t), then Algorithm 1.
+final class EmbeddingPairBaseline: BoundaryProber {
+    let name = "epbs"
+    let summary = "Baseline EPBS: bisection from each correctly classified training image of s to its nearest t in embedding space."
+    let options: [PluginOption] = [SharedOptions.trainData, SharedOptions.beta, SharedOptions.maxHalvings, SharedOptions.samples]
+
+    /// For each row of `queries` (`[N, e]`), the index of the nearest row of `pool` (`[M, e]`).
+    static func nearest(_ queries: Tensor, in pool: Tensor) -> [Int] {
+        let n = queries.batchSize, m = pool.batchSize, e = queries.sampleCount
+        precondition(pool.sampleCount == e && m > 0)
+        var poolNorms = [Float](repeating: 0, count: m)
+        pool.withUnsafeBufferPointer { p in
+            for j in 0..<m { var s: Float = 0; for c in 0..<e { s += p[j * e + c] * p[j * e + c] }; poolNorms[j] = s }
+        }
+        var result = [Int](repeating: 0, count: n)
+        let chunk = 512
+        var dots = [Float](repeating: 0, count: chunk * m)
+        var start = 0
+        while start < n {
+            let rows = min(chunk, n - start)
+            queries.withUnsafeBufferPointer { q in
+                pool.withUnsafeBufferPointer { p in
+                    dots.withUnsafeMutableBufferPointer { out in
+                        BLAS.gemm(transB: true, m: rows, n: m, k: e, a: q.baseAddress! + start * e, lda: e,
+                                  b: p.baseAddress!, ldb: e, c: out.baseAddress!, ldc: m)
+                    }
+                }
+            }
+            for r in 0..<rows {
+                var best = 0, bestValue = Float.infinity
+                for j in 0..<m {
+                    // ‖q − p‖² − ‖q‖² = ‖p‖² − 2 q·p
+                    let v = poolNorms[j] - 2 * dots[r * m + j]
+                    if v < bestValue { bestValue = v; best = j }
+                }
+                result[start + r] = best
+            }
+            start += rows
+        }
+        return result
+    }
+
+    func probe(_ pair: ClassPair, context: RunContext) throws -> BoundarySet {
+        let (split, sources, targets) = try pools(pair, context: context)
+        var random = context.randomGenerator(for: pair)
+        var a = random.permutation(sources.count).map { sources[$0] }
+        let cap = try context.options.int("samples")
+        if cap > 0, a.count > cap { a = Array(a.prefix(cap)) }
+        let images = split.data.images
+        guard let ea = try context.classifier.embedding(images.gather(batch: a)),
+              let eb = try context.classifier.embedding(images.gather(batch: targets)) else {
+            throw BorderlineError(.invalidArgument, "epbs needs the classifier's embedding, and this classifier has none")
+        }
+        let flatA = ea.reshaped([ea.batchSize, ea.sampleCount]), flatB = eb.reshaped([eb.batchSize, eb.sampleCount])
+        let b = EmbeddingPairBaseline.nearest(flatA, in: flatB).map { targets[$0] }
+        return try bisectBaseline(pair, a: a, b: b, split: split, context: context)
+    }
+}

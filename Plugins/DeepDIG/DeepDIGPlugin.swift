@@ -1,0 +1,19 @@
+import BorderlineCore
+
+/// The in-tree "deepdig" plugin: DeepDIG (Karimi, Derr & Tang) borderline instances, the RPBS and
+/// EPBS baselines, and the paper's boundary metrics (which work on any prober's boundary sets).
+/// See docs/deepdig.md.
+public final class DeepDIGPlugin: BorderlinePlugin {
+    public init() {}
+    public let name = "deepdig"
+    public let version = "0.1.0"
+    public let summary = "DeepDIG borderline instances (autoencoder adversarials + bisection), RPBS/EPBS baselines, boundary metrics and IDC."
+    public let probers: [any BoundaryProber] = [DeepDIGProber(), RandomPairBaseline(), EmbeddingPairBaseline()]
+    public let metrics: [any Metric] = [BorderlineSummary(), InputSpaceComplexity(), EmbeddingComplexity()]
+}
+
+@_cdecl("borderline_plugin_abi_version")
+public func borderlinePluginABIVersion() -> Int32 { PluginABI.version }
+
+@_cdecl("borderline_plugin_create")
+public func borderlinePluginCreate() -> UnsafeMutableRawPointer { PluginABI.export(DeepDIGPlugin()) }

@@ -1,0 +1,126 @@
+import BorderlineCore
+import Foundation
+
+/// Prober `deepdig` (Karimi, Derr & Tang, DeepDIG, Sections 3 and 5, Algorithm 1), direction s → t:
+///
+/// - **Component I**: autoencoder A1 (paper Table 2) trained on 80 % of the class-s training images
+///   through the frozen classifier with loss rec(x, A1(x)) + α·CE(f(A1(x)), t). Every class-s
+///   training image x gives x̂t = A1(x); kept when C(x) = s and C(x̂t) = t.
+/// - **Component II**: A2 trained the same way on the kept x̂t that came from A1's training part,
+///   target s; x̂s = A2(x̂t); the pair (x̂s, x̂t) is kept when C(x̂s) = s.
+/// - **Component III**: batched bisection between x̂s and x̂t (``BoundaryBisection`` with
+///   Algorithm 1's rule: a midpoint of neither class fails the pair) until |f_s − f_t| < β; the
+///   halvings are capped and pairs that reach the cap fail with that reason.
+///
+/// The boundary set has one row per pair that entered component III (so its success rate is the
+/// paper's "success rate"); start points are x̂s, end points x̂t. Components I/II accuracies (share
+/// of A1 outputs still classified s, share of A2 outputs classified s) are stored as numbers.
+/// The other direction is the ordered pair (t, s): run `--pairs s:t,t:s`.
+final class DeepDIGProber: BoundaryProber {
+    let name = "deepdig"
+    let summary = "DeepDIG components I–III: autoencoder adversarials s→t and back, then bisection to |f_s − f_t| < β."
+    let needsGradients = true
+    let options: [PluginOption] = AutoencoderSettings.options + [
+        SharedOptions.trainData, SharedOptions.beta, SharedOptions.maxHalvings, SharedOptions.samples,
+        .integer("grid-rows", default: 8, in: 0...50, help: "rows in the picture of source, x̂t, x̂s and borderline images (0: none)"),
+    ]
+
+    func probe(_ pair: ClassPair, context: RunContext) throws -> BoundarySet {
+        let s = pair.source, t = pair.target
+        let o = context.options
+        let settings = try AutoencoderSettings(o)
+        let split = try TrainingSplit.resolve(try o.string("train-data"), context: context)
+        let classifier = context.classifier
+        var random = context.randomGenerator(for: pair)
+        let labelled = split.indices(ofClass: s, correctlyClassified: false)
+        guard labelled.count >= 2 else {
+            throw BorderlineError(.dataMismatch, "deepdig: fewer than 2 images of class \(s) in \(split.origin)")
+        }
+        let shuffled = random.permutation(labelled.count).map { labelled[$0] }
+        let validationCount = Int((Double(shuffled.count) * (try o.double("validation-share"))).rounded())
+        let trainCount = shuffled.count - validationCount
+        let isTrainPart = (0..<shuffled.count).map { $0 < trainCount }
+        let images = split.data.images.gather(batch: shuffled)
+        let d = images.sampleCount
+        var queries = 0
+
+        // Component I.
+        var g = random.derived(1)
+        let a1 = try Autoencoders.table2(inputSize: d, generator: &g)
+        queries += try Autoencoders.train(a1, images: images.slice(batch: 0..<trainCount), target: t, settings: settings,
+                                          context: context, random: &g, task: "component I: A1 \(s)→\(t)")
+        let xt = Autoencoders.apply(a1, to: images)
+        let predictedXt = try classifier.predictions(xt)
+        let originalPredictions = shuffled.map { split.predictions[$0] }
+        func share(_ rows: [Int], _ predicate: (Int) -> Bool) -> Double {
+            rows.isEmpty ? .nan : Double(rows.filter(predicate).count) / Double(rows.count)
+        }
+        let allRows = Array(0..<shuffled.count)
+        let trainRows = allRows.filter { isTrainPart[$0] }, validationRows = allRows.filter { !isTrainPart[$0] }
+        let c1Validation = share(validationRows) { predictedXt[$0] == s }
+        let c1Train = share(trainRows) { predictedXt[$0] == s }
+        let kept1 = allRows.filter { originalPredictions[$0] == s && predictedXt[$0] == t }
+        guard !kept1.isEmpty else {
+            throw BorderlineError(.dataMismatch, "deepdig \(pair): component I produced no adversarial classified as \(t) from an image classified as \(s)")
+        }
+
+        // Component II.
+        let a2Training = kept1.filter { isTrainPart[$0] }
+        let a2 = try Autoencoders.table2(inputSize: d, generator: &g)
+        queries += try Autoencoders.train(a2, images: xt.gather(batch: a2Training.isEmpty ? kept1 : a2Training), target: s,
+                                          settings: settings, context: context, random: &g, task: "component II: A2 \(t)→\(s)")
+        let xtKept = xt.gather(batch: kept1)
+        let xs = Autoencoders.apply(a2, to: xtKept)
+        let predictedXs = try classifier.predictions(xs)
+        let keptRows = Array(0..<kept1.count)
+        let c2All = share(keptRows) { predictedXs[$0] == s }
+        let c2Validation = share(keptRows.filter { !isTrainPart[kept1[$0]] }) { predictedXs[$0] == s }
+        var kept2 = keptRows.filter { predictedXs[$0] == s }
+        let cap = try o.int("samples")
+        if cap > 0, kept2.count > cap { kept2 = Array(kept2.prefix(cap)) }
+
+        for (name, value) in [
+            ("component1_images", Double(shuffled.count)), ("component1_validation_images", Double(validationRows.count)),
+            ("component1_accuracy_validation", c1Validation), ("component1_accuracy_train", c1Train),
+            ("component1_kept", Double(kept1.count)),
+            ("component2_accuracy", c2All), ("component2_accuracy_validation", c2Validation),
+            ("component2_kept", Double(kept2.count)),
+        ] { try context.store.addNumber(value, name: name, pair: pair) }
+        context.store.addNote("deepdig \(pair): A1/A2 trained on \(split.origin); component I accuracy (share of A1 outputs classified \(s)) " +
+            String(format: "%.4f on the %d held-out images; component II accuracy (share of A2 outputs classified %d) %.4f", c1Validation, validationRows.count, s, c2All))
+
+        // Component III.
+        let start = xs.gather(batch: kept2), end = xtKept.gather(batch: kept2)
+        let n = kept2.count
+        context.progress.begin("component III: bisection of \(n) pairs", total: 1)
+        let outcome = try BoundaryBisection.bisect(
+            classifier, from: start, to: end, sources: Array(repeating: s, count: n), targets: Array(repeating: t, count: n),
+            configuration: try algorithm1Configuration(o), checkStop: context.checkInterrupted)
+        context.progress.end(summary: "component III: \(outcome.succeeded.filter { $0 }.count) of \(n) pairs reached |f_s − f_t| < β")
+        queries += outcome.queries
+
+        let sourceRows = kept2.map { kept1[$0] }
+        let sourceImages = images.gather(batch: sourceRows)
+        let rows = min(try o.int("grid-rows"), n)
+        if rows > 0, ImageGrid.canDraw(start.sampleShape) {
+            var grid = try ImageGrid(sampleShape: start.sampleShape, rows: rows, columns: 4, scale: 2)
+            for r in 0..<rows {
+                grid.set(row: r, column: 0, batch: sourceImages, index: r)
+                grid.set(row: r, column: 1, batch: end, index: r)
+                grid.set(row: r, column: 2, batch: start, index: r)
+                grid.set(row: r, column: 3, batch: outcome.points, index: r)
+            }
+            context.store.addPicture(ResultPicture(name: "deepdig-grid", caption:
+                "Columns: training image of \(classifier.className(s)), x̂t = A1(x), x̂s = A2(x̂t), borderline point (\(s)→\(t)).",
+                image: try grid.render()), pair: pair)
+        }
+        return try BoundarySet(
+            pair: pair, points: outcome.points, startPoints: start, endPoints: end,
+            startIndices: Array(repeating: -1, count: n), endIndices: Array(repeating: -1, count: n),
+            probabilities: outcome.probabilities, succeeded: outcome.succeeded, failureReasons: outcome.failureReasons,
+            iterations: outcome.steps, queries: queries,
+            extras: ["lambda": Tensor(shape: [n], scalars: outcome.lambdas),
+                     "train_index": Tensor(shape: [n], scalars: sourceRows.map { Float(shuffled[$0]) }),
+                     "source_image": sourceImages])
+    }
+}

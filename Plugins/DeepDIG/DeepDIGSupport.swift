@@ -1,0 +1,209 @@
+import BorderlineCore
+import Foundation
+
+/// The training split the DeepDIG probers learn from (the paper trains components I and II on
+/// the standard training set and measures on the test set) and the classifier's predictions on it.
+struct TrainingSplit {
+    var data: Dataset
+    var predictions: [Int]
+    /// Where the images came from, for notes.
+    var origin: String
+
+    nonisolated(unsafe) private static var cache: [String: TrainingSplit] = [:]
+    private static let lock = NSLock()
+
+    /// `spec`: `auto` (the training split of the run's named data set, e.g. `fashion-mnist/test` →
+    /// `fashion-mnist` train; the run's own data when it is not a named set), `run` (the run's
+    /// data) or any data-set argument (`Dataset.load(spec, split: .train)`).
+    static func resolve(_ spec: String, context: RunContext) throws -> TrainingSplit {
+        let env = context.environment
+        let key = "\(ObjectIdentifier(env.classifier).hashValue)|\(ObjectIdentifier(env).hashValue)|\(spec)"
+        lock.lock(); defer { lock.unlock() }
+        if let hit = cache[key] { return hit }
+        var data: Dataset
+        var origin: String
+        if spec == "run" {
+            data = context.data
+            origin = "the run's data (\(context.data.name))"
+        } else if spec == "auto" {
+            let base = String(context.data.name.split(separator: "/").first ?? "")
+            if let named = try? Dataset.named(base, split: .train) {
+                data = named
+                origin = "\(base) train split"
+            } else {
+                data = context.data
+                origin = "the run's data (\(context.data.name)): no training split found for it"
+            }
+        } else {
+            data = try Dataset.load(spec, split: .train)
+            origin = "\(spec) train split"
+        }
+        let shape = context.classifier.inputShape
+        if data.imageShape != shape { data = try data.reshaped(to: shape) }
+        let predictions = try context.classifier.predictions(data.images)
+        let made = TrainingSplit(data: data, predictions: predictions, origin: origin)
+        cache[key] = made
+        return made
+    }
+
+    /// Rows labelled `c` (and, by default, predicted `c`).
+    func indices(ofClass c: Int, correctlyClassified: Bool = true) -> [Int] {
+        data.labels.indices.filter { data.labels[$0] == c && (!correctlyClassified || predictions[$0] == c) }
+    }
+}
+
+/// The options every DeepDIG prober shares.
+enum SharedOptions {
+    static let trainData = PluginOption.string("train-data", default: "auto",
+        help: "images components I/II and the baselines draw from: auto (training split of the run's named data set), run (the run's data) or a data-set argument")
+    static let beta = PluginOption.number("beta", default: 1e-4, in: 1e-7...0.5, help: "β: bisection stops when |f_s − f_t| < β (paper: 1e-4)")
+    static let maxHalvings = PluginOption.integer("max-halvings", default: 40, in: 1...60,
+        help: "cap on bisection halvings per pair; pairs that reach it count as failures")
+    static let samples = PluginOption.integer("samples", default: 0, in: 0...1_000_000,
+        help: "most attempts per pair (0: every eligible training image of s, as in the paper)")
+}
+
+/// One autoencoder's training settings (paper Section 5: α = 0.8, 5000 steps, batch 128,
+/// Adam lr 0.01 decayed ×0.95 every 1000 steps).
+struct AutoencoderSettings {
+    var steps = 5000
+    var batchSize = 128
+    var alpha: Float = 0.8
+    var learningRate: Float = 0.01
+    var decay: Float = 0.95
+    var decayEvery = 1000
+    /// "mse" (paper: ‖x − A(x)‖², mean over elements) or "bce" (the authors' code).
+    var reconstruction = "mse"
+    /// "mean" (over every pixel of the batch, PyTorch's default) or "image-sum" (summed over
+    /// each image's pixels, ‖x − A(x)‖² literally, then averaged over the batch).
+    var reduction = "mean"
+
+    static let options: [PluginOption] = [
+        .integer("steps", default: 5000, in: 1...1_000_000, help: "Adam steps per autoencoder (paper: 5000)"),
+        .integer("batch-size", default: 128, in: 1...100_000, help: "images per step (paper: 128)"),
+        .number("alpha", default: 0.8, in: 0...1000, help: "α, weight of the cross-entropy term (paper: 0.8)"),
+        .number("learning-rate", default: 0.01, in: 1e-7...10, help: "Adam learning rate (paper: 0.01)"),
+        .number("lr-decay", default: 0.95, in: 0.01...1, help: "learning-rate factor every lr-decay-every steps (paper: 0.95)"),
+        .integer("lr-decay-every", default: 1000, in: 1...1_000_000, help: "steps between decays (paper: 1000)"),
+        .choice("reconstruction", ["mse", "bce"], default: "mse",
+                help: "reconstruction term: mse = mean squared error ‖x − A(x)‖² (paper), bce = binary cross-entropy (authors' code)"),
+        .choice("reconstruction-reduction", ["mean", "image-sum"], default: "mean",
+                help: "mean: reconstruction term averaged over all pixels; image-sum: summed over each image's pixels (‖x − A(x)‖²), averaged over the batch"),
+        .number("validation-share", default: 0.2, in: 0...0.9, help: "share of class-s images held out from training A1 (paper: 0.2)"),
+    ]
+
+    init() {}
+    init(_ o: PluginOptionValues) throws {
+        steps = try o.int("steps")
+        batchSize = try o.int("batch-size")
+        alpha = try o.float("alpha")
+        learningRate = try o.float("learning-rate")
+        decay = try o.float("lr-decay")
+        decayEvery = try o.int("lr-decay-every")
+        reconstruction = try o.string("reconstruction")
+        reduction = try o.string("reconstruction-reduction")
+    }
+}
+
+enum Autoencoders {
+    /// Paper Table 2 (MNIST / Fashion-MNIST): Linear(d,100)-ReLU-Linear(100,50)-ReLU-Linear(50,d)-Sigmoid
+    /// on flattened inputs.
+    static func table2(inputSize d: Int, generator g: inout RandomGenerator) throws -> Model {
+        try Model.sequential(inputShape: [d], [
+            ("enc1", Dense(inFeatures: d, outFeatures: 100, generator: &g)), ("enc1.relu", ReLU()),
+            ("dec1", Dense(inFeatures: 100, outFeatures: 50, generator: &g)), ("dec1.relu", ReLU()),
+            ("dec2", Dense(inFeatures: 50, outFeatures: d, generator: &g)), ("dec2.sigmoid", Sigmoid()),
+        ])
+    }
+
+    /// Trains `autoencoder` on the rows of `images` (`[N, d]`, flattened) through the classifier,
+    /// which is never changed: loss = rec(x, A(x)) + α·CE(f(A(x)), target). One forward and one
+    /// backward pass of the classifier per step when it is a model (the exact path); otherwise
+    /// its logits plus a vector–Jacobian product. Returns the model queries spent.
+    @discardableResult
+    static func train(_ autoencoder: Model, images: Tensor, target: Int, settings: AutoencoderSettings,
+                      context: RunContext, random: inout RandomGenerator, task: String) throws -> Int {
+        let n = images.batchSize, d = images.sampleCount
+        guard n > 0 else { throw BorderlineError(.dataMismatch, "\(task): no images to train the autoencoder on") }
+        let inputShape = context.classifier.inputShape
+        let exact = (context.environment.classifier as? ModelClassifier)?.model
+        let differentiable = exact == nil ? try context.gradients() : nil
+        let adam = Adam(learningRate: settings.learningRate)
+        let schedule = StepLR(optimizer: adam, stepSize: settings.decayEvery, gamma: settings.decay)
+        let params = autoencoder.trainableParameters
+        let b = min(settings.batchSize, n)
+        var order: [Int] = [], cursor = 0
+        var queries = 0
+        let every = max(1, settings.steps / 50)
+        context.progress.begin(task, total: settings.steps)
+        var lastLoss: Float = .nan
+        for step in 0..<settings.steps {
+            if step % 16 == 0 { try context.checkInterrupted() }
+            if cursor + b > order.count { order = random.permutation(n); cursor = 0 }
+            let rows = Array(order[cursor..<(cursor + b)])
+            cursor += b
+            let x = images.gather(batch: rows).reshaped([b, d])
+            for p in params { p.zeroGradient() }
+            let trace = autoencoder.trace(x)
+            let recon = trace.output
+            var rec = settings.reconstruction == "bce"
+                ? try Loss.binaryCrossEntropy(probabilities: recon, targets: x)
+                : try Loss.meanSquaredError(recon, targets: x)
+            if settings.reduction == "image-sum" {
+                let scale = Float(d)
+                rec = (rec.value * scale, rec.gradient.map { $0 * scale })
+            }
+            let labels = [Int](repeating: target, count: b)
+            var ceValue: Float = 0
+            let shaped = recon.reshaped([b] + inputShape)
+            let dRecon: Tensor
+            if let exact {
+                var failure: Error?
+                let r = exact.vjp(shaped) { logits in
+                    do {
+                        let ce = try Loss.softmaxCrossEntropy(logits: logits.reshaped([b, logits.sampleCount]), labels: labels)
+                        ceValue = ce.value
+                        return ce.gradient.map { settings.alpha * $0 }.reshaped(logits.shape)
+                    } catch { failure = error; return Tensor(zeros: logits.shape) }
+                }
+                if let failure { throw failure }
+                dRecon = r.inputGradient
+                queries += 2 * b
+            } else {
+                let logits = try context.classifier.logits(shaped)
+                let ce = try Loss.softmaxCrossEntropy(logits: logits, labels: labels)
+                ceValue = ce.value
+                dRecon = try differentiable!.vjp(shaped, cotangent: ce.gradient.map { settings.alpha * $0 }, of: .logits).inputGradient
+            }
+            autoencoder.backward(trace, outputGradient: rec.gradient + dRecon.reshaped([b, d]), inputGradient: false)
+            adam.step(params)
+            schedule.step()
+            lastLoss = rec.value + settings.alpha * ceValue
+            if (step + 1) % every == 0 || step + 1 == settings.steps {
+                context.progress.update(completed: step + 1, detail: String(format: "loss %.4f", lastLoss))
+            }
+        }
+        context.progress.end(summary: String(format: "%@: %d steps, final batch loss %.4f", task, settings.steps, lastLoss))
+        return queries
+    }
+
+    /// `A(x)` for a batch of classifier-shaped images, in chunks, returned classifier-shaped.
+    static func apply(_ autoencoder: Model, to images: Tensor) -> Tensor {
+        let n = images.batchSize, d = images.sampleCount
+        var parts: [Tensor] = []
+        var start = 0
+        while start < n {
+            let end = min(n, start + 1024)
+            parts.append(autoencoder.forward(images.slice(batch: start..<end).reshaped([end - start, d])))
+            start = end
+        }
+        if parts.isEmpty { return images }
+        return Tensor.concatenate(batches: parts).reshaped(images.shape)
+    }
+}
+
+/// Bisection settings shared by DeepDIG and the baselines: Algorithm 1 (fail when a midpoint
+/// leaves both classes), β and the halving cap from the options.
+func algorithm1Configuration(_ options: PluginOptionValues) throws -> BoundaryBisection.Configuration {
+    .init(tolerance: try options.float("beta"), maxSteps: try options.int("max-halvings"), failOnThirdClassMidpoint: true)
+}

@@ -1,0 +1,77 @@
+import BorderlineCore
+import Foundation
+
+/// Metric `edc` (paper Section 4.2): a linear SVM (LIBLINEAR, squared hinge, C = 1) trained on the
+/// classifier's embeddings of the class-s and class-t training images (all images with those
+/// labels in the training split); then
+/// - **EDC1** = d̄ / (1 + d̄), where d̄ is the mean Euclidean distance |w·e + b| / ‖w‖ of the
+///   embeddings to the SVM's hyperplane (the authors' normalisation into [0, 1)), for the run's
+///   test images of s and t (`edc1_test`) and for the set's successful boundary points
+///   (`edc1_borderline`); the raw d̄ are reported too;
+/// - **EDC2** = the SVM's accuracy (in %) on those test images (true labels) and on the boundary
+///   points, each labelled by the side it was approached from (the set's source class s).
+/// The SVM of an unordered pair is trained once per run and shared by both directions.
+final class EmbeddingComplexity: Metric {
+    let name = "edc"
+    let summary = "EDC1/EDC2 (paper Section 4.2): distance to and accuracy of a linear SVM on training embeddings of s and t."
+    let options: [PluginOption] = [
+        SharedOptions.trainData,
+        .number("svm-c", default: 1, in: 1e-6...1e6, help: "C of the linear SVM (paper: 1)"),
+    ]
+
+    nonisolated(unsafe) private static var cache: [String: LinearSVM] = [:]
+    private static let lock = NSLock()
+
+    static func flat(_ t: Tensor) -> Tensor { t.reshaped([t.batchSize, t.sampleCount]) }
+
+    static func edc1(_ distances: [Double]) -> (raw: Double, normalised: Double) {
+        guard !distances.isEmpty else { return (.nan, .nan) }
+        let mean = distances.reduce(0, +) / Double(distances.count)
+        return (mean, mean / (1 + mean))
+    }
+
+    static func accuracy(_ predicted: [Int], _ labels: [Int]) -> Double {
+        predicted.isEmpty ? .nan : 100 * Double(zip(predicted, labels).filter { $0 == $1 }.count) / Double(predicted.count)
+    }
+
+    func evaluate(_ set: BoundarySet, context: RunContext) throws -> MetricResult {
+        let classifier = context.classifier
+        guard classifier.embeddingShape != nil else {
+            return MetricResult(tables: [ResultTable(title: "EDC", columns: ["note"], rows: [["the classifier exposes no embedding"]])])
+        }
+        let s = set.pair.source, t = set.pair.target
+        let spec = try context.options.string("train-data"), c = try context.options.double("svm-c")
+        let key = "\(ObjectIdentifier(context.environment).hashValue)|\(min(s, t))-\(max(s, t))|\(spec)|\(c)"
+        EmbeddingComplexity.lock.lock()
+        var svm = EmbeddingComplexity.cache[key]
+        EmbeddingComplexity.lock.unlock()
+        if svm == nil {
+            let split = try TrainingSplit.resolve(spec, context: context)
+            let rows = split.data.labels.indices.filter { split.data.labels[$0] == s || split.data.labels[$0] == t }
+            let embedded = try classifier.embedding(split.data.images.gather(batch: rows))!
+            svm = try LinearSVM.train(EmbeddingComplexity.flat(embedded), labels: rows.map { split.data.labels[$0] }, C: c)
+            EmbeddingComplexity.lock.lock()
+            EmbeddingComplexity.cache[key] = svm
+            EmbeddingComplexity.lock.unlock()
+        }
+        let model = svm!
+        let testRows = context.data.labels.indices.filter { context.data.labels[$0] == s || context.data.labels[$0] == t }
+        let testEmbedding = EmbeddingComplexity.flat(try classifier.embedding(context.data.images.gather(batch: testRows))!)
+        let testD = EmbeddingComplexity.edc1(model.distances(testEmbedding))
+        let testAcc = EmbeddingComplexity.accuracy(model.predict(testEmbedding), testRows.map { context.data.labels[$0] })
+        let ok = set.successfulIndices
+        var borderD: (raw: Double, normalised: Double) = (.nan, .nan)
+        var borderAcc = Double.nan
+        if !ok.isEmpty {
+            let e = EmbeddingComplexity.flat(try classifier.embedding(set.points.gather(batch: ok))!)
+            borderD = EmbeddingComplexity.edc1(model.distances(e))
+            borderAcc = EmbeddingComplexity.accuracy(model.predict(e), Array(repeating: s, count: ok.count))
+        }
+        return MetricResult(numbers: [
+            ("edc1_test", testD.normalised), ("edc1_borderline", borderD.normalised),
+            ("edc2_test", testAcc), ("edc2_borderline", borderAcc),
+            ("mean_distance_test", testD.raw), ("mean_distance_borderline", borderD.raw),
+            ("test_images", Double(testRows.count)), ("borderline_points", Double(ok.count)),
+        ])
+    }
+}

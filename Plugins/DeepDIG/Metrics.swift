@@ -1,0 +1,130 @@
+import BorderlineCore
+import Foundation
+
+/// Metric `borderline-summary` (paper Tables 6–8 factors), for any boundary set: success rate
+/// (successful / attempted), mean |f_s − f_t| over successful points, mean bisection steps over
+/// all attempts, and the failures by reason.
+final class BorderlineSummary: Metric {
+    let name = "borderline-summary"
+    let summary = "Success rate, mean |f_s − f_t| over successful points, mean steps, failures by reason."
+
+    func evaluate(_ set: BoundarySet, context: RunContext) throws -> MetricResult {
+        let ok = set.successfulIndices
+        let gaps = set.probabilityGaps
+        let meanGap = ok.isEmpty ? Double.nan : ok.reduce(0.0) { $0 + Double(gaps[$1]) } / Double(ok.count)
+        let maxGap = ok.map { Double(gaps[$0]) }.max() ?? .nan
+        let meanSteps = set.count == 0 ? Double.nan : Double(set.iterations.reduce(0, +)) / Double(set.count)
+        var tables: [ResultTable] = []
+        let failures = set.failureHistogram
+        if !failures.isEmpty {
+            tables.append(ResultTable(title: "Failed attempts by reason", columns: ["reason", "attempts"],
+                                      rows: failures.map { [$0.reason, "\($0.count)"] }))
+        }
+        return MetricResult(numbers: [
+            ("attempts", Double(set.count)), ("successes", Double(ok.count)),
+            ("success_rate", set.count == 0 ? .nan : Double(ok.count) / Double(set.count)),
+            ("mean_gap", meanGap), ("max_gap", maxGap), ("mean_steps", meanSteps),
+        ], tables: tables)
+    }
+}
+
+/// Metric `idc`: Input-space Decision boundary Complexity (paper eq. 3–4). For each borderline
+/// point x_i (successful points of the set; at most `points` of them, drawn at random, 0 = all),
+/// k other borderline points x_j are drawn at random (without replacement); the segment
+/// x_i → x_j is sampled at m evenly spaced points including both ends,
+/// O = (1/m) Σ_{p=1}^{m−1} 1[C(x_p) ≠ C(x_{p+1})], and IDC is the mean of O over all (i, j).
+/// With fewer than k + 1 borderline points every other point is a partner (and the result says so).
+final class InputSpaceComplexity: Metric {
+    let name = "idc"
+    let summary = "IDC (paper eq. 3–4): class oscillation along segments between random pairs of borderline points."
+    let options: [PluginOption] = [
+        .integer("k", default: 50, in: 1...10_000, help: "random partners per borderline point (paper: 50)"),
+        .integer("m", default: 50, in: 2...10_000, help: "interpolation points per segment, ends included (paper: 50)"),
+        .integer("points", default: 500, in: 0...1_000_000,
+                 help: "borderline points x_i used (random subset; 0: all, as in the paper — k·m classifier calls each)"),
+    ]
+
+    struct Result {
+        var value: Double
+        var perPoint: [Float]
+        var partners: Int
+        var pointsUsed: Int
+    }
+
+    /// IDC of `points` (`[n] + inputShape`) under `predict`; `nil` when fewer than 2 points.
+    static func compute(_ points: Tensor, k: Int, m: Int, maxPoints: Int, random: inout RandomGenerator,
+                        predict: (Tensor) throws -> [Int]) throws -> Result? {
+        let n = points.batchSize, d = points.sampleCount
+        guard n >= 2 else { return nil }
+        let partners = min(k, n - 1)
+        var anchors = random.permutation(n)
+        if maxPoints > 0, anchors.count > maxPoints { anchors = Array(anchors.prefix(maxPoints)) }
+        let ts = (0..<m).map { Float($0) / Float(m - 1) }
+        let perBatch = max(1, 8192 / (partners * m))
+        var perPoint: [Float] = []
+        var total = 0.0
+        var i0 = 0
+        while i0 < anchors.count {
+            let group = Array(anchors[i0..<min(anchors.count, i0 + perBatch)])
+            var partnerLists: [[Int]] = []
+            for i in group {
+                // k distinct partners ≠ i: a random permutation of the others, first k.
+                let others = random.permutation(n - 1).prefix(partners).map { $0 >= i ? $0 + 1 : $0 }
+                partnerLists.append(others)
+            }
+            let rows = group.count * partners * m
+            var batch = [Float](repeating: 0, count: rows * d)
+            points.withUnsafeBufferPointer { p in
+                var r = 0
+                for (g, i) in group.enumerated() {
+                    for j in partnerLists[g] {
+                        for t in ts {
+                            // T(t) = t·x_i + (1 − t)·x_j
+                            let base = r * d
+                            for c in 0..<d { batch[base + c] = t * p[i * d + c] + (1 - t) * p[j * d + c] }
+                            r += 1
+                        }
+                    }
+                }
+            }
+            let classes = try predict(Tensor(shape: [rows] + points.sampleShape, scalars: batch))
+            var r = 0
+            for _ in group {
+                var sum = 0.0
+                for _ in 0..<partners {
+                    var changes = 0
+                    for p in 1..<m where classes[r + p] != classes[r + p - 1] { changes += 1 }
+                    sum += Double(changes) / Double(m)
+                    r += m
+                }
+                perPoint.append(Float(sum / Double(partners)))
+                total += sum
+            }
+            i0 += group.count
+        }
+        return Result(value: total / Double(anchors.count * partners), perPoint: perPoint, partners: partners, pointsUsed: anchors.count)
+    }
+
+    func evaluate(_ set: BoundarySet, context: RunContext) throws -> MetricResult {
+        let ok = set.successfulIndices
+        let k = try context.options.int("k"), m = try context.options.int("m")
+        var random = context.randomGenerator(for: set.pair)
+        var gen = random.derived(StableHash.fnv1a(set.producer))
+        guard let r = try InputSpaceComplexity.compute(set.points.gather(batch: ok), k: k, m: m,
+                                                       maxPoints: try context.options.int("points"), random: &gen,
+                                                       predict: { try context.classifier.predictions($0) }) else {
+            return MetricResult(numbers: [("idc", .nan), ("borderline_points", Double(ok.count))], tables: [
+                ResultTable(title: "IDC", columns: ["note"], rows: [["IDC needs at least 2 borderline points; the set has \(ok.count)"]])])
+        }
+        var tables: [ResultTable] = []
+        if r.partners < k {
+            tables.append(ResultTable(title: "IDC", columns: ["note"], rows: [[
+                "only \(ok.count) borderline points: \(r.partners) partners per point instead of k = \(k)"]]))
+        }
+        _ = random.next()
+        return MetricResult(numbers: [
+            ("idc", r.value), ("borderline_points", Double(ok.count)), ("points_used", Double(r.pointsUsed)),
+            ("partners", Double(r.partners)), ("m", Double(m)),
+        ], arrays: [("idc_per_point", Tensor(shape: [r.perPoint.count], scalars: r.perPoint))], tables: tables)
+    }
+}
