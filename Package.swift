@@ -45,30 +45,48 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .target(
-            name: "BisectionPlugin",
+            name: "BisectionKit",
             dependencies: [core],
             path: "Plugins/Bisection",
+            exclude: ["Entry"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .target(
+            name: "BisectionPlugin",
+            dependencies: [core, "BisectionKit"],
+            path: "Plugins/Bisection/Entry"
+        ),
+        .target(
+            name: "FlipPointKit",
+            dependencies: [core],
+            path: "Plugins/FlipPoint",
+            exclude: ["Entry"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .target(
             name: "FlipPointPlugin",
-            dependencies: [core],
-            path: "Plugins/FlipPoint",
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            dependencies: [core, "FlipPointKit"],
+            path: "Plugins/FlipPoint/Entry"
         ),
         .testTarget(
             name: "FlipPointTests",
-            dependencies: ["FlipPointPlugin", core]
+            dependencies: ["FlipPointKit", core]
+        ),
+        .target(
+            name: "DeepDIGKit",
+            dependencies: [core],
+            path: "Plugins/DeepDIG",
+            exclude: ["Entry"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .target(
             name: "DeepDIGPlugin",
-            dependencies: [core],
-            path: "Plugins/DeepDIG",
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            dependencies: [core, "DeepDIGKit"],
+            path: "Plugins/DeepDIG/Entry"
         ),
         .testTarget(
             name: "DeepDIGTests",
-            dependencies: ["DeepDIGPlugin", core]
+            dependencies: ["DeepDIGKit", core]
         ),
         .testTarget(
             name: "BorderlineCoreTests",

@@ -10,9 +10,3 @@ public final class BisectionPlugin: BorderlinePlugin {
     public let probers: [any BoundaryProber] = [RandomPairBisection()]
     public let metrics: [any Metric] = [BoundarySummary()]
 }
-
-@_cdecl("borderline_plugin_abi_version")
-public func borderlinePluginABIVersion() -> Int32 { PluginABI.version }
-
-@_cdecl("borderline_plugin_create")
-public func borderlinePluginCreate() -> UnsafeMutableRawPointer { PluginABI.export(BisectionPlugin()) }

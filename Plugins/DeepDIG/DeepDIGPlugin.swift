@@ -11,9 +11,3 @@ public final class DeepDIGPlugin: BorderlinePlugin {
     public let probers: [any BoundaryProber] = [DeepDIGProber(), RandomPairBaseline(), EmbeddingPairBaseline()]
     public let metrics: [any Metric] = [BorderlineSummary(), InputSpaceComplexity(), EmbeddingComplexity()]
 }
-
-@_cdecl("borderline_plugin_abi_version")
-public func borderlinePluginABIVersion() -> Int32 { PluginABI.version }
-
-@_cdecl("borderline_plugin_create")
-public func borderlinePluginCreate() -> UnsafeMutableRawPointer { PluginABI.export(DeepDIGPlugin()) }

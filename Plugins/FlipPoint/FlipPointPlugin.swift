@@ -212,9 +212,3 @@ extension FlipPointPlugin {
                                    columns: ["training set", "images", "agreement"], rows: rows))
     }
 }
-
-@_cdecl("borderline_plugin_abi_version")
-public func borderlinePluginABIVersion() -> Int32 { PluginABI.version }
-
-@_cdecl("borderline_plugin_create")
-public func borderlinePluginCreate() -> UnsafeMutableRawPointer { PluginABI.export(FlipPointPlugin()) }

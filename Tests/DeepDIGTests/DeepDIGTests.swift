@@ -1,6 +1,6 @@
 import XCTest
 import BorderlineCore
-@testable import DeepDIGPlugin
+@testable import DeepDIGKit
 
 /// A three-class linear classifier on 16 pixels that looks only at the mean intensity μ:
 /// z₀ = 10(0.5 − μ), z₁ = 10(μ − 0.5), z₂ = −5 (class 2 never wins).

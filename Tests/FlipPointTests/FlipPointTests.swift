@@ -1,5 +1,5 @@
 import BorderlineCore
-@testable import FlipPointPlugin
+@testable import FlipPointKit
 import XCTest
 
 /// Two-class model with logits `(−u(x)/2, u(x)/2)`, `u(x) = w·x + b + q/2·‖x‖²`: linear for
