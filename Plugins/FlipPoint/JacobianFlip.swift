@@ -91,13 +91,8 @@ public enum JacobianFlipSearch {
     public static func search(_ model: any DifferentiableClassifier, _ x: Tensor, configuration c: Configuration = Configuration(),
                               checkStop: () throws -> Void = {}) throws -> Outcome {
         try model.checkBatch(x)
-        var parts: [Outcome] = []
-        var start = 0
-        while start < x.batchSize {
-            try checkStop()
-            let end = min(start + max(1, c.batchSize), x.batchSize)
-            parts.append(try searchBatch(model, x.slice(batch: start..<end), configuration: c, checkStop: checkStop))
-            start = end
+        let parts = try inBatches(x, size: c.batchSize, checkStop: checkStop) { batch in
+            try searchBatch(model, batch, configuration: c, checkStop: checkStop)
         }
         if parts.isEmpty {
             return Outcome(points: x, probabilities: Tensor(zeros: [0, model.classCount]), startClasses: [], flipClasses: [],

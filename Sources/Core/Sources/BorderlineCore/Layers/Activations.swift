@@ -111,13 +111,7 @@ public final class Softmax: ConfigurableLayer {
             guard rows > 0, F > 0 else { return }
             x.withUnsafeBufferPointer { xp in
                 for r in 0..<rows {
-                    let src = xp.baseAddress! + r * F, dst = out.baseAddress! + r * F
-                    var m = -Float.infinity
-                    for i in 0..<F { m = max(m, src[i]) }
-                    var sum: Float = 0
-                    for i in 0..<F { let e = Foundation.exp(src[i] - m); dst[i] = e; sum += e }
-                    let inv = 1 / sum
-                    for i in 0..<F { dst[i] *= inv }
+                    VectorKernels.softmax(xp.baseAddress! + r * F, into: out.baseAddress! + r * F, count: F)
                 }
             }
         }

@@ -63,13 +63,7 @@ extension Tensor {
         return Tensor(shape: shape) { out in
             withUnsafeBufferPointer { z in
                 for r in 0..<n {
-                    let row = z.baseAddress! + r * k, o = out.baseAddress! + r * k
-                    var m = -Float.infinity
-                    for j in 0..<k { m = Swift.max(m, row[j]) }
-                    var sum: Float = 0
-                    for j in 0..<k { let e = Foundation.exp(row[j] - m); o[j] = e; sum += e }
-                    let inv = 1 / sum
-                    for j in 0..<k { o[j] *= inv }
+                    VectorKernels.softmax(z.baseAddress! + r * k, into: out.baseAddress! + r * k, count: k)
                 }
             }
         }

@@ -32,10 +32,7 @@ public enum Loss {
             logits.withUnsafeBufferPointer { zp in
                 for r in 0..<n {
                     let z = zp.baseAddress! + r * classes, g = grad.baseAddress! + r * classes
-                    var m = -Float.infinity
-                    for j in 0..<classes { m = max(m, z[j]) }
-                    var sum: Float = 0
-                    for j in 0..<classes { let e = Foundation.exp(z[j] - m); g[j] = e; sum += e }
+                    let (m, sum) = VectorKernels.shiftedExp(z, into: g, count: classes)
                     let logSum = Foundation.log(sum)
                     // (m − z_y) first: exact for nearby values, so large logits lose no precision
                     // (PyTorch's log_softmax subtracts the max before the log-sum as well).
