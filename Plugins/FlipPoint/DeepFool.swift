@@ -18,6 +18,9 @@ public enum DeepFoolSearch {
         public var candidates: Int = 10
         public var clip: ClosedRange<Float>? = 0...1
         public var batchSize: Int = 128
+        /// With estimated gradients only: the central-difference step along the estimated
+        /// direction that measures the slope of the step (see `searchBatch`).
+        public var slopeStep: Float = 0.01
         public init() {}
     }
 
@@ -88,18 +91,53 @@ public enum DeepFoolSearch {
             let vjp = try model.vjp(x.gather(batch: rows), cotangent: Tensor(shape: [m * cc, k], scalars: v), of: .logits)
             queries += m * cc
             let z = vjp.output, w = vjp.inputGradient
+            var chosen = [(row: Int, f: Float, norm2: Float)](repeating: (0, 0, 0), count: m)
             for (i, r) in active.enumerated() {
-                var best = Float.infinity, bestJ = 0, bestNorm2: Float = 0, bestF: Float = 0
+                var best = Float.infinity
                 for j in 0..<cc {
                     let row = i * cc + j
                     let f = z.scalars[row * k + cand[r][j]] - z.scalars[row * k + k0[r]]
                     var norm2: Float = 0
                     w.withUnsafeBufferPointer { pw in for q in 0..<d { norm2 += pw[row * d + q] * pw[row * d + q] } }
                     let ratio = abs(f) / max(norm2.squareRoot(), 1e-12)
-                    if ratio < best { best = ratio; bestJ = j; bestNorm2 = norm2; bestF = f }
+                    if ratio < best { best = ratio; chosen[i] = (row, f, norm2) }
                 }
-                let scale = (abs(bestF) + 1e-4) / max(bestNorm2, 1e-24)
-                let row = i * cc + bestJ
+            }
+            // r_i = (|f'_l| + 1e-4) w_l / ‖w_l‖²: a Newton step to the linearised boundary, whose
+            // slope along w_l is ‖w_l‖. An estimated w_l (zeroth-order, black box) has a norm
+            // inflated by noise and only a fraction of it along the true gradient, so that step
+            // falls short every iteration; there the slope along u = w_l/‖w_l‖ is measured by a
+            // central difference (2 queries per row) and the step is (|f'_l| + 1e-4)/slope · u.
+            var slopes = [Float?](repeating: nil, count: m)
+            if model.gradientsAreEstimated {
+                let h = c.slopeStep
+                var probe = [Float](repeating: 0, count: 2 * m * d)
+                x.withUnsafeBufferPointer { px in
+                    w.withUnsafeBufferPointer { pw in
+                        for (i, r) in active.enumerated() {
+                            let inv = 1 / max(chosen[i].norm2.squareRoot(), 1e-12)
+                            for q in 0..<d {
+                                let u = pw[chosen[i].row * d + q] * inv
+                                probe[i * d + q] = px[r * d + q] + h * u
+                                probe[(m + i) * d + q] = px[r * d + q] - h * u
+                            }
+                        }
+                    }
+                }
+                let zp = try model.logits(Tensor(shape: [2 * m] + Array(x0.shape.dropFirst()), scalars: probe))
+                queries += 2 * m
+                for (i, r) in active.enumerated() {
+                    let l = cand[r][chosen[i].row - i * cc]
+                    let plus = zp.scalars[i * k + l] - zp.scalars[i * k + k0[r]]
+                    let minus = zp.scalars[(m + i) * k + l] - zp.scalars[(m + i) * k + k0[r]]
+                    let slope = (plus - minus) / (2 * h)
+                    if slope > 0, slope.isFinite { slopes[i] = slope }
+                }
+            }
+            for (i, r) in active.enumerated() {
+                let (row, bestF, bestNorm2) = chosen[i]
+                let scale = slopes[i].map { (abs(bestF) + 1e-4) / ($0 * max(bestNorm2.squareRoot(), 1e-12)) }
+                    ?? (abs(bestF) + 1e-4) / max(bestNorm2, 1e-24)
                 w.withUnsafeBufferPointer { pw in
                     x.withUnsafeMutableBufferPointer { px in
                         x0.withUnsafeBufferPointer { p0 in

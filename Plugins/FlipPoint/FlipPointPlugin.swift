@@ -66,12 +66,20 @@ public final class FlipPointPlugin: BorderlinePlugin {
             try store.addArray(Tensor(shape: [entropy.count], scalars: entropy.map(Float.init)), name: "entropy")
             try store.addArray(Tensor(shape: [l2.count], scalars: l2.map(Float.init)), name: "jacobian_l2")
             try store.addIntegers(flippedKeys, name: "jacobian_image_indices")
-            if !l2.isEmpty {
-                let xUpper = Stats.quantile(l2, 0.95)
+            // Pearson on log distance too: the raw distances have a long tail (saturated, clipped
+            // paths) that dominates the linear coefficient.
+            let positive = (0..<l2.count).filter { l2[$0] > 0 }
+            let logPearson = Stats.pearson(positive.map { entropy[$0] }, positive.map { log10(l2[$0]) })
+            try store.addNumber(logPearson, name: "entropy_log_distance_pearson")
+            if !positive.isEmpty {
+                var chart = Chart(title: "Softmax entropy vs distance to the boundary", xLabel: "jacobian-flip L2 distance (log scale)",
+                                  yLabel: "entropy of the start (nats)")
+                chart.xScale = .log10
+                chart.scatter(x: positive.map { l2[$0] }, y: positive.map { entropy[$0] }, label: "\(positive.count) images", radius: 1)
                 store.addPicture(ResultPicture(name: "entropy-vs-distance", caption: String(format:
-                    "Jacobian-flip L2 distance (x, %.3g…%.3g; the 5 %% beyond the 95th percentile drawn at the right edge) vs softmax entropy of the start image (y, %.3g…%.3g nats), %d images; Pearson %.3f, Spearman %.3f.",
-                    l2.min()!, xUpper, entropy.min()!, entropy.max()!, l2.count, pearson, spearman),
-                    image: try Plot.scatter(l2, entropy, xUpper: xUpper)))
+                    "Jacobian-flip L2 distance (x, log scale) vs softmax entropy of the start image (y), %d images; Pearson %.3f (on log10 distance %.3f), Spearman %.3f.",
+                    positive.count, pearson, logPearson, spearman),
+                    image: try chart.render()))
             }
 
             // Per class: mean distance, and which class lies beyond.
@@ -109,7 +117,11 @@ public final class FlipPointPlugin: BorderlinePlugin {
                 let upper = max(1.0, Stats.quantile(ratio, 0.99))
                 store.addPicture(ResultPicture(name: "deepfool-jacobian-ratio", caption: String(format:
                     "Histogram of DeepFool L2 / jacobian-flip L2 over %d images both resolve, x from 0 to %.3g (40 bins); median %.3f.",
-                    ratio.count, upper, Stats.median(ratio)), image: try Plot.histograms([ratio], bins: 40, upper: upper)))
+                    ratio.count, upper, Stats.median(ratio)), image: try {
+                        var chart = Chart(title: "DeepFool L2 / jacobian-flip L2 per image", xLabel: "ratio", yLabel: "share of images")
+                        chart.histogram(ratio, bins: 40, range: 0...upper, label: String(format: "%d images, median %.3f", ratio.count, Stats.median(ratio)))
+                        return try chart.render()
+                    }()))
             }
 
             try distanceSampling(keys: flippedKeys, l2: l2, context: context)
@@ -138,6 +150,19 @@ public final class FlipPointPlugin: BorderlinePlugin {
                 try store.addArray(Tensor(shape: [v.count], scalars: v.map(Float.init)), name: "\(label)_l2")
                 medians.append(Stats.median(v))
                 series.append(v)
+                // A second opinion on the same random inputs when DeepFool is enabled: its
+                // minimal-L2 estimate does not depend on where the gradient direction points.
+                if !df.isEmpty {
+                    let f = try DeepFoolSearch.search(model, x, checkStop: context.checkInterrupted)
+                    let fd = RowDistances.between(x, f.points).l2
+                    let fv = (0..<randomCount).filter { f.flipped[$0] }.map { Double(fd[$0]) }
+                    try store.addNumber(Stats.median(fv), name: "\(label)_deepfool_median_l2")
+                    try store.addNumber(Double(randomCount - fv.count), name: "\(label)_deepfool_not_flipped")
+                }
+            }
+            if !df.isEmpty {
+                let natural = keys.compactMap { df[$0] }.map { value($0, "l2") }.filter(\.isFinite)
+                try store.addNumber(Stats.median(natural), name: "natural_deepfool_median_l2")
             }
             try store.addNumber(m, name: "data_pixel_mean")
             try store.addNumber(std, name: "data_pixel_std")
@@ -145,9 +170,15 @@ public final class FlipPointPlugin: BorderlinePlugin {
             let upper = max(1e-6, Stats.quantile(series.flatMap { $0 }, 0.95))
             if randomCount > 0 {
                 store.addPicture(ResultPicture(name: "distance-histograms", caption: String(format:
-                    "Jacobian-flip L2 distance histograms, x from 0 to %.3g (the pooled 95th percentile; larger distances fall in the last bin; 50 bins), each scaled to its own peak: natural images (blue, median %.3g), uniform random (red, median %.3g), Gaussian random with the data's pixel mean %.3f and std %.3f, clipped to [0, 1] (green, median %.3g); %d random inputs each.",
+                    "Jacobian-flip L2 distance histograms, x from 0 to %.3g (the pooled 95th percentile; larger distances fall in the last bin; 50 bins), as the share of each series per bin: natural images (median %.3g), uniform random (median %.3g), Gaussian random with the data's pixel mean %.3f and std %.3f, clipped to [0, 1] (median %.3g); %d random inputs each.",
                     upper, Stats.median(l2), medians[0], m, std, medians[1], randomCount),
-                    image: try Plot.histograms(series, bins: 50, upper: upper)))
+                    image: try {
+                        var chart = Chart(title: "Distance to the boundary: natural vs random inputs", xLabel: "jacobian-flip L2 distance", yLabel: "share of inputs")
+                        for (i, name) in ["natural images", "uniform random", "Gaussian random"].enumerated() where i < series.count {
+                            chart.histogram(series[i], bins: 50, range: 0...upper, label: "\(name) (median \(String(format: "%.3g", Stats.median(series[i]))))")
+                        }
+                        return try chart.render()
+                    }()))
             }
         }
     }

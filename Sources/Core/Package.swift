@@ -24,10 +24,13 @@ let package = Package(
         // LIBLINEAR (liblinear-dev: /usr/include/linear.h, -llinear) for the linear SVM.
         .systemLibrary(name: "CLIBLINEAR", path: "Sources/CLIBLINEAR",
                        providers: [.apt(["liblinear-dev"])]),
+        // FreeType + fontconfig (libfreetype-dev, libfontconfig-dev) for the text in charts.
+        .systemLibrary(name: "CFreeType", pkgConfig: "freetype2",
+                       providers: [.apt(["libfreetype-dev", "libfontconfig-dev"])]),
         .target(
             name: "BorderlineCore",
             dependencies: [
-                "CBLAS", "CHDF5", "CZlib", "CPNG", "CLIBLINEAR",
+                "CBLAS", "CHDF5", "CZlib", "CPNG", "CLIBLINEAR", "CFreeType",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]

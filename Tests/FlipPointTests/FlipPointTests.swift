@@ -93,6 +93,30 @@ final class FlipPointTests: XCTestCase {
         for r in 0..<40 { XCTAssertEqual(d0.l2[r], truth[r] + 1e-4 / norm, accuracy: 1e-4 + 1e-4 * truth[r]) }
     }
 
+    func testDeepFoolOnEstimatedGradientsMeasuresTheStepSlope() throws {
+        // D = 200, NES with 10 direction pairs: the estimate's norm is mostly noise and only about
+        // √(10/200) of it points along w, so the plain Newton step |f|/‖ŵ‖ would fall short by a
+        // factor of ~20 each iteration. With the measured slope one step along ŵ reaches the
+        // (linear) boundary.
+        var g = RandomGenerator(seed: 5)
+        let w = (0..<200).map { _ in g.nextNormal() }
+        let model = TwoClassModel(w: w, b: 0.3)
+        let estimator = try ZerothOrderGradientEstimator(model, configuration: .init(method: .nes, samples: 10, step: 0.01, seed: 3))
+        let x = g.uniform(shape: [16, 1, 1, 200], low: -0.05, high: 0.05)
+        var c = DeepFoolSearch.Configuration()
+        c.clip = nil
+        c.maxIterations = 3
+        let o = try DeepFoolSearch.search(estimator, x, configuration: c)
+        let d = RowDistances.between(x, o.points)
+        let norm = w.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        for r in 0..<16 {
+            XCTAssertTrue(o.flipped[r], "row \(r) did not flip in \(c.maxIterations) iterations")
+            XCTAssertEqual(o.iterations[r], 1, "row \(r)")
+            let exact = abs(model.u(x, r)) / norm
+            XCTAssertGreaterThanOrEqual(d.l2[r], exact * 0.999, "no step can be shorter than the minimal distance")
+        }
+    }
+
     func testDeepFoolOvershootScalesTheTotalPerturbationAtEveryIterate() throws {
         // Curved boundary: DeepFool needs several steps; the final point must be x₀ + 1.02·r_tot,
         // not x₀ + r_tot + 0.02·r_last (overshoot once) or x₀ + r_tot (none).
