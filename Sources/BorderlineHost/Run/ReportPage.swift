@@ -38,7 +38,10 @@ struct ReportPage {
     func table(_ columns: [String], _ rows: [[String]], caption: String? = nil) -> String {
         var h = "<table>"
         if let caption { h += "<caption>\(ReportPage.escape(caption))</caption>" }
-        h += "<tr>" + columns.map { "<th>\(ReportPage.escape($0))</th>" }.joined() + "</tr>"
+        // A key–value table (all headers empty) gets no header row.
+        if columns.contains(where: { !$0.isEmpty }) {
+            h += "<tr>" + columns.map { "<th>\(ReportPage.escape($0))</th>" }.joined() + "</tr>"
+        }
         for r in rows { h += "<tr>" + r.map { "<td>\(ReportPage.escape($0))</td>" }.joined() + "</tr>" }
         return h + "</table>\n"
     }
