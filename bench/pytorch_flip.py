@@ -8,7 +8,8 @@ Plugins/FlipPoint/JacobianFlip.swift on the Fashion-MNIST test images:
   g = ∂ z_a / ∂x at x0 (a = top-1 class, one backward per batch of 256);
   x(α) = clip(x0 − α g, 0, 1) for α = 1, 10, …, 1e10 until the top-1 class changes;
   bisection on α between the last unflipped and the first flipped α until
-  |p_a − p_b| < 1e-4 at the flipped end (b its top class) or 60 halvings.
+  |p_a − p_b| < 1e-4 at the flipped end (b its top class) or 60 halvings; one forward per α
+  step and per halving, for the rows still active (as the Swift search does).
 
 Prints the wall time of the searches and the resolved / capped / never-flipped counts and the
 median L2 distance, to compare with `borderline run --plugin flip-point --images-per-class 0
@@ -40,37 +41,49 @@ def search(f, x0: torch.Tensor, tolerance=1e-4, max_steps=60, alpha_start=1.0, m
     a = z.argmax(1)
     (g,) = torch.autograd.grad(z.gather(1, a[:, None]).sum(), x)
     with torch.no_grad():
+        k = z.shape[1]
         lo = torch.zeros(n, dtype=torch.float64)
         hi = torch.full((n,), float("nan"), dtype=torch.float64)
+        gap = torch.full((n,), float("inf"))
         alpha = alpha_start
         active = torch.arange(n)
+
+        def gaps(p, rows):
+            b = p.argmax(1)
+            return (p.gather(1, a[rows, None]) - p.gather(1, b[:, None])).abs().flatten(), b
+
+        # One forward per α step (rows not yet flipped); the gap at the first flipped α comes
+        # from the same forward.
         while alpha <= max_alpha and active.numel() > 0:
             xa = (x0[active] - alpha * g[active]).clamp(0, 1)
-            flipped = f(xa).argmax(1) != a[active]
+            p = torch.softmax(f(xa), 1)
+            d, b = gaps(p, active)
+            flipped = b != a[active]
             hi[active[flipped]] = alpha
+            gap[active[flipped]] = d[flipped]
             lo[active[~flipped]] = alpha
             active = active[~flipped]
             alpha *= 10
         never = torch.isnan(hi)
-        active = torch.nonzero(~never).flatten()
         status = torch.where(never, 2, 1)
-        for _ in range(max_steps + 1):
-            if active.numel() == 0:
-                break
-            xh = (x0[active] - hi[active, None, None, None].float() * g[active]).clamp(0, 1)
-            p = torch.softmax(f(xh), 1)
-            b = p.argmax(1)
-            gap = (p.gather(1, a[active, None]) - p.gather(1, b[:, None])).abs().flatten()
-            done = gap < tolerance
-            status[active[done]] = 0
-            active = active[~done]
-            if active.numel() == 0:
-                break
+        status[(~never) & (gap < tolerance)] = 0
+        active = torch.nonzero(status == 1).flatten()
+        steps = 0
+        # One forward per halving: the midpoint's probabilities give both its side and, when
+        # it flipped (it becomes the new α_hi), the gap there.
+        while active.numel() > 0 and steps < max_steps:
+            steps += 1
             mid = (lo[active] + hi[active]) / 2
             xm = (x0[active] - mid[:, None, None, None].float() * g[active]).clamp(0, 1)
-            same = f(xm).argmax(1) == a[active]
+            p = torch.softmax(f(xm), 1)
+            d, b = gaps(p, active)
+            same = b == a[active]
             lo[active[same]] = mid[same]
             hi[active[~same]] = mid[~same]
+            gap[active[~same]] = d[~same]
+            done = (~same) & (d < tolerance)
+            status[active[done]] = 0
+            active = active[~done]
         points = (x0 - torch.nan_to_num(hi)[:, None, None, None].float() * g).clamp(0, 1)
         l2 = (points - x0).flatten(1).norm(dim=1)
     return status, l2
