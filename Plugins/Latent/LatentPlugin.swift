@@ -41,8 +41,11 @@ public final class TrajectoryProber: BoundaryProber {
         GeneratorOptions.all + [
             .choice("method", ["ascent", "path"], default: "ascent", help: "ascent: Option 1, z += η∇f_C per step; path: Option 2, the whole path optimised jointly"),
             .number("step-size", default: 0.1, in: 1e-6...100, help: "ascent: η (latent units per step with step-rule normalized)"),
-            .choice("step-rule", ["normalized", "paper"], default: "normalized", help: "ascent: normalized = η∇f/‖∇f‖ (fixed step length); paper = η∇f literally"),
-            .integer("max-steps", default: 300, in: 1...100_000, help: "ascent: step cap"),
+            .choice("step-rule", ["normalized", "paper", "adam"], default: "adam", help: "ascent: normalized = η∇f/‖∇f‖ (fixed step length); paper = η∇f literally; adam = Adam on log f_C with learning rate η"),
+            .choice("objective", ["probability", "margin"], default: "probability", help: "ascent: climb f_C (the draft) or the log-odds log f_C − log f_s"),
+            .number("prior-weight", default: 0, in: 0...100, help: "ascent: γ, adds the latent log-prior −γ‖z‖²/2 to the objective (0: the draft)"),
+            .boolean("line-search", default: false, help: "ascent: accept a step only if f_C rises (else halve η and retry), so trajectories are monotone"),
+            .integer("max-steps", default: 2000, in: 1...100_000, help: "ascent: step cap"),
             .number("target-probability", default: 0.9, in: 0.5...1, help: "ascent: continue past f_C > 0.5 until f_C reaches this"),
             .integer("path-length", default: 10, in: 2...1000, help: "path: T, the number of latent points z_1…z_T"),
             .integer("path-steps", default: 200, in: 1...100_000, help: "path: Adam steps"),
@@ -133,7 +136,11 @@ public final class TrajectoryProber: BoundaryProber {
             settings.stepSize = try o.float("step-size")
             settings.maxSteps = try o.int("max-steps")
             settings.targetProbability = try o.float("target-probability")
-            settings.rule = AscentSettings.Rule(rawValue: try o.string("step-rule")) ?? .normalized
+            settings.rule = AscentSettings.Rule(rawValue: try o.string("step-rule")) ?? .adam
+            settings.lineSearch = try o.bool("line-search")
+            settings.objective = AscentSettings.Objective(rawValue: try o.string("objective")) ?? .probability
+            settings.source = s
+            settings.priorWeight = try o.float("prior-weight")
             context.progress.begin("gradient ascent, \(m) trajectories", total: settings.maxSteps)
             trajectories = try LatentSearch.ascend(fz, start: z0, target: c, settings: settings, checkStop: context.checkInterrupted) { done, total in
                 context.progress.update(completed: done, detail: "step \(done)/\(total)")
@@ -166,37 +173,47 @@ public final class TrajectoryProber: BoundaryProber {
             finalFC[i] = t.probability(n - 1, c)
             for step in 1..<max(1, n) where t.probability(step, c) < t.probability(step - 1, c) { violations[i] += 1 }
             crossingStep[i] = (0..<n).first { t.probability($0, c) > 0.5 } ?? -1
-            if let b = (0..<n).first(where: { t.probability($0, c) > t.probability($0, s) }) {
+            // The first point with C on top: the crossing lies between it and the point before.
+            let top: (Int) -> Int = { step in (0..<k).max { t.probability(step, $0) < t.probability(step, $1) }! }
+            if let b = (0..<n).first(where: { top($0) == c }) {
                 if b == 0 {
-                    reasons[i] = "G(G⁻¹(x)) is already on the target side"
+                    reasons[i] = "G(G⁻¹(x)) is already in the target class"
                 } else {
                     segmentRows.append(i); segIndex.append(b)
                     segA += t.latent(b - 1); segB += t.latent(b)
                 }
             } else {
-                reasons[i] = t.problem.map { "did not cross: \($0)" } ?? "did not cross within the step cap"
+                reasons[i] = "did not reach the target class: " + (t.problem ?? "step cap reached")
             }
         }
 
-        // The exact crossing: bisection on f_s − f_C between the last two points either side.
+        // The exact crossing: bisection on f_C − max_{j≠C} f_j (the top-two tie) between the
+        // last two trajectory points either side of the switch to C. A boundary point of the
+        // pair needs the tied class to be s.
         var boundaryLatent = [Float](repeating: 0, count: m * l)
         var succeeded = [Bool](repeating: false, count: m)
         var halvings = [Int](repeating: 0, count: m)
+        var partner = [Int](repeating: -1, count: m)
+        var tieFound = [Bool](repeating: false, count: m)
         for i in 0..<m {  // failures keep their last point
             let t = trajectories[i]
             for j in 0..<l { boundaryLatent[i * l + j] = t.latents[(t.count - 1) * l + j] }
         }
         if !segmentRows.isEmpty {
             let ns = segmentRows.count
-            let outcome = try BoundaryBisection.bisect(composed, from: Tensor(shape: [ns, l], scalars: segA), to: Tensor(shape: [ns, l], scalars: segB),
-                sources: [Int](repeating: s, count: ns), targets: [Int](repeating: c, count: ns),
-                configuration: .init(tolerance: try o.float("tolerance"), maxSteps: try o.int("max-halvings")),
-                checkStop: context.checkInterrupted)
+            let outcome = try LatentSearch.bisectTopTwo(composed, from: Tensor(shape: [ns, l], scalars: segA), to: Tensor(shape: [ns, l], scalars: segB),
+                target: c, tolerance: try o.float("tolerance"), maxHalvings: try o.int("max-halvings"), checkStop: context.checkInterrupted)
             for (r, i) in segmentRows.enumerated() {
                 for j in 0..<l { boundaryLatent[i * l + j] = outcome.points.scalars[r * l + j] }
-                succeeded[i] = outcome.succeeded[r]
-                halvings[i] = outcome.steps[r]
-                if !outcome.succeeded[r] { reasons[i] = outcome.failureReasons[r] ?? "bisection failed" }
+                halvings[i] = outcome.halvings[r]
+                partner[i] = outcome.partner[r]
+                tieFound[i] = outcome.converged[r]
+                succeeded[i] = outcome.converged[r] && outcome.partner[r] == s
+                if !outcome.converged[r] {
+                    reasons[i] = "bisection did not reach the tolerance within the halving cap"
+                } else if outcome.partner[r] != s {
+                    reasons[i] = "crossed into the target from a third class (\(f.className(outcome.partner[r])))"
+                }
             }
         }
         let zStar = Tensor(shape: [m, l], scalars: boundaryLatent)
@@ -222,12 +239,12 @@ public final class TrajectoryProber: BoundaryProber {
 
         // Off-manifold measure along the straight input-space path x → G(z*) and along the
         // latent path z_0 → z*: encoder–decoder reconstruction error (per-pixel MSE) at 11 points.
-        let okRows = (0..<m).filter { succeeded[$0] }
+        let crossingRows = (0..<m).filter { tieFound[$0] }
         var straightError: [Float] = [], latentPathError: [Float] = []
-        if g.canEncode, !okRows.isEmpty {
+        if g.canEncode, !crossingRows.isEmpty {
             let a = 11
             var straight = [Float](), along = [Float]()
-            for i in okRows {
+            for i in crossingRows {
                 for q in 0..<a {
                     let alpha = Float(q) / Float(a - 1)
                     for j in 0..<d { straight.append((1 - alpha) * x.scalars[i * d + j] + alpha * points.scalars[i * d + j]) }
@@ -248,17 +265,18 @@ public final class TrajectoryProber: BoundaryProber {
                     return se / Float(d)
                 }
             }
-            straightError = try reconstructionError(Tensor(shape: [okRows.count * a] + x.sampleShape, scalars: straight))
-            latentPathError = try reconstructionError(try g.generate(Tensor(shape: [okRows.count * a, l], scalars: along)))
-            try context.store.addArray(Tensor(shape: [okRows.count, a], scalars: straightError), name: "straight_path_reconstruction_mse", pair: pair)
-            try context.store.addArray(Tensor(shape: [okRows.count, a], scalars: latentPathError), name: "latent_path_reconstruction_mse", pair: pair)
-            func rowMax(_ v: [Float]) -> [Float] { (0..<okRows.count).map { v[($0 * a)..<(($0 + 1) * a)].max()! } }
+            straightError = try reconstructionError(Tensor(shape: [crossingRows.count * a] + x.sampleShape, scalars: straight))
+            latentPathError = try reconstructionError(try g.generate(Tensor(shape: [crossingRows.count * a, l], scalars: along)))
+            try context.store.addArray(Tensor(shape: [crossingRows.count, a], scalars: straightError), name: "straight_path_reconstruction_mse", pair: pair)
+            try context.store.addArray(Tensor(shape: [crossingRows.count, a], scalars: latentPathError), name: "latent_path_reconstruction_mse", pair: pair)
+            func rowMax(_ v: [Float]) -> [Float] { (0..<crossingRows.count).map { v[($0 * a)..<(($0 + 1) * a)].max()! } }
             try context.store.addNumber(Double(mean(rowMax(straightError))), name: "straight_path_max_reconstruction_mse_mean", pair: pair)
             try context.store.addNumber(Double(mean(rowMax(latentPathError))), name: "latent_path_max_reconstruction_mse_mean", pair: pair)
             try context.store.addNumber(Double(mean(stride(from: 5, to: straightError.count, by: a).map { straightError[$0] })), name: "straight_path_midpoint_reconstruction_mse_mean", pair: pair)
         }
 
         let queries = context.environment.counter.count - queriesBefore
+        let okRows = (0..<m).filter { succeeded[$0] }
         let seconds = Date().timeIntervalSince(started)
 
         // Numbers.
@@ -268,6 +286,10 @@ public final class TrajectoryProber: BoundaryProber {
         try store.addNumber(Double(m), name: "trajectories", pair: pair)
         try store.addNumber(Double(crossed) / Double(m), name: "crossed_share", pair: pair)
         try store.addNumber(Double(okRows.count) / Double(m), name: "boundary_point_share", pair: pair)
+        try store.addNumber(Double(tieFound.filter { $0 }.count) / Double(m), name: "crossing_point_share", pair: pair)
+        let tieRows = (0..<m).filter { tieFound[$0] }
+        try store.addNumber(Double(tieRows.map { i in abs(pStar.scalars[i * k + c] - pStar.scalars[i * k + partner[i]]) }.max() ?? .nan),
+                            name: "crossing_gap_max", pair: pair)
         try store.addNumber(Double(gaps.max() ?? .nan), name: "boundary_gap_max", pair: pair)
         try store.addNumber(Double(mean(gaps)), name: "boundary_gap_mean", pair: pair)
         try store.addNumber(Double(mean(okRows.map { pStar.scalars[$0 * k + c] })), name: "boundary_f_target_mean", pair: pair)
@@ -326,7 +348,7 @@ public final class TrajectoryProber: BoundaryProber {
                 })
             }
             let boundary: [(image: ArraySlice<Float>, fC: Float)?] = (0..<rows).map { i in
-                succeeded[i] ? (points.scalars[(i * d)..<((i + 1) * d)], pStar.scalars[i * k + c]) : nil
+                tieFound[i] ? (points.scalars[(i * d)..<((i + 1) * d)], pStar.scalars[i * k + c]) : nil
             }
             let strip = try LatentPictures.strip(sources: x.slice(batch: 0..<rows), sourceProbability: (0..<rows).map { pX.scalars[$0 * k + c] },
                                                  frames: table, boundary: boundary, imageShape: f.inputShape)
@@ -350,6 +372,7 @@ public final class TrajectoryProber: BoundaryProber {
                 "identity_pixel": Tensor(shape: [m], scalars: idPixel),
                 "inversion_mse": Tensor(shape: [m], scalars: inversionError),
                 "bisection_halvings": Tensor(shape: [m], scalars: halvings.map(Float.init)),
+                "tied_class": Tensor(shape: [m], scalars: partner.map(Float.init)),
             ])
     }
 }
