@@ -168,15 +168,18 @@ public final class TrajectoryProber: BoundaryProber {
         var finalFC = [Float](repeating: 0, count: m)
         var segmentRows: [Int] = [], segA: [Float] = [], segB: [Float] = [], segIndex: [Int] = []
         var reasons = [String?](repeating: nil, count: m)
+        var startsInTarget = [Bool](repeating: false, count: m)
         for i in 0..<m {
             let t = trajectories[i], n = t.count
             finalFC[i] = t.probability(n - 1, c)
             for step in 1..<max(1, n) where t.probability(step, c) < t.probability(step - 1, c) { violations[i] += 1 }
-            crossingStep[i] = (0..<n).first { t.probability($0, c) > 0.5 } ?? -1
             // The first point with C on top: the crossing lies between it and the point before.
             let top: (Int) -> Int = { step in (0..<k).max { t.probability(step, $0) < t.probability(step, $1) }! }
+            // A trajectory whose start G(G⁻¹(x)) is already in C (on top, or f_C > 0.5) crosses nothing.
+            startsInTarget[i] = top(0) == c || t.probability(0, c) > 0.5
+            crossingStep[i] = startsInTarget[i] ? -1 : ((0..<n).first { t.probability($0, c) > 0.5 } ?? -1)
             if let b = (0..<n).first(where: { top($0) == c }) {
-                if b == 0 {
+                if startsInTarget[i] {
                     reasons[i] = "G(G⁻¹(x)) is already in the target class"
                 } else {
                     segmentRows.append(i); segIndex.append(b)
@@ -285,6 +288,7 @@ public final class TrajectoryProber: BoundaryProber {
         let gaps = okRows.map { abs(pStar.scalars[$0 * k + s] - pStar.scalars[$0 * k + c]) }
         try store.addNumber(Double(m), name: "trajectories", pair: pair)
         try store.addNumber(Double(crossed) / Double(m), name: "crossed_share", pair: pair)
+        try store.addNumber(Double(startsInTarget.filter { $0 }.count) / Double(m), name: "start_in_target_share", pair: pair)
         try store.addNumber(Double(okRows.count) / Double(m), name: "boundary_point_share", pair: pair)
         try store.addNumber(Double(tieFound.filter { $0 }.count) / Double(m), name: "crossing_point_share", pair: pair)
         let tieRows = (0..<m).filter { tieFound[$0] }
