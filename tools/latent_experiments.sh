@@ -16,10 +16,12 @@ run ascent-adam-monotone --set latent.line-search=true
 run ascent-paper --set latent.step-rule=paper --set latent.step-size=10 --set latent.max-steps=300
 run path --set latent.method=path                                 # λ = 0.05, latent identity
 run path-pixel --set latent.method=path --set latent.identity=pixel
+run path-long --set latent.method=path --set latent.path-steps=600 --set latent.path-learning-rate=0.1
+run ascent-unfiltered --set latent.start-filter=none
 python3 - "$OUT" <<'PY'
 import json, sys, os
 out = sys.argv[1]
-keys = ["crossed_share", "start_in_target_share", "crossing_point_share", "boundary_point_share", "crossing_gap_max", "monotonicity_violations_mean", "monotone_share",
+keys = ["crossed_share", "start_in_target_share", "start_filter_rejected_share", "crossing_point_share", "boundary_point_share", "crossing_gap_max", "monotonicity_violations_mean", "monotone_share",
         "crossing_step_mean", "final_f_target_mean", "identity_latent_mean", "identity_pixel_mean", "queries_per_trajectory", "seconds",
         "straight_path_max_reconstruction_mse_mean", "latent_path_max_reconstruction_mse_mean"]
 print("| run | pair | " + " | ".join(keys) + " |")

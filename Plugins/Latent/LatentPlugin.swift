@@ -39,6 +39,7 @@ public final class TrajectoryProber: BoundaryProber {
     public let summary = "Latent trajectories from G⁻¹(x) towards the target class (ascent or joint path), bisected to the on-manifold crossing."
     public var options: [PluginOption] {
         GeneratorOptions.all + [
+            .choice("start-filter", ["reconstruction", "none"], default: "reconstruction", help: "reconstruction: start only from images x of s whose G(G⁻¹(x)) is also classified s (needs an encoder); none: every correctly classified x"),
             .choice("method", ["ascent", "path"], default: "ascent", help: "ascent: Option 1, z += η∇f_C per step; path: Option 2, the whole path optimised jointly"),
             .number("step-size", default: 0.1, in: 1e-6...100, help: "ascent: η (latent units per step with step-rule normalized)"),
             .choice("step-rule", ["normalized", "paper", "adam"], default: "adam", help: "ascent: normalized = η∇f/‖∇f‖ (fixed step length); paper = η∇f literally; adam = Adam on log f_C with learning rate η"),
@@ -98,10 +99,34 @@ public final class TrajectoryProber: BoundaryProber {
         let composed = try ComposedClassifier(f, g)
         let queriesBefore = context.environment.counter.count
         let started = Date()
-        let indices = Array(context.indices(ofClass: s).prefix(context.samplesPerPair))
+        var indices = context.indices(ofClass: s)
         guard !indices.isEmpty else {
             throw BorderlineError(.dataMismatch, "latent: no correctly classified images of class \(f.className(s)) in the data")
         }
+        // With start-filter=reconstruction (and an encoder), keep the images whose reconstruction
+        // G(G⁻¹(x)) the classifier also puts in s: a trajectory from a start already outside s
+        // crosses nothing between s and t.
+        let filter = try o.string("start-filter") == "reconstruction" && g.canEncode
+        if filter {
+            let eligible = indices.count
+            var kept: [Int] = []
+            var b = 0
+            while b < indices.count && kept.count < context.samplesPerPair {
+                let chunk = Array(indices[b..<min(indices.count, b + 256)])
+                let predicted = try f.predictions(try composed.images(try g.encode(context.data.images.gather(batch: chunk))))
+                kept += zip(chunk, predicted).filter { $0.1 == s }.map(\.0)
+                b += chunk.count
+            }
+            let examined = b
+            try context.store.addNumber(Double(examined), name: "start_images_examined", pair: pair)
+            try context.store.addNumber(Double(examined - min(kept.count, examined)) / Double(max(1, examined)) , name: "start_filter_rejected_share", pair: pair)
+            _ = eligible
+            indices = kept
+            guard !indices.isEmpty else {
+                throw BorderlineError(.dataMismatch, "latent: no image of class \(f.className(s)) whose reconstruction G(G⁻¹(x)) the classifier puts in \(f.className(s)); try --set latent.start-filter=none")
+            }
+        }
+        indices = Array(indices.prefix(context.samplesPerPair))
         let m = indices.count, l = g.latentCount
         let x = context.data.images.gather(batch: indices)
         let d = x.sampleCount
