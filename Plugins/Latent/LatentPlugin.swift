@@ -363,7 +363,11 @@ public final class TrajectoryProber: BoundaryProber {
             var frameLatents: [Float] = [], frameMeta: [[(fC: Float, step: Int)]] = []
             for i in 0..<rows {
                 let t = trajectories[i]
-                let picks = (0..<min(frames, t.count)).map { j in min(t.count - 1, frames <= 1 ? 0 : Int((Float(j) * Float(t.count - 1) / Float(max(1, min(frames, t.count) - 1))).rounded())) }
+                // Frames evenly spaced from z_0 to the first point past the crossing, then the last point.
+                let end = segmentRows.firstIndex(of: i).map { segIndex[$0] } ?? (t.count - 1)
+                let shown = min(frames - (end < t.count - 1 ? 1 : 0), end + 1)
+                var picks = (0..<shown).map { j in shown <= 1 ? 0 : Int((Float(j) * Float(end) / Float(shown - 1)).rounded()) }
+                if end < t.count - 1 { picks.append(t.count - 1) }
                 frameMeta.append(picks.map { (t.probability($0, c), $0) })
                 for u in picks { frameLatents += t.latent(u) }
             }
@@ -382,7 +386,7 @@ public final class TrajectoryProber: BoundaryProber {
             let strip = try LatentPictures.strip(sources: x.slice(batch: 0..<rows), sourceProbability: (0..<rows).map { pX.scalars[$0 * k + c] },
                                                  frames: table, boundary: boundary, imageShape: f.inputShape)
             store.addPicture(ResultPicture(name: "strip", caption:
-                "\(f.className(s)) → \(f.className(c)) (\(method)): per row the source x (blue), G(z_t) at the step t shown under it, and the bisected boundary point G(z*) (red); the number under each image is f_C = p(\(f.className(c))).",
+                "\(f.className(s)) → \(f.className(c)) (\(method)): per row the source x (blue), G(z_t) at evenly spaced steps t from z_0 to the first step with \(f.className(c)) on top, then the last step, and the bisected crossing point G(z*) (red); the number under each image is f_C = p(\(f.className(c))).",
                 image: strip), pair: pair)
             store.addPicture(ResultPicture(name: "f-target-curves", caption:
                 "f_C = p(\(f.className(c))) along the first \(min(50, m)) trajectories (\(method)), x: step, y: 0…1, grey line at 0.5.",
