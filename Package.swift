@@ -18,6 +18,8 @@ let package = Package(
         .library(name: "BisectionPlugin", type: .dynamic, targets: ["BisectionPlugin"]),
         .library(name: "FlipPointPlugin", type: .dynamic, targets: ["FlipPointPlugin"]),
         .library(name: "DeepDIGPlugin", type: .dynamic, targets: ["DeepDIGPlugin"]),
+        // latent
+        .library(name: "LatentPlugin", type: .dynamic, targets: ["LatentPlugin"]),
     ],
     dependencies: [
         .package(path: "Sources/Core"),
@@ -87,6 +89,23 @@ let package = Package(
         .testTarget(
             name: "DeepDIGTests",
             dependencies: ["DeepDIGKit", core]
+        ),
+        // latent
+        .target(
+            name: "LatentKit",
+            dependencies: [core],
+            path: "Plugins/Latent",
+            exclude: ["Entry"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .target(
+            name: "LatentPlugin",
+            dependencies: [core, "LatentKit"],
+            path: "Plugins/Latent/Entry"
+        ),
+        .testTarget(
+            name: "LatentTests",
+            dependencies: ["LatentKit", core]
         ),
         .testTarget(
             name: "BorderlineCoreTests",

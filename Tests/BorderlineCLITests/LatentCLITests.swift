@@ -1,0 +1,44 @@
+import Foundation
+import XCTest
+
+/// The latent plugin end to end through the CLI: shipped VAE + shipped CNN, one pair.
+final class LatentCLITests: XCTestCase {
+    func testLatentTrajectoriesThroughTheCLI() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("run").path
+        let r = try CLI.run(["run", "--plugin", "latent", "--pairs", "Sneaker:Ankle boot", "--samples", "6", "--seed", "0",
+                             "--set", "latent.max-steps=300", "--out", out, "--quiet"])
+        if r.stderr.contains("fashion-mnist") && r.status != 0 { throw XCTSkip("Fashion-MNIST not installed: \(r.stderr)") }
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))) as! [String: Any]
+        let plugin = (summary["plugins"] as! [String: Any])["latent"] as! [String: Any]
+        let numbers = ((plugin["pairs"] as! [String: Any])["7-9"] as! [String: Any])["trajectory"] as! [String: Any]
+        XCTAssertEqual(numbers["trajectories"] as? Double, 6)
+        XCTAssertGreaterThan(numbers["crossed_share"] as! Double, 0)
+        if let gap = numbers["crossing_gap_max"] as? Double { XCTAssertLessThan(gap, 1e-3) }
+        for image in ["latent-strip-pair_7_9.png", "latent-f-target-curves-pair_7_9.png"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/images/" + image), image)
+        }
+
+        let bad = try CLI.run(["run", "--plugin", "latent", "--pairs", "7:9", "--samples", "2", "--set", "latent.decoder=/nonexistent/g.h5",
+                               "--out", dir.appendingPathComponent("bad").path, "--quiet"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("/nonexistent/g.h5"), bad.stderr)
+    }
+
+    func testTrainVAEWritesEncoderAndDecoder() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let e = dir.appendingPathComponent("e.h5").path, d = dir.appendingPathComponent("d.h5").path
+        let r = try CLI.run(["train-vae", "--limit", "256", "--epochs", "1", "--hidden", "32", "--latent", "4",
+                             "--encoder", e, "--decoder", d, "--quiet"])
+        if r.stderr.contains("fashion-mnist") && r.status != 0 { throw XCTSkip("Fashion-MNIST not installed: \(r.stderr)") }
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("test reconstruction"), r.stdout)
+        let inspect = try CLI.run(["inspect", d])
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        let badR = try CLI.run(["train-vae", "--hidden", "0", "--encoder", e, "--decoder", d, "--quiet"])
+        XCTAssertEqual(badR.status, 2)
+    }
+}
