@@ -109,7 +109,6 @@ public final class TrajectoryProber: BoundaryProber {
         // crosses nothing between s and t.
         let filter = try o.string("start-filter") == "reconstruction" && g.canEncode
         if filter {
-            let eligible = indices.count
             var kept: [Int] = []
             var b = 0
             while b < indices.count && kept.count < context.samplesPerPair {
@@ -121,7 +120,6 @@ public final class TrajectoryProber: BoundaryProber {
             let examined = b
             try context.store.addNumber(Double(examined), name: "start_images_examined", pair: pair)
             try context.store.addNumber(Double(examined - min(kept.count, examined)) / Double(max(1, examined)) , name: "start_filter_rejected_share", pair: pair)
-            _ = eligible
             indices = kept
             guard !indices.isEmpty else {
                 throw BorderlineError(.dataMismatch, "latent: no image of class \(f.className(s)) whose reconstruction G(G⁻¹(x)) the classifier puts in \(f.className(s)); try --set latent.start-filter=none")

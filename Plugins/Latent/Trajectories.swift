@@ -344,7 +344,7 @@ public enum LatentSearch {
                         out[i].append(latent: zp.value.scalars[(row * l)..<((row + 1) * l)], probabilities: p.scalars[(row * k)..<((row + 1) * k)])
                     }
                 }
-                return (out, stepLoss, idLoss.map { $0 })
+                return (out, stepLoss, idLoss)
             }
             zp.gradient = Tensor(shape: [rows, l], scalars: grad)
             adam.step([zp])
