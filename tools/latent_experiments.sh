@@ -18,6 +18,7 @@ run path --set latent.method=path                                 # λ = 0.05, l
 run path-pixel --set latent.method=path --set latent.identity=pixel
 run path-long --set latent.method=path --set latent.path-steps=600 --set latent.path-learning-rate=0.1
 run ascent-unfiltered --set latent.start-filter=none
+run path-from-ascent --set latent.method=path --set latent.path-init=ascent
 python3 - "$OUT" <<'PY'
 import json, sys, os
 out = sys.argv[1]

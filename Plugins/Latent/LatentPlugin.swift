@@ -51,6 +51,7 @@ public final class TrajectoryProber: BoundaryProber {
             .integer("path-length", default: 10, in: 2...1000, help: "path: T, the number of latent points z_1…z_T"),
             .integer("path-steps", default: 200, in: 1...100_000, help: "path: Adam steps"),
             .number("path-learning-rate", default: 0.05, in: 1e-6...10, help: "path: Adam learning rate"),
+            .choice("path-init", ["start", "ascent"], default: "start", help: "path: initial z_1…z_T all at G⁻¹(x) (start, the draft) or evenly spaced along an Option 1 trajectory (ascent)"),
             .number("lambda", default: 0.05, in: 0...1000, help: "path: λ, weight of the identity term"),
             .choice("identity", ["latent", "pixel"], default: "latent", help: "path: identity term ‖z_t − G⁻¹(x)‖ (latent) or ‖G(z_t) − x‖ (pixel)"),
             .number("tolerance", default: 1e-3, in: 1e-7...0.5, help: "bisection: accept |f_s − f_C| below this"),
@@ -108,7 +109,6 @@ public final class TrajectoryProber: BoundaryProber {
         // crosses nothing between s and t.
         let filter = try o.string("start-filter") == "reconstruction" && g.canEncode
         if filter {
-            let eligible = indices.count
             var kept: [Int] = []
             var b = 0
             while b < indices.count && kept.count < context.samplesPerPair {
@@ -120,7 +120,6 @@ public final class TrajectoryProber: BoundaryProber {
             let examined = b
             try context.store.addNumber(Double(examined), name: "start_images_examined", pair: pair)
             try context.store.addNumber(Double(examined - min(kept.count, examined)) / Double(max(1, examined)) , name: "start_filter_rejected_share", pair: pair)
-            _ = eligible
             indices = kept
             guard !indices.isEmpty else {
                 throw BorderlineError(.dataMismatch, "latent: no image of class \(f.className(s)) whose reconstruction G(G⁻¹(x)) the classifier puts in \(f.className(s)); try --set latent.start-filter=none")
@@ -156,7 +155,7 @@ public final class TrajectoryProber: BoundaryProber {
         let method = try o.string("method")
         var trajectories: [LatentTrajectory]
         var pathLosses: (step: [Float], identity: [Float])?
-        if method == "ascent" {
+        func ascentSettings() throws -> AscentSettings {
             var settings = AscentSettings()
             settings.stepSize = try o.float("step-size")
             settings.maxSteps = try o.int("max-steps")
@@ -166,11 +165,19 @@ public final class TrajectoryProber: BoundaryProber {
             settings.objective = AscentSettings.Objective(rawValue: try o.string("objective")) ?? .probability
             settings.source = s
             settings.priorWeight = try o.float("prior-weight")
+            return settings
+        }
+        func runAscent() throws -> [LatentTrajectory] {
+            let settings = try ascentSettings()
             context.progress.begin("gradient ascent, \(m) trajectories", total: settings.maxSteps)
-            trajectories = try LatentSearch.ascend(fz, start: z0, target: c, settings: settings, checkStop: context.checkInterrupted) { done, total in
+            let t = try LatentSearch.ascend(fz, start: z0, target: c, settings: settings, checkStop: context.checkInterrupted) { done, total in
                 context.progress.update(completed: done, detail: "step \(done)/\(total)")
             }
             context.progress.end(summary: "gradient ascent done")
+            return t
+        }
+        if method == "ascent" {
+            trajectories = try runAscent()
         } else {
             var settings = PathSettings()
             settings.length = try o.int("path-length")
@@ -179,8 +186,9 @@ public final class TrajectoryProber: BoundaryProber {
             settings.lambda = try o.float("lambda")
             settings.identity = PathSettings.Identity(rawValue: try o.string("identity")) ?? .latent
             context.progress.begin("path optimisation, \(m) paths × \(settings.length) points", total: settings.steps)
+            let initial = try o.string("path-init") == "ascent" ? LatentSearch.resample(try runAscent(), points: settings.length) : nil
             let r = try LatentSearch.optimizePath(fz, generator: g, start: z0, images: x, target: c, settings: settings,
-                                                 checkStop: context.checkInterrupted) { done, total in
+                                                 initial: initial, checkStop: context.checkInterrupted) { done, total in
                 context.progress.update(completed: done, detail: "Adam step \(done)/\(total)")
             }
             context.progress.end(summary: "path optimisation done")

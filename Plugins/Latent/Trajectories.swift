@@ -244,19 +244,41 @@ public enum LatentSearch {
         return (Tensor(shape: [n, l], scalars: points), Tensor(shape: [n, k], scalars: probs), partner, halvings, done)
     }
 
+    /// `T` points evenly spaced (by step index) along each trajectory after `z_0`, up to its last
+    /// point: an initial path for ``optimizePath``. Returns `[M·T, L]`.
+    public static func resample(_ trajectories: [LatentTrajectory], points tt: Int) -> Tensor {
+        let l = trajectories.first?.latentCount ?? 0
+        var out = [Float](); out.reserveCapacity(trajectories.count * tt * l)
+        for t in trajectories {
+            let last = t.count - 1
+            for j in 1...tt {
+                let u = last == 0 ? 0 : Int((Float(j) * Float(last) / Float(tt)).rounded())
+                out += t.latent(min(last, u))
+            }
+        }
+        return Tensor(shape: [trajectories.count * tt, l], scalars: out)
+    }
+
     /// Runs Option 2 for every row of `start` (`[M, L]`, `G⁻¹(x)`) together: `M·T` latents in
     /// one batch per Adam step. `images` (`[M] + classifier input`) are the source images `x`
     /// (used by the pixel identity term). The returned trajectories are `z_0 = G⁻¹(x), z_1 … z_T`.
     public static func optimizePath(_ f: any DifferentiableClassifier, generator: any Generator, start: Tensor, images: Tensor,
-                                    target: Int, settings: PathSettings, checkStop: () throws -> Void = {},
+                                    target: Int, settings: PathSettings, initial: Tensor? = nil, checkStop: () throws -> Void = {},
                                     progress: ((Int, Int) -> Void)? = nil) throws -> (trajectories: [LatentTrajectory], stepLoss: [Float], identityLoss: [Float]) {
         let m = start.batchSize, l = start.sampleCount, k = f.classCount, tt = settings.length
         guard tt >= 2 else { throw BorderlineError(.invalidArgument, "latent: the path needs at least 2 points, got \(tt)") }
         guard (0..<k).contains(target) else { throw BorderlineError(.invalidArgument, "latent: target class \(target) outside 0…\(k - 1)") }
         let rows = m * tt, d = images.sampleCount
-        var initial = [Float](); initial.reserveCapacity(rows * l)
-        for i in 0..<m { for _ in 0..<tt { initial += start.scalars[(i * l)..<((i + 1) * l)] } }
-        let zp = Parameter("path", Tensor(shape: [rows, l], scalars: initial))
+        var first = [Float](); first.reserveCapacity(rows * l)
+        if let initial {
+            guard initial.shape == [rows, l] else {
+                throw BorderlineError(.shapeMismatch, "latent: the initial path has shape \(initial.shape); expected [\(rows), \(l)]")
+            }
+            first = initial.scalars
+        } else {
+            for i in 0..<m { for _ in 0..<tt { first += start.scalars[(i * l)..<((i + 1) * l)] } }
+        }
+        let zp = Parameter("path", Tensor(shape: [rows, l], scalars: first))
         let adam = Adam(learningRate: settings.learningRate)
         var stepLoss = [Float](repeating: 0, count: m), idLoss = [Float](repeating: 0, count: m)
         for it in 0...settings.steps {
@@ -322,7 +344,7 @@ public enum LatentSearch {
                         out[i].append(latent: zp.value.scalars[(row * l)..<((row + 1) * l)], probabilities: p.scalars[(row * k)..<((row + 1) * k)])
                     }
                 }
-                return (out, stepLoss, idLoss.map { $0 })
+                return (out, stepLoss, idLoss)
             }
             zp.gradient = Tensor(shape: [rows, l], scalars: grad)
             adam.step([zp])

@@ -147,6 +147,14 @@ final class LatentTests: XCTestCase {
         }
     }
 
+    func testResampleTakesEvenlySpacedPointsEndingAtTheLast() {
+        var t = LatentTrajectory(latentCount: 1, classCount: 2)
+        for step in 0...20 { t.append(latent: [Float(step)][...], probabilities: [1, 0][...]) }
+        let r = LatentSearch.resample([t], points: 4)
+        XCTAssertEqual(r.shape, [4, 1])
+        XCTAssertEqual(r.scalars, [5, 10, 15, 20])
+    }
+
     func testPicturesRender() throws {
         var r = RandomGenerator(seed: 1)
         let x = r.uniform(shape: [2, 1, 4, 4], low: 0, high: 1)
