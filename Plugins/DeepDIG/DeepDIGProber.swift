@@ -46,7 +46,7 @@ final class DeepDIGProber: BoundaryProber {
 
         // Component I.
         var g = random.derived(1)
-        let a1 = try Autoencoders.table2(inputSize: d, generator: &g)
+        let a1 = try Autoencoders.make(kind: settings.architecture, imageShape: classifier.inputShape, generator: &g)
         queries += try Autoencoders.train(a1, images: images.slice(batch: 0..<trainCount), target: t, settings: settings,
                                           context: context, random: &g, task: "component I: A1 \(s)→\(t)")
         let xt = Autoencoders.apply(a1, to: images)
@@ -66,7 +66,7 @@ final class DeepDIGProber: BoundaryProber {
 
         // Component II.
         let a2Training = kept1.filter { isTrainPart[$0] }
-        let a2 = try Autoencoders.table2(inputSize: d, generator: &g)
+        let a2 = try Autoencoders.make(kind: settings.architecture, imageShape: classifier.inputShape, generator: &g)
         queries += try Autoencoders.train(a2, images: xt.gather(batch: a2Training.isEmpty ? kept1 : a2Training), target: s,
                                           settings: settings, context: context, random: &g, task: "component II: A2 \(t)→\(s)")
         let xtKept = xt.gather(batch: kept1)

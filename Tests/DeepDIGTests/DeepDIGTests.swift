@@ -123,3 +123,100 @@ final class DeepDIGTests: XCTestCase {
         XCTAssertEqual(EmbeddingComplexity.edc1([1, 3]).normalised, 2.0 / 3.0, accuracy: 1e-12)
     }
 }
+
+final class DeepDIGAllPairsTests: XCTestCase {
+    func testHeatmapMatricesAndCorrelation() throws {
+        let entries: [(pair: ClassPair?, path: String, value: Double)] = [
+            (ClassPair(0, 1), "idc/deepdig.deepdig/idc", 0.1), (ClassPair(1, 0), "idc/deepdig.deepdig/idc", 0.2),
+            (ClassPair(2, 0), "idc/deepdig.deepdig/idc", 0.4), (ClassPair(0, 1), "idc/deepdig.rpbs/idc", 9),
+            (ClassPair(5, 0), "idc/deepdig.deepdig/idc", 9),   // out of range: ignored
+        ]
+        let m = AllPairsSummary.matrix(entries, path: "idc/deepdig.deepdig/idc", classes: 3)
+        XCTAssertEqual(m[0][1], 0.1); XCTAssertEqual(m[1][0], 0.2); XCTAssertEqual(m[2][0], 0.4)
+        XCTAssertTrue(m[0][0].isNaN && m[1][2].isNaN, "no value: NaN (grey)")
+        // Perfectly linear relation over the 3 defined cells → r = 1; anti-linear → −1.
+        let linear = m.map { $0.map { 2 * $0 + 1 } }, anti = m.map { $0.map { -$0 } }
+        XCTAssertEqual(AllPairsSummary.correlation(m, linear).r, 1, accuracy: 1e-12)
+        XCTAssertEqual(AllPairsSummary.correlation(m, linear).cells, 3)
+        XCTAssertEqual(AllPairsSummary.correlation(m, anti).r, -1, accuracy: 1e-12)
+        XCTAssertEqual(Charts.pearson([1, 2, 3, 4], [2, 1, 4, 3]), 0.6, accuracy: 1e-12)
+        XCTAssertTrue(Charts.pearson([1, 1], [2, 3]).isNaN, "zero variance")
+        let image = try Charts.heatmap(m, title: "IDC")
+        XCTAssertEqual(image.height, 40 + 3 * 28 + 36)
+        XCTAssertEqual(Charts.viridis(0).0, 68); XCTAssertEqual(Charts.viridis(1).2, 37)
+        let scatter = try Charts.scatter([.init(label: "a", colour: (0, 0, 0), points: [(0, 0), (1, 1)], size: 3)], title: "T")
+        XCTAssertGreaterThan(scatter.width, 0)
+        // The two points land in opposite corners of the plot area: black pixels there.
+        func isBlack(_ x: Int, _ y: Int) -> Bool { let i = 3 * (y * scatter.width + x); return scatter.pixels[i..<(i + 3)].allSatisfy { $0 == 0 } }
+        XCTAssertTrue(isBlack(30, 30 + 419), "(0, 0) bottom-left")
+        XCTAssertTrue(isBlack(30 + 419, 30), "(1, 1) top-right")
+    }
+}
+
+final class DeepDIGConvAutoencoderTests: XCTestCase {
+    /// A tiny classifier on 3×8×8 images that looks at the mean intensity (dark = 0, bright = 1).
+    private func rgbClassifier() throws -> ModelClassifier {
+        var g = RandomGenerator(seed: 11)
+        let fc = Dense(inFeatures: 192, outFeatures: 2, generator: &g)
+        fc.weight.value = Tensor(shape: [2, 192], scalars: Array(repeating: -10 / 192, count: 192) + Array(repeating: 10 / 192, count: 192))
+        fc.bias!.value = Tensor(shape: [2], scalars: [5, -5])
+        return ModelClassifier(try Model.sequential(inputShape: [3, 8, 8], [("flat", Flatten()), ("fc", fc)]), classNames: ["dark", "bright"])
+    }
+
+    func testAutoChoosesByShapeAndTheConvolutionalOneTrainsThroughAClassifier() throws {
+        var g = RandomGenerator(seed: 4)
+        let conv = try Autoencoders.make(kind: "auto", imageShape: [3, 8, 8], generator: &g)
+        XCTAssertTrue(conv.nodes.contains { $0.name == "enc1" && $0.layer is Conv2D })
+        let dense = try Autoencoders.make(kind: "auto", imageShape: [1, 28, 28], generator: &g)
+        XCTAssertTrue(dense.nodes.contains { $0.name == "enc1" && $0.layer is Dense })
+        XCTAssertThrowsError(try Autoencoders.make(kind: "conv", imageShape: [3, 10, 10], generator: &g))
+
+        let classifier = try rgbClassifier()
+        var dg = RandomGenerator(seed: 5)
+        let dark = dg.uniform(shape: [24, 3, 8, 8], low: 0, high: 0.3), bright = dg.uniform(shape: [24, 3, 8, 8], low: 0.7, high: 1)
+        let data = try Dataset(name: "rgb", images: Tensor.concatenate(batches: [dark, bright]),
+                               labels: Array(repeating: 0, count: 24) + Array(repeating: 1, count: 24), classNames: ["dark", "bright"])
+        let environment = try RunEnvironment(classifier: classifier, data: data, pairs: [ClassPair(0, 1)], samplesPerPair: 10, seed: 7)
+        let ctx = environment.context(plugin: PluginRecord(name: "deepdig", version: "0", summary: ""), component: "deepdig",
+                                      options: PluginOptionValues([:], owner: "deepdig/deepdig"))
+        var settings = AutoencoderSettings()
+        settings.steps = 60
+        settings.batchSize = 8
+        XCTAssertEqual(try classifier.predictions(dark).filter { $0 == 1 }.count, 0)
+        var random = RandomGenerator(seed: 6)
+        try Autoencoders.train(conv, images: dark, target: 1, settings: settings, context: ctx, random: &random, task: "conv A1")
+        let moved = Autoencoders.apply(conv, to: dark)
+        XCTAssertEqual(moved.shape, dark.shape)
+        XCTAssertTrue(moved.scalars.allSatisfy { $0 >= 0 && $0 <= 1 }, "sigmoid output")
+        let share = Double(try classifier.predictions(moved).filter { $0 == 1 }.count) / 24
+        XCTAssertGreaterThanOrEqual(share, 0.95, "the convolutional A1 moves dark images across the boundary")
+    }
+}
+
+final class DeepDIGLossTests: XCTestCase {
+    /// The authors'-code classification term (BCE of softmax probabilities vs one-hot) against
+    /// central finite differences, and against a hand value.
+    func testBCEClassificationTermGradient() throws {
+        let z: [Float] = [0.3, -1.2, 2.0, 0.5, 0.1, -0.4]
+        let labels = [1, 0]
+        let loss = try Autoencoders.classificationLoss(Tensor(shape: [2, 3], scalars: z), labels: labels, kind: "bce")
+        func value(_ v: [Float]) throws -> Double {
+            Double(try Autoencoders.classificationLoss(Tensor(shape: [2, 3], scalars: v), labels: labels, kind: "bce").value)
+        }
+        for i in 0..<6 {
+            var up = z, down = z
+            up[i] += 1e-2; down[i] -= 1e-2
+            let numeric = (try value(up) - value(down)) / 2e-2
+            XCTAssertEqual(Double(loss.gradient.scalars[i]), numeric, accuracy: 2e-4, "∂L/∂z\(i)")
+        }
+        // Hand value: mean over 6 entries of −[y log p + (1 − y) log(1 − p)].
+        var expected = 0.0
+        for r in 0..<2 {
+            let e = (0..<3).map { exp(Double(z[r * 3 + $0])) }, sum = e.reduce(0, +)
+            for c in 0..<3 { let p = e[c] / sum; expected -= c == labels[r] ? log(p) : log(1 - p) }
+        }
+        XCTAssertEqual(Double(loss.value), expected / 6, accuracy: 1e-5)
+        let ce = try Autoencoders.classificationLoss(Tensor(shape: [2, 3], scalars: z), labels: labels, kind: "ce")
+        XCTAssertEqual(ce.value, try Loss.softmaxCrossEntropy(logits: Tensor(shape: [2, 3], scalars: z), labels: labels).value)
+    }
+}
