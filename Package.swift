@@ -86,7 +86,8 @@ let package = Package(
         ),
         .testTarget(
             name: "DeepDIGTests",
-            dependencies: ["DeepDIGKit", core]
+            dependencies: ["DeepDIGKit", core],
+            exclude: ["Golden"]
         ),
         .testTarget(
             name: "BorderlineCoreTests",

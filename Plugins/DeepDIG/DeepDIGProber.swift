@@ -41,7 +41,6 @@ final class DeepDIGProber: BoundaryProber {
         let trainCount = shuffled.count - validationCount
         let isTrainPart = (0..<shuffled.count).map { $0 < trainCount }
         let images = split.data.images.gather(batch: shuffled)
-        let d = images.sampleCount
         var queries = 0
 
         // Component I.
@@ -79,7 +78,10 @@ final class DeepDIGProber: BoundaryProber {
         let cap = try o.int("samples")
         if cap > 0, kept2.count > cap { kept2 = Array(kept2.prefix(cap)) }
 
+        let spread1 = Autoencoders.outputDiagnostics(xt), spread2 = Autoencoders.outputDiagnostics(xs)
         for (name, value) in [
+            ("component1_output_spread", spread1.spread), ("component1_saturated_share", spread1.saturated),
+            ("component2_output_spread", spread2.spread), ("component2_saturated_share", spread2.saturated),
             ("component1_images", Double(shuffled.count)), ("component1_validation_images", Double(validationRows.count)),
             ("component1_accuracy_validation", c1Validation), ("component1_accuracy_train", c1Train),
             ("component1_kept", Double(kept1.count)),

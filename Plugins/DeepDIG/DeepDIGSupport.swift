@@ -172,7 +172,8 @@ enum Autoencoders {
     /// its logits plus a vector–Jacobian product. Returns the model queries spent.
     @discardableResult
     static func train(_ autoencoder: Model, images: Tensor, target: Int, settings: AutoencoderSettings,
-                      context: RunContext, random: inout RandomGenerator, task: String) throws -> Int {
+                      context: RunContext, random: inout RandomGenerator, task: String,
+                      onStep: ((_ step: Int, _ reconstruction: Float, _ classification: Float) -> Void)? = nil) throws -> Int {
         let n = images.batchSize, d = images.sampleCount
         guard n > 0 else { throw BorderlineError(.dataMismatch, "\(task): no images to train the autoencoder on") }
         let inputShape = context.classifier.inputShape
@@ -229,6 +230,7 @@ enum Autoencoders {
             adam.step(params)
             schedule.step()
             lastLoss = rec.value + settings.alpha * ceValue
+            onStep?(step, rec.value, ceValue)
             if (step + 1) % every == 0 || step + 1 == settings.steps {
                 context.progress.update(completed: step + 1, detail: String(format: "loss %.4f", lastLoss))
             }
@@ -256,6 +258,32 @@ enum Autoencoders {
             for c in 0..<k { dz[r * k + c] = ps[r * k + c] * (gs[r * k + c] - dot) }
         }
         return (bce.value, Tensor(shape: logits.shape, scalars: dz))
+    }
+
+    /// Collapse diagnostics of autoencoder outputs `[n] + shape`: `spread` = mean over pixels of the
+    /// standard deviation across the n outputs (≈ 0 when the autoencoder maps every input to the
+    /// same image), `saturated` = share of pixels below 1e-3 or above 1 − 1e-3 (sigmoid saturated,
+    /// so the reconstruction gradient through it vanishes). See docs/deepdig.md, "FCN".
+    static func outputDiagnostics(_ outputs: Tensor) -> (spread: Double, saturated: Double) {
+        let n = outputs.batchSize, d = outputs.sampleCount
+        guard n > 0, d > 0 else { return (.nan, .nan) }
+        var sum = [Double](repeating: 0, count: d), squares = [Double](repeating: 0, count: d)
+        var saturated = 0
+        outputs.withUnsafeBufferPointer { p in
+            for r in 0..<n {
+                for c in 0..<d {
+                    let v = p[r * d + c]
+                    sum[c] += Double(v); squares[c] += Double(v) * Double(v)
+                    if v < 1e-3 || v > 1 - 1e-3 { saturated += 1 }
+                }
+            }
+        }
+        var spread = 0.0
+        for c in 0..<d {
+            let mean = sum[c] / Double(n)
+            spread += max(0, squares[c] / Double(n) - mean * mean).squareRoot()
+        }
+        return (spread / Double(d), Double(saturated) / Double(n * d))
     }
 
     /// `A(x)` for a batch of classifier-shaped images, in chunks, returned classifier-shaped.

@@ -220,3 +220,79 @@ final class DeepDIGLossTests: XCTestCase {
         XCTAssertEqual(ce.value, try Loss.softmaxCrossEntropy(logits: Tensor(shape: [2, 3], scalars: z), labels: labels).value)
     }
 }
+
+/// Step-by-step agreement of ``Autoencoders/train`` with PyTorch (golden from
+/// tools/deepdig_torch_golden.py): same deterministic autoencoder weights, the first 128 Pullover
+/// training images, target Trouser, through the shipped FCN, for the paper's loss and the
+/// authors'-code loss. Establishes that the FCN's autoencoder collapse (docs/deepdig.md) is what
+/// PyTorch does too, not a bug of ours.
+final class DeepDIGGoldenTests: XCTestCase {
+    struct Golden: Decodable {
+        struct Run: Decodable {
+            var reconstruction: String, classification: String
+            var rec: [Double], cls: [Double]
+            var final_output_spread: Double, final_target_share: Double
+        }
+        var steps: Int, source_class: Int, target_class: Int, images: Int
+        var runs: [String: Run]
+    }
+
+    static let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+
+    func testAutoencoderTrainingMatchesPyTorch() throws {
+        let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: DeepDIGGoldenTests.here.appendingPathComponent("Golden/deepdig-autoencoder.json")))
+        let repository = DeepDIGGoldenTests.here.deletingLastPathComponent().deletingLastPathComponent()
+        let train: Dataset
+        do { train = try Dataset.named("fashion-mnist", split: .train) } catch { throw XCTSkip("Fashion-MNIST not installed: \(error)") }
+        let model = try Model.load(contentsOf: repository.appendingPathComponent("Models/fashion-fcn.h5").path)
+        let classifier = ModelClassifier(model)
+        let rows = Array(train.labels.indices.filter { train.labels[$0] == golden.source_class }.prefix(golden.images))
+        let images = train.images.gather(batch: rows).reshaped([rows.count, 784])
+        let data = try Dataset(name: "golden", images: train.images.gather(batch: rows), labels: rows.map { _ in golden.source_class },
+                               classNames: train.classNames)
+        let environment = try RunEnvironment(classifier: classifier, data: data, pairs: [ClassPair(2, 1)], samplesPerPair: 1, seed: 0)
+        let ctx = environment.context(plugin: PluginRecord(name: "deepdig", version: "0", summary: ""), component: "deepdig",
+                                      options: PluginOptionValues([:], owner: "deepdig/deepdig"))
+        for (name, run) in golden.runs.sorted(by: { $0.key < $1.key }) {
+            var g = RandomGenerator(seed: 0)
+            let ae = try Autoencoders.table2(inputSize: 784, generator: &g)
+            // w[i] = bound · sin(1.7 i + 0.3 layer), bias with offset 0.5 (the golden script's pattern).
+            for (layer, node) in ["enc1", "dec1", "dec2"].enumerated() {
+                let dense = try XCTUnwrap(ae.nodes.first { $0.name == node }?.layer as? Dense)
+                let bound = 1 / Double(dense.inFeatures).squareRoot()
+                func pattern(_ count: Int, _ offset: Double) -> [Float] {
+                    (0..<count).map { Float(bound * sin(1.7 * Double($0) + 0.3 * Double(layer) + offset)) }
+                }
+                dense.weight.value = Tensor(shape: dense.weight.value.shape, scalars: pattern(dense.weight.value.count, 0))
+                dense.bias!.value = Tensor(shape: dense.bias!.value.shape, scalars: pattern(dense.bias!.value.count, 0.5))
+            }
+            var settings = AutoencoderSettings()
+            settings.steps = golden.steps
+            settings.batchSize = golden.images
+            settings.reconstruction = run.reconstruction
+            settings.classification = run.classification
+            var rec: [Double] = [], cls: [Double] = []
+            var random = RandomGenerator(seed: 1)
+            try Autoencoders.train(ae, images: images, target: golden.target_class, settings: settings, context: ctx, random: &random,
+                                   task: name) { _, r, c in rec.append(Double(r)); cls.append(Double(c)) }
+            if name == "paper" {
+                // Mean MSE + 0.8·softmax CE: the trajectory agrees with PyTorch step by step, into the
+                // collapse (CE → 0 at step 2, outputs saturate, every output the same image).
+                for step in 0..<8 {
+                    XCTAssertEqual(rec[step], run.rec[step], accuracy: 1e-3 * max(1, abs(run.rec[step])), "\(name) reconstruction term, step \(step)")
+                    XCTAssertEqual(cls[step], run.cls[step], accuracy: 1e-3 * max(1, abs(run.cls[step])), "\(name) classification term, step \(step)")
+                }
+                let out = Autoencoders.apply(ae, to: images)
+                let share = Double(try classifier.predictions(out.reshaped([rows.count, 1, 28, 28])).filter { $0 == golden.target_class }.count) / Double(rows.count)
+                XCTAssertEqual(share, run.final_target_share, accuracy: 0.05, "\(name): share of outputs classified as the target after \(golden.steps) steps")
+                XCTAssertEqual(Autoencoders.outputDiagnostics(out).spread, run.final_output_spread, accuracy: 0.01, "\(name): output spread (collapse)")
+            } else {
+                // BCE + 0.8·BCE(softmax, one-hot): equal at step 0; from step 1 on the trajectories part,
+                // because the gradient of BCE(softmax) at a saturated softmax (1 − p rounds to 0, PyTorch's
+                // 1e-12 clamp, terms of ±1e9 cancelling) depends on the last bits of the softmax.
+                XCTAssertEqual(rec[0], run.rec[0], accuracy: 1e-4, "\(name) reconstruction term, step 0")
+                XCTAssertEqual(cls[0], run.cls[0], accuracy: 1e-3 * run.cls[0], "\(name) classification term, step 0")
+            }
+        }
+    }
+}
