@@ -10,14 +10,8 @@ loss (mean MSE + 0.8 * softmax CE) and the authors' code's (BCE + 0.8 * BCE(soft
 
     python3 tools/deepdig_torch_golden.py   # writes Tests/DeepDIGTests/Golden/deepdig-autoencoder.json
 """
-import gzip, json, math, numpy as np, h5py, torch, torch.nn as nn, torch.nn.functional as F
-
-def idx(path):
-    with gzip.open(path) as f:
-        data = f.read()
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], 'big') for i in range(dims)]
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
+import json, math, numpy as np, h5py, torch, torch.nn as nn, torch.nn.functional as F
+from deepdig_torch_reference import idx   # same folder
 
 def pattern(count, bound, layer, offset=0.0):
     i = torch.arange(count, dtype=torch.float64)

@@ -132,4 +132,5 @@ def main():
         ok, third = bisect(f, xs[k2], xt[k1][k2], s, t)
     print(f'bisection success {ok.float().mean().item() * 100:.2f}% ({ok.sum().item()}/{len(k2)}), third-class midpoints {third.tolist()}, {time.time() - t0:.0f}s')
 
-main()
+if __name__ == '__main__':
+    main()

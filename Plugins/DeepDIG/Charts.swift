@@ -90,15 +90,19 @@ enum Charts {
     /// A class×class heatmap: `values[s][t]` (NaN = no value, drawn grey, e.g. the diagonal),
     /// rows = source class s, columns = target class t, viridis colours between the finite
     /// minimum and maximum, with a colour bar and its end values on the right.
-    static func heatmap(_ values: [[Double]], title: String, rowLabel: String = "SOURCE S", columnLabel: String = "TARGET T") throws -> PNGImage {
+    static func heatmap(_ values: [[Double]], labels: [String]? = nil, title: String, rowLabel: String = "SOURCE S",
+                        columnLabel: String = "TARGET T") throws -> PNGImage {
         let k = values.count
+        let names = labels ?? (0..<k).map { "\($0)" }
         let cell = k <= 10 ? 28 : max(6, 280 / max(1, k))
         let finite = values.flatMap { $0 }.filter { $0.isFinite }
         let low = finite.min() ?? 0, high = finite.max() ?? 1
         let span = high > low ? high - low : 1
+        var lowText = format(low), highText = format(high)
+        if lowText == highText, high > low { lowText = String(format: "%.4g", low); highText = String(format: "%.4g", high) }
         let left = 40, top = 40, barGap = 20, barWidth = 16
         let gridSize = k * cell
-        let width = left + gridSize + barGap + barWidth + 8 + Canvas.textWidth(format(high).count > format(low).count ? format(high) : format(low), scale: 2) + 10
+        let width = left + gridSize + barGap + barWidth + 8 + Canvas.textWidth(highText.count > lowText.count ? highText : lowText, scale: 2) + 10
         let height = top + gridSize + 36
         var c = Canvas(width: max(width, Canvas.textWidth(title, scale: 2) + 20), height: height)
         c.text(title, x: 10, y: 8)
@@ -110,8 +114,8 @@ enum Charts {
                 c.fill(x: left + t * cell, y: top + s * cell, width: cell - 1, height: cell - 1, colour)
             }
             if cell >= 12 {
-                c.text("\(s)", x: left - 6 - Canvas.textWidth("\(s)", scale: 2), y: top + s * cell + (cell - 10) / 2)
-                c.text("\(s)", x: left + s * cell + (cell - Canvas.textWidth("\(s)", scale: 2)) / 2, y: top + gridSize + 4)
+                c.text(names[s], x: left - 6 - Canvas.textWidth(names[s], scale: 2), y: top + s * cell + (cell - 10) / 2)
+                c.text(names[s], x: left + s * cell + (cell - Canvas.textWidth(names[s], scale: 2)) / 2, y: top + gridSize + 4)
             }
         }
         c.text(rowLabel, x: 2, y: top - 12, scale: 1)
@@ -121,8 +125,8 @@ enum Charts {
             c.fill(x: bx, y: top + y, width: barWidth, height: 1, viridis(1 - Double(y) / Double(max(1, gridSize - 1))))
         }
         c.frame(x: bx - 1, y: top - 1, width: barWidth + 2, height: gridSize + 2, (0, 0, 0))
-        c.text(format(high), x: bx + barWidth + 6, y: top)
-        c.text(format(low), x: bx + barWidth + 6, y: top + gridSize - 10)
+        c.text(highText, x: bx + barWidth + 6, y: top)
+        c.text(lowText, x: bx + barWidth + 6, y: top + gridSize - 10)
         return try c.png()
     }
 

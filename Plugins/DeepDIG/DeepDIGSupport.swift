@@ -52,6 +52,29 @@ struct TrainingSplit {
     }
 }
 
+/// A per-run cache of values computed once per key (an SVM or a PCA per unordered class pair),
+/// shared by both directions and every prober's sets.
+final class KeyedCache<Value>: @unchecked Sendable {
+    private var values: [String: Value] = [:]
+    private let lock = NSLock()
+
+    func value(_ key: String, make: () throws -> Value) rethrows -> Value {
+        lock.lock(); defer { lock.unlock() }
+        if let hit = values[key] { return hit }
+        let made = try make()
+        values[key] = made
+        return made
+    }
+}
+
+/// The classifier's embeddings (flattened `[n, e]`) of every image of `split` labelled s or t,
+/// and those labels.
+func trainingEmbeddings(_ split: TrainingSplit, _ s: Int, _ t: Int, classifier: any Classifier) throws -> (embedding: Tensor, labels: [Int]) {
+    let rows = split.data.labels.indices.filter { split.data.labels[$0] == s || split.data.labels[$0] == t }
+    let embedded = try classifier.embedding(split.data.images.gather(batch: rows))!
+    return (embedded.reshaped([embedded.batchSize, embedded.sampleCount]), rows.map { split.data.labels[$0] })
+}
+
 /// The options every DeepDIG prober shares.
 enum SharedOptions {
     static let trainData = PluginOption.string("train-data", default: "auto",

@@ -20,8 +20,7 @@ final class EmbeddingProjection: Metric {
         /// Projected training points per class (all of them).
         var train: [Int: [(Float, Float)]]
     }
-    nonisolated(unsafe) private static var cache: [String: Fitted] = [:]
-    private static let lock = NSLock()
+    private static let cache = KeyedCache<Fitted>()
 
     static func pairs(_ t: Tensor) -> [(Float, Float)] {
         let s = t.scalars
@@ -36,30 +35,18 @@ final class EmbeddingProjection: Metric {
         let s = set.pair.source, t = set.pair.target
         let spec = try context.options.string("train-data")
         let key = "\(ObjectIdentifier(context.environment).hashValue)|\(min(s, t))-\(max(s, t))|\(spec)"
-        EmbeddingProjection.lock.lock()
-        var fitted = EmbeddingProjection.cache[key]
-        EmbeddingProjection.lock.unlock()
-        if fitted == nil {
-            let split = try TrainingSplit.resolve(spec, context: context)
-            let rows = split.data.labels.indices.filter { split.data.labels[$0] == s || split.data.labels[$0] == t }
-            guard rows.count >= 2 else {
+        let f = try EmbeddingProjection.cache.value(key) {
+            let train = try trainingEmbeddings(try TrainingSplit.resolve(spec, context: context), s, t, classifier: classifier)
+            guard train.labels.count >= 2 else {
                 throw BorderlineError(.dataMismatch, "projection \(set.pair): fewer than 2 training images of classes \(s) and \(t)")
             }
-            let embedded = EmbeddingComplexity.flat(try classifier.embedding(split.data.images.gather(batch: rows))!)
-            let pca = try PCA.fit(embedded, components: min(2, embedded.sampleCount))
-            var projected = try pca.transform(embedded)
-            if pca.componentCount == 1 {
-                projected = Tensor(shape: [rows.count, 2], scalars: projected.scalars.flatMap { [$0, 0] })
-            }
-            let points = EmbeddingProjection.pairs(projected)
-            var train: [Int: [(Float, Float)]] = [s: [], t: []]
-            for (i, r) in rows.enumerated() { train[split.data.labels[r], default: []].append(points[i]) }
-            fitted = Fitted(pca: pca, train: train)
-            EmbeddingProjection.lock.lock()
-            EmbeddingProjection.cache[key] = fitted
-            EmbeddingProjection.lock.unlock()
+            let pca = try PCA.fit(train.embedding, components: min(2, train.embedding.sampleCount))
+            let projected = try pca.transform(train.embedding)
+            let points = pca.componentCount == 1 ? projected.scalars.map { ($0, Float(0)) } : EmbeddingProjection.pairs(projected)
+            var byClass: [Int: [(Float, Float)]] = [s: [], t: []]
+            for (i, label) in train.labels.enumerated() { byClass[label, default: []].append(points[i]) }
+            return Fitted(pca: pca, train: byClass)
         }
-        let f = fitted!
         func project(_ images: Tensor) throws -> [(Float, Float)] {
             guard images.batchSize > 0 else { return [] }
             let p = try f.pca.transform(EmbeddingComplexity.flat(try classifier.embedding(images)!))

@@ -131,7 +131,10 @@ final class DeepDIGAllPairsTests: XCTestCase {
             (ClassPair(2, 0), "idc/deepdig.deepdig/idc", 0.4), (ClassPair(0, 1), "idc/deepdig.rpbs/idc", 9),
             (ClassPair(5, 0), "idc/deepdig.deepdig/idc", 9),   // out of range: ignored
         ]
-        let m = AllPairsSummary.matrix(entries, path: "idc/deepdig.deepdig/idc", classes: 3)
+        let m = AllPairsSummary.matrix(entries, path: "idc/deepdig.deepdig/idc", classes: [0, 1, 2])
+        let sub = AllPairsSummary.matrix(entries, path: "idc/deepdig.deepdig/idc", classes: [0, 2])
+        XCTAssertEqual(sub[1][0], 0.4, "rows and columns follow the listed classes")
+        XCTAssertTrue(sub[0][1].isNaN)
         XCTAssertEqual(m[0][1], 0.1); XCTAssertEqual(m[1][0], 0.2); XCTAssertEqual(m[2][0], 0.4)
         XCTAssertTrue(m[0][0].isNaN && m[1][2].isNaN, "no value: NaN (grey)")
         // Perfectly linear relation over the 3 defined cells → r = 1; anti-linear → −1.
