@@ -21,8 +21,7 @@ final class DeepDIGProber: BoundaryProber {
     let summary = "DeepDIG components I–III: autoencoder adversarials s→t and back, then bisection to |f_s − f_t| < β."
     let needsGradients = true
     let options: [PluginOption] = AutoencoderSettings.options + [
-        SharedOptions.trainData, SharedOptions.beta, SharedOptions.maxHalvings, SharedOptions.samples,
-        .integer("grid-rows", default: 8, in: 0...50, help: "rows in the picture of source, x̂t, x̂s and borderline images (0: none)"),
+        SharedOptions.trainData, SharedOptions.beta, SharedOptions.maxHalvings, SharedOptions.samples, SharedOptions.gridRows,
     ]
 
     func probe(_ pair: ClassPair, context: RunContext) throws -> BoundarySet {
@@ -103,19 +102,9 @@ final class DeepDIGProber: BoundaryProber {
 
         let sourceRows = kept2.map { kept1[$0] }
         let sourceImages = images.gather(batch: sourceRows)
-        let rows = min(try o.int("grid-rows"), n)
-        if rows > 0, ImageGrid.canDraw(start.sampleShape) {
-            var grid = try ImageGrid(sampleShape: start.sampleShape, rows: rows, columns: 4, scale: 2)
-            for r in 0..<rows {
-                grid.set(row: r, column: 0, batch: sourceImages, index: r)
-                grid.set(row: r, column: 1, batch: end, index: r)
-                grid.set(row: r, column: 2, batch: start, index: r)
-                grid.set(row: r, column: 3, batch: outcome.points, index: r)
-            }
-            context.store.addPicture(ResultPicture(name: "deepdig-grid", caption:
-                "Columns: training image of \(classifier.className(s)), x̂t = A1(x), x̂s = A2(x̂t), borderline point (\(s)→\(t)).",
-                image: try grid.render()), pair: pair)
-        }
+        try addImageGrid([sourceImages, end, start, outcome.points], rows: Array(0..<min(try o.int("grid-rows"), n)), name: "deepdig-grid",
+                         caption: "Columns: training image of \(classifier.className(s)), x̂t = A1(x), x̂s = A2(x̂t), borderline point (\(s)→\(t)).",
+                         pair: pair, context: context)
         return try BoundarySet(
             pair: pair, points: outcome.points, startPoints: start, endPoints: end,
             startIndices: Array(repeating: -1, count: n), endIndices: Array(repeating: -1, count: n),

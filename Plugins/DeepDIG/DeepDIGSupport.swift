@@ -84,6 +84,19 @@ enum SharedOptions {
         help: "cap on bisection halvings per pair; pairs that reach it count as failures")
     static let samples = PluginOption.integer("samples", default: 0, in: 0...1_000_000,
         help: "most attempts per pair (0: every eligible training image of s, as in the paper)")
+    static let gridRows = PluginOption.integer("grid-rows", default: 8, in: 0...50,
+        help: "rows in the picture of the images each borderline point came from and the point itself (0: none)")
+}
+
+/// Adds a picture (paper Tables 3–8) with one row per given row index and one column per tensor
+/// (all `[n] + imageShape`, same n), when the images can be drawn and `rows` is not empty.
+func addImageGrid(_ columns: [Tensor], rows: [Int], name: String, caption: String, pair: ClassPair, context: RunContext) throws {
+    guard let first = columns.first, !rows.isEmpty, ImageGrid.canDraw(first.sampleShape) else { return }
+    var grid = try ImageGrid(sampleShape: first.sampleShape, rows: rows.count, columns: columns.count, scale: 2)
+    for (r, index) in rows.enumerated() {
+        for (c, column) in columns.enumerated() { grid.set(row: r, column: c, batch: column, index: index) }
+    }
+    context.store.addPicture(ResultPicture(name: name, caption: caption, image: try grid.render()), pair: pair)
 }
 
 /// One autoencoder's training settings (paper Section 5: α = 0.8, 5000 steps, batch 128,
