@@ -88,7 +88,8 @@ let package = Package(
         ),
         .testTarget(
             name: "DeepDIGTests",
-            dependencies: ["DeepDIGKit", core]
+            dependencies: ["DeepDIGKit", core],
+            exclude: ["Golden"]
         ),
         // latent
         .target(

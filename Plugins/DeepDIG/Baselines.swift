@@ -3,7 +3,7 @@ import Foundation
 
 /// Shared body of the two baselines (paper Section 5): bisection (Algorithm 1, same β and cap as
 /// DeepDIG) between correctly classified training images `a` of s and `b` of t.
-private func bisectBaseline(_ pair: ClassPair, a: [Int], b: [Int], split: TrainingSplit, context: RunContext,
+private func bisectBaseline(_ prober: String, _ pair: ClassPair, a: [Int], b: [Int], split: TrainingSplit, context: RunContext,
                             extras: [String: Tensor] = [:]) throws -> BoundarySet {
     let n = a.count
     let start = split.data.images.gather(batch: a), end = split.data.images.gather(batch: b)
@@ -15,6 +15,13 @@ private func bisectBaseline(_ pair: ClassPair, a: [Int], b: [Int], split: Traini
     all["lambda"] = Tensor(shape: [n], scalars: outcome.lambdas)
     all["train_index_start"] = Tensor(shape: [n], scalars: a.map(Float.init))
     all["train_index_end"] = Tensor(shape: [n], scalars: b.map(Float.init))
+    // The first successful attempts: the images the bisection started from and the point found.
+    let shown = Array(outcome.succeeded.indices.filter { outcome.succeeded[$0] }.prefix(try context.options.int("grid-rows")))
+    let c = context.classifier
+    try addImageGrid([start, end, outcome.points], rows: shown, name: "\(prober)-grid",
+                     caption: "Columns: training image of \(c.className(pair.source)), training image of \(c.className(pair.target)), " +
+                              "borderline point on the segment between them (first successful attempts, \(pair.source)→\(pair.target)).",
+                     pair: pair, context: context)
     // Start/end indices refer to the run's data; these images come from the training split.
     return try BoundarySet(
         pair: pair, points: outcome.points, startPoints: start, endPoints: end,
@@ -38,7 +45,7 @@ private func pools(_ pair: ClassPair, context: RunContext) throws -> (TrainingSp
 final class RandomPairBaseline: BoundaryProber {
     let name = "rpbs"
     let summary = "Baseline RPBS: bisection between random correctly classified training images of s and t."
-    let options: [PluginOption] = [SharedOptions.trainData, SharedOptions.beta, SharedOptions.maxHalvings, SharedOptions.samples]
+    let options: [PluginOption] = [SharedOptions.trainData, SharedOptions.beta, SharedOptions.maxHalvings, SharedOptions.samples, SharedOptions.gridRows]
 
     func probe(_ pair: ClassPair, context: RunContext) throws -> BoundarySet {
         let (split, sources, targets) = try pools(pair, context: context)
@@ -47,7 +54,7 @@ final class RandomPairBaseline: BoundaryProber {
         let cap = try context.options.int("samples")
         if cap > 0, a.count > cap { a = Array(a.prefix(cap)) }
         let b = a.map { _ in targets[Int(random.next() % UInt64(targets.count))] }
-        return try bisectBaseline(pair, a: a, b: b, split: split, context: context)
+        return try bisectBaseline(name, pair, a: a, b: b, split: split, context: context)
     }
 }
 
@@ -58,7 +65,7 @@ final class RandomPairBaseline: BoundaryProber {
 final class EmbeddingPairBaseline: BoundaryProber {
     let name = "epbs"
     let summary = "Baseline EPBS: bisection from each correctly classified training image of s to its nearest t in embedding space."
-    let options: [PluginOption] = [SharedOptions.trainData, SharedOptions.beta, SharedOptions.maxHalvings, SharedOptions.samples]
+    let options: [PluginOption] = [SharedOptions.trainData, SharedOptions.beta, SharedOptions.maxHalvings, SharedOptions.samples, SharedOptions.gridRows]
 
     /// For each row of `queries` (`[N, e]`), the index of the nearest row of `pool` (`[M, e]`).
     static func nearest(_ queries: Tensor, in pool: Tensor) -> [Int] {
@@ -109,6 +116,6 @@ final class EmbeddingPairBaseline: BoundaryProber {
         }
         let flatA = ea.reshaped([ea.batchSize, ea.sampleCount]), flatB = eb.reshaped([eb.batchSize, eb.sampleCount])
         let b = EmbeddingPairBaseline.nearest(flatA, in: flatB).map { targets[$0] }
-        return try bisectBaseline(pair, a: a, b: b, split: split, context: context)
+        return try bisectBaseline(name, pair, a: a, b: b, split: split, context: context)
     }
 }

@@ -21,8 +21,7 @@ final class DeepDIGProber: BoundaryProber {
     let summary = "DeepDIG components I–III: autoencoder adversarials s→t and back, then bisection to |f_s − f_t| < β."
     let needsGradients = true
     let options: [PluginOption] = AutoencoderSettings.options + [
-        SharedOptions.trainData, SharedOptions.beta, SharedOptions.maxHalvings, SharedOptions.samples,
-        .integer("grid-rows", default: 8, in: 0...50, help: "rows in the picture of source, x̂t, x̂s and borderline images (0: none)"),
+        SharedOptions.trainData, SharedOptions.beta, SharedOptions.maxHalvings, SharedOptions.samples, SharedOptions.gridRows,
     ]
 
     func probe(_ pair: ClassPair, context: RunContext) throws -> BoundarySet {
@@ -41,12 +40,11 @@ final class DeepDIGProber: BoundaryProber {
         let trainCount = shuffled.count - validationCount
         let isTrainPart = (0..<shuffled.count).map { $0 < trainCount }
         let images = split.data.images.gather(batch: shuffled)
-        let d = images.sampleCount
         var queries = 0
 
         // Component I.
         var g = random.derived(1)
-        let a1 = try Autoencoders.table2(inputSize: d, generator: &g)
+        let a1 = try Autoencoders.make(kind: settings.architecture, imageShape: classifier.inputShape, generator: &g)
         queries += try Autoencoders.train(a1, images: images.slice(batch: 0..<trainCount), target: t, settings: settings,
                                           context: context, random: &g, task: "component I: A1 \(s)→\(t)")
         let xt = Autoencoders.apply(a1, to: images)
@@ -66,7 +64,7 @@ final class DeepDIGProber: BoundaryProber {
 
         // Component II.
         let a2Training = kept1.filter { isTrainPart[$0] }
-        let a2 = try Autoencoders.table2(inputSize: d, generator: &g)
+        let a2 = try Autoencoders.make(kind: settings.architecture, imageShape: classifier.inputShape, generator: &g)
         queries += try Autoencoders.train(a2, images: xt.gather(batch: a2Training.isEmpty ? kept1 : a2Training), target: s,
                                           settings: settings, context: context, random: &g, task: "component II: A2 \(t)→\(s)")
         let xtKept = xt.gather(batch: kept1)
@@ -79,7 +77,10 @@ final class DeepDIGProber: BoundaryProber {
         let cap = try o.int("samples")
         if cap > 0, kept2.count > cap { kept2 = Array(kept2.prefix(cap)) }
 
+        let spread1 = Autoencoders.outputDiagnostics(xt), spread2 = Autoencoders.outputDiagnostics(xs)
         for (name, value) in [
+            ("component1_output_spread", spread1.spread), ("component1_saturated_share", spread1.saturated),
+            ("component2_output_spread", spread2.spread), ("component2_saturated_share", spread2.saturated),
             ("component1_images", Double(shuffled.count)), ("component1_validation_images", Double(validationRows.count)),
             ("component1_accuracy_validation", c1Validation), ("component1_accuracy_train", c1Train),
             ("component1_kept", Double(kept1.count)),
@@ -101,19 +102,9 @@ final class DeepDIGProber: BoundaryProber {
 
         let sourceRows = kept2.map { kept1[$0] }
         let sourceImages = images.gather(batch: sourceRows)
-        let rows = min(try o.int("grid-rows"), n)
-        if rows > 0, ImageGrid.canDraw(start.sampleShape) {
-            var grid = try ImageGrid(sampleShape: start.sampleShape, rows: rows, columns: 4, scale: 2)
-            for r in 0..<rows {
-                grid.set(row: r, column: 0, batch: sourceImages, index: r)
-                grid.set(row: r, column: 1, batch: end, index: r)
-                grid.set(row: r, column: 2, batch: start, index: r)
-                grid.set(row: r, column: 3, batch: outcome.points, index: r)
-            }
-            context.store.addPicture(ResultPicture(name: "deepdig-grid", caption:
-                "Columns: training image of \(classifier.className(s)), x̂t = A1(x), x̂s = A2(x̂t), borderline point (\(s)→\(t)).",
-                image: try grid.render()), pair: pair)
-        }
+        try addImageGrid([sourceImages, end, start, outcome.points], rows: Array(0..<min(try o.int("grid-rows"), n)), name: "deepdig-grid",
+                         caption: "Columns: training image of \(classifier.className(s)), x̂t = A1(x), x̂s = A2(x̂t), borderline point (\(s)→\(t)).",
+                         pair: pair, context: context)
         return try BoundarySet(
             pair: pair, points: outcome.points, startPoints: start, endPoints: end,
             startIndices: Array(repeating: -1, count: n), endIndices: Array(repeating: -1, count: n),

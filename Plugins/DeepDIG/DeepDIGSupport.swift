@@ -52,6 +52,29 @@ struct TrainingSplit {
     }
 }
 
+/// A per-run cache of values computed once per key (an SVM or a PCA per unordered class pair),
+/// shared by both directions and every prober's sets.
+final class KeyedCache<Value>: @unchecked Sendable {
+    private var values: [String: Value] = [:]
+    private let lock = NSLock()
+
+    func value(_ key: String, make: () throws -> Value) rethrows -> Value {
+        lock.lock(); defer { lock.unlock() }
+        if let hit = values[key] { return hit }
+        let made = try make()
+        values[key] = made
+        return made
+    }
+}
+
+/// The classifier's embeddings (flattened `[n, e]`) of every image of `split` labelled s or t,
+/// and those labels.
+func trainingEmbeddings(_ split: TrainingSplit, _ s: Int, _ t: Int, classifier: any Classifier) throws -> (embedding: Tensor, labels: [Int]) {
+    let rows = split.data.labels.indices.filter { split.data.labels[$0] == s || split.data.labels[$0] == t }
+    let embedded = try classifier.embedding(split.data.images.gather(batch: rows))!
+    return (embedded.reshaped([embedded.batchSize, embedded.sampleCount]), rows.map { split.data.labels[$0] })
+}
+
 /// The options every DeepDIG prober shares.
 enum SharedOptions {
     static let trainData = PluginOption.string("train-data", default: "auto",
@@ -61,6 +84,19 @@ enum SharedOptions {
         help: "cap on bisection halvings per pair; pairs that reach it count as failures")
     static let samples = PluginOption.integer("samples", default: 0, in: 0...1_000_000,
         help: "most attempts per pair (0: every eligible training image of s, as in the paper)")
+    static let gridRows = PluginOption.integer("grid-rows", default: 8, in: 0...50,
+        help: "rows in the picture of the images each borderline point came from and the point itself (0: none)")
+}
+
+/// Adds a picture (paper Tables 3–8) with one row per given row index and one column per tensor
+/// (all `[n] + imageShape`, same n), when the images can be drawn and `rows` is not empty.
+func addImageGrid(_ columns: [Tensor], rows: [Int], name: String, caption: String, pair: ClassPair, context: RunContext) throws {
+    guard let first = columns.first, !rows.isEmpty, ImageGrid.canDraw(first.sampleShape) else { return }
+    var grid = try ImageGrid(sampleShape: first.sampleShape, rows: rows.count, columns: columns.count, scale: 2)
+    for (r, index) in rows.enumerated() {
+        for (c, column) in columns.enumerated() { grid.set(row: r, column: c, batch: column, index: index) }
+    }
+    context.store.addPicture(ResultPicture(name: name, caption: caption, image: try grid.render()), pair: pair)
 }
 
 /// One autoencoder's training settings (paper Section 5: α = 0.8, 5000 steps, batch 128,
@@ -77,6 +113,11 @@ struct AutoencoderSettings {
     /// "mean" (over every pixel of the batch, PyTorch's default) or "image-sum" (summed over
     /// each image's pixels, ‖x − A(x)‖² literally, then averaged over the batch).
     var reduction = "mean"
+    /// "ce" (softmax cross-entropy, the paper's CE) or "bce" (binary cross-entropy between the
+    /// softmax probabilities and the one-hot target, mean over batch × classes: the authors' code).
+    var classification = "ce"
+    /// "auto", "dense" or "conv" (``Autoencoders/make(kind:imageShape:generator:)``).
+    var architecture = "auto"
 
     static let options: [PluginOption] = [
         .integer("steps", default: 5000, in: 1...1_000_000, help: "Adam steps per autoencoder (paper: 5000)"),
@@ -87,8 +128,12 @@ struct AutoencoderSettings {
         .integer("lr-decay-every", default: 1000, in: 1...1_000_000, help: "steps between decays (paper: 1000)"),
         .choice("reconstruction", ["mse", "bce"], default: "mse",
                 help: "reconstruction term: mse = mean squared error ‖x − A(x)‖² (paper), bce = binary cross-entropy (authors' code)"),
+        .choice("classification", ["ce", "bce"], default: "ce",
+                help: "classification term: ce = softmax cross-entropy (paper), bce = binary cross-entropy of the softmax probabilities against the one-hot target (authors' code)"),
         .choice("reconstruction-reduction", ["mean", "image-sum"], default: "mean",
                 help: "mean: reconstruction term averaged over all pixels; image-sum: summed over each image's pixels (‖x − A(x)‖²), averaged over the batch"),
+        .choice("autoencoder", ["auto", "dense", "conv"], default: "auto",
+                help: "auto: convolutional (paper Table 2, CIFAR10) for 3-channel images with sides divisible by 8, else dense (Table 2, MNIST/Fashion-MNIST)"),
         .number("validation-share", default: 0.2, in: 0...0.9, help: "share of class-s images held out from training A1 (paper: 0.2)"),
     ]
 
@@ -102,6 +147,8 @@ struct AutoencoderSettings {
         decayEvery = try o.int("lr-decay-every")
         reconstruction = try o.string("reconstruction")
         reduction = try o.string("reconstruction-reduction")
+        architecture = try o.string("autoencoder")
+        classification = try o.string("classification")
     }
 }
 
@@ -116,13 +163,53 @@ enum Autoencoders {
         ])
     }
 
+    /// Paper Table 2 (CIFAR10): CNV(3,12,4)-ReLU-CNV(12,24,4)-ReLU-CNV(24,48,4)-ReLU ·
+    /// TCNV(48,24,4)-ReLU-TCNV(24,12,4)-ReLU-TCNV(12,3,4)-Sigmoid, stride 2 and padding 1 in
+    /// every layer (H, W → H/2 → H/4 → H/8 and back; the paper does not print stride and padding,
+    /// these are the values that make a 4×4 kernel halve and restore the size exactly). Wrapped in
+    /// Reshape/Flatten so it takes and returns flattened rows like ``table2``. Needs H and W
+    /// divisible by 8.
+    static func convolutional(imageShape shape: [Int], generator g: inout RandomGenerator) throws -> Model {
+        guard shape.count == 3, shape[1] % 8 == 0, shape[2] % 8 == 0, shape[1] > 0, shape[2] > 0 else {
+            throw BorderlineError(.shapeMismatch, "deepdig: the convolutional autoencoder needs [C, H, W] images with H and W divisible by 8, got \(shape)")
+        }
+        let c = shape[0], p = Padding2D(top: 1, bottom: 1, left: 1, right: 1)
+        return try Model.sequential(inputShape: [shape.reduce(1, *)], [
+            ("unflatten", try Reshape(shape: shape)),
+            ("enc1", Conv2D(inChannels: c, outChannels: 12, kernelSize: (4, 4), stride: (2, 2), padding: p, generator: &g)), ("enc1.relu", ReLU()),
+            ("enc2", Conv2D(inChannels: 12, outChannels: 24, kernelSize: (4, 4), stride: (2, 2), padding: p, generator: &g)), ("enc2.relu", ReLU()),
+            ("enc3", Conv2D(inChannels: 24, outChannels: 48, kernelSize: (4, 4), stride: (2, 2), padding: p, generator: &g)), ("enc3.relu", ReLU()),
+            ("dec1", ConvTranspose2D(inChannels: 48, outChannels: 24, kernelSize: (4, 4), stride: (2, 2), padding: p, generator: &g)), ("dec1.relu", ReLU()),
+            ("dec2", ConvTranspose2D(inChannels: 24, outChannels: 12, kernelSize: (4, 4), stride: (2, 2), padding: p, generator: &g)), ("dec2.relu", ReLU()),
+            ("dec3", ConvTranspose2D(inChannels: 12, outChannels: c, kernelSize: (4, 4), stride: (2, 2), padding: p, generator: &g)), ("dec3.sigmoid", Sigmoid()),
+            ("flatten", Flatten()),
+        ])
+    }
+
+    /// The autoencoder for the classifier's input shape: `kind` = `auto` picks the convolutional
+    /// one for 3-channel images whose sides are divisible by 8 (paper: CIFAR10) and Table 2's dense
+    /// one otherwise; `dense` / `conv` force one.
+    static func make(kind: String, imageShape: [Int], generator g: inout RandomGenerator) throws -> Model {
+        let d = imageShape.reduce(1, *)
+        switch kind {
+        case "dense": return try table2(inputSize: d, generator: &g)
+        case "conv": return try convolutional(imageShape: imageShape, generator: &g)
+        default:
+            if imageShape.count == 3, imageShape[0] == 3, imageShape[1] % 8 == 0, imageShape[2] % 8 == 0 {
+                return try convolutional(imageShape: imageShape, generator: &g)
+            }
+            return try table2(inputSize: d, generator: &g)
+        }
+    }
+
     /// Trains `autoencoder` on the rows of `images` (`[N, d]`, flattened) through the classifier,
     /// which is never changed: loss = rec(x, A(x)) + α·CE(f(A(x)), target). One forward and one
     /// backward pass of the classifier per step when it is a model (the exact path); otherwise
     /// its logits plus a vector–Jacobian product. Returns the model queries spent.
     @discardableResult
     static func train(_ autoencoder: Model, images: Tensor, target: Int, settings: AutoencoderSettings,
-                      context: RunContext, random: inout RandomGenerator, task: String) throws -> Int {
+                      context: RunContext, random: inout RandomGenerator, task: String,
+                      onStep: ((_ step: Int, _ reconstruction: Float, _ classification: Float) -> Void)? = nil) throws -> Int {
         let n = images.batchSize, d = images.sampleCount
         guard n > 0 else { throw BorderlineError(.dataMismatch, "\(task): no images to train the autoencoder on") }
         let inputShape = context.classifier.inputShape
@@ -161,7 +248,7 @@ enum Autoencoders {
                 var failure: Error?
                 let r = exact.vjp(shaped) { logits in
                     do {
-                        let ce = try Loss.softmaxCrossEntropy(logits: logits.reshaped([b, logits.sampleCount]), labels: labels)
+                        let ce = try classificationLoss(logits.reshaped([b, logits.sampleCount]), labels: labels, kind: settings.classification)
                         ceValue = ce.value
                         return ce.gradient.map { settings.alpha * $0 }.reshaped(logits.shape)
                     } catch { failure = error; return Tensor(zeros: logits.shape) }
@@ -171,7 +258,7 @@ enum Autoencoders {
                 queries += 2 * b
             } else {
                 let logits = try context.classifier.logits(shaped)
-                let ce = try Loss.softmaxCrossEntropy(logits: logits, labels: labels)
+                let ce = try classificationLoss(logits.reshaped([b, logits.sampleCount]), labels: labels, kind: settings.classification)
                 ceValue = ce.value
                 dRecon = try differentiable!.vjp(shaped, cotangent: ce.gradient.map { settings.alpha * $0 }, of: .logits).inputGradient
             }
@@ -179,12 +266,60 @@ enum Autoencoders {
             adam.step(params)
             schedule.step()
             lastLoss = rec.value + settings.alpha * ceValue
+            onStep?(step, rec.value, ceValue)
             if (step + 1) % every == 0 || step + 1 == settings.steps {
                 context.progress.update(completed: step + 1, detail: String(format: "loss %.4f", lastLoss))
             }
         }
         context.progress.end(summary: String(format: "%@: %d steps, final batch loss %.4f", task, settings.steps, lastLoss))
         return queries
+    }
+
+    /// The classification term on `[b, K]` logits and its gradient with respect to the logits:
+    /// `ce` = mean softmax cross-entropy; `bce` = PyTorch's `binary_cross_entropy(softmax(z), onehot)`
+    /// (mean over b·K entries, log clamped at −100), differentiated back through the softmax:
+    /// ∂L/∂z = p ⊙ (g − Σ_k g_k p_k) with g = ∂L/∂p.
+    static func classificationLoss(_ logits: Tensor, labels: [Int], kind: String) throws -> LossValue {
+        if kind != "bce" { return try Loss.softmaxCrossEntropy(logits: logits, labels: labels) }
+        let b = logits.batchSize, k = logits.sampleCount
+        let p = logits.softmaxRows()
+        var onehot = [Float](repeating: 0, count: b * k)
+        for (r, c) in labels.enumerated() where c >= 0 && c < k { onehot[r * k + c] = 1 }
+        let bce = try Loss.binaryCrossEntropy(probabilities: p, targets: Tensor(shape: [b, k], scalars: onehot))
+        let ps = p.scalars, gs = bce.gradient.scalars
+        var dz = [Float](repeating: 0, count: b * k)
+        for r in 0..<b {
+            var dot: Float = 0
+            for c in 0..<k { dot += gs[r * k + c] * ps[r * k + c] }
+            for c in 0..<k { dz[r * k + c] = ps[r * k + c] * (gs[r * k + c] - dot) }
+        }
+        return (bce.value, Tensor(shape: logits.shape, scalars: dz))
+    }
+
+    /// Collapse diagnostics of autoencoder outputs `[n] + shape`: `spread` = mean over pixels of the
+    /// standard deviation across the n outputs (≈ 0 when the autoencoder maps every input to the
+    /// same image), `saturated` = share of pixels below 1e-3 or above 1 − 1e-3 (sigmoid saturated,
+    /// so the reconstruction gradient through it vanishes). See docs/deepdig.md, "FCN".
+    static func outputDiagnostics(_ outputs: Tensor) -> (spread: Double, saturated: Double) {
+        let n = outputs.batchSize, d = outputs.sampleCount
+        guard n > 0, d > 0 else { return (.nan, .nan) }
+        var sum = [Double](repeating: 0, count: d), squares = [Double](repeating: 0, count: d)
+        var saturated = 0
+        outputs.withUnsafeBufferPointer { p in
+            for r in 0..<n {
+                for c in 0..<d {
+                    let v = p[r * d + c]
+                    sum[c] += Double(v); squares[c] += Double(v) * Double(v)
+                    if v < 1e-3 || v > 1 - 1e-3 { saturated += 1 }
+                }
+            }
+        }
+        var spread = 0.0
+        for c in 0..<d {
+            let mean = sum[c] / Double(n)
+            spread += max(0, squares[c] / Double(n) - mean * mean).squareRoot()
+        }
+        return (spread / Double(d), Double(saturated) / Double(n * d))
     }
 
     /// `A(x)` for a batch of classifier-shaped images, in chunks, returned classifier-shaped.

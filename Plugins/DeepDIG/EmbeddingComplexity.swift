@@ -19,8 +19,7 @@ final class EmbeddingComplexity: Metric {
         .number("svm-c", default: 1, in: 1e-6...1e6, help: "C of the linear SVM (paper: 1)"),
     ]
 
-    nonisolated(unsafe) private static var cache: [String: LinearSVM] = [:]
-    private static let lock = NSLock()
+    private static let cache = KeyedCache<LinearSVM>()
 
     static func flat(_ t: Tensor) -> Tensor { t.reshaped([t.batchSize, t.sampleCount]) }
 
@@ -42,19 +41,10 @@ final class EmbeddingComplexity: Metric {
         let s = set.pair.source, t = set.pair.target
         let spec = try context.options.string("train-data"), c = try context.options.double("svm-c")
         let key = "\(ObjectIdentifier(context.environment).hashValue)|\(min(s, t))-\(max(s, t))|\(spec)|\(c)"
-        EmbeddingComplexity.lock.lock()
-        var svm = EmbeddingComplexity.cache[key]
-        EmbeddingComplexity.lock.unlock()
-        if svm == nil {
-            let split = try TrainingSplit.resolve(spec, context: context)
-            let rows = split.data.labels.indices.filter { split.data.labels[$0] == s || split.data.labels[$0] == t }
-            let embedded = try classifier.embedding(split.data.images.gather(batch: rows))!
-            svm = try LinearSVM.train(EmbeddingComplexity.flat(embedded), labels: rows.map { split.data.labels[$0] }, C: c)
-            EmbeddingComplexity.lock.lock()
-            EmbeddingComplexity.cache[key] = svm
-            EmbeddingComplexity.lock.unlock()
+        let model = try EmbeddingComplexity.cache.value(key) {
+            let train = try trainingEmbeddings(try TrainingSplit.resolve(spec, context: context), s, t, classifier: classifier)
+            return try LinearSVM.train(train.embedding, labels: train.labels, C: c)
         }
-        let model = svm!
         let testRows = context.data.labels.indices.filter { context.data.labels[$0] == s || context.data.labels[$0] == t }
         let testEmbedding = EmbeddingComplexity.flat(try classifier.embedding(context.data.images.gather(batch: testRows))!)
         let testD = EmbeddingComplexity.edc1(model.distances(testEmbedding))

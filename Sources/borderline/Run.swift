@@ -34,7 +34,7 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("set"), help: "Set a plugin option: plugin.option=value or plugin.component.option=value (repeatable).")
     var settings: [String] = []
 
-    @Option(help: "Class pairs: s:t,... with class names or indices, or 'all' (default: all pairs of --classes).")
+    @Option(help: "Class pairs: s:t,... with class names or indices, 'all' (every unordered pair) or 'all-ordered' (both directions of every pair, e.g. for DeepDIG) (default: all pairs of --classes).")
     var pairs: [String] = []
 
     @Option(help: "Classes (names or indices, comma-separated) whose pairs are analysed (default: all).")

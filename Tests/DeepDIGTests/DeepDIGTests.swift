@@ -123,3 +123,179 @@ final class DeepDIGTests: XCTestCase {
         XCTAssertEqual(EmbeddingComplexity.edc1([1, 3]).normalised, 2.0 / 3.0, accuracy: 1e-12)
     }
 }
+
+final class DeepDIGAllPairsTests: XCTestCase {
+    func testHeatmapMatricesAndCorrelation() throws {
+        let entries: [(pair: ClassPair?, path: String, value: Double)] = [
+            (ClassPair(0, 1), "idc/deepdig.deepdig/idc", 0.1), (ClassPair(1, 0), "idc/deepdig.deepdig/idc", 0.2),
+            (ClassPair(2, 0), "idc/deepdig.deepdig/idc", 0.4), (ClassPair(0, 1), "idc/deepdig.rpbs/idc", 9),
+            (ClassPair(5, 0), "idc/deepdig.deepdig/idc", 9),   // out of range: ignored
+        ]
+        let m = AllPairsSummary.matrix(entries, path: "idc/deepdig.deepdig/idc", classes: [0, 1, 2])
+        let sub = AllPairsSummary.matrix(entries, path: "idc/deepdig.deepdig/idc", classes: [0, 2])
+        XCTAssertEqual(sub[1][0], 0.4, "rows and columns follow the listed classes")
+        XCTAssertTrue(sub[0][1].isNaN)
+        XCTAssertEqual(m[0][1], 0.1); XCTAssertEqual(m[1][0], 0.2); XCTAssertEqual(m[2][0], 0.4)
+        XCTAssertTrue(m[0][0].isNaN && m[1][2].isNaN, "no value: NaN (grey)")
+        // Perfectly linear relation over the 3 defined cells → r = 1; anti-linear → −1.
+        let linear = m.map { $0.map { 2 * $0 + 1 } }, anti = m.map { $0.map { -$0 } }
+        XCTAssertEqual(AllPairsSummary.correlation(m, linear).r, 1, accuracy: 1e-12)
+        XCTAssertEqual(AllPairsSummary.correlation(m, linear).cells, 3)
+        XCTAssertEqual(AllPairsSummary.correlation(m, anti).r, -1, accuracy: 1e-12)
+        XCTAssertEqual(Charts.pearson([1, 2, 3, 4], [2, 1, 4, 3]), 0.6, accuracy: 1e-12)
+        XCTAssertTrue(Charts.pearson([1, 1], [2, 3]).isNaN, "zero variance")
+        let image = try Charts.heatmap(m, title: "IDC")
+        XCTAssertEqual(image.height, 40 + 3 * 28 + 36)
+        XCTAssertEqual(Charts.viridis(0).0, 68); XCTAssertEqual(Charts.viridis(1).2, 37)
+        let scatter = try Charts.scatter([.init(label: "a", colour: (0, 0, 0), points: [(0, 0), (1, 1)], size: 3)], title: "T")
+        XCTAssertGreaterThan(scatter.width, 0)
+        // The two points land in opposite corners of the plot area: black pixels there.
+        func isBlack(_ x: Int, _ y: Int) -> Bool { let i = 3 * (y * scatter.width + x); return scatter.pixels[i..<(i + 3)].allSatisfy { $0 == 0 } }
+        XCTAssertTrue(isBlack(30, 30 + 419), "(0, 0) bottom-left")
+        XCTAssertTrue(isBlack(30 + 419, 30), "(1, 1) top-right")
+    }
+}
+
+final class DeepDIGConvAutoencoderTests: XCTestCase {
+    /// A tiny classifier on 3×8×8 images that looks at the mean intensity (dark = 0, bright = 1).
+    private func rgbClassifier() throws -> ModelClassifier {
+        var g = RandomGenerator(seed: 11)
+        let fc = Dense(inFeatures: 192, outFeatures: 2, generator: &g)
+        fc.weight.value = Tensor(shape: [2, 192], scalars: Array(repeating: -10 / 192, count: 192) + Array(repeating: 10 / 192, count: 192))
+        fc.bias!.value = Tensor(shape: [2], scalars: [5, -5])
+        return ModelClassifier(try Model.sequential(inputShape: [3, 8, 8], [("flat", Flatten()), ("fc", fc)]), classNames: ["dark", "bright"])
+    }
+
+    func testAutoChoosesByShapeAndTheConvolutionalOneTrainsThroughAClassifier() throws {
+        var g = RandomGenerator(seed: 4)
+        let conv = try Autoencoders.make(kind: "auto", imageShape: [3, 8, 8], generator: &g)
+        XCTAssertTrue(conv.nodes.contains { $0.name == "enc1" && $0.layer is Conv2D })
+        let dense = try Autoencoders.make(kind: "auto", imageShape: [1, 28, 28], generator: &g)
+        XCTAssertTrue(dense.nodes.contains { $0.name == "enc1" && $0.layer is Dense })
+        XCTAssertThrowsError(try Autoencoders.make(kind: "conv", imageShape: [3, 10, 10], generator: &g))
+
+        let classifier = try rgbClassifier()
+        var dg = RandomGenerator(seed: 5)
+        let dark = dg.uniform(shape: [24, 3, 8, 8], low: 0, high: 0.3), bright = dg.uniform(shape: [24, 3, 8, 8], low: 0.7, high: 1)
+        let data = try Dataset(name: "rgb", images: Tensor.concatenate(batches: [dark, bright]),
+                               labels: Array(repeating: 0, count: 24) + Array(repeating: 1, count: 24), classNames: ["dark", "bright"])
+        let environment = try RunEnvironment(classifier: classifier, data: data, pairs: [ClassPair(0, 1)], samplesPerPair: 10, seed: 7)
+        let ctx = environment.context(plugin: PluginRecord(name: "deepdig", version: "0", summary: ""), component: "deepdig",
+                                      options: PluginOptionValues([:], owner: "deepdig/deepdig"))
+        var settings = AutoencoderSettings()
+        settings.steps = 60
+        settings.batchSize = 8
+        XCTAssertEqual(try classifier.predictions(dark).filter { $0 == 1 }.count, 0)
+        var random = RandomGenerator(seed: 6)
+        try Autoencoders.train(conv, images: dark, target: 1, settings: settings, context: ctx, random: &random, task: "conv A1")
+        let moved = Autoencoders.apply(conv, to: dark)
+        XCTAssertEqual(moved.shape, dark.shape)
+        XCTAssertTrue(moved.scalars.allSatisfy { $0 >= 0 && $0 <= 1 }, "sigmoid output")
+        let share = Double(try classifier.predictions(moved).filter { $0 == 1 }.count) / 24
+        XCTAssertGreaterThanOrEqual(share, 0.95, "the convolutional A1 moves dark images across the boundary")
+    }
+}
+
+final class DeepDIGLossTests: XCTestCase {
+    /// The authors'-code classification term (BCE of softmax probabilities vs one-hot) against
+    /// central finite differences, and against a hand value.
+    func testBCEClassificationTermGradient() throws {
+        let z: [Float] = [0.3, -1.2, 2.0, 0.5, 0.1, -0.4]
+        let labels = [1, 0]
+        let loss = try Autoencoders.classificationLoss(Tensor(shape: [2, 3], scalars: z), labels: labels, kind: "bce")
+        func value(_ v: [Float]) throws -> Double {
+            Double(try Autoencoders.classificationLoss(Tensor(shape: [2, 3], scalars: v), labels: labels, kind: "bce").value)
+        }
+        for i in 0..<6 {
+            var up = z, down = z
+            up[i] += 1e-2; down[i] -= 1e-2
+            let numeric = (try value(up) - value(down)) / 2e-2
+            XCTAssertEqual(Double(loss.gradient.scalars[i]), numeric, accuracy: 2e-4, "∂L/∂z\(i)")
+        }
+        // Hand value: mean over 6 entries of −[y log p + (1 − y) log(1 − p)].
+        var expected = 0.0
+        for r in 0..<2 {
+            let e = (0..<3).map { exp(Double(z[r * 3 + $0])) }, sum = e.reduce(0, +)
+            for c in 0..<3 { let p = e[c] / sum; expected -= c == labels[r] ? log(p) : log(1 - p) }
+        }
+        XCTAssertEqual(Double(loss.value), expected / 6, accuracy: 1e-5)
+        let ce = try Autoencoders.classificationLoss(Tensor(shape: [2, 3], scalars: z), labels: labels, kind: "ce")
+        XCTAssertEqual(ce.value, try Loss.softmaxCrossEntropy(logits: Tensor(shape: [2, 3], scalars: z), labels: labels).value)
+    }
+}
+
+/// Step-by-step agreement of ``Autoencoders/train`` with PyTorch (golden from
+/// tools/deepdig_torch_golden.py): same deterministic autoencoder weights, the first 128 Pullover
+/// training images, target Trouser, through the shipped FCN, for the paper's loss and the
+/// authors'-code loss. Establishes that the FCN's autoencoder collapse (docs/deepdig.md) is what
+/// PyTorch does too, not a bug of ours.
+final class DeepDIGGoldenTests: XCTestCase {
+    struct Golden: Decodable {
+        struct Run: Decodable {
+            var reconstruction: String, classification: String
+            var rec: [Double], cls: [Double]
+            var final_output_spread: Double, final_target_share: Double
+        }
+        var steps: Int, source_class: Int, target_class: Int, images: Int
+        var runs: [String: Run]
+    }
+
+    static let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+
+    func testAutoencoderTrainingMatchesPyTorch() throws {
+        let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: DeepDIGGoldenTests.here.appendingPathComponent("Golden/deepdig-autoencoder.json")))
+        let repository = DeepDIGGoldenTests.here.deletingLastPathComponent().deletingLastPathComponent()
+        let train: Dataset
+        do { train = try Dataset.named("fashion-mnist", split: .train) } catch { throw XCTSkip("Fashion-MNIST not installed: \(error)") }
+        let model = try Model.load(contentsOf: repository.appendingPathComponent("Models/fashion-fcn.h5").path)
+        let classifier = ModelClassifier(model)
+        let rows = Array(train.labels.indices.filter { train.labels[$0] == golden.source_class }.prefix(golden.images))
+        let images = train.images.gather(batch: rows).reshaped([rows.count, 784])
+        let data = try Dataset(name: "golden", images: train.images.gather(batch: rows), labels: rows.map { _ in golden.source_class },
+                               classNames: train.classNames)
+        let environment = try RunEnvironment(classifier: classifier, data: data, pairs: [ClassPair(2, 1)], samplesPerPair: 1, seed: 0)
+        let ctx = environment.context(plugin: PluginRecord(name: "deepdig", version: "0", summary: ""), component: "deepdig",
+                                      options: PluginOptionValues([:], owner: "deepdig/deepdig"))
+        for (name, run) in golden.runs.sorted(by: { $0.key < $1.key }) {
+            var g = RandomGenerator(seed: 0)
+            let ae = try Autoencoders.table2(inputSize: 784, generator: &g)
+            // w[i] = bound · sin(1.7 i + 0.3 layer), bias with offset 0.5 (the golden script's pattern).
+            for (layer, node) in ["enc1", "dec1", "dec2"].enumerated() {
+                let dense = try XCTUnwrap(ae.nodes.first { $0.name == node }?.layer as? Dense)
+                let bound = 1 / Double(dense.inFeatures).squareRoot()
+                func pattern(_ count: Int, _ offset: Double) -> [Float] {
+                    (0..<count).map { Float(bound * sin(1.7 * Double($0) + 0.3 * Double(layer) + offset)) }
+                }
+                dense.weight.value = Tensor(shape: dense.weight.value.shape, scalars: pattern(dense.weight.value.count, 0))
+                dense.bias!.value = Tensor(shape: dense.bias!.value.shape, scalars: pattern(dense.bias!.value.count, 0.5))
+            }
+            var settings = AutoencoderSettings()
+            settings.steps = golden.steps
+            settings.batchSize = golden.images
+            settings.reconstruction = run.reconstruction
+            settings.classification = run.classification
+            var rec: [Double] = [], cls: [Double] = []
+            var random = RandomGenerator(seed: 1)
+            try Autoencoders.train(ae, images: images, target: golden.target_class, settings: settings, context: ctx, random: &random,
+                                   task: name) { _, r, c in rec.append(Double(r)); cls.append(Double(c)) }
+            if name == "paper" {
+                // Mean MSE + 0.8·softmax CE: the trajectory agrees with PyTorch step by step, into the
+                // collapse (CE → 0 at step 2, outputs saturate, every output the same image).
+                for step in 0..<8 {
+                    XCTAssertEqual(rec[step], run.rec[step], accuracy: 1e-3 * max(1, abs(run.rec[step])), "\(name) reconstruction term, step \(step)")
+                    XCTAssertEqual(cls[step], run.cls[step], accuracy: 1e-3 * max(1, abs(run.cls[step])), "\(name) classification term, step \(step)")
+                }
+                let out = Autoencoders.apply(ae, to: images)
+                let share = Double(try classifier.predictions(out.reshaped([rows.count, 1, 28, 28])).filter { $0 == golden.target_class }.count) / Double(rows.count)
+                XCTAssertEqual(share, run.final_target_share, accuracy: 0.05, "\(name): share of outputs classified as the target after \(golden.steps) steps")
+                XCTAssertEqual(Autoencoders.outputDiagnostics(out).spread, run.final_output_spread, accuracy: 0.01, "\(name): output spread (collapse)")
+            } else {
+                // BCE + 0.8·BCE(softmax, one-hot): equal at step 0; from step 1 on the trajectories part,
+                // because the gradient of BCE(softmax) at a saturated softmax (1 − p rounds to 0, PyTorch's
+                // 1e-12 clamp, terms of ±1e9 cancelling) depends on the last bits of the softmax.
+                XCTAssertEqual(rec[0], run.rec[0], accuracy: 1e-4, "\(name) reconstruction term, step 0")
+                XCTAssertEqual(cls[0], run.cls[0], accuracy: 1e-3 * run.cls[0], "\(name) classification term, step 0")
+            }
+        }
+    }
+}

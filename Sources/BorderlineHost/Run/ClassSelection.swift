@@ -44,10 +44,19 @@ public struct ClassSelection {
     }
 
     /// The run's pairs: the given pairs (or `all`), else every unordered pair of `classes`
-    /// (or of all classes).
+    /// (or of all classes). `all-ordered` gives every ordered pair (s, t), s ≠ t, of `classes`
+    /// (or of all classes): both directions, for direction-dependent probers such as DeepDIG.
     public func pairs(_ pairArguments: [String], classes classArguments: [String]) throws -> [ClassPair] {
         let args = pairArguments.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
         let classes = try classArguments.flatMap { $0.split(separator: ",").map(String.init) }.map(resolve)
+        if args == ["all-ordered"] {
+            let pool = Array(Set(classes.isEmpty ? Array(0..<classNames.count) : classes)).sorted()
+            let pairs = pool.flatMap { s in pool.filter { $0 != s }.map { ClassPair(s, $0) } }
+            guard !pairs.isEmpty else {
+                throw BorderlineError(.invalidArgument, "--classes must name at least two different classes to form a pair")
+            }
+            return pairs
+        }
         if args.isEmpty || args == ["all"] {
             let pool = classes.isEmpty ? Array(0..<classNames.count) : classes
             let pairs = ClassPair.allPairs(of: pool)

@@ -18,7 +18,7 @@ public struct RunConfiguration: Equatable {
     public var plugins: [String] = []
     /// `plugin.option` or `plugin.component.option` → value (text from `--set`, typed from files).
     public var options: [String: JSONValue] = [:]
-    /// `["all"]`, or pairs `s:t` with class names or indices; empty: all pairs of `classes`.
+    /// `["all"]`, `["all-ordered"]` (both directions of every pair), or pairs `s:t` with class names or indices; empty: all pairs of `classes`.
     public var pairs: [String] = []
     /// Classes (names or indices) whose pairs are analysed when `pairs` is empty; empty: all.
     public var classes: [String] = []
