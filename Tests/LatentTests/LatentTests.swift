@@ -168,6 +168,6 @@ final class LatentTests: XCTestCase {
                                            boundary: [(x.scalars[0..<16], 0.5), nil], imageShape: [1, 4, 4])
         XCTAssertEqual(png.width, 4 + 5 * (8 + 4))
         XCTAssertFalse(try png.encoded().isEmpty)
-        XCTAssertFalse(try LatentPictures.curves([[0, 0.2, 0.6], [0.1, 0.9]]).encoded().isEmpty)
+        XCTAssertFalse(try LatentPictures.curves([[0, 0.2, 0.6], [0.1, 0.9]], target: "b").encoded().isEmpty)
     }
 }
