@@ -20,6 +20,8 @@ let package = Package(
         .library(name: "DeepDIGPlugin", type: .dynamic, targets: ["DeepDIGPlugin"]),
         // latent
         .library(name: "LatentPlugin", type: .dynamic, targets: ["LatentPlugin"]),
+        // region
+        .library(name: "RegionPlugin", type: .dynamic, targets: ["RegionPlugin"]),
     ],
     dependencies: [
         .package(path: "Sources/Core"),
@@ -107,6 +109,23 @@ let package = Package(
         .testTarget(
             name: "LatentTests",
             dependencies: ["LatentKit", core]
+        ),
+        // region
+        .target(
+            name: "RegionKit",
+            dependencies: [core],
+            path: "Plugins/Region",
+            exclude: ["Entry"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .target(
+            name: "RegionPlugin",
+            dependencies: [core, "RegionKit"],
+            path: "Plugins/Region/Entry"
+        ),
+        .testTarget(
+            name: "RegionTests",
+            dependencies: ["RegionKit", core]
         ),
         .testTarget(
             name: "BorderlineCoreTests",

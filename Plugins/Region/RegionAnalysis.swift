@@ -1,0 +1,270 @@
+import BorderlineCore
+import Foundation
+
+/// Everything the region analysis computes for one run (the slides' Tables 1–2, Figures 4–5 and
+/// the boundary detector).
+public struct RegionAnalysisSettings: Sendable {
+    /// Images attacked and probed along directions (the first of the evaluation pool).
+    public var images = 100
+    /// Images for the benign point-vs-region accuracy (0: the whole evaluation pool).
+    public var benignImages = 1000
+    /// Held-out images for choosing the radius (disjoint from every evaluated image).
+    public var radiusImages = 500
+    /// A fixed radius, or nil to choose it on the held-out images.
+    public var radius: Float?
+    public var radiusGrid: [Float] = stride(from: 0.02, through: 0.4, by: 0.02).map { Float($0) }
+    /// `m` while choosing the radius.
+    public var selectionSamples = 200
+    /// `m` of the region classifier.
+    public var regionSamples = 1000
+    /// Directions per input (nil: all `2D`).
+    public var directionCount: Int?
+    public var directions = DirectionSettings()
+    public var attacks: [String] = ["fgsm", "pgd-linf", "cw-l2", "optmargin"]
+    public var attackParameters = RegionAttacks.Parameters()
+    public var detector = BoundaryDetector.Settings()
+    /// Share of the attacked images whose benign and adversarial versions train the detector.
+    public var detectorTrainShare = 0.5
+    public var seed: UInt64 = 0
+    public init() {}
+
+    public func validate() throws {
+        func check(_ ok: Bool, _ message: String) throws { if !ok { throw BorderlineError(.invalidArgument, "region: " + message) } }
+        try check(images >= 1, "images must be ≥ 1, got \(images)")
+        try check(benignImages >= 0, "benign-images must be ≥ 0, got \(benignImages)")
+        try check(radiusImages >= 1 || radius != nil, "radius-images must be ≥ 1 when the radius is chosen, got \(radiusImages)")
+        try check(selectionSamples >= 1 && regionSamples >= 1, "samples must be ≥ 1")
+        try check(radius.map { $0.isFinite && $0 >= 0 } ?? true, "radius must be ≥ 0")
+        try check(!radiusGrid.isEmpty && radiusGrid.allSatisfy { $0.isFinite && $0 >= 0 }, "the radius grid must be non-empty radii ≥ 0")
+        try check(detectorTrainShare > 0 && detectorTrainShare < 1, "detector-train-share must be in (0, 1), got \(detectorTrainShare)")
+        for a in attacks where !RegionAttacks.known.contains(a) {
+            throw BorderlineError(.invalidArgument, "region: unknown attack '\(a)'; known: \(RegionAttacks.known.joined(separator: ", "))")
+        }
+        try directions.validate()
+    }
+}
+
+/// One set of probed inputs (benign, or one attack's successful adversarials).
+public struct ProbedSet {
+    public var name: String
+    /// Rows of the attacked inputs these come from.
+    public var rows: [Int]
+    public var images: Tensor
+    public var distances: DirectionDistances
+    /// Mean purity curve over the set, `k = 1…K`.
+    public var meanPurity: [Double]
+}
+
+public struct AttackEvaluation {
+    public var outcome: AttackOutcome
+    public var pointAccuracy: Double
+    public var regionAccuracy: Double
+    /// Region accuracy on the successful adversarials only.
+    public var regionRecovery: Double
+    /// Region accuracy on successful adversarials with distortion at most the median (low-distortion half).
+    public var regionRecoveryLowDistortion: Double
+    public var detectionRate: Double?
+    public var detectionAccuracy: Double?
+    public var heldOutAdversarials = 0
+}
+
+public struct RegionAnalysisReport {
+    public var selection: RegionClassifier.RadiusSelection?
+    public var radius: Float
+    public var heldOutRows: [Int]
+    public var benignRows: [Int]
+    public var benignPointAccuracy: Double
+    public var benignRegionAccuracy: Double
+    /// Data rows attacked (correctly classified among the first `images` of the pool).
+    public var attackedRows: [Int]
+    public var evaluatedRows: [Int]
+    public var evaluatedPointAccuracy: Double
+    public var evaluatedRegionAccuracy: Double
+    public var attacks: [AttackEvaluation]
+    public var skippedAttacks: [(name: String, reason: String)]
+    public var directions: Tensor
+    public var probed: [ProbedSet]
+    public var detectorBenignAccuracy: Double?
+    public var detectorLosses: [Float]
+    public var detectorTrainRows: [Int]
+    public var seconds: [String: Double]
+}
+
+public enum RegionAnalysis {
+    public typealias Progress = (_ task: String, _ done: Int, _ total: Int) -> Void
+
+    /// Runs the whole analysis on `data` for `classifier` (gradients for the attacks).
+    public static func run(classifier: any Classifier, gradients: (() throws -> any DifferentiableClassifier)?,
+                           data: Dataset, predictions: [Int], settings: RegionAnalysisSettings,
+                           checkStop: () throws -> Void = {}, progress: Progress = { _, _, _ in }) throws -> RegionAnalysisReport {
+        try settings.validate()
+        let n = data.count, k = classifier.classCount, labels = data.labels
+        var seconds: [String: Double] = [:]
+        func timed<T>(_ key: String, _ body: () throws -> T) rethrows -> T {
+            let t0 = Date(); defer { seconds[key, default: 0] += Date().timeIntervalSince(t0) }
+            return try body()
+        }
+        func accuracy(_ p: [Int], _ rows: [Int]) -> Double {
+            rows.isEmpty ? .nan : Double(zip(p, rows).filter { $0 == labels[$1] }.count) / Double(rows.count)
+        }
+
+        // Held-out images for the radius: a seeded random subset; the rest, in order, is the pool.
+        var random = RandomGenerator(seed: settings.seed ^ 0x7265_6769_6f6e)
+        let heldCount = settings.radius == nil ? settings.radiusImages : 0
+        guard heldCount + settings.images <= n else {
+            throw BorderlineError(.invalidArgument, "region: the run has \(n) images, fewer than radius-images (\(heldCount)) + images (\(settings.images)); use --images-per-class 0 or smaller counts")
+        }
+        let order = random.permutation(n)
+        let heldOut = Array(order.prefix(heldCount)).sorted()
+        let heldSet = Set(heldOut)
+        let pool = (0..<n).filter { !heldSet.contains($0) }
+
+        var selection: RegionClassifier.RadiusSelection?
+        let radius: Float
+        if let fixed = settings.radius {
+            radius = fixed
+        } else {
+            progress("choosing the radius on \(heldOut.count) held-out images", 0, 1)
+            selection = try timed("radius_selection") {
+                try RegionClassifier.selectRadius(classifier, images: data.images.gather(batch: heldOut), labels: heldOut.map { labels[$0] },
+                                                  radii: settings.radiusGrid, samples: settings.selectionSamples, seed: settings.seed)
+            }
+            radius = selection!.radius
+        }
+        let region = try RegionClassifier(classifier, radius: radius, samples: settings.regionSamples, seed: settings.seed)
+        func regionPredictions(_ x: Tensor, task: String) throws -> [Int] {
+            var out: [Int] = []
+            let chunk = 64
+            var start = 0
+            while start < x.batchSize {
+                try checkStop()
+                let end = min(x.batchSize, start + chunk)
+                out += try region.predictions(x.slice(batch: start..<end))
+                progress(task, end, x.batchSize)
+                start = end
+            }
+            return out
+        }
+
+        // Benign point vs region accuracy.
+        let benignRows = settings.benignImages == 0 ? pool : Array(pool.prefix(settings.benignImages))
+        let benignPoint = accuracy(benignRows.map { predictions[$0] }, benignRows)
+        let benignRegion = try timed("region_benign") {
+            accuracy(try regionPredictions(data.images.gather(batch: benignRows), task: "region classification of \(benignRows.count) benign images"), benignRows)
+        }
+
+        // The attacked images: the correctly classified ones among the first `images` of the pool.
+        let evaluated = Array(pool.prefix(settings.images))
+        let evaluatedPoint = accuracy(evaluated.map { predictions[$0] }, evaluated)
+        let evaluatedRegion = try accuracy(regionPredictions(data.images.gather(batch: evaluated), task: "region classification of the evaluated images"), evaluated)
+        let attacked = evaluated.filter { predictions[$0] == labels[$0] }
+        guard !attacked.isEmpty else { throw BorderlineError(.dataMismatch, "region: none of the \(evaluated.count) evaluated images is classified correctly") }
+        let x = data.images.gather(batch: attacked), y = attacked.map { labels[$0] }
+
+        var evaluations: [AttackEvaluation] = []
+        var skipped: [(String, String)] = []
+        if !settings.attacks.isEmpty {
+            let model: (any DifferentiableClassifier)?
+            do { model = try gradients?() } catch { model = nil; skipped += settings.attacks.map { ($0, "\(error)") } }
+            if let model {
+                for name in settings.attacks {
+                    guard RegionAttacks.available.contains(name) else {
+                        skipped.append((name, "not available: the core has no \(name) attack in this build"))
+                        continue
+                    }
+                    try checkStop()
+                    progress("attack \(name) on \(attacked.count) images", 0, 1)
+                    let outcome = try timed("attack_\(name)") {
+                        try RegionAttacks.run(name, classifier: model, inputs: x, labels: y, parameters: settings.attackParameters,
+                                              seed: settings.seed ^ StableHash.fnv1a(name), progress: nil)
+                    }
+                    let pointPredicted = try classifier.predictions(outcome.adversarials)
+                    let regionPredicted = try timed("region_adversarial") { try regionPredictions(outcome.adversarials, task: "region classification of \(name) examples") }
+                    let all = Array(0..<attacked.count)
+                    func acc(_ p: [Int], _ rows: [Int]) -> Double { rows.isEmpty ? .nan : Double(rows.filter { p[$0] == y[$0] }.count) / Double(rows.count) }
+                    let ok = all.filter { outcome.succeeded[$0] }
+                    let median = ok.map { outcome.rmsDistortion[$0] }.sorted().dropFirst(max(0, ok.count - 1) / 2).first ?? 0
+                    let low = ok.filter { outcome.rmsDistortion[$0] <= median }
+                    evaluations.append(AttackEvaluation(outcome: outcome, pointAccuracy: acc(pointPredicted, all), regionAccuracy: acc(regionPredicted, all),
+                                                        regionRecovery: acc(regionPredicted, ok), regionRecoveryLowDistortion: acc(regionPredicted, low)))
+                }
+            }
+        }
+
+        // Boundary distances along random directions: benign inputs and each attack's successful adversarials.
+        let d = x.sampleCount
+        let directions = try DirectionProbe.directions(dimension: d, count: settings.directionCount, seed: settings.seed ^ 0x6469_7273)
+        func probe(_ name: String, rows: [Int], images: Tensor) throws -> ProbedSet {
+            let distances = try timed("directions") {
+                try DirectionProbe.measure(classifier, images: images, directions: directions, settings: settings.directions, checkStop: checkStop) { done, total in
+                    progress("boundary distances (\(name)), \(directions.batchSize) directions", done, total)
+                }
+            }
+            var mean = [Double](repeating: 0, count: k)
+            for i in 0..<rows.count {
+                for (j, p) in AdjacentClassPurity.curve(distances.classes(of: i), classCount: k).enumerated() { mean[j] += p / Double(max(1, rows.count)) }
+            }
+            return ProbedSet(name: name, rows: rows, images: images, distances: distances, meanPurity: mean)
+        }
+        var probed = [try probe("benign", rows: Array(0..<attacked.count), images: x)]
+        for e in evaluations {
+            let ok = (0..<attacked.count).filter { e.outcome.succeeded[$0] }
+            if ok.isEmpty { continue }
+            probed.append(try probe(e.outcome.name, rows: ok, images: e.outcome.adversarials.gather(batch: ok)))
+        }
+
+        // The boundary detector: benign vs adversarial, split by attacked image.
+        var detectorBenign: Double?
+        var losses: [Float] = []
+        var trainRows: [Int] = []
+        if probed.count > 1 {
+            let perm = random.permutation(attacked.count)
+            let trainCount = max(1, min(attacked.count - 1, Int((Double(attacked.count) * settings.detectorTrainShare).rounded())))
+            let trainSet = Set(perm.prefix(trainCount))
+            trainRows = Array(trainSet).sorted()
+            var trainD: [Tensor] = [], trainP: [Tensor] = [], trainL: [Int] = []
+            var heldOut: [(set: Int, d: Tensor, p: Tensor)] = []
+            for (s, set) in probed.enumerated() {
+                let local = Array(0..<set.rows.count)
+                let tr = local.filter { trainSet.contains(set.rows[$0]) }, te = local.filter { !trainSet.contains(set.rows[$0]) }
+                let label = s == 0 ? 0 : 1
+                if !tr.isEmpty {
+                    let f = BoundaryDetector.features(set.distances, rows: tr, maxDistance: settings.directions.maxDistance, classCount: k)
+                    trainD.append(f.distances); trainP.append(f.purities); trainL += [Int](repeating: label, count: tr.count)
+                }
+                if !te.isEmpty {
+                    let f = BoundaryDetector.features(set.distances, rows: te, maxDistance: settings.directions.maxDistance, classCount: k)
+                    heldOut.append((s, f.distances, f.purities))
+                }
+            }
+            if Set(trainL).count == 2 {
+                let detector = try BoundaryDetector(directionCount: directions.batchSize, settings: settings.detector)
+                losses = try timed("detector_training") {
+                    try detector.train(distances: Tensor.concatenate(batches: trainD), purities: Tensor.concatenate(batches: trainP), labels: trainL)
+                }
+                var benignCorrect = 0, benignTotal = 0
+                var perSet: [Int: (correct: Int, total: Int)] = [:]
+                for h in heldOut {
+                    let p = detector.predict(distances: h.d, purities: h.p)
+                    let want = h.set == 0 ? 0 : 1
+                    let c = p.filter { $0 == want }.count
+                    if h.set == 0 { benignCorrect += c; benignTotal += p.count } else { perSet[h.set] = (c, p.count) }
+                }
+                if benignTotal > 0 { detectorBenign = Double(benignCorrect) / Double(benignTotal) }
+                for (s, set) in probed.enumerated() where s > 0 {
+                    guard let idx = evaluations.firstIndex(where: { $0.outcome.name == set.name }), let r = perSet[s], r.total > 0 else { continue }
+                    evaluations[idx].detectionRate = Double(r.correct) / Double(r.total)
+                    evaluations[idx].heldOutAdversarials = r.total
+                    evaluations[idx].detectionAccuracy = Double(r.correct + benignCorrect) / Double(r.total + benignTotal)
+                }
+            }
+        }
+
+        return RegionAnalysisReport(selection: selection, radius: radius, heldOutRows: heldOut, benignRows: benignRows,
+                                    benignPointAccuracy: benignPoint, benignRegionAccuracy: benignRegion,
+                                    attackedRows: attacked, evaluatedRows: evaluated, evaluatedPointAccuracy: evaluatedPoint,
+                                    evaluatedRegionAccuracy: evaluatedRegion, attacks: evaluations,
+                                    skippedAttacks: skipped, directions: directions, probed: probed,
+                                    detectorBenignAccuracy: detectorBenign, detectorLosses: losses, detectorTrainRows: trainRows, seconds: seconds)
+    }
+}

@@ -1,0 +1,54 @@
+import BorderlineCore
+import Foundation
+
+/// Adversarial examples made against the point classifier, as the analysis uses them.
+public struct AttackOutcome {
+    public var name: String
+    /// Same shape as the attacked inputs, inside the domain.
+    public var adversarials: Tensor
+    public var succeeded: [Bool]
+    /// `‖x' − x‖₂ / √D` per row.
+    public var rmsDistortion: [Float]
+    public var seconds: Double
+    public init(name: String, adversarials: Tensor, succeeded: [Bool], rmsDistortion: [Float], seconds: Double) {
+        self.name = name
+        self.adversarials = adversarials
+        self.succeeded = succeeded
+        self.rmsDistortion = rmsDistortion
+        self.seconds = seconds
+    }
+    public var successRate: Double { succeeded.isEmpty ? .nan : Double(succeeded.filter { $0 }.count) / Double(succeeded.count) }
+    /// Mean RMS distortion over the successful rows.
+    public var meanRMSDistortion: Double {
+        let ok = succeeded.indices.filter { succeeded[$0] }
+        return ok.isEmpty ? .nan : ok.reduce(0.0) { $0 + Double(rmsDistortion[$1]) } / Double(ok.count)
+    }
+}
+
+/// The attacks the analysis can run, by name, built from the core's attack implementations.
+public enum RegionAttacks {
+    public static let known = ["fgsm", "pgd-linf", "pgd-l2", "cw-l2", "optmargin"]
+
+    /// The names this build can run (the core attacks that exist).
+    public static var available: [String] { [] }
+
+    public struct Parameters: Sendable {
+        public var fgsmEpsilon: Float = 0.1
+        public var pgdEpsilon: Float = 0.1
+        public var pgdL2Epsilon: Float = 2
+        public var pgdStepSize: Float = 0.01
+        public var pgdSteps = 40
+        public var cwIterations = 1000
+        public var cwBinarySteps = 4
+        public var cwLearningRate: Float = 0.2
+        public var cwInitialConstant: Float = 0.2
+        public var optMarginEpsilon: Float = 0.3
+        public init() {}
+    }
+
+    /// Runs the attack `name` untargeted on `inputs` against `classifier`.
+    public static func run(_ name: String, classifier: any DifferentiableClassifier, inputs: Tensor, labels: [Int],
+                           parameters: Parameters, seed: UInt64, progress: ProgressReporter?) throws -> AttackOutcome {
+        throw BorderlineError(.invalidArgument, "attack '\(name)' is not available in this build (the core has no such attack yet)")
+    }
+}
