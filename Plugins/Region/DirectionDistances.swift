@@ -49,6 +49,13 @@ public struct DirectionDistances: Sendable {
     public var directionCount: Int
     public var inputCount: Int { originalClasses.count }
 
+    public init(distances: [Float], classes: [Int], originalClasses: [Int], directionCount: Int) {
+        self.distances = distances
+        self.classes = classes
+        self.originalClasses = originalClasses
+        self.directionCount = directionCount
+    }
+
     public func distances(of i: Int) -> ArraySlice<Float> { distances[(i * directionCount)..<((i + 1) * directionCount)] }
     public func classes(of i: Int) -> ArraySlice<Int> { classes[(i * directionCount)..<((i + 1) * directionCount)] }
 }
