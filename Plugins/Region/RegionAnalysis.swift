@@ -12,9 +12,9 @@ public struct RegionAnalysisSettings: Sendable {
     public var radiusImages = 500
     /// A fixed radius, or nil to choose it on the held-out images.
     public var radius: Float?
-    public var radiusGrid: [Float] = stride(from: 0.02, through: 0.4, by: 0.02).map { Float($0) }
+    public var radiusGrid: [Float] = stride(from: 0.005, through: 0.1, by: 0.005).map { Float($0) }
     /// `m` while choosing the radius.
-    public var selectionSamples = 200
+    public var selectionSamples = 100
     /// `m` of the region classifier.
     public var regionSamples = 1000
     /// Directions per input (nil: all `2D`).
