@@ -108,6 +108,12 @@ let package = Package(
             name: "LatentTests",
             dependencies: ["LatentKit", core]
         ),
+        // attacks
+        .testTarget(
+            name: "AttacksTests",
+            dependencies: [core],
+            exclude: ["Golden"]
+        ),
         .testTarget(
             name: "BorderlineCoreTests",
             dependencies: [core],
