@@ -71,7 +71,7 @@ public enum DirectionProbe {
         }
         let half = (total + 1) / 2
         var random = RandomGenerator(seed: seed)
-        let basis = try Orthonormalization.randomBasis(count: half, length: d, random: &random)
+        let basis = try OrthonormalBasis.random(dimension: d, count: half, generator: &random)
         var scalars = basis
         scalars.reserveCapacity(2 * half * d)
         scalars += basis.map { -$0 }

@@ -29,9 +29,6 @@ public struct AttackOutcome {
 public enum RegionAttacks {
     public static let known = ["fgsm", "pgd-linf", "pgd-l2", "cw-l2", "optmargin"]
 
-    /// The names this build can run (the core attacks that exist).
-    public static var available: [String] { [] }
-
     public struct Parameters: Sendable {
         public var fgsmEpsilon: Float = 0.1
         public var pgdEpsilon: Float = 0.1
@@ -46,9 +43,30 @@ public enum RegionAttacks {
         public init() {}
     }
 
+    /// The names this build can run (the core attacks that exist).
+    public static var available: [String] { known }
+
+    static func make(_ name: String, _ p: Parameters) throws -> any AdversarialAttack {
+        let cw = CarliniWagnerL2(initialConstant: p.cwInitialConstant, binarySearchSteps: p.cwBinarySteps,
+                                 iterations: p.cwIterations, learningRate: p.cwLearningRate)
+        switch name {
+        case "fgsm": return FastGradientSignMethod(epsilon: p.fgsmEpsilon)
+        case "pgd-linf": return ProjectedGradientDescent(norm: .linf, epsilon: p.pgdEpsilon, stepSize: p.pgdStepSize, steps: p.pgdSteps)
+        case "pgd-l2":
+            return ProjectedGradientDescent(norm: .l2, epsilon: p.pgdL2Epsilon, stepSize: p.pgdStepSize * p.pgdL2Epsilon / max(p.pgdEpsilon, 1e-6), steps: p.pgdSteps)
+        case "cw-l2": return cw
+        case "optmargin": return OptMargin(epsilonRMS: p.optMarginEpsilon, carliniWagner: cw)
+        default: throw BorderlineError(.invalidArgument, "region: unknown attack '\(name)'; known: \(known.joined(separator: ", "))")
+        }
+    }
+
     /// Runs the attack `name` untargeted on `inputs` against `classifier`.
     public static func run(_ name: String, classifier: any DifferentiableClassifier, inputs: Tensor, labels: [Int],
-                           parameters: Parameters, seed: UInt64, progress: ProgressReporter?) throws -> AttackOutcome {
-        throw BorderlineError(.invalidArgument, "attack '\(name)' is not available in this build (the core has no such attack yet)")
+                           parameters: Parameters, seed: UInt64, progress: (any ProgressReporter)?) throws -> AttackOutcome {
+        let attack = try make(name, parameters)
+        let t0 = Date()
+        let r = try attack.attack(classifier, inputs: inputs, labels: labels, goal: .untargeted, seed: seed, progress: progress)
+        return AttackOutcome(name: name, adversarials: r.adversarials, succeeded: r.succeeded, rmsDistortion: r.rmsDistortion,
+                             seconds: Date().timeIntervalSince(t0))
     }
 }
