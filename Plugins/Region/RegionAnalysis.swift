@@ -165,11 +165,11 @@ public enum RegionAnalysis {
         var skipped: [(String, String)] = []
         if !settings.attacks.isEmpty {
             let model: (any DifferentiableClassifier)?
-            do { model = try gradients?() } catch { model = nil; skipped += settings.attacks.map { ($0, "\(error)") } }
+            do { model = try gradients?() } catch { model = nil; skipped += settings.attacks.map { ("attack \($0)", "\(error)") } }
             if let model {
                 for name in settings.attacks {
                     guard RegionAttacks.available.contains(name) else {
-                        skipped.append((name, "not available: the core has no \(name) attack in this build"))
+                        skipped.append(("attack \(name)", "not available: the core has no \(name) attack in this build"))
                         continue
                     }
                     try checkStop()
@@ -237,8 +237,10 @@ public enum RegionAnalysis {
                     heldOut.append((s, f.distances, f.purities))
                 }
             }
-            if Set(trainL).count == 2 {
-                let detector = try BoundaryDetector(directionCount: directions.batchSize, settings: settings.detector)
+            var detector: BoundaryDetector?
+            do { detector = try BoundaryDetector(directionCount: directions.batchSize, settings: settings.detector) }
+            catch { skipped.append(("boundary detector", "\(error)")) }
+            if Set(trainL).count == 2, let detector {
                 losses = try timed("detector_training") {
                     try detector.train(distances: Tensor.concatenate(batches: trainD), purities: Tensor.concatenate(batches: trainP), labels: trainL)
                 }

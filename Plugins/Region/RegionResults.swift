@@ -80,7 +80,7 @@ enum RegionResults {
                                                String(format: "%.3f", s.meanPurity[0]), String(format: "%.3f", s.meanPurity[min(1, k - 1)]),
                                                String(format: "%.3f", s.meanPurity[min(2, k - 1)])]
                                    }))
-        for (name, reason) in r.skippedAttacks { store.addNote("attack \(name) skipped: \(reason)") }
+        for (name, reason) in r.skippedAttacks { store.addNote("\(name) skipped: \(reason)") }
 
         // Pictures.
         if let s = r.selection {

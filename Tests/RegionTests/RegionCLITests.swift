@@ -23,7 +23,7 @@ final class RegionCLITests: XCTestCase {
         process.arguments = ["run", "--plugin", "region", "--pairs", "0:1", "--samples", "2", "--images-per-class", "20", "--quiet",
                              "--set", "region.images=6", "--set", "region.benign-images=10", "--set", "region.radius-images=10",
                              "--set", "region.radius-max=0.1", "--set", "region.radius-step=0.05", "--set", "region.selection-samples=10",
-                             "--set", "region.region-samples=20", "--set", "region.directions=24", "--set", "region.coarse-steps=4",
+                             "--set", "region.region-samples=20", "--set", "region.directions=64", "--set", "region.coarse-steps=4",
                              "--set", "region.bisection-steps=4", "--set", "region.attacks=fgsm,pgd-linf", "--set", "region.pgd-steps=3",
                              "--set", "region.detector-epochs=2", "--set", "region.plot-images=1", "--out", out.path]
         let err = Pipe()
@@ -40,6 +40,9 @@ final class RegionCLITests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("results.h5").path))
         let report = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
         XCTAssertTrue(report.contains("Point vs region classification"))
+        for key in ["fgsm_success_rate", "pgd-linf_region_accuracy", "detector_benign_accuracy"] {
+            XCTAssertTrue(summary.contains(key), "summary.json lacks \(key)")
+        }
     }
 
     func testBadOptionIsRefused() throws {
