@@ -65,7 +65,10 @@ public struct AttackEvaluation {
     public var regionRecoveryLowDistortion: Double
     public var detectionRate: Double?
     public var detectionAccuracy: Double?
+    /// The attack's detector on held-out benign images (share called benign).
+    public var detectorBenignAccuracy: Double?
     public var heldOutAdversarials = 0
+    public var heldOutBenign = 0
 }
 
 public struct RegionAnalysisReport {
@@ -84,7 +87,7 @@ public struct RegionAnalysisReport {
     public var skippedAttacks: [(name: String, reason: String)]
     public var directions: Tensor
     public var probed: [ProbedSet]
-    public var detectorBenignAccuracy: Double?
+    /// The first detector's training loss per epoch.
     public var detectorLosses: [Float]
     public var detectorTrainRows: [Int]
     public var seconds: [String: Double]
@@ -195,7 +198,7 @@ public enum RegionAnalysis {
         let d = x.sampleCount
         let directions = try DirectionProbe.directions(dimension: d, count: settings.directionCount, seed: settings.seed ^ 0x6469_7273)
         func probe(_ name: String, rows: [Int], images: Tensor) throws -> ProbedSet {
-            let distances = try timed("directions") {
+            let distances = try timed("directions_\(name)") {
                 try DirectionProbe.measure(classifier, images: images, directions: directions, settings: settings.directions, checkStop: checkStop) { done, total in
                     progress("boundary distances (\(name)), \(directions.batchSize) directions", done, total)
                 }
@@ -213,8 +216,8 @@ public enum RegionAnalysis {
             probed.append(try probe(e.outcome.name, rows: ok, images: e.outcome.adversarials.gather(batch: ok)))
         }
 
-        // The boundary detector: benign vs adversarial, split by attacked image.
-        var detectorBenign: Double?
+        // The boundary detectors: one per attack, benign vs that attack's adversarials, split by
+        // attacked image (the same images train every detector), classes balanced 1:1 per image.
         var losses: [Float] = []
         var trainRows: [Int] = []
         if probed.count > 1 {
@@ -222,43 +225,36 @@ public enum RegionAnalysis {
             let trainCount = max(1, min(attacked.count - 1, Int((Double(attacked.count) * settings.detectorTrainShare).rounded())))
             let trainSet = Set(perm.prefix(trainCount))
             trainRows = Array(trainSet).sorted()
-            var trainD: [Tensor] = [], trainP: [Tensor] = [], trainL: [Int] = []
-            var heldOut: [(set: Int, d: Tensor, p: Tensor)] = []
-            for (s, set) in probed.enumerated() {
+            let maxDistance = settings.directions.maxDistance
+            func split(_ set: ProbedSet) -> (train: [Int], test: [Int]) {
                 let local = Array(0..<set.rows.count)
-                let tr = local.filter { trainSet.contains(set.rows[$0]) }, te = local.filter { !trainSet.contains(set.rows[$0]) }
-                let label = s == 0 ? 0 : 1
-                if !tr.isEmpty {
-                    let f = BoundaryDetector.features(set.distances, rows: tr, maxDistance: settings.directions.maxDistance, classCount: k)
-                    trainD.append(f.distances); trainP.append(f.purities); trainL += [Int](repeating: label, count: tr.count)
-                }
-                if !te.isEmpty {
-                    let f = BoundaryDetector.features(set.distances, rows: te, maxDistance: settings.directions.maxDistance, classCount: k)
-                    heldOut.append((s, f.distances, f.purities))
-                }
+                return (local.filter { trainSet.contains(set.rows[$0]) }, local.filter { !trainSet.contains(set.rows[$0]) })
             }
-            var detector: BoundaryDetector?
-            do { detector = try BoundaryDetector(directionCount: directions.batchSize, settings: settings.detector) }
-            catch { skipped.append(("boundary detector", "\(error)")) }
-            if Set(trainL).count == 2, let detector {
-                losses = try timed("detector_training") {
-                    try detector.train(distances: Tensor.concatenate(batches: trainD), purities: Tensor.concatenate(batches: trainP), labels: trainL)
+            let benign = probed[0], benignSplit = split(benign)
+            for set in probed.dropFirst() {
+                guard let idx = evaluations.firstIndex(where: { $0.outcome.name == set.name }) else { continue }
+                let attackSplit = split(set)
+                guard !benignSplit.train.isEmpty, !attackSplit.train.isEmpty, !benignSplit.test.isEmpty, !attackSplit.test.isEmpty else { continue }
+                let detector: BoundaryDetector
+                do { detector = try BoundaryDetector(directionCount: directions.batchSize, settings: settings.detector) }
+                catch { skipped.append(("boundary detector", "\(error)")); break }
+                let fb = BoundaryDetector.features(benign.distances, rows: benignSplit.train, maxDistance: maxDistance, classCount: k)
+                let fa = BoundaryDetector.features(set.distances, rows: attackSplit.train, maxDistance: maxDistance, classCount: k)
+                let l = try timed("detector_training") {
+                    try detector.train(distances: Tensor.concatenate(batches: [fb.distances, fa.distances]),
+                                       purities: Tensor.concatenate(batches: [fb.purities, fa.purities]),
+                                       labels: [Int](repeating: 0, count: benignSplit.train.count) + [Int](repeating: 1, count: attackSplit.train.count))
                 }
-                var benignCorrect = 0, benignTotal = 0
-                var perSet: [Int: (correct: Int, total: Int)] = [:]
-                for h in heldOut {
-                    let p = detector.predict(distances: h.d, purities: h.p)
-                    let want = h.set == 0 ? 0 : 1
-                    let c = p.filter { $0 == want }.count
-                    if h.set == 0 { benignCorrect += c; benignTotal += p.count } else { perSet[h.set] = (c, p.count) }
-                }
-                if benignTotal > 0 { detectorBenign = Double(benignCorrect) / Double(benignTotal) }
-                for (s, set) in probed.enumerated() where s > 0 {
-                    guard let idx = evaluations.firstIndex(where: { $0.outcome.name == set.name }), let r = perSet[s], r.total > 0 else { continue }
-                    evaluations[idx].detectionRate = Double(r.correct) / Double(r.total)
-                    evaluations[idx].heldOutAdversarials = r.total
-                    evaluations[idx].detectionAccuracy = Double(r.correct + benignCorrect) / Double(r.total + benignTotal)
-                }
+                if losses.isEmpty { losses = l }
+                let tb = BoundaryDetector.features(benign.distances, rows: benignSplit.test, maxDistance: maxDistance, classCount: k)
+                let ta = BoundaryDetector.features(set.distances, rows: attackSplit.test, maxDistance: maxDistance, classCount: k)
+                let benignCorrect = detector.predict(distances: tb.distances, purities: tb.purities).filter { $0 == 0 }.count
+                let attackCorrect = detector.predict(distances: ta.distances, purities: ta.purities).filter { $0 == 1 }.count
+                evaluations[idx].detectorBenignAccuracy = Double(benignCorrect) / Double(benignSplit.test.count)
+                evaluations[idx].detectionRate = Double(attackCorrect) / Double(attackSplit.test.count)
+                evaluations[idx].heldOutAdversarials = attackSplit.test.count
+                evaluations[idx].heldOutBenign = benignSplit.test.count
+                evaluations[idx].detectionAccuracy = Double(benignCorrect + attackCorrect) / Double(benignSplit.test.count + attackSplit.test.count)
             }
         }
 
@@ -267,6 +263,6 @@ public enum RegionAnalysis {
                                     attackedRows: attacked, evaluatedRows: evaluated, evaluatedPointAccuracy: evaluatedPoint,
                                     evaluatedRegionAccuracy: evaluatedRegion, attacks: evaluations,
                                     skippedAttacks: skipped, directions: directions, probed: probed,
-                                    detectorBenignAccuracy: detectorBenign, detectorLosses: losses, detectorTrainRows: trainRows, seconds: seconds)
+                                    detectorLosses: losses, detectorTrainRows: trainRows, seconds: seconds)
     }
 }
