@@ -82,13 +82,17 @@ final class SlicesTests: XCTestCase {
             }
             XCTAssertTrue(mask.contains(true))
             XCTAssertTrue(mask.contains(false))
-            let seed = try XCTUnwrap(grid.pixel(a: 0, b: 0))
+            // Seed: the pixel deepest inside the box (a point known to be feasible, as in the paper).
+            let deepest = violation.indices.min { violation[$0] < violation[$1] }!
+            let seed = (row: deepest / grid.columns, column: deepest % grid.columns)
             let flood = SliceGrid.floodFill(rows: grid.rows, columns: grid.columns, seed: seed) { violation[$0] <= 0 }
             floodDisagreements += zip(flood, mask).filter { $0 != $1 }.count
             pixels += grid.pixelCount
         }
-        // A convex region rasterised can lose a pixel that touches the rest only at a corner.
-        XCTAssertLessThanOrEqual(Double(floodDisagreements) / Double(pixels), 0.001, "flood fill vs polygon: \(floodDisagreements) of \(pixels) pixels differ")
+        print("flood fill vs polygon: \(floodDisagreements) of \(pixels) pixels differ")
+        // (A rasterised convex region could in principle lose a pixel touching the rest only at a
+        // corner; on these planes none does.)
+        XCTAssertEqual(floodDisagreements, 0, "flood fill vs polygon: \(floodDisagreements) of \(pixels) pixels differ")
     }
 
     func testRectangleIsTheSmallestHoldingThePolygon() throws {
@@ -114,7 +118,7 @@ final class SlicesTests: XCTestCase {
         let hexagon = FeasiblePolygon(plane: hexPlane)
         XCTAssertEqual(hexagon.vertices.count, 6)
         // The regular hexagon with side √2/2 has area (3√3/2)·(1/2) = 3√3/4.
-        XCTAssertEqual(hexagon.area, 3 * 3.0.squareRoot() / 4, accuracy: 1e-9)
+        XCTAssertEqual(hexagon.area, 3 * 3.0.squareRoot() / 4, accuracy: 1e-6)  // u, v are stored as Float
     }
 
     func testBadPlanesThrowClearErrors() throws {
@@ -198,7 +202,8 @@ final class SlicesTests: XCTestCase {
             }
             // The loss rises: the true class's probability drops on average.
             let before = try f.probabilities(x), after = try f.probabilities(result.adversarials)
-            let drop = (0..<4).map { before.scalars[$0 * 3 + labels[$0]] - after.scalars[$0 * 3 + labels[$0]] }.reduce(0, +)
+            var drop: Float = 0
+            for row in 0..<4 { drop += before.scalars[row * 3 + labels[row]] - after.scalars[row * 3 + labels[row]] }
             XCTAssertGreaterThan(drop, 0, "\(kind)")
         }
     }
@@ -211,7 +216,7 @@ final class SlicesTests: XCTestCase {
         let predicted = try f.predictions(x)
         let data = try Dataset(name: "tiny", images: x, labels: predicted, classNames: ["a", "b", "c"])
         let counts = (0..<3).map { c in predicted.filter { $0 == c }.count }
-        let pair = try XCTUnwrap([ClassPair(source: 0, target: 1), ClassPair(source: 1, target: 2), ClassPair(source: 0, target: 2)]
+        let pair = try XCTUnwrap([ClassPair(0, 1), ClassPair(1, 2), ClassPair(0, 2)]
             .first { counts[$0.source] >= 2 && counts[$0.target] >= 1 })
         let environment = try RunEnvironment(classifier: f, data: data, pairs: [pair], samplesPerPair: 1, seed: 1)
         let prober = SliceProber()
