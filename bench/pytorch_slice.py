@@ -73,7 +73,16 @@ def polygon(o, u, v):
             continue
         poly = clip(poly, u[i], v[i], 1 - o[i])
         poly = clip(poly, -u[i], -v[i], o[i])
-    return poly
+    # Drop repeated vertices (clipping through a vertex repeats it), as the plugin does.
+    eps = 1e-12 * radius
+    out = []
+    for p in poly:
+        if out and abs(out[-1][0] - p[0]) <= eps and abs(out[-1][1] - p[1]) <= eps:
+            continue
+        out.append(p)
+    while len(out) > 1 and abs(out[-1][0] - out[0][0]) <= eps and abs(out[-1][1] - out[0][1]) <= eps:
+        out.pop()
+    return out
 
 
 def span(poly, b):
@@ -98,6 +107,8 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--results", help="a run's results.h5 to compare the class grid with")
+    ap.add_argument("--all-pixels", action="store_true",
+                    help="evaluate all G×G pixel points clamped to [0,1] (what the plugin's projected church windows do) instead of the feasible ones")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     s, t = (int(c) for c in args.pair.split(":"))
@@ -130,7 +141,7 @@ def main() -> int:
             sp = span(poly, b[i])
             if sp is not None:
                 mask[i] = (a >= sp[0]) & (a <= sp[1])
-        rows, cols = np.nonzero(mask)
+        rows, cols = np.nonzero(np.ones_like(mask) if args.all_pixels else mask)
         coeff = torch.from_numpy(np.stack([np.ones(rows.size), a[cols], b[rows]], 1).astype(np.float32))
         basis = torch.from_numpy(np.stack([o, u, v]).astype(np.float32))
         t1 = time.perf_counter()
@@ -146,10 +157,10 @@ def main() -> int:
         times_eval.append(t2 - t1)
     print(f"model {args.model}, pair {s}:{t}, torch {torch.__version__}, {args.threads} threads")
     print(f"anchors: test images {ok_s[0]}, {ok_t[0]}, {ok_s[1]}; polygon {len(poly)} vertices; "
-          f"feasible {rows.size} of {g * g} pixels")
+          f"feasible {int(mask.sum())} of {g * g} pixels; evaluated {rows.size}")
     print(f"geometry (basis, polygon, mask) median {np.median(times_geometry):.3f} s; "
           f"evaluation median {np.median(times_eval):.3f} s (runs: {', '.join(f'{x:.3f}' for x in times_eval)})")
-    if args.results:
+    if args.results and not args.all_pixels:
         import h5py
         with h5py.File(args.results, "r") as f:
             theirs = np.asarray(f[f"slices/pair_{s}_{t}/slice/images/classes"]).reshape(-1)

@@ -36,7 +36,20 @@ public struct FeasiblePolygon: Sendable {
             polygon = FeasiblePolygon.clip(polygon, p: ui, q: vi, r: hi - oi)       // u a + v b ≤ hi − o
             polygon = FeasiblePolygon.clip(polygon, p: -ui, q: -vi, r: oi - lo)     // −u a − v b ≤ o − lo
         }
-        vertices = polygon.count >= 3 ? polygon : []
+        vertices = FeasiblePolygon.withoutRepeats(polygon, scale: radius)
+    }
+
+    /// Drops vertices within `1e-12 · scale` of the previous one (clipping through a vertex
+    /// repeats it); fewer than three distinct vertices make an empty polygon (a point or segment).
+    static func withoutRepeats(_ polygon: [(a: Double, b: Double)], scale: Double) -> [(a: Double, b: Double)] {
+        let eps = 1e-12 * scale
+        var out: [(a: Double, b: Double)] = []
+        for p in polygon {
+            if let last = out.last, abs(last.a - p.a) <= eps, abs(last.b - p.b) <= eps { continue }
+            out.append(p)
+        }
+        while out.count > 1, let first = out.first, let last = out.last, abs(last.a - first.a) <= eps, abs(last.b - first.b) <= eps { out.removeLast() }
+        return out.count >= 3 ? out : []
     }
 
     /// Sutherland–Hodgman: the part of a convex polygon with `p·a + q·b ≤ r`.

@@ -12,8 +12,8 @@ public struct ComputedSlice {
     public var decision: SliceDecision
     /// Labelled points drawn on the slice, with their plane coordinates.
     public var markers: [SliceMarker]
-    /// Wall-clock seconds of the evaluation (building points + classifier), and the feasible
-    /// points evaluated.
+    /// Wall-clock seconds of the whole slice: polygon, rectangle, mask, building the points and
+    /// the classifier's evaluation.
     public var evaluationSeconds: Double
 }
 
@@ -57,13 +57,13 @@ public struct SliceMaker {
     /// feasible ones; `mask` still says which pixels are feasible.
     public func evaluate(_ name: String, plane: SlicePlane, markers: [SliceMarker], classifier: any Classifier,
                          window: SliceRectangle? = nil, projectOntoBox: Bool = false) throws -> ComputedSlice {
+        let started = Date()
         let polygon = FeasiblePolygon(plane: plane, domain: domain)
         guard let rectangle = window ?? polygon.boundingBox else {
             throw BorderlineError(.invalidArgument, "slices: the plane of slice '\(name)' does not meet the box [\(domain.lowerBound), \(domain.upperBound)]^\(plane.dimension)")
         }
         let grid = try SliceGrid(plane: plane, rectangle: rectangle, rows: rows, columns: columns)
         let mask = grid.feasibleMask(polygon)
-        let started = Date()
         let evaluated = projectOntoBox ? [Bool](repeating: true, count: grid.pixelCount) : mask
         let decision = try SliceDecision.evaluate(classifier, grid: grid, mask: evaluated, domain: domain, batchSize: batchSize,
                                                   checkStop: checkStop) { done, total in progress(name, done, total) }
