@@ -110,6 +110,12 @@ let package = Package(
             name: "LatentTests",
             dependencies: ["LatentKit", core]
         ),
+        // attacks
+        .testTarget(
+            name: "AttacksTests",
+            dependencies: [core],
+            exclude: ["Golden"]
+        ),
         // slices
         .target(
             name: "SlicesKit",

@@ -38,10 +38,23 @@ public protocol DifferentiableClassifier: Classifier {
     func vjp(_ x: Tensor, cotangent: Tensor, of output: ClassifierOutput) throws -> VectorJacobianProduct
     /// True when the gradients are estimates (zeroth-order) rather than exact derivatives.
     var gradientsAreEstimated: Bool { get }
+    /// `Vₙᵀ ∂Z(xₙ)/∂xₙ` where the cotangent `V` depends on the logits `Z` of the same forward
+    /// pass (a loss gradient such as softmax − one-hot). `cotangentFromLogits(Z, rows)` receives
+    /// the logits of rows `rows` of `x` (`[rows.count, K]`) and returns their cotangent of the
+    /// same shape; it may be called once per chunk. The output is the logits. The default runs
+    /// ``Classifier/logits(_:)`` and then ``vjp(_:cotangent:of:)`` (two forward passes);
+    /// ``ModelClassifier`` does it in one.
+    func vjp(_ x: Tensor, cotangentFromLogits: (Tensor, Range<Int>) -> Tensor) throws -> VectorJacobianProduct
 }
 
 extension DifferentiableClassifier {
     public var gradientsAreEstimated: Bool { false }
+
+    public func vjp(_ x: Tensor, cotangentFromLogits: (Tensor, Range<Int>) -> Tensor) throws -> VectorJacobianProduct {
+        let z = try logits(x)
+        let result = try vjp(x, cotangent: cotangentFromLogits(z, 0..<x.batchSize), of: .logits)
+        return VectorJacobianProduct(output: z, inputGradient: result.inputGradient)
+    }
 
     /// The gradient of `⟨Vₙ, Z(xₙ)⟩` for every row, with the logits.
     public func logitsVJP(_ x: Tensor, cotangent: Tensor) throws -> VectorJacobianProduct {

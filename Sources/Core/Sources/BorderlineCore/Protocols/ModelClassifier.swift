@@ -47,31 +47,40 @@ public final class ModelClassifier: DifferentiableClassifier {
     }
 
     public func vjp(_ x: Tensor, cotangent: Tensor, of output: ClassifierOutput) throws -> VectorJacobianProduct {
-        try checkBatch(x)
         let k = classNames.count
         guard cotangent.shape == [x.batchSize, k] else {
             throw BorderlineError(.shapeMismatch, "cotangent has shape \(cotangent.shape); expected [\(x.batchSize), \(k)]")
         }
+        let result = try vjp(x) { z, rows in
+            let v = cotangent.slice(batch: rows)
+            switch output {
+            case .logits: return v
+            case .probabilities:
+                return ModelClassifier.probabilityCotangentToLogits(v, probabilities: z.softmaxRows())
+            }
+        }
+        switch output {
+        case .logits: return result
+        case .probabilities: return VectorJacobianProduct(output: result.output.softmaxRows(), inputGradient: result.inputGradient)
+        }
+    }
+
+    /// One forward and one backward pass per chunk of `batchSize` rows; the cotangent is computed
+    /// from each chunk's logits in between.
+    public func vjp(_ x: Tensor, cotangentFromLogits: (Tensor, Range<Int>) -> Tensor) throws -> VectorJacobianProduct {
+        try checkBatch(x)
+        let k = classNames.count
         var outputs: [Tensor] = []
         var gradients: [Tensor] = []
         var start = 0
         while start < x.batchSize {
             let end = Swift.min(x.batchSize, start + batchSize)
-            let xs = x.slice(batch: start..<end), vs = cotangent.slice(batch: start..<end)
+            let xs = end - start == x.batchSize ? x : x.slice(batch: start..<end)
             let outShape = model.outputShape
-            var probabilities: Tensor?
             let result = model.vjp(xs) { z in
-                let zk = z.reshaped([end - start, k])
-                switch output {
-                case .logits:
-                    return vs.reshaped([end - start] + outShape)
-                case .probabilities:
-                    let p = zk.softmaxRows()
-                    probabilities = p
-                    return ModelClassifier.probabilityCotangentToLogits(vs, probabilities: p).reshaped([end - start] + outShape)
-                }
+                cotangentFromLogits(z.reshaped([end - start, k]), start..<end).reshaped([end - start] + outShape)
             }
-            outputs.append(probabilities ?? result.output.reshaped([end - start, k]))
+            outputs.append(result.output.reshaped([end - start, k]))
             gradients.append(result.inputGradient)
             start = end
         }

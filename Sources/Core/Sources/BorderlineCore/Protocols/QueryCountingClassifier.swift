@@ -66,4 +66,8 @@ public final class QueryCountingDifferentiableClassifier: DifferentiableClassifi
         if countsVJP { counter.add(x.batchSize) }
         return try base.vjp(x, cotangent: cotangent, of: output)
     }
+    public func vjp(_ x: Tensor, cotangentFromLogits: (Tensor, Range<Int>) -> Tensor) throws -> VectorJacobianProduct {
+        if countsVJP { counter.add(x.batchSize) }
+        return try base.vjp(x, cotangentFromLogits: cotangentFromLogits)
+    }
 }

@@ -1,0 +1,42 @@
+import Foundation
+
+/// The fast gradient sign method (Goodfellow, Shlens & Szegedy 2015): one step of size `ε` along
+/// the sign of the loss gradient,
+///
+///     x′ = clip_D(x + ε · sign(∇ₓ CE(Z(x), y)))      (untargeted: increase the label's loss)
+///     x′ = clip_D(x − ε · sign(∇ₓ CE(Z(x), t)))      (targeted: decrease the target's loss)
+///
+/// with `D` the input domain, so `‖x′ − x‖∞ ≤ ε`. One forward and one backward pass for the
+/// whole batch. `sign(0) = 0`: elements with an exactly-zero gradient do not move.
+public struct FastGradientSignMethod: AdversarialAttack {
+    public var epsilon: Float
+    public var domain: ClosedRange<Float>
+    public var name: String { "fgsm" }
+
+    public init(epsilon: Float, domain: ClosedRange<Float> = 0...1) {
+        self.epsilon = epsilon
+        self.domain = domain
+    }
+
+    public func attack(_ classifier: any DifferentiableClassifier, inputs: Tensor, labels: [Int],
+                       goal: AttackGoal, seed: UInt64 = 0, progress: (any ProgressReporter)? = nil) throws -> AttackResult {
+        let classes = try AttackSupport.validate(classifier, inputs: inputs, labels: labels, goal: goal, domain: domain, attack: name)
+        try AttackSupport.requireNonNegative(epsilon, "epsilon", attack: name)
+        progress?.begin("fgsm", total: 1)
+        var adversarials = inputs
+        if inputs.batchSize > 0 {
+            let g = try AttackSupport.crossEntropyGradient(classifier, inputs, classes: classes, targeted: goal.isTargeted)
+            let eps = epsilon, domain = self.domain
+            adversarials.withUnsafeMutableBufferPointer { x in
+                g.withUnsafeBufferPointer { g in
+                    for i in 0..<x.count { x[i] += eps * AttackSupport.sign(g[i]) }
+                }
+                AttackSupport.clip(x, to: domain)
+            }
+        }
+        let result = try AttackResult(classifier: classifier, inputs: inputs, adversarials: adversarials, labels: labels, goal: goal)
+        progress?.update(completed: 1, detail: "")
+        progress?.end(summary: String(format: "fgsm: %.1f%% succeeded", 100 * result.successRate))
+        return result
+    }
+}
