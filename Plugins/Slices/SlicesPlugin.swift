@@ -35,8 +35,8 @@ public final class SliceProber: BoundaryProber {
                     help: "third point of the adversarial slice: grey centre, uniform random image, random perturbation of x1, the attack with another seed, another attack, the attack against the second model, or a point an earlier plugin of the run stored for the pair"),
             .number("perturbation-norm", default: 5, in: 1e-6...1000, help: "third-point=perturbation: L2 norm of the random (Gaussian) perturbation of x1"),
             .string("stored-from", default: "", help: "third-point=stored: producer 'plugin/prober' of the boundary set to take the point from (default: any earlier set of the pair)"),
-            .choice("attack", SliceAttack.Kind.allCases.map(\.rawValue), default: "pgd-linf", help: "attack giving x2 (untargeted, cross-entropy)"),
-            .number("epsilon", default: 0.1, in: 1e-6...100, help: "attack radius ε (L∞ or L2)"),
+            .choice("attack", SliceAttack.Kind.allCases.map(\.rawValue), default: "pgd-linf", help: "core attack giving x2 (untargeted): PGD-L∞, PGD-L2, FGSM, or Carlini–Wagner L2 with the core's defaults"),
+            .number("epsilon", default: 0.1, in: 1e-6...100, help: "attack radius ε (L∞ or L2; PGD and FGSM)"),
             .number("step-size", default: 0.01, in: 1e-6...100, help: "PGD step α"),
             .integer("steps", default: 40, in: 1...10_000, help: "PGD steps"),
             .string("second-model", default: "", help: "a second model file (or the shipped name fashion-cnn / fashion-fcn) drawn on the same slices, with the agreement of the two"),
@@ -114,7 +114,7 @@ public final class SliceProber: BoundaryProber {
         // Slice A: (x, adversarial, third point), global and local views.
         let labelsA = ["x1", "x2", "x3"]
         let sliceA = try maker.slice("adversarial", anchors: zip(labelsA, [x1, x2, x3]).map { ($0, $1) }, sampleShape: shape, classifier: f)
-        let captionA = "x1 = run image #\(i1) (\(f.className(s))), x2 = its \(attack.kind.rawValue) adversarial (ε = \(attack.epsilon), predicted \(f.className(advClass)), ‖x2 − x1‖ = \(String(format: "%.3f", advDistance))), x3 = \(third.description)"
+        let captionA = "x1 = run image #\(i1) (\(f.className(s))), x2 = its \(attack.kind.rawValue) adversarial (\(attack.kind == .cwL2 ? "" : "ε = \(attack.epsilon), ")predicted \(f.className(advClass)), ‖x2 − x1‖ = \(String(format: "%.3f", advDistance))), x3 = \(third.description)"
         slices.append((sliceA, [x1, x2, x3], captionA))
         rows.append((x1, x2, s, advClass))
         let localScale = try o.double("local-scale")
