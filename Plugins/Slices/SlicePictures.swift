@@ -33,9 +33,10 @@ public enum SlicePictures {
     /// The class map of a slice: one grid pixel per `scale × scale` image pixels (scale chosen so
     /// the map is at least `minimumSide` wide), grey outside the feasible polygon, the markers as
     /// white dots with black rims and labels, a title above and a legend of the classes that
-    /// occur (and of the grey) on the right.
+    /// occur (and of the grey) on the right; `frames` (e.g. a local view's window) are outlined
+    /// in black.
     public static func classMap(_ decision: SliceDecision, grid: SliceGrid, classNames: [String], markers: [SliceMarker],
-                                title: String, shade: Bool, minimumSide: Int = 320) throws -> PNGImage {
+                                title: String, shade: Bool, frames: [SliceRectangle] = [], minimumSide: Int = 320) throws -> PNGImage {
         let scale = max(1, (minimumSide + grid.columns - 1) / grid.columns)
         let mapWidth = grid.columns * scale, mapHeight = grid.rows * scale
         let k = classNames.count
@@ -62,9 +63,15 @@ public enum SlicePictures {
             }
         }
         image.outline(x: left - 1, y: top - 1, width: mapWidth + 2, height: mapHeight + 2, colour: [90, 90, 90])
+        func px(_ a: Double) -> Int { left + Int(((a - grid.rectangle.aRange.lowerBound) / grid.rectangle.width * Double(mapWidth)).rounded()) }
+        func py(_ b: Double) -> Int { top + Int(((grid.rectangle.bRange.upperBound - b) / grid.rectangle.height * Double(mapHeight)).rounded()) }
+        for f in frames {
+            let x0 = max(left, px(f.aRange.lowerBound)), x1 = min(left + mapWidth - 1, px(f.aRange.upperBound))
+            let y0 = max(top, py(f.bRange.upperBound)), y1 = min(top + mapHeight - 1, py(f.bRange.lowerBound))
+            if x1 > x0, y1 > y0 { image.outline(x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1, colour: black) }
+        }
         for m in markers {
-            let x = left + Int(((m.a - grid.rectangle.aRange.lowerBound) / grid.rectangle.width * Double(mapWidth)).rounded())
-            let y = top + Int(((grid.rectangle.bRange.upperBound - m.b) / grid.rectangle.height * Double(mapHeight)).rounded())
+            let x = px(m.a), y = py(m.b)
             guard x >= left - 2, x <= left + mapWidth + 2, y >= top - 2, y <= top + mapHeight + 2 else { continue }
             dot(&image, x: x, y: y, radius: 4)
             image.text(m.label, x: min(x + 6, width - 24), y: max(top, y - 8), size: 12, colour: black)

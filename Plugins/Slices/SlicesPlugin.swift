@@ -35,12 +35,15 @@ public final class SliceProber: BoundaryProber {
                     help: "third point of the adversarial slice: grey centre, uniform random image, random perturbation of x1, the attack with another seed, another attack, the attack against the second model, or a point an earlier plugin of the run stored for the pair"),
             .number("perturbation-norm", default: 5, in: 1e-6...1000, help: "third-point=perturbation: L2 norm of the random (Gaussian) perturbation of x1"),
             .string("stored-from", default: "", help: "third-point=stored: producer 'plugin/prober' of the boundary set to take the point from (default: any earlier set of the pair)"),
+            .string("stored-array", default: "", help: "third-point=stored: instead of a boundary set, an array an earlier plugin stored, 'plugin/path' as in results.h5 below the pair (e.g. flip-point/jacobian-flip/points); rows of the input's size"),
+            .integer("stored-row", default: 0, in: 0...10_000_000, help: "third-point=stored with stored-array: the row to take"),
             .choice("attack", SliceAttack.Kind.allCases.map(\.rawValue), default: "pgd-linf", help: "core attack giving x2 (untargeted): PGD-L∞, PGD-L2, FGSM, or Carlini–Wagner L2 with the core's defaults"),
             .number("epsilon", default: 0.1, in: 1e-6...100, help: "attack radius ε (L∞ or L2; PGD and FGSM)"),
             .number("step-size", default: 0.01, in: 1e-6...100, help: "PGD step α"),
             .integer("steps", default: 40, in: 1...10_000, help: "PGD steps"),
             .string("second-model", default: "", help: "a second model file (or the shipped name fashion-cnn / fashion-fcn) drawn on the same slices, with the agreement of the two"),
-            .number("local-scale", default: 2, in: 0...1_000_000, help: "local view: half-width in multiples of ‖x2 − x1‖, centred at x1 (0: none)"),
+            .number("local-scale", default: 2, in: 0...1_000_000, help: "local view: half-width in multiples of ‖x2 − x1‖ (0: none)"),
+            .choice("local-centre", ["x1", "x2", "x3", "midpoint"], default: "x1", help: "local view: the point it is centred on (midpoint: of x1 and x2)"),
             .number("window-scale", default: 3, in: 1e-6...1_000_000, help: "church windows: half-width in multiples of ‖x2 − x1‖"),
             .boolean("church-window", default: true, help: "draw the church-window pair (adversarial × random, random × random)"),
             .choice("church-domain", ["project", "exact"], default: "project", help: "church windows: evaluate every pixel at its point clamped to [0,1]^D (project; a test image has many pixels at 0 or 1, so almost any random direction leaves the box at once) or only the feasible pixels (exact, grey elsewhere)"),
@@ -119,18 +122,23 @@ public final class SliceProber: BoundaryProber {
         rows.append((x1, x2, s, advClass))
         let localScale = try o.double("local-scale")
         var localPanel: PNGImage?
+        var localWindow: SliceRectangle?
+        let localCentre = try o.string("local-centre")
         if localScale > 0 {
             let half = localScale * advDistance
-            let local = try windowMaker.evaluate("adversarial-local", plane: sliceA.plane, markers: sliceA.markers, classifier: f,
-                                                 window: .window(centre: (sliceA.markers[0].a, sliceA.markers[0].b), halfWidth: half))
+            let m = sliceA.markers, anchor = m[["x1": 0, "x2": 1, "x3": 2][localCentre] ?? 0]
+            let centre = localCentre == "midpoint" ? ((m[0].a + m[1].a) / 2, (m[0].b + m[1].b) / 2) : (anchor.a, anchor.b)
+            let window = SliceRectangle.window(centre: centre, halfWidth: half)
+            let local = try windowMaker.evaluate("adversarial-local", plane: sliceA.plane, markers: sliceA.markers, classifier: f, window: window)
             try record(local, anchors: nil, store: store, pair: pair)
             localPanel = try SlicePictures.classMap(local.decision, grid: local.grid, classNames: names, markers: local.markers,
-                                                    title: "local: half-width \(String(format: "%.3g", half)) around x1", shade: shade)
+                                                    title: "local: half-width \(String(format: "%.3g", half)) around \(localCentre)", shade: shade)
+            localWindow = window
         }
         let globalA = try SlicePictures.classMap(sliceA.decision, grid: sliceA.grid, classNames: names, markers: sliceA.markers,
-                                                 title: "global slice (Definition 1)", shade: shade)
+                                                 title: "global slice (Definition 1)", shade: shade, frames: localWindow.map { [$0] } ?? [])
         store.addPicture(ResultPicture(name: "adversarial-slice", caption: "Global vs local view of the slice through " + captionA +
-            ". Grey: outside [0,1]^D. " + (localPanel == nil ? "" : "Right: the same plane around x1 at \(localScale) × ‖x2 − x1‖."),
+            ". Grey: outside [0,1]^D. " + (localPanel == nil ? "" : "Right: the same plane around \(localCentre) at \(localScale) × ‖x2 − x1‖ (the black frame on the left)."),
             image: try SlicePictures.sideBySide([globalA] + (localPanel.map { [$0] } ?? []))), pair: pair)
 
         // Slice B: three test images of two classes.
@@ -301,6 +309,10 @@ public final class SliceProber: BoundaryProber {
             let r = try attack.run(second, inputs: x1Tensor, labels: [pair.source], seed: seed)
             return (r.adversarials.scalars, "the same attack against the second model (which predicts \(context.classifier.className(r.predictions[0])) there)")
         case "stored":
+            let arrayName = try o.string("stored-array")
+            if !arrayName.isEmpty {
+                return try storedArrayRow(arrayName, row: try o.int("stored-row"), pair: pair, dimension: d, context: context)
+            }
             let wanted = try o.string("stored-from")
             let sets = context.boundarySets.filter { $0.pair == pair && (wanted.isEmpty || $0.producer == wanted) && $0.count > 0 }
             guard let set = sets.first else {
@@ -314,6 +326,33 @@ public final class SliceProber: BoundaryProber {
         default:
             throw BorderlineError(.invalidArgument, "slices: unknown third-point strategy '\(strategy)' (known: \(SliceProber.thirdPoints.joined(separator: ", ")))")
         }
+    }
+}
+
+extension SliceProber {
+    /// Row `row` of the float array `plugin/path` an earlier plugin of the run stored for `pair`
+    /// (or without a pair), read from the run record.
+    func storedArrayRow(_ name: String, row: Int, pair: ClassPair, dimension d: Int, context: RunContext) throws -> (point: [Float], description: String) {
+        let parts = name.split(separator: "/", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else {
+            throw BorderlineError(.invalidArgument, "slices: stored-array '\(name)' must be written plugin/path (e.g. flip-point/jacobian-flip/points)")
+        }
+        guard let plugin = context.environment.record.plugin(named: parts[0]) else {
+            throw BorderlineError(.invalidArgument, "slices: stored-array '\(name)': plugin '\(parts[0])' is not enabled in this run (enabled: \(context.environment.record.plugins.map(\.name).joined(separator: ", ")))")
+        }
+        let candidates = plugin.arrays.filter { $0.path == parts[1] && ($0.pair == pair || $0.pair == nil) }
+        guard let entry = candidates.first(where: { $0.pair == pair }) ?? candidates.first else {
+            let known = Set(plugin.arrays.filter { $0.pair == pair || $0.pair == nil }.map(\.path)).sorted()
+            throw BorderlineError(.invalidArgument, "slices: stored-array '\(name)': \(parts[0]) stored no array '\(parts[1])' for pair \(pair) before slices ran (its arrays: \(known.isEmpty ? "none" : known.prefix(20).joined(separator: ", "))); list \(parts[0]) before slices in --plugin")
+        }
+        guard case .float(let t) = entry.value, t.count % d == 0, t.count >= d else {
+            throw BorderlineError(.shapeMismatch, "slices: stored-array '\(name)' has shape \(entry.value.shape); it needs float rows of \(d) values")
+        }
+        let rows = t.count / d
+        guard row < rows else {
+            throw BorderlineError(.invalidArgument, "slices: stored-row \(row) is past the \(rows) rows of stored-array '\(name)'")
+        }
+        return (Array(t.scalars[(row * d)..<((row + 1) * d)]), "row \(row) of the array \(name) stored by \(parts[0])")
     }
 }
 

@@ -239,4 +239,57 @@ final class SlicesTests: XCTestCase {
         let classes = try XCTUnwrap(record.arrays.first { $0.path == "slice/adversarial/classes" })
         XCTAssertEqual(classes.value.shape, [16, 16])
     }
+
+    /// Third points from other plugins: a boundary set's point (by producer) and a stored array's row.
+    func testThirdPointsFromOtherPlugins() throws {
+        let f = try TinySlices.classifier()
+        var r = RandomGenerator(seed: 7)
+        let x = Tensor(shape: [40] + TinySlices.shape, scalars: (0..<(40 * 36)).map { _ in r.nextUniform() })
+        let data = try Dataset(name: "tiny", images: x, labels: try f.predictions(x), classNames: ["a", "b", "c"])
+        let pair = ClassPair(0, 1)
+        let environment = try RunEnvironment(classifier: f, data: data, pairs: [pair], samplesPerPair: 1, seed: 1)
+        let prober = SliceProber()
+        func context(_ extra: [String: JSONValue]) -> RunContext {
+            var options = PluginOptionValues.defaults(of: prober.options, owner: "slices/slice").values
+            for (k, v) in extra { options[k] = v }
+            return environment.context(plugin: PluginRecord(name: "slices", version: "0", summary: ""), component: prober.name,
+                                       options: PluginOptionValues(options, owner: "slices/slice"))
+        }
+        let attack = SliceAttack(kind: .fgsm, epsilon: 0.1, stepSize: 0.1, steps: 1)
+        var random = RandomGenerator(seed: 1)
+        let x1 = Array(x.scalars[0..<36])
+        // Nothing stored yet: a clear error that says what to do.
+        XCTAssertThrowsError(try prober.thirdPoint("stored", x1: x1, x1Index: 0, pair: pair, attack: attack, seed: 1, second: nil,
+                                                   context: context([:]), random: &random)) { e in
+            XCTAssertTrue("\(e)".contains("list it before slices") || "\(e)".contains("before slices"), "\(e)")
+        }
+        // A boundary set of another plugin: the successful row that started from x1.
+        let points = Tensor(shape: [2] + TinySlices.shape, scalars: (0..<72).map { Float($0) / 100 })
+        try environment.record.add(BoundarySet(pair: pair, points: points, startPoints: points, startIndices: [5, 0],
+            probabilities: Tensor(zeros: [2, 3]), succeeded: [true, true], failureReasons: [nil, nil], iterations: [0, 0], queries: 0,
+            producer: "other/walker"))
+        let fromSet = try prober.thirdPoint("stored", x1: x1, x1Index: 0, pair: pair, attack: attack, seed: 1, second: nil,
+                                            context: context(["stored-from": .string("other/walker")]), random: &random)
+        XCTAssertEqual(fromSet.point, Array(points.scalars[36..<72]))
+        XCTAssertTrue(fromSet.description.contains("other/walker"))
+        // An array another plugin stored for the pair.
+        let other = PluginRecord(name: "other", version: "0", summary: "")
+        environment.record.add(other)
+        other.add(array: .float(points), path: "walker/points", pair: pair)
+        let fromArray = try prober.thirdPoint("stored", x1: x1, x1Index: 0, pair: pair, attack: attack, seed: 1, second: nil,
+                                              context: context(["stored-array": .string("other/walker/points"), "stored-row": .number(1)]), random: &random)
+        XCTAssertEqual(fromArray.point, Array(points.scalars[36..<72]))
+        XCTAssertThrowsError(try prober.thirdPoint("stored", x1: x1, x1Index: 0, pair: pair, attack: attack, seed: 1, second: nil,
+                                                   context: context(["stored-array": .string("other/walker/nope")]), random: &random)) { e in
+            XCTAssertTrue("\(e)".contains("walker/points"), "\(e)")
+        }
+        // The grey centre and a perturbation of the asked norm (before clipping).
+        XCTAssertEqual(try prober.thirdPoint("grey", x1: x1, x1Index: 0, pair: pair, attack: attack, seed: 1, second: nil,
+                                             context: context([:]), random: &random).point, [Float](repeating: 0.5, count: 36))
+        let perturbed = try prober.thirdPoint("perturbation", x1: x1, x1Index: 0, pair: pair, attack: attack, seed: 1, second: nil,
+                                              context: context(["perturbation-norm": .number(0.01)]), random: &random).point
+        let distance = zip(perturbed, x1).reduce(Float(0)) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
+        XCTAssertLessThanOrEqual(distance, 0.01 + 1e-6)
+        XCTAssertGreaterThan(distance, 0)
+    }
 }
