@@ -292,4 +292,30 @@ final class SlicesTests: XCTestCase {
         XCTAssertLessThanOrEqual(distance, 0.01 + 1e-6)
         XCTAssertGreaterThan(distance, 0)
     }
+
+    /// The class map paints each feasible pixel in its class's palette colour, the rest grey, and
+    /// marks anchors.
+    func testClassMapColours() throws {
+        let plane = try SlicePlane(through: [0, 0], [1, 0], [0, 1], sampleShape: [2])
+        let grid = try SliceGrid(plane: plane, rectangle: SliceRectangle(aRange: 0...1, bRange: 0...1), rows: 4, columns: 4)
+        var classes = [Int](repeating: 1, count: 16)
+        classes[0] = -1; classes[5] = 3
+        let decision = SliceDecision(classes: classes, topProbability: [Float](repeating: 1, count: 16))
+        let image = try SlicePictures.classMap(decision, grid: grid, classNames: ["a", "b", "c", "d"], markers: [SliceMarker(label: "x1", a: 0.875, b: 0.125)],
+                                               title: "t", shade: false, minimumSide: 8)
+        // Map origin (8, 24), 2 × 2 image pixels per grid pixel.
+        func colour(row: Int, column: Int) -> [UInt8] {
+            let o = ((24 + row * 2) * image.width + 8 + column * 2) * 3
+            return Array(image.pixels[o..<(o + 3)])
+        }
+        XCTAssertEqual(colour(row: 0, column: 0), Palette.missing)
+        XCTAssertEqual(colour(row: 1, column: 1), Palette.colour(3))
+        XCTAssertEqual(colour(row: 0, column: 2), Palette.colour(1))
+        // The marker at the centre of pixel (3, 3) is a white dot.
+        let o = ((24 + 7) * image.width + 8 + 7) * 3
+        XCTAssertEqual(Array(image.pixels[o..<(o + 3)]), [255, 255, 255])
+        // Shading lightens uncertain pixels and keeps certain ones.
+        XCTAssertEqual(SlicePictures.colour(2, probability: 1, classes: 4, shade: true), Palette.colour(2))
+        XCTAssertGreaterThan(SlicePictures.colour(2, probability: 0.25, classes: 4, shade: true)[0], Palette.colour(2)[0])
+    }
 }
