@@ -54,7 +54,7 @@ public final class TrajectoryProber: BoundaryProber {
             .choice("path-init", ["start", "ascent"], default: "start", help: "path: initial z_1…z_T all at G⁻¹(x) (start, the draft) or evenly spaced along an Option 1 trajectory (ascent)"),
             .number("lambda", default: 0.05, in: 0...1000, help: "path: λ, weight of the identity term"),
             .choice("identity", ["latent", "pixel"], default: "latent", help: "path: identity term ‖z_t − G⁻¹(x)‖ (latent) or ‖G(z_t) − x‖ (pixel)"),
-            .number("tolerance", default: 1e-3, in: 1e-7...0.5, help: "bisection: accept |f_s − f_C| below this"),
+            .number("tolerance", default: 5e-4, in: 1e-7...0.5, help: "bisection: accept |f_s − f_C| below this (half the 1e-3 bar, so re-evaluation in another batch stays under it)"),
             .integer("max-halvings", default: 60, in: 1...200, help: "bisection: halving cap"),
             .choice("estimator", ["auto", "finite-differences", "nes"], default: "auto", help: "black-box f: latent-space zeroth-order gradients (auto: the run's --gradient-estimator method, else finite-differences)"),
             .number("estimator-step", default: 0.01, in: 1e-6...10, help: "black-box f: finite-difference step h / NES σ in latent units"),
