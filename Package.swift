@@ -20,6 +20,8 @@ let package = Package(
         .library(name: "DeepDIGPlugin", type: .dynamic, targets: ["DeepDIGPlugin"]),
         // latent
         .library(name: "LatentPlugin", type: .dynamic, targets: ["LatentPlugin"]),
+        // slices
+        .library(name: "SlicesPlugin", type: .dynamic, targets: ["SlicesPlugin"]),
         // region
         .library(name: "RegionPlugin", type: .dynamic, targets: ["RegionPlugin"]),
     ],
@@ -115,6 +117,23 @@ let package = Package(
             name: "AttacksTests",
             dependencies: [core],
             exclude: ["Golden"]
+        ),
+        // slices
+        .target(
+            name: "SlicesKit",
+            dependencies: [core],
+            path: "Plugins/Slices",
+            exclude: ["Entry"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .target(
+            name: "SlicesPlugin",
+            dependencies: [core, "SlicesKit"],
+            path: "Plugins/Slices/Entry"
+        ),
+        .testTarget(
+            name: "SlicesTests",
+            dependencies: ["SlicesKit", core]
         ),
         // region
         .target(

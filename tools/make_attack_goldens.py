@@ -32,6 +32,7 @@ COUNT = 8
 FGSM_EPS = 0.1
 PGD = {"linf": dict(eps=0.1, alpha=0.02, steps=5), "l2": dict(eps=1.5, alpha=0.3, steps=5)}
 CW = dict(confidence=0.0, initial_constant=0.2, binary_search_steps=4, iterations=100, learning_rate=0.2)
+OPTMARGIN = dict(rows=3, copies=20, epsilon_rms=0.3, binary_search_steps=2, iterations=50)
 
 
 def model():
@@ -71,17 +72,20 @@ def pgd(f, x0, classes, sign, norm, eps, alpha, steps):
 
 
 def cw_l2(f, x, classes, targeted, confidence, initial_constant, binary_search_steps, iterations, learning_rate,
-          lo=0.0, hi=1.0):
+          lo=0.0, hi=1.0, perturbations=None):
     """Carlini & Wagner's L2 attack as in their reference code (tanh variables, Adam from w = 0
     each outer step, binary search on c per row, early abort every iterations//10 steps), written
     batched with a per-row abort as CarliniWagnerL2.swift. torch.optim.Adam has the same update
     (bias-corrected, eps outside the square root) as the Swift code. Returns the best adversarial
-    per row (x where none) and whether one was found."""
+    per row (x where none) and whether one was found. With `perturbations` ([N, P] + x's sample
+    shape) it is OPTMARGIN's optimisation: the margin term is summed over the P copies
+    f(x' + v_i) and an iterate succeeds only when all copies are fooled."""
     n, k = x.shape[0], 10
     mul, plus = (hi - lo) / 2, (hi + lo) / 2
     w0 = torch.atanh((x - plus) / mul * 0.999999)
     xr = plus + mul * torch.tanh(w0)
-    onehot = F.one_hot(classes, k).bool()
+    p = 1 if perturbations is None else perturbations.shape[1]
+    onehot = F.one_hot(classes, k).bool().repeat_interleave(p, 0)
     best, best_d = x.clone(), torch.full((n,), float("inf"))
     c = torch.full((n,), initial_constant)
     lower, upper = torch.zeros(n), torch.full((n,), 1e10)
@@ -98,14 +102,14 @@ def cw_l2(f, x, classes, targeted, confidence, initial_constant, binary_search_s
             if not active.any():
                 break
             xa = plus + mul * torch.tanh(w + w0)
-            z = f(xa)
+            z = f(xa if perturbations is None else (xa[:, None] + perturbations).flatten(0, 1))
             real = z[onehot]
             other = z.masked_fill(onehot, float("-inf")).max(1).values
             gap = other - real if targeted else real - other
-            margin = (gap + confidence).clamp_min(0)
+            margin = (gap + confidence).clamp_min(0).view(n, p).sum(1)
             d = ((xa - xr) ** 2).flatten(1).sum(1)
             with torch.no_grad():
-                fooled = (real - confidence > other) if targeted else (other > real + confidence)
+                fooled = ((real - confidence > other) if targeted else (other > real + confidence)).view(n, p).all(1)
                 improve = active & fooled
                 step_d = torch.where(improve & (d < step_d), d, step_d)
                 better = improve & (d < best_d)
@@ -155,6 +159,24 @@ def main():
             adv, found = cw_l2(f, x, classes, goal == "targeted", **CW)
             h[f"cw_{goal}"] = adv.numpy()
             h[f"cw_{goal}_found"] = found.numpy().astype(np.int64)
+        # OPTMARGIN: 19 orthogonal perturbations of RMS eps per row (numpy QR, seed 0) plus a zero
+        # one, stored so the Swift test runs the same ensemble.
+        o = OPTMARGIN
+        rng = np.random.default_rng(0)
+        d = 784
+        v = np.zeros((o["rows"], o["copies"], d), np.float32)
+        for r in range(o["rows"]):
+            q, rr = np.linalg.qr(rng.standard_normal((d, o["copies"] - 1)))
+            v[r, : o["copies"] - 1] = (q * np.sign(np.diag(rr))).T * (o["epsilon_rms"] * d ** 0.5)
+        xs = x[: o["rows"]]
+        adv, found = cw_l2(f, xs, y[: o["rows"]], False, confidence=0.0, initial_constant=0.2,
+                           binary_search_steps=o["binary_search_steps"], iterations=o["iterations"], learning_rate=0.2,
+                           perturbations=torch.tensor(v).reshape(o["rows"], o["copies"], 1, 28, 28))
+        h["optmargin_perturbations"] = v
+        h["optmargin_untargeted"] = adv.numpy()
+        h["optmargin_untargeted_found"] = found.numpy().astype(np.int64)
+        for k, val in o.items():
+            param(f"optmargin_{k}", val)
     print(f"wrote {out}")
 
 

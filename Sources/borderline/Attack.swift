@@ -45,6 +45,9 @@ struct Attack: ParsableCommand {
     @Flag(help: "Targeted: one random other class per image.")
     var targeted = false
 
+    @Flag(help: "Attack only images the model classifies correctly (the first --count of them).")
+    var onlyCorrect = false
+
     @Option(help: "Images per attack call.")
     var batchSize: Int = 100
 
@@ -66,6 +69,7 @@ struct Attack: ParsableCommand {
         settings.targeted = targeted
         settings.seed = seed
         settings.batchSize = batchSize
+        settings.onlyCorrect = onlyCorrect
         let classifier = ModelClassifier(loaded, classNames: dataset.classNames.isEmpty ? nil : dataset.classNames)
         let outcome = try AttackRunner.run(settings, classifier: classifier, data: try dataset.reshaped(to: loaded.inputShape),
                                            count: count, progress: TerminalProgress(quiet: quiet))

@@ -88,6 +88,26 @@ final class OptimisationAttackTests: XCTestCase {
         for row in 0..<n where !r.succeeded[row] { XCTAssertEqual(r.rmsDistortion[row], 0) }
     }
 
+    /// OPTMARGIN with PyTorch's perturbation frame (numpy QR, stored in the golden) and the same
+    /// optimisation (2 × 50 iterations, 20 copies): same success flags, RMS distortion within
+    /// 20 % + 0.002 (the same non-bitwise-trajectory argument as C&W's).
+    func testOptMarginMatchesPyTorch() throws {
+        let g = try AttackFixtures.golden(), f = try AttackFixtures.cnn()
+        let rows = Int(try g.parameter("optmargin_rows")), copies = Int(try g.parameter("optmargin_copies"))
+        let attack = OptMargin(epsilonRMS: try g.parameter("optmargin_epsilon_rms"), copies: copies,
+                               carliniWagner: CarliniWagnerL2(binarySearchSteps: Int(try g.parameter("optmargin_binary_search_steps")),
+                                                              iterations: Int(try g.parameter("optmargin_iterations"))))
+        let x = g.x.slice(batch: 0..<rows), labels = Array(g.labels.prefix(rows))
+        let r = try attack.attack(f, inputs: x, labels: labels, goal: .untargeted,
+                                  perturbations: try g.tensor("optmargin_perturbations").scalars, progress: nil)
+        let torchFound = try g.root.readInt64s("optmargin_untargeted_found").values.map { $0 != 0 }
+        let torchRMS = AttackResult.rmsDistances(x, try g.tensor("optmargin_untargeted"))
+        XCTAssertEqual(r.succeeded, torchFound)
+        for row in 0..<rows where torchFound[row] && r.succeeded[row] {
+            XCTAssertEqual(r.rmsDistortion[row], torchRMS[row], accuracy: 0.2 * torchRMS[row] + 0.002, "row \(row)")
+        }
+    }
+
     func testBadArgumentsThrow() throws {
         let g = try AttackFixtures.golden(), f = try AttackFixtures.cnn()
         for attack in [CarliniWagnerL2(initialConstant: 0), CarliniWagnerL2(iterations: 0), CarliniWagnerL2(confidence: -1)] as [any AdversarialAttack] {

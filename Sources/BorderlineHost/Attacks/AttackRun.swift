@@ -27,6 +27,9 @@ public struct AttackRunSettings: Sendable {
     public var seed: UInt64 = 0
     /// Rows per attack call (bounds memory: OPTMARGIN evaluates 20 copies of each).
     public var batchSize = 100
+    /// Attack only images the model classifies correctly (the first `count` of them), so that
+    /// success means the attack changed a correct prediction.
+    public var onlyCorrect = false
 
     public init(kind: AttackKind) { self.kind = kind }
 
@@ -63,6 +66,8 @@ public struct AttackRunSettings: Sendable {
 public struct AttackRunOutcome: Sendable {
     public var attackName: String
     public var result: AttackResult
+    /// Index of each attacked row in the data set.
+    public var indices: [Int]
     public var labels: [Int]
     public var targets: [Int]?
     public var cleanPredictions: [Int]
@@ -87,7 +92,7 @@ public struct AttackRunOutcome: Sendable {
 
     /// Writes the adversarials as a data set (`x` float32, `y` the true labels, readable by
     /// every command that takes `--data`), plus `succeeded`, `predictions`, `rms_distortion`,
-    /// `clean_predictions` and, when targeted, `targets`; root attribute `attack`.
+    /// `clean_predictions`, `indices` (rows of the source set) and, when targeted, `targets`; root attribute `attack`.
     public func write(to path: String, classNames: [String]) throws {
         let set = try Dataset(name: "\(attackName) adversarials", images: result.adversarials, labels: labels, classNames: classNames)
         try set.writeHDF5(to: path, encoding: .float32)
@@ -97,6 +102,7 @@ public struct AttackRunOutcome: Sendable {
         try root.writeInt64s(result.succeeded.map { $0 ? 1 : 0 }, name: "succeeded")
         try root.writeInt64s(result.predictions.map(Int64.init), name: "predictions")
         try root.writeInt64s(cleanPredictions.map(Int64.init), name: "clean_predictions")
+        try root.writeInt64s(indices.map(Int64.init), name: "indices")
         try root.writeTensor(Tensor(shape: [result.rmsDistortion.count], scalars: result.rmsDistortion), name: "rms_distortion")
         if let targets { try root.writeInt64s(targets.map(Int64.init), name: "targets") }
         try file.close()
@@ -104,14 +110,23 @@ public struct AttackRunOutcome: Sendable {
 }
 
 public enum AttackRunner {
-    /// Runs the attack on the first `count` images of `data` in batches of `settings.batchSize`.
-    /// Targeted runs draw one target per row uniformly among the other classes (seeded).
+    /// Runs the attack on the first `count` images of `data` (of those classified correctly with
+    /// `onlyCorrect`) in batches of `settings.batchSize`. Targeted runs draw one target per row
+    /// uniformly among the other classes (seeded).
     public static func run(_ settings: AttackRunSettings, classifier: any DifferentiableClassifier, data: Dataset,
                            count: Int, progress: (any ProgressReporter)?) throws -> AttackRunOutcome {
         guard count >= 1 else { throw BorderlineError(.invalidArgument, "--count must be ≥ 1, got \(count)") }
         guard settings.batchSize >= 1 else { throw BorderlineError(.invalidArgument, "--batch-size must be ≥ 1, got \(settings.batchSize)") }
         let attack = try settings.makeAttack()
-        let set = data.prefix(min(count, data.count))
+        var indices = Array(0..<min(count, data.count))
+        if settings.onlyCorrect {
+            let predicted = try classifier.predictions(data.images)
+            indices = Array(data.labels.indices.filter { predicted[$0] == data.labels[$0] }.prefix(count))
+        }
+        guard !indices.isEmpty else {
+            throw BorderlineError(.dataMismatch, "no images to attack in '\(data.name)'\(settings.onlyCorrect ? " that the model classifies correctly" : "")")
+        }
+        let set = data.subset(indices)
         let n = set.count, k = classifier.classCount
         var targets: [Int]?
         if settings.targeted {
@@ -135,7 +150,7 @@ public enum AttackRunner {
         let result = AttackResult(adversarials: Tensor.concatenate(batches: parts.map(\.adversarials)),
                                   succeeded: parts.flatMap(\.succeeded), predictions: parts.flatMap(\.predictions),
                                   rmsDistortion: parts.flatMap(\.rmsDistortion))
-        return AttackRunOutcome(attackName: attack.name, result: result, labels: set.labels, targets: targets,
+        return AttackRunOutcome(attackName: attack.name, result: result, indices: indices, labels: set.labels, targets: targets,
                                 cleanPredictions: clean, seconds: seconds)
     }
 }

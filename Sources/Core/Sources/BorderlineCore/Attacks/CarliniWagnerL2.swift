@@ -100,7 +100,8 @@ public struct CarliniWagnerL2: AdversarialAttack, Sendable {
             var stepDistance = [Float](repeating: .infinity, count: n)
             var previousLoss = [Float](repeating: .infinity, count: n)
             var active = Array(0..<n)
-            for iteration in 0..<iterations where !active.isEmpty {
+            for iteration in 0..<iterations {
+                if active.isEmpty { break }   // every row stopped early
                 let a = active.count
                 // x′ = b₊ + b× tanh(w + w₀) for the running rows, and the batch of their copies.
                 let batch = Tensor(shape: [a * copies] + inputs.sampleShape) { out in

@@ -59,6 +59,19 @@ public struct OptMargin: AdversarialAttack, Sendable {
         try AttackSupport.requireNonNegative(epsilonRMS, "epsilon (RMS)", attack: name)
         guard copies >= 1 else { throw BorderlineError(.invalidArgument, "optmargin: copies must be ≥ 1, got \(copies)") }
         let v = try perturbations(rows: inputs.batchSize, dimension: inputs.sampleCount, seed: seed)
+        return try attack(classifier, inputs: inputs, labels: labels, goal: goal, perturbations: v, progress: progress)
+    }
+
+    /// The attack with given perturbations `v` (`[N, copies, D]` row-major, e.g. from
+    /// ``perturbations(rows:dimension:seed:)`` or another implementation) instead of seeded ones.
+    /// `succeeded` is judged on the unperturbed adversarial (rows where no iterate fooled all
+    /// copies are returned unchanged, so they count as failures unless already misclassified).
+    public func attack(_ classifier: any DifferentiableClassifier, inputs: Tensor, labels: [Int], goal: AttackGoal,
+                       perturbations v: [Float], progress: (any ProgressReporter)?) throws -> AttackResult {
+        let classes = try carliniWagner.validate(classifier, inputs: inputs, labels: labels, goal: goal, attack: name)
+        guard copies >= 1, v.count == inputs.batchSize * copies * inputs.sampleCount else {
+            throw BorderlineError(.invalidArgument, "optmargin: \(v.count) perturbation values for \(inputs.batchSize) rows × \(copies) copies × \(inputs.sampleCount)")
+        }
         let adversarials = try carliniWagner.optimise(classifier, inputs: inputs, classes: classes, targeted: goal.isTargeted,
                                                       perturbations: v, copies: copies, task: name, progress: progress)
         return try AttackResult(classifier: classifier, inputs: inputs, adversarials: adversarials, labels: labels, goal: goal)

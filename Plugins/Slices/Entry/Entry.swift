@@ -1,0 +1,9 @@
+// The plugin's two C entry points, and nothing else: the logic lives in SlicesKit.
+import BorderlineCore
+import SlicesKit
+
+@_cdecl("borderline_plugin_abi_version")
+public func borderlinePluginABIVersion() -> Int32 { PluginABI.version }
+
+@_cdecl("borderline_plugin_create")
+public func borderlinePluginCreate() -> UnsafeMutableRawPointer { PluginABI.export(SlicesPlugin()) }
