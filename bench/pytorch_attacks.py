@@ -46,6 +46,8 @@ def main():
     ap.add_argument("--iterations", type=int, default=1000)
     ap.add_argument("--binary-search-steps", type=int, default=4)
     ap.add_argument("--epsilon", type=float, default=0.3)
+    ap.add_argument("--keep-stopped", action="store_true",
+                    help="run stopped rows through the model too (the first, slower version of this peer)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     f = model()
@@ -58,7 +60,7 @@ def main():
     start = time.perf_counter()
     adv, found = cw_l2(f, x, y, False, confidence=0.0, initial_constant=0.2,
                        binary_search_steps=args.binary_search_steps, iterations=args.iterations,
-                       learning_rate=0.2, perturbations=v)
+                       learning_rate=0.2, perturbations=v, drop_stopped=not args.keep_stopped)
     seconds = time.perf_counter() - start
     with torch.no_grad():
         pred = f(adv).argmax(1)

@@ -72,14 +72,16 @@ def pgd(f, x0, classes, sign, norm, eps, alpha, steps):
 
 
 def cw_l2(f, x, classes, targeted, confidence, initial_constant, binary_search_steps, iterations, learning_rate,
-          lo=0.0, hi=1.0, perturbations=None):
+          lo=0.0, hi=1.0, perturbations=None, drop_stopped=False):
     """Carlini & Wagner's L2 attack as in their reference code (tanh variables, Adam from w = 0
     each outer step, binary search on c per row, early abort every iterations//10 steps), written
     batched with a per-row abort as CarliniWagnerL2.swift. torch.optim.Adam has the same update
     (bias-corrected, eps outside the square root) as the Swift code. Returns the best adversarial
     per row (x where none) and whether one was found. With `perturbations` ([N, P] + x's sample
     shape) it is OPTMARGIN's optimisation: the margin term is summed over the P copies
-    f(x' + v_i) and an iterate succeeds only when all copies are fooled."""
+    f(x' + v_i) and an iterate succeeds only when all copies are fooled. With `drop_stopped` the
+    forward/backward pass runs on the still-active rows only (as the Swift code does); the result
+    is the same, since stopped rows get no gradient and their iterates are never used."""
     n, k = x.shape[0], 10
     mul, plus = (hi - lo) / 2, (hi + lo) / 2
     w0 = torch.atanh((x - plus) / mul * 0.999999)
@@ -101,26 +103,31 @@ def cw_l2(f, x, classes, targeted, confidence, initial_constant, binary_search_s
         for it in range(iterations):
             if not active.any():
                 break
-            xa = plus + mul * torch.tanh(w + w0)
-            z = f(xa if perturbations is None else (xa[:, None] + perturbations).flatten(0, 1))
-            real = z[onehot]
-            other = z.masked_fill(onehot, float("-inf")).max(1).values
+            rows = active.nonzero().squeeze(1) if drop_stopped else torch.arange(n)
+            m = rows.numel()
+            xa = plus + mul * torch.tanh(w[rows] + w0[rows])
+            z = f(xa if perturbations is None else (xa[:, None] + perturbations[rows]).flatten(0, 1))
+            hot = onehot.view(n, p, k)[rows].flatten(0, 1)
+            real = z[hot]
+            other = z.masked_fill(hot, float("-inf")).max(1).values
             gap = other - real if targeted else real - other
-            margin = (gap + confidence).clamp_min(0).view(n, p).sum(1)
-            d = ((xa - xr) ** 2).flatten(1).sum(1)
+            margin = (gap + confidence).clamp_min(0).view(m, p).sum(1)
+            d = ((xa - xr[rows]) ** 2).flatten(1).sum(1)
             with torch.no_grad():
-                fooled = ((real - confidence > other) if targeted else (other > real + confidence)).view(n, p).all(1)
-                improve = active & fooled
-                step_d = torch.where(improve & (d < step_d), d, step_d)
-                better = improve & (d < best_d)
-                best_d = torch.where(better, d, best_d)
-                best[better] = xa[better]
-                loss_rows = d + c * margin
+                fooled = ((real - confidence > other) if targeted else (other > real + confidence)).view(m, p).all(1)
+                act = active[rows]
+                improve = act & fooled
+                step_d[rows] = torch.where(improve & (d < step_d[rows]), d, step_d[rows])
+                better = improve & (d < best_d[rows])
+                best_d[rows] = torch.where(better, d, best_d[rows])
+                best[rows[better]] = xa[better]
+                loss_rows = d + c[rows] * margin
                 if it % every == 0:
-                    active = active & ~(loss_rows > prev * 0.9999)
-                    prev = torch.where(active, loss_rows, prev)
+                    act = act & ~(loss_rows > prev[rows] * 0.9999)
+                    active[rows] = act
+                    prev[rows] = torch.where(act, loss_rows, prev[rows])
             # Rows that stopped get no gradient (their later iterates are never used).
-            loss = (active.float() * (d + c * margin)).sum()
+            loss = (active[rows].float() * (d + c[rows] * margin)).sum()
             opt.zero_grad()
             loss.backward()
             opt.step()
