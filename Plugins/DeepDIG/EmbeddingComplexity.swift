@@ -11,6 +11,13 @@ import Foundation
 /// - **EDC2** = the SVM's accuracy (in %) on those test images (true labels) and on the boundary
 ///   points, each labelled by the side it was approached from (the set's source class s).
 /// The SVM of an unordered pair is trained once per run and shared by both directions.
+///
+/// **The boundary between s and t** (paper Section 3's remark, Table 9, Figures 8–9): when the run
+/// holds both directions of one prober (s→t and t→s), the set with s < t also gets the values of
+/// the whole boundary, `boundary_edc1_borderline` and `boundary_edc2_borderline`, over the
+/// successful points of *both* sets pooled, each labelled by the side it was approached from (s→t
+/// points labelled s, t→s points labelled t). This is how the authors' code computes the paper's
+/// numbers; the per-direction values stay as they are.
 final class EmbeddingComplexity: Metric {
     let name = "edc"
     let summary = "EDC1/EDC2 (paper Section 4.2): distance to and accuracy of a linear SVM on training embeddings of s and t."
@@ -57,11 +64,42 @@ final class EmbeddingComplexity: Metric {
             borderD = EmbeddingComplexity.edc1(model.distances(e))
             borderAcc = EmbeddingComplexity.accuracy(model.predict(e), Array(repeating: s, count: ok.count))
         }
-        return MetricResult(numbers: [
+        var numbers: [(String, Double)] = [
             ("edc1_test", testD.normalised), ("edc1_borderline", borderD.normalised),
             ("edc2_test", testAcc), ("edc2_borderline", borderAcc),
             ("mean_distance_test", testD.raw), ("mean_distance_borderline", borderD.raw),
             ("test_images", Double(testRows.count)), ("borderline_points", Double(ok.count)),
-        ])
+        ]
+        var tables: [ResultTable] = []
+        if s < t, let reverse = context.boundarySets.first(where: { $0.producer == set.producer && $0.pair == ClassPair(t, s) }) {
+            let both = try EmbeddingComplexity.boundary(set, reverse, model: model, classifier: classifier)
+            numbers += [
+                ("boundary_edc1_borderline", both.distance.normalised), ("boundary_edc2_borderline", both.accuracy),
+                ("boundary_mean_distance_borderline", both.distance.raw), ("boundary_borderline_points", Double(both.points)),
+            ]
+            let name = { (c: Int) in "\(c) \(classifier.className(c))" }
+            tables.append(ResultTable(title: "EDC of the boundary \(name(s)) – \(name(t)), both directions pooled (paper Table 9)",
+                columns: ["points", "EDC1 test", "EDC1 borderline", "EDC2 test %", "EDC2 borderline %"],
+                rows: [["\(both.points) (\(ok.count) from \(s)→\(t), \(both.points - ok.count) from \(t)→\(s))",
+                        String(format: "%.4f", testD.normalised), String(format: "%.4f", both.distance.normalised),
+                        String(format: "%.2f", testAcc), String(format: "%.2f", both.accuracy)]]))
+        }
+        return MetricResult(numbers: numbers, tables: tables)
+    }
+
+    /// EDC1 and EDC2 of the successful points of `forward` (s→t, labelled s) and `reverse` (t→s,
+    /// labelled t) pooled.
+    static func boundary(_ forward: BoundarySet, _ reverse: BoundarySet, model: LinearSVM,
+                         classifier: any Classifier) throws -> (distance: (raw: Double, normalised: Double), accuracy: Double, points: Int) {
+        var distances: [Double] = [], predicted: [Int] = [], labels: [Int] = []
+        for set in [forward, reverse] {
+            let ok = set.successfulIndices
+            guard !ok.isEmpty else { continue }
+            let e = flat(try classifier.embedding(set.points.gather(batch: ok))!)
+            distances += model.distances(e)
+            predicted += model.predict(e)
+            labels += Array(repeating: set.pair.source, count: ok.count)
+        }
+        return (edc1(distances), accuracy(predicted, labels), labels.count)
     }
 }

@@ -5,7 +5,9 @@ import Foundation
 /// embeddings of the class-s and class-t training images, then the training, test and boundary
 /// points of the set projected onto the first two axes and drawn as a PNG scatter plot. The PCA
 /// of an unordered pair is fitted once and shared by both directions (and every prober's sets),
-/// so the pictures of s→t and t→s are in the same coordinates.
+/// so the pictures of s→t and t→s are in the same coordinates. When the run holds both directions
+/// of a prober, the two are drawn in one picture, as the paper does (the set with s < t draws it,
+/// the other adds no picture of its own).
 final class EmbeddingProjection: Metric {
     let name = "projection"
     let summary = "PCA of the training embeddings of s and t; scatter of train, test and borderline points (paper Figures 4–6)."
@@ -63,23 +65,36 @@ final class EmbeddingProjection: Metric {
         let testT = context.data.labels.indices.filter { context.data.labels[$0] == t }
         let ok = set.successfulIndices
         let border = try project(set.points.gather(batch: ok))
+        let explained = f.pca.variances.map { Double($0) }
+        let numbers: [(String, Double)] = [("pc1_variance", explained.first ?? .nan), ("pc2_variance", explained.count > 1 ? explained[1] : .nan),
+                                           ("borderline_points", Double(ok.count))]
+        let array = ("borderline_pca", Tensor(shape: [border.count, 2], scalars: border.flatMap { [$0.0, $0.1] }))
+        let reverse = context.boundarySets.first { $0.producer == set.producer && $0.pair == ClassPair(t, s) }
+        // Both directions: one picture, drawn by the set with s < t.
+        if reverse != nil, s > t { return MetricResult(numbers: numbers, arrays: [array]) }
         let name = { (c: Int) in classifier.className(c) }
+        var borderline: [Charts.Series] = [.init(label: reverse == nil ? "borderline" : "borderline \(name(s))>\(name(t))",
+                                                 colour: (0, 0, 0), points: border, size: 3)]
+        var described = "the \(ok.count) successful boundary points of \(set.producer) \(s)→\(t)"
+        if let reverse {
+            let other = reverse.successfulIndices
+            borderline.append(.init(label: "borderline \(name(t))>\(name(s))", colour: (117, 107, 177),
+                                    points: try project(reverse.points.gather(batch: other)), size: 3))
+            described += " (black) and the \(other.count) of \(t)→\(s) (purple)"
+        }
         let series: [Charts.Series] = [
             .init(label: "train \(name(s))", colour: (158, 202, 225), points: sample(f.train[s] ?? []), size: 2),
             .init(label: "train \(name(t))", colour: (253, 208, 162), points: sample(f.train[t] ?? []), size: 2),
             .init(label: "test \(name(s))", colour: (33, 113, 181), points: try project(context.data.images.gather(batch: testS)), size: 2),
             .init(label: "test \(name(t))", colour: (217, 72, 1), points: try project(context.data.images.gather(batch: testT)), size: 2),
-            .init(label: "borderline", colour: (0, 0, 0), points: border, size: 3),
-        ]
-        let image = try Charts.scatter(series, title: "PCA \(s)>\(t) \(set.producer)")
-        let explained = f.pca.variances.map { Double($0) }
+        ] + borderline
+        let image = try Charts.scatter(series, title: reverse == nil ? "PCA \(s)>\(t) \(set.producer)" : "PCA \(s)-\(t) BOTH DIRECTIONS \(set.producer)")
         return MetricResult(
-            numbers: [("pc1_variance", explained.first ?? .nan), ("pc2_variance", explained.count > 1 ? explained[1] : .nan),
-                      ("borderline_points", Double(ok.count))],
-            arrays: [("borderline_pca", Tensor(shape: [border.count, 2], scalars: border.flatMap { [$0.0, $0.1] }))],
+            numbers: numbers,
+            arrays: [array],
             pictures: [ResultPicture(name: "pca", caption:
                 "Embeddings projected on the first two principal axes of the training embeddings of \(name(s)) and \(name(t)) " +
                 "(variance along PC1/PC2 \(String(format: "%.3g / %.3g", explained.first ?? .nan, explained.count > 1 ? explained[1] : .nan))): training points (at most \(cap) per class drawn), " +
-                "the run's test images, and the \(ok.count) successful boundary points of \(set.producer) \(s)→\(t).", image: image)])
+                "the run's test images, and \(described).", image: image)])
     }
 }

@@ -156,6 +156,36 @@ final class DeepDIGAllPairsTests: XCTestCase {
     }
 }
 
+final class DeepDIGBoundaryTests: XCTestCase {
+    /// A boundary needs both directions; its IDC is the mean of the two, its EDC the pooled values
+    /// stored under the pair with s < t; Pearson runs over boundaries.
+    func testBoundariesPairTheTwoDirections() throws {
+        let k = "deepdig.deepdig"
+        let entries: [(pair: ClassPair?, path: String, value: Double)] = [
+            (ClassPair(0, 1), "idc/\(k)/idc", 0.1), (ClassPair(1, 0), "idc/\(k)/idc", 0.3),
+            (ClassPair(0, 1), "edc/\(k)/boundary_edc2_borderline", 40), (ClassPair(0, 1), "edc/\(k)/edc2_test", 99),
+            (ClassPair(0, 1), "edc/\(k)/boundary_edc1_borderline", 0.2), (ClassPair(0, 1), "edc/\(k)/edc1_test", 0.8),
+            (ClassPair(0, 1), "edc/\(k)/boundary_borderline_points", 120),
+            (ClassPair(1, 2), "idc/\(k)/idc", 0.05), (ClassPair(2, 1), "idc/\(k)/idc", 0.07),
+            (ClassPair(1, 2), "edc/\(k)/boundary_edc2_borderline", 80),
+            (ClassPair(0, 2), "idc/\(k)/idc", 0.5),   // one direction only: no boundary
+            (ClassPair(0, 1), "idc/deepdig.rpbs/idc", 9), // another producer
+        ]
+        let pairs: Set<ClassPair> = [ClassPair(0, 1), ClassPair(1, 0), ClassPair(1, 2), ClassPair(2, 1), ClassPair(0, 2)]
+        let found = AllPairsSummary.boundaries(entries, key: k, pairs: pairs)
+        XCTAssertEqual(found.map(\.pair), [ClassPair(0, 1), ClassPair(1, 2)])
+        XCTAssertEqual(try XCTUnwrap(found[0].values["idc"]), 0.2, accuracy: 1e-12)
+        XCTAssertEqual(found[0].idcForward, 0.1); XCTAssertEqual(found[0].idcReverse, 0.3)
+        XCTAssertEqual(found[0].values["edc2_borderline"], 40); XCTAssertEqual(found[0].values["edc1_test"], 0.8)
+        XCTAssertEqual(found[0].values["points"], 120)
+        XCTAssertEqual(try XCTUnwrap(found[1].values["idc"]), 0.06, accuracy: 1e-12)
+        XCTAssertTrue(try XCTUnwrap(found[1].values["edc2_test"]).isNaN, "absent: NaN")
+        // Two boundaries: higher IDC, lower EDC2_borderline → r = −1.
+        let r = AllPairsSummary.correlation(found, "idc", "edc2_borderline")
+        XCTAssertEqual(r.cells, 2); XCTAssertEqual(r.r, -1, accuracy: 1e-12)
+    }
+}
+
 final class DeepDIGConvAutoencoderTests: XCTestCase {
     /// A tiny classifier on 3×8×8 images that looks at the mean intensity (dark = 0, bright = 1).
     private func rgbClassifier() throws -> ModelClassifier {
