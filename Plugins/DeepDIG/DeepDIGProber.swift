@@ -3,9 +3,10 @@ import Foundation
 
 /// Prober `deepdig` (Karimi, Derr & Tang, DeepDIG, Sections 3 and 5, Algorithm 1), direction s → t:
 ///
-/// - **Component I**: autoencoder A1 (paper Table 2, or a model file's architecture and weights) trained on 80 % of the class-s training images
-///   through the frozen classifier with loss rec(x, A1(x)) + α·CE(f(A1(x)), t). Every class-s
-///   training image x gives x̂t = A1(x); kept when C(x) = s and C(x̂t) = t.
+/// - **Component I**: autoencoder A1 (paper Table 2, or a model file's architecture and weights:
+///   `autoencoder=PATH`) trained on 80 % of the class-s training images through the frozen
+///   classifier with loss rec(x, A1(x)) + α·CE(f(A1(x)), t). Every class-s training image x gives
+///   x̂t = A1(x); kept when C(x) = s and C(x̂t) = t.
 /// - **Component II**: A2 trained the same way on the kept x̂t that came from A1's training part,
 ///   target s; x̂s = A2(x̂t); the pair (x̂s, x̂t) is kept when C(x̂s) = s.
 /// - **Component III**: batched bisection between x̂s and x̂t (``BoundaryBisection`` with

@@ -352,6 +352,25 @@ final class DeepDIGModelFileAutoencoderTests: XCTestCase {
         for p in a.trainableParameters { p.value = p.value.map { $0 + 1 } }
         XCTAssertEqual(Autoencoders.apply(b, to: x).scalars, expected.scalars, "A2 is not A1: each loads its own copy")
 
+        // Trained exactly like a built-in: Table 2's autoencoder and its copy from a file, same
+        // batches, same settings → the same weights after 5 steps.
+        var tg = RandomGenerator(seed: 3)
+        let builtIn = try Autoencoders.table2(inputSize: 16, generator: &tg)
+        let table2Path = folder.appendingPathComponent("table2.h5").path
+        try builtIn.save(to: table2Path)
+        let copy = try Autoencoders.make(kind: table2Path, imageShape: [1, 4, 4], generator: &g)
+        let trainCtx = try context(for: DeepDIGProber(), [:], classifier: try toyClassifier())
+        var settings = AutoencoderSettings()
+        settings.steps = 5
+        settings.batchSize = 8
+        for model in [builtIn, copy] {
+            var random = RandomGenerator(seed: 4)
+            try Autoencoders.train(model, images: x.reshaped([40, 16]), target: 1, settings: settings, context: trainCtx, random: &random, task: "A1")
+        }
+        XCTAssertEqual(copy.namedParameters.map(\.parameter.value.scalars), builtIn.namedParameters.map(\.parameter.value.scalars))
+        XCTAssertNotEqual(copy.forward(x.reshaped([40, 16])).scalars, try Model.load(contentsOf: table2Path).forward(x.reshaped([40, 16])).scalars,
+                          "training moved the weights")
+
         // Through the prober with a learning rate of 1e-7: A1 and A2 are (to ~1e-5) the file's model.
         let prober = DeepDIGProber()
         let ctx = try context(for: prober, ["train-data": .string("run"), "steps": .number(2), "batch-size": .number(16),
