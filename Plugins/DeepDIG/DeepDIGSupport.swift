@@ -229,8 +229,9 @@ enum Autoencoders {
     /// architecture and its weights, loaded afresh on every call. The file's input and output must
     /// each be the classifier's input shape or its flattened `[d]`; the model is wrapped in
     /// Reshape/Flatten where needed so it takes and returns flattened rows like ``table2``.
-    /// The wrapper's metadata keeps the file (`autoencoder_file`) and the type of the file's output
-    /// layer (`output_layer`), so the prober can note an output that is not a sigmoid.
+    /// The wrapper's metadata keeps the file (`autoencoder_file`) and the type of the file's last
+    /// layer before any trailing reshapes (`output_layer`), so the prober can note an output that
+    /// is not a sigmoid.
     static func fromFile(_ path: String, imageShape: [Int]) throws -> Model {
         let model: Model
         do {
@@ -265,8 +266,13 @@ enum Autoencoders {
             nodes.append(.init(name: unique("deepdig.flatten"), layer: Flatten(), inputs: [output]))
             output = nodes.count - 1
         }
+        // The layer that sets the output's values: behind any trailing reshapes.
+        var last = model.outputNode
+        while ["Reshape", "Flatten", "Permute", "Dropout"].contains(model.nodes[last].layer.typeName), model.nodes[last].inputs[0] >= 0 {
+            last = model.nodes[last].inputs[0]
+        }
         return try Model(inputShape: [d], nodes: nodes, outputNode: output,
-                         metadata: ["autoencoder_file": .string(path), "output_layer": .string(model.nodes[model.outputNode].layer.typeName)])
+                         metadata: ["autoencoder_file": .string(path), "output_layer": .string(model.nodes[last].layer.typeName)])
     }
 
     /// What A1/A2 are, for the run's notes: the model file, or the built-in architecture `kind` chose.

@@ -383,8 +383,9 @@ final class DeepDIGModelFileAutoencoderTests: XCTestCase {
         XCTAssertEqual(set.count, 40)
         XCTAssertEqual(set.successCount, 40)
         let source = try XCTUnwrap(set.extras["source_image"])
-        for (got, want) in zip(set.endPoints.scalars, file.forward(source).scalars) { XCTAssertEqual(got, want, accuracy: 1e-4, "x̂t = A1(x)") }
-        for (got, want) in zip(set.startPoints.scalars, file.forward(set.endPoints).scalars) { XCTAssertEqual(got, want, accuracy: 1e-4, "x̂s = A2(x̂t)") }
+        let xt = try XCTUnwrap(set.endPoints), xs = try XCTUnwrap(set.startPoints)
+        for (got, want) in zip(xt.scalars, file.forward(source).scalars) { XCTAssertEqual(got, want, accuracy: 1e-4, "x̂t = A1(x)") }
+        for (got, want) in zip(xs.scalars, file.forward(xt).scalars) { XCTAssertEqual(got, want, accuracy: 1e-4, "x̂s = A2(x̂t)") }
         XCTAssertTrue(ctx.store.record.notes.contains { $0.contains("A1/A2 = the model file \(path)") }, "\(ctx.store.record.notes)")
         XCTAssertFalse(ctx.store.record.notes.contains { $0.contains("not a sigmoid") })
     }
@@ -394,8 +395,8 @@ final class DeepDIGModelFileAutoencoderTests: XCTestCase {
         let file = try Model.sequential(inputShape: [16], [("invert", diagonal(16, scale: -1, bias: 1))])
         try file.save(to: folder.appendingPathComponent("invert.h5").path, format: .keras)
         let previous = FileManager.default.currentDirectoryPath
-        FileManager.default.changeCurrentDirectoryPath(folder.path)
-        defer { FileManager.default.changeCurrentDirectoryPath(previous) }
+        XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(folder.path))
+        defer { _ = FileManager.default.changeCurrentDirectoryPath(previous) }
         let resolved = try Autoencoders.resolveArchitecture("invert.h5")
         XCTAssertEqual(URL(fileURLWithPath: resolved).resolvingSymlinksInPath().path,
                        folder.appendingPathComponent("invert.h5").resolvingSymlinksInPath().path)
@@ -408,7 +409,7 @@ final class DeepDIGModelFileAutoencoderTests: XCTestCase {
             let set = try prober.probe(pair, context: ctx)
             XCTAssertEqual(set.successCount, set.count, "\(pair)")
             let source = try XCTUnwrap(set.extras["source_image"])
-            for (got, x) in zip(set.endPoints.scalars, source.scalars) { XCTAssertEqual(got, 1 - x, accuracy: 1e-4) }
+            for (got, x) in zip(try XCTUnwrap(set.endPoints).scalars, source.scalars) { XCTAssertEqual(got, 1 - x, accuracy: 1e-4) }
         }
         XCTAssertEqual(ctx.store.record.notes.filter { $0.contains("ends in Dense, not a sigmoid") }.count, 1, "\(ctx.store.record.notes)")
     }
