@@ -3,9 +3,10 @@ import Foundation
 
 /// Prober `deepdig` (Karimi, Derr & Tang, DeepDIG, Sections 3 and 5, Algorithm 1), direction s → t:
 ///
-/// - **Component I**: autoencoder A1 (paper Table 2) trained on 80 % of the class-s training images
-///   through the frozen classifier with loss rec(x, A1(x)) + α·CE(f(A1(x)), t). Every class-s
-///   training image x gives x̂t = A1(x); kept when C(x) = s and C(x̂t) = t.
+/// - **Component I**: autoencoder A1 (paper Table 2, or a model file's architecture and weights:
+///   `autoencoder=PATH`) trained on 80 % of the class-s training images through the frozen
+///   classifier with loss rec(x, A1(x)) + α·CE(f(A1(x)), t). Every class-s training image x gives
+///   x̂t = A1(x); kept when C(x) = s and C(x̂t) = t.
 /// - **Component II**: A2 trained the same way on the kept x̂t that came from A1's training part,
 ///   target s; x̂s = A2(x̂t); the pair (x̂s, x̂t) is kept when C(x̂s) = s.
 /// - **Component III**: batched bisection between x̂s and x̂t (``BoundaryBisection`` with
@@ -45,6 +46,10 @@ final class DeepDIGProber: BoundaryProber {
         // Component I.
         var g = random.derived(1)
         let a1 = try Autoencoders.make(kind: settings.architecture, imageShape: classifier.inputShape, generator: &g)
+        if case .string(let file)? = a1.metadata["autoencoder_file"], case .string(let last)? = a1.metadata["output_layer"], last != Sigmoid.typeName {
+            let note = "deepdig: the autoencoder model \(file) ends in \(last), not a sigmoid; its outputs are used as they are (not clamped) and may leave the classifier's input range"
+            if !context.store.record.notes.contains(note) { context.store.addNote(note) }
+        }
         queries += try Autoencoders.train(a1, images: images.slice(batch: 0..<trainCount), target: t, settings: settings,
                                           context: context, random: &g, task: "component I: A1 \(s)→\(t)")
         let xt = Autoencoders.apply(a1, to: images)
@@ -87,7 +92,7 @@ final class DeepDIGProber: BoundaryProber {
             ("component2_accuracy", c2All), ("component2_accuracy_validation", c2Validation),
             ("component2_kept", Double(kept2.count)),
         ] { try context.store.addNumber(value, name: name, pair: pair) }
-        context.store.addNote("deepdig \(pair): A1/A2 trained on \(split.origin); component I accuracy (share of A1 outputs classified \(s)) " +
+        context.store.addNote("deepdig \(pair): A1/A2 = \(Autoencoders.describe(a1, kind: settings.architecture)), trained on \(split.origin); component I accuracy (share of A1 outputs classified \(s)) " +
             String(format: "%.4f on the %d held-out images; component II accuracy (share of A2 outputs classified %d) %.4f", c1Validation, validationRows.count, s, c2All))
 
         // Component III.

@@ -116,7 +116,8 @@ struct AutoencoderSettings {
     /// "ce" (softmax cross-entropy, the paper's CE) or "bce" (binary cross-entropy between the
     /// softmax probabilities and the one-hot target, mean over batch × classes: the authors' code).
     var classification = "ce"
-    /// "auto", "dense" or "conv" (``Autoencoders/make(kind:imageShape:generator:)``).
+    /// "auto", "dense", "conv" or the absolute path of a model file
+    /// (``Autoencoders/make(kind:imageShape:generator:)``, ``Autoencoders/resolveArchitecture(_:)``).
     var architecture = "auto"
 
     static let options: [PluginOption] = [
@@ -132,8 +133,8 @@ struct AutoencoderSettings {
                 help: "classification term: ce = softmax cross-entropy (paper), bce = binary cross-entropy of the softmax probabilities against the one-hot target (authors' code)"),
         .choice("reconstruction-reduction", ["mean", "image-sum"], default: "mean",
                 help: "mean: reconstruction term averaged over all pixels; image-sum: summed over each image's pixels (‖x − A(x)‖²), averaged over the batch"),
-        .choice("autoencoder", ["auto", "dense", "conv"], default: "auto",
-                help: "auto: convolutional (paper Table 2, CIFAR10) for 3-channel images with sides divisible by 8, else dense (Table 2, MNIST/Fashion-MNIST)"),
+        .string("autoencoder", default: "auto",
+                help: "A1/A2: auto = convolutional (paper Table 2, CIFAR10) for 3-channel images with sides divisible by 8, else dense (Table 2, MNIST/Fashion-MNIST); dense; conv; or a model file (native or Keras .h5) mapping the classifier's input to the same shape, whose weights A1 and A2 each start from"),
         .number("validation-share", default: 0.2, in: 0...0.9, help: "share of class-s images held out from training A1 (paper: 0.2)"),
     ]
 
@@ -147,7 +148,7 @@ struct AutoencoderSettings {
         decayEvery = try o.int("lr-decay-every")
         reconstruction = try o.string("reconstruction")
         reduction = try o.string("reconstruction-reduction")
-        architecture = try o.string("autoencoder")
+        architecture = try Autoencoders.resolveArchitecture(try o.string("autoencoder"))
         classification = try o.string("classification")
     }
 }
@@ -188,18 +189,97 @@ enum Autoencoders {
 
     /// The autoencoder for the classifier's input shape: `kind` = `auto` picks the convolutional
     /// one for 3-channel images whose sides are divisible by 8 (paper: CIFAR10) and Table 2's dense
-    /// one otherwise; `dense` / `conv` force one.
+    /// one otherwise; `dense` / `conv` force one; anything else is a model file (``fromFile(_:imageShape:)``,
+    /// read afresh on every call, so A1 and A2 each start from the file's weights).
     static func make(kind: String, imageShape: [Int], generator g: inout RandomGenerator) throws -> Model {
         let d = imageShape.reduce(1, *)
         switch kind {
         case "dense": return try table2(inputSize: d, generator: &g)
         case "conv": return try convolutional(imageShape: imageShape, generator: &g)
-        default:
+        case "auto":
             if imageShape.count == 3, imageShape[0] == 3, imageShape[1] % 8 == 0, imageShape[2] % 8 == 0 {
                 return try convolutional(imageShape: imageShape, generator: &g)
             }
             return try table2(inputSize: d, generator: &g)
+        default: return try fromFile(kind, imageShape: imageShape)
         }
+    }
+
+    /// The built-in architectures the `autoencoder` option names.
+    static let builtInKinds = ["auto", "dense", "conv"]
+
+    /// The `autoencoder` option as ``make(kind:imageShape:generator:)`` takes it: a built-in
+    /// keyword unchanged, anything else an existing model file, returned as an absolute path
+    /// (relative paths resolve against the working directory).
+    static func resolveArchitecture(_ spec: String) throws -> String {
+        if builtInKinds.contains(spec) { return spec }
+        guard !spec.isEmpty else {
+            throw BorderlineError(.invalidArgument, "deepdig: autoencoder is empty; give auto, dense, conv or a model file")
+        }
+        let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
+        let path = URL(fileURLWithPath: spec, relativeTo: cwd).standardizedFileURL.path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            throw BorderlineError(.fileNotFound, "deepdig: autoencoder '\(spec)' is neither auto, dense, conv nor an existing model file", file: path)
+        }
+        return path
+    }
+
+    /// A1/A2 from a model file (anything `Model.load` reads: native, Keras legacy `.h5`): its
+    /// architecture and its weights, loaded afresh on every call. The file's input and output must
+    /// each be the classifier's input shape or its flattened `[d]`; the model is wrapped in
+    /// Reshape/Flatten where needed so it takes and returns flattened rows like ``table2``.
+    /// The wrapper's metadata keeps the file (`autoencoder_file`) and the type of the file's last
+    /// layer before any trailing reshapes (`output_layer`), so the prober can note an output that
+    /// is not a sigmoid.
+    static func fromFile(_ path: String, imageShape: [Int]) throws -> Model {
+        let model: Model
+        do {
+            model = try Model.load(contentsOf: path)
+        } catch var e as BorderlineError {
+            e.message = "deepdig: cannot load the autoencoder model: \(e.message)"
+            throw e.inFile(path)
+        }
+        let d = imageShape.reduce(1, *)
+        let fits = { (shape: [Int]) in shape == imageShape || shape == [d] }
+        guard fits(model.inputShape), fits(model.outputShape) else {
+            throw BorderlineError(.shapeMismatch,
+                "deepdig: the autoencoder model maps \(model.inputShape) to \(model.outputShape) per image; A1/A2 must map the classifier's input \(imageShape) (or flattened [\(d)]) to the same shape", file: path)
+        }
+        guard !model.trainableParameters.isEmpty else {
+            throw BorderlineError(.invalidConfiguration, "deepdig: the autoencoder model has no trainable parameters, so A1/A2 could not learn", file: path)
+        }
+        let taken = Set(model.nodes.map(\.name))
+        func unique(_ base: String) -> String {
+            var name = base, k = 1
+            while taken.contains(name) { k += 1; name = "\(base)\(k)" }
+            return name
+        }
+        var nodes: [Model.Node] = []
+        if model.inputShape != [d] { nodes.append(.init(name: unique("deepdig.unflatten"), layer: try Reshape(shape: model.inputShape), inputs: [-1])) }
+        let offset = nodes.count
+        for node in model.nodes {
+            nodes.append(.init(name: node.name, layer: node.layer, inputs: node.inputs.map { $0 == -1 ? offset - 1 : $0 + offset }))
+        }
+        var output = model.outputNode + offset
+        if model.outputShape != [d] {
+            nodes.append(.init(name: unique("deepdig.flatten"), layer: Flatten(), inputs: [output]))
+            output = nodes.count - 1
+        }
+        // The layer that sets the output's values: behind any trailing reshapes.
+        var last = model.outputNode
+        while ["Reshape", "Flatten", "Permute", "Dropout"].contains(model.nodes[last].layer.typeName), model.nodes[last].inputs[0] >= 0 {
+            last = model.nodes[last].inputs[0]
+        }
+        return try Model(inputShape: [d], nodes: nodes, outputNode: output,
+                         metadata: ["autoencoder_file": .string(path), "output_layer": .string(model.nodes[last].layer.typeName)])
+    }
+
+    /// What A1/A2 are, for the run's notes: the model file, or the built-in architecture `kind` chose.
+    static func describe(_ autoencoder: Model, kind: String) -> String {
+        if case .string(let file)? = autoencoder.metadata["autoencoder_file"] { return "the model file \(file)" }
+        let conv = autoencoder.nodes.contains { $0.layer is Conv2D }
+        return (conv ? "built-in convolutional (paper Table 2, CIFAR10)" : "built-in dense (paper Table 2, MNIST)") + " (autoencoder=\(kind))"
     }
 
     /// Trains `autoencoder` on the rows of `images` (`[N, d]`, flattened) through the classifier,

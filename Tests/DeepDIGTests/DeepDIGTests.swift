@@ -329,3 +329,153 @@ final class DeepDIGGoldenTests: XCTestCase {
         }
     }
 }
+
+/// `autoencoder=<model file>`: A1 and A2 take the file's architecture and start from its weights.
+final class DeepDIGModelFileAutoencoderTests: XCTestCase {
+    private var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("deepdig-ae-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
+
+    /// A Dense with the given weight W = scale·I (n×n) and constant bias.
+    private func diagonal(_ n: Int, scale: Float, bias: Float) -> Dense {
+        var g = RandomGenerator(seed: 9)
+        let fc = Dense(inFeatures: n, outFeatures: n, generator: &g)
+        var w = [Float](repeating: 0, count: n * n)
+        for i in 0..<n { w[i * n + i] = scale }
+        fc.weight.value = Tensor(shape: [n, n], scalars: w)
+        fc.bias!.value = Tensor(repeating: bias, shape: [n])
+        return fc
+    }
+
+    /// A dense autoencoder on [1, 4, 4] images that swaps the toy classes from the start:
+    /// Flatten · Dense(I)-ReLU · Dense(−8I, 4)-Sigmoid · Reshape, i.e. A(x) = σ(4 − 8x)
+    /// (dark pixels ≤ 0.3 → ≥ 0.83, bright ≥ 0.7 → ≤ 0.17).
+    private func swappingAutoencoder() throws -> Model {
+        try Model.sequential(inputShape: [1, 4, 4], [
+            ("flat", Flatten()), ("enc", diagonal(16, scale: 1, bias: 0)), ("enc.relu", ReLU()),
+            ("dec", diagonal(16, scale: -8, bias: 4)), ("dec.sigmoid", Sigmoid()), ("image", try Reshape(shape: [1, 4, 4])),
+        ])
+    }
+
+    private func numbers(_ ctx: RunContext) -> [String: Double] {
+        Dictionary(ctx.store.record.numbers.map { ($0.path.split(separator: "/").last.map(String.init) ?? $0.path, $0.value) },
+                   uniquingKeysWith: { a, _ in a })
+    }
+
+    func testA1AndA2StartFromTheFileWeightsAndShapesFlow() throws {
+        let file = try swappingAutoencoder()
+        let path = folder.appendingPathComponent("ae.h5").path
+        try file.save(to: path)
+        // Two fresh copies: training one leaves the other (and the file) as it was.
+        var g = RandomGenerator(seed: 1)
+        let a = try Autoencoders.make(kind: path, imageShape: [1, 4, 4], generator: &g)
+        let b = try Autoencoders.make(kind: path, imageShape: [1, 4, 4], generator: &g)
+        XCTAssertEqual(a.inputShape, [16]); XCTAssertEqual(a.outputShape, [16])
+        let x = try toyData().images.slice(batch: 0..<40)
+        let expected = file.forward(x)
+        XCTAssertEqual(Autoencoders.apply(a, to: x).scalars, expected.scalars)
+        for p in a.trainableParameters { p.value = p.value.map { $0 + 1 } }
+        XCTAssertEqual(Autoencoders.apply(b, to: x).scalars, expected.scalars, "A2 is not A1: each loads its own copy")
+
+        // Trained exactly like a built-in: Table 2's autoencoder and its copy from a file, same
+        // batches, same settings → the same weights after 5 steps.
+        var tg = RandomGenerator(seed: 3)
+        let builtIn = try Autoencoders.table2(inputSize: 16, generator: &tg)
+        let table2Path = folder.appendingPathComponent("table2.h5").path
+        try builtIn.save(to: table2Path)
+        let copy = try Autoencoders.make(kind: table2Path, imageShape: [1, 4, 4], generator: &g)
+        let trainCtx = try context(for: DeepDIGProber(), [:], classifier: try toyClassifier())
+        var settings = AutoencoderSettings()
+        settings.steps = 5
+        settings.batchSize = 8
+        for model in [builtIn, copy] {
+            var random = RandomGenerator(seed: 4)
+            try Autoencoders.train(model, images: x.reshaped([40, 16]), target: 1, settings: settings, context: trainCtx, random: &random, task: "A1")
+        }
+        XCTAssertEqual(copy.namedParameters.map(\.parameter.value.scalars), builtIn.namedParameters.map(\.parameter.value.scalars))
+        XCTAssertNotEqual(copy.forward(x.reshaped([40, 16])).scalars, try Model.load(contentsOf: table2Path).forward(x.reshaped([40, 16])).scalars,
+                          "training moved the weights")
+
+        // Through the prober with a learning rate of 1e-7: A1 and A2 are (to ~1e-5) the file's model.
+        let prober = DeepDIGProber()
+        let ctx = try context(for: prober, ["train-data": .string("run"), "steps": .number(2), "batch-size": .number(16),
+                                            "learning-rate": .number(1e-7), "grid-rows": .number(0), "autoencoder": .string(path)],
+                              classifier: try toyClassifier())
+        let set = try prober.probe(ClassPair(0, 1), context: ctx)
+        let n = numbers(ctx)
+        XCTAssertEqual(n["component1_accuracy_validation"], 0, "the file's A1 already moves every dark image to bright")
+        XCTAssertEqual(n["component2_accuracy"], 1, "the file's A2 moves them back")
+        XCTAssertEqual(set.count, 40)
+        XCTAssertEqual(set.successCount, 40)
+        let source = try XCTUnwrap(set.extras["source_image"])
+        let xt = try XCTUnwrap(set.endPoints), xs = try XCTUnwrap(set.startPoints)
+        for (got, want) in zip(xt.scalars, file.forward(source).scalars) { XCTAssertEqual(got, want, accuracy: 1e-4, "x̂t = A1(x)") }
+        for (got, want) in zip(xs.scalars, file.forward(xt).scalars) { XCTAssertEqual(got, want, accuracy: 1e-4, "x̂s = A2(x̂t)") }
+        XCTAssertTrue(ctx.store.record.notes.contains { $0.contains("A1/A2 = the model file \(path)") }, "\(ctx.store.record.notes)")
+        XCTAssertFalse(ctx.store.record.notes.contains { $0.contains("not a sigmoid") })
+    }
+
+    func testKerasFileWithoutSigmoidIsNotedOnceAndUsedUnclamped() throws {
+        // A(x) = 1 − x on flattened rows ([16] → [16]), written as a Keras .h5; relative path.
+        let file = try Model.sequential(inputShape: [16], [("invert", diagonal(16, scale: -1, bias: 1))])
+        try file.save(to: folder.appendingPathComponent("invert.h5").path, format: .keras)
+        let previous = FileManager.default.currentDirectoryPath
+        XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(folder.path))
+        defer { _ = FileManager.default.changeCurrentDirectoryPath(previous) }
+        let resolved = try Autoencoders.resolveArchitecture("invert.h5")
+        XCTAssertEqual(URL(fileURLWithPath: resolved).resolvingSymlinksInPath().path,
+                       folder.appendingPathComponent("invert.h5").resolvingSymlinksInPath().path)
+
+        let prober = DeepDIGProber()
+        let ctx = try context(for: prober, ["train-data": .string("run"), "steps": .number(1), "batch-size": .number(16),
+                                            "learning-rate": .number(1e-7), "grid-rows": .number(0), "autoencoder": .string("invert.h5")],
+                              classifier: try toyClassifier())
+        for pair in [ClassPair(0, 1), ClassPair(1, 0)] {
+            let set = try prober.probe(pair, context: ctx)
+            XCTAssertEqual(set.successCount, set.count, "\(pair)")
+            let source = try XCTUnwrap(set.extras["source_image"])
+            for (got, x) in zip(try XCTUnwrap(set.endPoints).scalars, source.scalars) { XCTAssertEqual(got, 1 - x, accuracy: 1e-4) }
+        }
+        XCTAssertEqual(ctx.store.record.notes.filter { $0.contains("ends in Dense, not a sigmoid") }.count, 1, "\(ctx.store.record.notes)")
+    }
+
+    func testBadFilesGiveErrorsNamingTheFile() throws {
+        var g = RandomGenerator(seed: 1)
+        func error(_ body: () throws -> Void) -> BorderlineError? {
+            do { try body(); return nil } catch { return error as? BorderlineError }
+        }
+        // Missing file: the option check names it.
+        let missing = folder.appendingPathComponent("nope.h5").path
+        let e1 = try XCTUnwrap(error { _ = try Autoencoders.resolveArchitecture(missing) })
+        XCTAssertEqual(e1.kind, .fileNotFound)
+        XCTAssertTrue(e1.description.contains(missing), e1.description)
+        let prober = DeepDIGProber()
+        let ctx = try context(for: prober, ["train-data": .string("run"), "autoencoder": .string(missing)], classifier: try toyClassifier())
+        XCTAssertThrowsError(try prober.probe(ClassPair(0, 1), context: ctx)) { XCTAssertTrue("\($0)".contains(missing), "\($0)") }
+        // Not a model file.
+        let garbage = folder.appendingPathComponent("garbage.h5").path
+        try Data("not hdf5".utf8).write(to: URL(fileURLWithPath: garbage))
+        let e2 = try XCTUnwrap(error { _ = try Autoencoders.make(kind: garbage, imageShape: [1, 4, 4], generator: &g) })
+        XCTAssertTrue(e2.description.contains(garbage) && e2.description.contains("autoencoder"), e2.description)
+        // Wrong shape: 16 → 8.
+        let narrow = folder.appendingPathComponent("narrow.h5").path
+        try Model.sequential(inputShape: [16], [("fc", Dense(inFeatures: 16, outFeatures: 8, generator: &g))]).save(to: narrow)
+        let e3 = try XCTUnwrap(error { _ = try Autoencoders.make(kind: narrow, imageShape: [1, 4, 4], generator: &g) })
+        XCTAssertEqual(e3.kind, .shapeMismatch)
+        for part in [narrow, "[16] to [8]", "[1, 4, 4]"] { XCTAssertTrue(e3.description.contains(part), e3.description) }
+        // Right size, wrong shape: [4, 4] is neither [1, 4, 4] nor [16].
+        let square = folder.appendingPathComponent("square.h5").path
+        try Model.sequential(inputShape: [4, 4], [("s", Sigmoid())]).save(to: square)
+        XCTAssertEqual(error { _ = try Autoencoders.make(kind: square, imageShape: [1, 4, 4], generator: &g) }?.kind, .shapeMismatch)
+        // Nothing to train.
+        let fixed = folder.appendingPathComponent("fixed.h5").path
+        try Model.sequential(inputShape: [16], [("s", Sigmoid())]).save(to: fixed)
+        let e4 = try XCTUnwrap(error { _ = try Autoencoders.make(kind: fixed, imageShape: [1, 4, 4], generator: &g) })
+        XCTAssertTrue(e4.description.contains(fixed) && e4.description.contains("no trainable parameters"), e4.description)
+    }
+}
