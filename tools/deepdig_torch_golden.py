@@ -5,8 +5,10 @@ component-I autoencoder (paper Table 2) through the shipped FCN (Models/fashion-
 Deterministic inputs both sides can rebuild without a shared RNG: the first 128 Pullover (class 2)
 images of the Fashion-MNIST training split, one fixed batch of all 128 every step, target Trouser (1),
 and autoencoder weights w[i] = bound * sin(1.7 * i + 0.3 * layer) (bias the same with offset 0.5),
-bound = 1/sqrt(fan_in) as PyTorch's default. Records the loss terms of every step for the paper's
-loss (mean MSE + 0.8 * softmax CE) and the authors' code's (BCE + 0.8 * BCE(softmax, one-hot)).
+bound = 1/sqrt(fan_in) as PyTorch's default. Records the loss terms of every step for three losses: Eq. 1 as printed
+('eq1': ||x - A(x)||^2 summed over each image's pixels, averaged over the batch, + 0.8 * softmax CE; the
+plugin's default), the same with the squared error averaged over pixels too ('paper-mean': mean MSE +
+0.8 * softmax CE, the plugin's earlier default) and the authors' code's (BCE + 0.8 * BCE(softmax, one-hot)).
 
     python3 tools/deepdig_torch_golden.py   # writes Tests/DeepDIGTests/Golden/deepdig-autoencoder.json
 """
@@ -39,13 +41,17 @@ def main():
     for m in lin: m.requires_grad_(False)
     labels = torch.full((128,), 1)
     out = {'steps': 40, 'source_class': 2, 'target_class': 1, 'images': 128, 'alpha': 0.8, 'learning_rate': 0.01, 'runs': {}}
-    for name, rec_kind, cls_kind in [('paper', 'mse', 'ce'), ('authors', 'bce', 'bce')]:
+    for name, rec_kind, reduction, cls_kind in [('eq1', 'mse', 'image-sum', 'ce'), ('paper-mean', 'mse', 'mean', 'ce'),
+                                                ('authors', 'bce', 'mean', 'bce')]:
         ae = autoencoder()
         opt = torch.optim.Adam(ae.parameters(), lr=0.01)
         recs, clss = [], []
         for step in range(out['steps']):
             r = ae(x)
-            rec = F.mse_loss(r, x) if rec_kind == 'mse' else F.binary_cross_entropy(r, x)
+            if rec_kind == 'mse':
+                rec = F.mse_loss(r, x, reduction='sum') / x.shape[0] if reduction == 'image-sum' else F.mse_loss(r, x)
+            else:
+                rec = F.binary_cross_entropy(r, x)
             z = f(r)
             cls = F.cross_entropy(z, labels) if cls_kind == 'ce' else F.binary_cross_entropy(F.softmax(z, 1), F.one_hot(labels, 10).float())
             loss = rec + 0.8 * cls
@@ -53,7 +59,7 @@ def main():
             recs.append(rec.item()); clss.append(cls.item())
         with torch.no_grad():
             final = ae(x)
-        out['runs'][name] = {'reconstruction': rec_kind, 'classification': cls_kind, 'rec': recs, 'cls': clss,
+        out['runs'][name] = {'reconstruction': rec_kind, 'reduction': reduction, 'classification': cls_kind, 'rec': recs, 'cls': clss,
                              'final_output_spread': final.std(0).mean().item(),
                              'final_target_share': (f(final).argmax(1) == 1).float().mean().item()}
     json.dump(out, open('Tests/DeepDIGTests/Golden/deepdig-autoencoder.json', 'w'), indent=1)

@@ -64,7 +64,22 @@ final class DeepDIGProber: BoundaryProber {
         let c1Train = share(trainRows) { predictedXt[$0] == s }
         let kept1 = allRows.filter { originalPredictions[$0] == s && predictedXt[$0] == t }
         guard !kept1.isEmpty else {
-            throw BorderlineError(.dataMismatch, "deepdig \(pair): component I produced no adversarial classified as \(t) from an image classified as \(s)")
+            // A finding about the model and the settings, not a malfunction: the direction gets an
+            // empty set (success rate undefined) and the run goes on.
+            let spread1 = Autoencoders.outputDiagnostics(xt)
+            for (name, value) in [
+                ("component1_output_spread", spread1.spread), ("component1_saturated_share", spread1.saturated),
+                ("component1_images", Double(shuffled.count)), ("component1_validation_images", Double(validationRows.count)),
+                ("component1_accuracy_validation", c1Validation), ("component1_accuracy_train", c1Train),
+                ("component1_kept", 0), ("component2_kept", 0),
+            ] { try context.store.addNumber(value, name: name, pair: pair) }
+            context.store.addNote("deepdig \(pair): component I produced no adversarial classified as \(t) from an image classified as \(s) " +
+                String(format: "(share of A1 outputs still classified %d: %.4f on the held-out images); ", s, c1Validation) +
+                "the direction has no pairs for components II and III, so its success rate is undefined")
+            let empty = Tensor(shape: [0] + classifier.inputShape, scalars: [])
+            return try BoundarySet(pair: pair, points: empty, startPoints: empty, endPoints: empty, startIndices: [], endIndices: [],
+                                   probabilities: Tensor(shape: [0, classifier.classCount], scalars: []), succeeded: [],
+                                   failureReasons: [], iterations: [], queries: queries)
         }
 
         // Component II.

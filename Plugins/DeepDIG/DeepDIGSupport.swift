@@ -110,9 +110,11 @@ struct AutoencoderSettings {
     var decayEvery = 1000
     /// "mse" (paper: ‖x − A(x)‖², mean over elements) or "bce" (the authors' code).
     var reconstruction = "mse"
-    /// "mean" (over every pixel of the batch, PyTorch's default) or "image-sum" (summed over
-    /// each image's pixels, ‖x − A(x)‖² literally, then averaged over the batch).
-    var reduction = "mean"
+    /// "image-sum" (Eq. 1 as printed: ‖x − A(x)‖²₂ summed over each image's pixels, then averaged
+    /// over the batch like the CE term) or "mean" (averaged over every pixel too, PyTorch's
+    /// `mse_loss` default, which divides the reconstruction term by the pixel count and so shifts
+    /// the balance α sets; on our models it makes the autoencoders collapse, docs/deepdig.md).
+    var reduction = "image-sum"
     /// "ce" (softmax cross-entropy, the paper's CE) or "bce" (binary cross-entropy between the
     /// softmax probabilities and the one-hot target, mean over batch × classes: the authors' code).
     var classification = "ce"
@@ -131,8 +133,8 @@ struct AutoencoderSettings {
                 help: "reconstruction term: mse = mean squared error ‖x − A(x)‖² (paper), bce = binary cross-entropy (authors' code)"),
         .choice("classification", ["ce", "bce"], default: "ce",
                 help: "classification term: ce = softmax cross-entropy (paper), bce = binary cross-entropy of the softmax probabilities against the one-hot target (authors' code)"),
-        .choice("reconstruction-reduction", ["mean", "image-sum"], default: "mean",
-                help: "mean: reconstruction term averaged over all pixels; image-sum: summed over each image's pixels (‖x − A(x)‖²), averaged over the batch"),
+        .choice("reconstruction-reduction", ["image-sum", "mean"], default: "image-sum",
+                help: "image-sum: reconstruction term summed over each image's pixels (‖x − A(x)‖², Eq. 1), averaged over the batch; mean: averaged over all pixels (PyTorch's mse_loss default)"),
         .string("autoencoder", default: "auto",
                 help: "A1/A2: auto = convolutional (paper Table 2, CIFAR10) for 3-channel images with sides divisible by 8, else dense (Table 2, MNIST/Fashion-MNIST); dense; conv; or a model file (native or Keras .h5) mapping the classifier's input to the same shape, whose weights A1 and A2 each start from"),
         .number("validation-share", default: 0.2, in: 0...0.9, help: "share of class-s images held out from training A1 (paper: 0.2)"),

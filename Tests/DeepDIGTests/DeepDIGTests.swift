@@ -34,8 +34,10 @@ final class DeepDIGTests: XCTestCase {
     func testDeepDIGFindsBorderlinePointsOnAToyClassifier() throws {
         let classifier = try toyClassifier()
         let prober = DeepDIGProber()
+        // The toy's 16 pixels sum to a far smaller reconstruction term than a real image's, so the
+        // pixel-mean reduction is the balance under which 150 steps suffice here.
         let ctx = try context(for: prober, ["train-data": .string("run"), "steps": .number(150), "batch-size": .number(16),
-                                           "grid-rows": .number(0)], classifier: classifier)
+                                           "grid-rows": .number(0), "reconstruction-reduction": .string("mean")], classifier: classifier)
         let set = try prober.probe(ClassPair(0, 1), context: ctx)
         let numbers = Dictionary(ctx.store.record.numbers.map { ($0.path.split(separator: "/").last.map(String.init) ?? $0.path, $0.value) },
                                  uniquingKeysWith: { a, _ in a })
@@ -48,8 +50,23 @@ final class DeepDIGTests: XCTestCase {
         for i in set.successfulIndices { XCTAssertLessThan(set.probabilityGaps[i], 1e-4) }
         // Deterministic for a seed.
         let again = try prober.probe(ClassPair(0, 1), context: try context(for: prober, ["train-data": .string("run"), "steps": .number(150),
-                                                                                         "batch-size": .number(16), "grid-rows": .number(0)], classifier: classifier))
+                                                                                         "batch-size": .number(16), "grid-rows": .number(0),
+                                                                                         "reconstruction-reduction": .string("mean")], classifier: classifier))
         XCTAssertEqual(again.points.scalars, set.points.scalars)
+    }
+
+    func testNoAdversarialFromComponentIGivesAnEmptySetNotAFailure() throws {
+        // Class 2 never wins on the toy classifier, so A1 cannot turn a dark image into it.
+        let classifier = try toyClassifier()
+        let prober = DeepDIGProber()
+        let ctx = try context(for: prober, ["train-data": .string("run"), "steps": .number(20), "batch-size": .number(16),
+                                           "grid-rows": .number(0)], classifier: classifier)
+        let set = try prober.probe(ClassPair(0, 2), context: ctx)
+        XCTAssertEqual(set.count, 0)
+        XCTAssertEqual(set.points.shape, [0, 1, 4, 4])
+        let kept = ctx.store.record.numbers.first { $0.path.hasSuffix("component1_kept") }
+        XCTAssertEqual(kept?.value, 0)
+        XCTAssertTrue(ctx.store.record.notes.contains { $0.contains("component I produced no adversarial classified as 2") })
     }
 
     func testHalvingCapCountsAsFailureWithItsReason() throws {
@@ -215,6 +232,7 @@ final class DeepDIGConvAutoencoderTests: XCTestCase {
         var settings = AutoencoderSettings()
         settings.steps = 60
         settings.batchSize = 8
+        settings.reduction = "mean"   // the toy's balance, as in DeepDIGTests
         XCTAssertEqual(try classifier.predictions(dark).filter { $0 == 1 }.count, 0)
         var random = RandomGenerator(seed: 6)
         try Autoencoders.train(conv, images: dark, target: 1, settings: settings, context: ctx, random: &random, task: "conv A1")
@@ -256,13 +274,14 @@ final class DeepDIGLossTests: XCTestCase {
 
 /// Step-by-step agreement of ``Autoencoders/train`` with PyTorch (golden from
 /// tools/deepdig_torch_golden.py): same deterministic autoencoder weights, the first 128 Pullover
-/// training images, target Trouser, through the shipped FCN, for the paper's loss and the
-/// authors'-code loss. Establishes that the FCN's autoencoder collapse (docs/deepdig.md) is what
-/// PyTorch does too, not a bug of ours.
+/// training images, target Trouser, through the shipped FCN, for Eq. 1 as printed (the default:
+/// squared error summed over each image's pixels), Eq. 1 with the squared error averaged over pixels
+/// (the earlier default, whose collapse docs/deepdig.md explains: PyTorch collapses too, so it is
+/// not a bug of ours) and the authors'-code loss.
 final class DeepDIGGoldenTests: XCTestCase {
     struct Golden: Decodable {
         struct Run: Decodable {
-            var reconstruction: String, classification: String
+            var reconstruction: String, reduction: String, classification: String
             var rec: [Double], cls: [Double]
             var final_output_spread: Double, final_target_share: Double
         }
@@ -303,28 +322,48 @@ final class DeepDIGGoldenTests: XCTestCase {
             settings.steps = golden.steps
             settings.batchSize = golden.images
             settings.reconstruction = run.reconstruction
+            settings.reduction = run.reduction
             settings.classification = run.classification
             var rec: [Double] = [], cls: [Double] = []
             var random = RandomGenerator(seed: 1)
             try Autoencoders.train(ae, images: images, target: golden.target_class, settings: settings, context: ctx, random: &random,
                                    task: name) { _, r, c in rec.append(Double(r)); cls.append(Double(c)) }
-            if name == "paper" {
-                // Mean MSE + 0.8·softmax CE: the trajectory agrees with PyTorch step by step, into the
-                // collapse (CE → 0 at step 2, outputs saturate, every output the same image).
-                for step in 0..<8 {
+            if run.classification == "ce" {
+                // Squared error + 0.8·softmax CE: the trajectory agrees with PyTorch step by step; with
+                // the per-pixel mean ("paper-mean") into the collapse (CE → 0 at step 2, outputs
+                // saturate, every output the same image), with Eq. 1's per-image sum ("eq1") not.
+                // Eq. 1 does not collapse, so its trajectory stays comparable for longer: both terms
+                // for 10 steps (then the CE term drifts by ~0.5 %), the smooth reconstruction term
+                // (to 2 %) for all 40.
+                let exactSteps = name == "eq1" ? 10 : 8
+                for step in 0..<exactSteps {
                     XCTAssertEqual(rec[step], run.rec[step], accuracy: 1e-3 * max(1, abs(run.rec[step])), "\(name) reconstruction term, step \(step)")
                     XCTAssertEqual(cls[step], run.cls[step], accuracy: 1e-3 * max(1, abs(run.cls[step])), "\(name) classification term, step \(step)")
                 }
+                if name == "eq1" {
+                    for step in exactSteps..<golden.steps {
+                        XCTAssertEqual(rec[step], run.rec[step], accuracy: 0.02 * abs(run.rec[step]), "\(name) reconstruction term, step \(step)")
+                    }
+                }
                 let out = Autoencoders.apply(ae, to: images)
                 let share = Double(try classifier.predictions(out.reshaped([rows.count, 1, 28, 28])).filter { $0 == golden.target_class }.count) / Double(rows.count)
-                XCTAssertEqual(share, run.final_target_share, accuracy: 0.05, "\(name): share of outputs classified as the target after \(golden.steps) steps")
+                if name == "eq1" {
+                    // The late CE term is small and noisy (0.09 vs 0.15 at step 40), so which of the
+                    // last few images cross is not comparable; that A1 fools the classifier is.
+                    XCTAssertGreaterThanOrEqual(share, 0.9, "\(name): share of outputs classified as the target after \(golden.steps) steps")
+                    XCTAssertGreaterThanOrEqual(run.final_target_share, 0.9)
+                } else {
+                    XCTAssertEqual(share, run.final_target_share, accuracy: 0.05, "\(name): share of outputs classified as the target after \(golden.steps) steps")
+                }
                 XCTAssertEqual(Autoencoders.outputDiagnostics(out).spread, run.final_output_spread, accuracy: 0.01, "\(name): output spread (collapse)")
             } else {
                 // BCE + 0.8·BCE(softmax, one-hot): equal at step 0; from step 1 on the trajectories part,
                 // because the gradient of BCE(softmax) at a saturated softmax (1 − p rounds to 0, PyTorch's
                 // 1e-12 clamp, terms of ±1e9 cancelling) depends on the last bits of the softmax.
                 XCTAssertEqual(rec[0], run.rec[0], accuracy: 1e-4, "\(name) reconstruction term, step 0")
-                XCTAssertEqual(cls[0], run.cls[0], accuracy: 1e-3 * run.cls[0], "\(name) classification term, step 0")
+                // Even its value at step 0 depends on rounding: −log(1 − p) with p within a few ulps of
+                // 1. PyTorch 2.13 itself gives 5.553 with AVX-512 kernels and 5.623 with AVX2 ones.
+                XCTAssertEqual(cls[0], run.cls[0], accuracy: 0.02 * run.cls[0], "\(name) classification term, step 0")
             }
         }
     }
