@@ -18,8 +18,8 @@ enum AllPairsSummary {
     /// The quantities drawn: (metric number path under `<metric>/<producer key>/`, picture stem, title).
     static let quantities: [(metric: String, number: String, title: String)] = [
         ("idc", "idc", "IDC"),
-        ("edc", "edc1_borderline", "EDC1 BORDERLINE"), ("edc", "edc1_test", "EDC1 TEST"),
-        ("edc", "edc2_borderline", "EDC2 BORDERLINE %"), ("edc", "edc2_test", "EDC2 TEST %"),
+        ("edc", "edc1_borderline", "EDC1 borderline"), ("edc", "edc1_test", "EDC1 test"),
+        ("edc", "edc2_borderline", "EDC2 borderline %"), ("edc", "edc2_test", "EDC2 test %"),
     ]
 
     /// `values[i][j]` of one stored number for one producer key (`deepdig.deepdig`) for the pair
@@ -44,8 +44,8 @@ enum AllPairsSummary {
 
     /// The quantities of a boundary (both directions): (stored name under `boundary/<producer>/`, title).
     static let boundaryQuantities: [(number: String, title: String)] = [
-        ("idc", "IDC"), ("edc1_borderline", "EDC1 BORDERLINE"), ("edc1_test", "EDC1 TEST"),
-        ("edc2_borderline", "EDC2 BORDERLINE %"), ("edc2_test", "EDC2 TEST %"),
+        ("idc", "IDC"), ("edc1_borderline", "EDC1 borderline"), ("edc1_test", "EDC1 test"),
+        ("edc2_borderline", "EDC2 borderline %"), ("edc2_test", "EDC2 test %"),
     ]
 
     /// One boundary's values: IDC of both directions and their mean, EDC of the pooled points.
@@ -100,7 +100,7 @@ enum AllPairsSummary {
                 let m = matrix(numbers, path: "\(q.metric)/\(key)/\(q.number)", classes: classes)
                 guard m.flatMap({ $0 }).contains(where: { $0.isFinite }) else { continue }
                 matrices[q.number] = m
-                let image = try Charts.heatmap(m, labels: classes.map { "\($0)" }, title: "\(q.title) \(producer)")
+                let image = try Charts.heatmap(m, labels: classes.map { "\($0)" }, title: "\(q.title) per direction (\(producer))")
                 context.store.addPicture(ResultPicture(name: "heatmap-\(q.number)-\(key)", caption:
                     "\(q.title.lowercased()) of \(producer) for every class pair of the run: row = source class s, column = target class t (class indices: " +
                     classes.map { "\($0) \(context.classifier.className($0))" }.joined(separator: ", ") + ") " +
@@ -148,8 +148,8 @@ enum AllPairsSummary {
                 m[j][i] = m[i][j]
             }
             guard m.flatMap({ $0 }).contains(where: { $0.isFinite }) else { continue }
-            let image = try Charts.heatmap(m, labels: classes.map { "\($0)" }, title: "\(q.title) BOUNDARY \(producer)",
-                                           rowLabel: "CLASS", columnLabel: "CLASS")
+            let image = try Charts.heatmap(m, labels: classes.map { "\($0)" }, title: "\(q.title) of each boundary, both directions (\(producer))",
+                                           rowLabel: "class", columnLabel: "class")
             context.store.addPicture(ResultPicture(name: "heatmap-boundary-\(q.number)-\(key)", caption:
                 "\(q.title.lowercased()) of the boundary between each two classes (both directions of \(producer); symmetric; class indices: " +
                 classes.map { "\($0) \(context.classifier.className($0))" }.joined(separator: ", ") +

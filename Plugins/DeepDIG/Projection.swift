@@ -73,22 +73,22 @@ final class EmbeddingProjection: Metric {
         // Both directions: one picture, drawn by the set with s < t.
         if reverse != nil, s > t { return MetricResult(numbers: numbers, arrays: [array]) }
         let name = { (c: Int) in classifier.className(c) }
-        var borderline: [Charts.Series] = [.init(label: reverse == nil ? "borderline" : "borderline \(name(s))>\(name(t))",
-                                                 colour: (0, 0, 0), points: border, size: 3)]
+        var borderline: [Charts.Series] = [.init(label: reverse == nil ? "borderline" : "borderline \(name(s)) → \(name(t))",
+                                                 colour: [0, 0, 0], points: border, size: 3)]
         var described = "the \(ok.count) successful boundary points of \(set.producer) \(s)→\(t)"
         if let reverse {
             let other = reverse.successfulIndices
-            borderline.append(.init(label: "borderline \(name(t))>\(name(s))", colour: (117, 107, 177),
+            borderline.append(.init(label: "borderline \(name(t)) → \(name(s))", colour: [117, 107, 177],
                                     points: try project(reverse.points.gather(batch: other)), size: 3))
             described += " (black) and the \(other.count) of \(t)→\(s) (purple)"
         }
         let series: [Charts.Series] = [
-            .init(label: "train \(name(s))", colour: (158, 202, 225), points: sample(f.train[s] ?? []), size: 2),
-            .init(label: "train \(name(t))", colour: (253, 208, 162), points: sample(f.train[t] ?? []), size: 2),
-            .init(label: "test \(name(s))", colour: (33, 113, 181), points: try project(context.data.images.gather(batch: testS)), size: 2),
-            .init(label: "test \(name(t))", colour: (217, 72, 1), points: try project(context.data.images.gather(batch: testT)), size: 2),
+            .init(label: "train \(name(s))", colour: [158, 202, 225], points: sample(f.train[s] ?? []), size: 3),
+            .init(label: "train \(name(t))", colour: [253, 208, 162], points: sample(f.train[t] ?? []), size: 3),
+            .init(label: "test \(name(s))", colour: [33, 113, 181], points: try project(context.data.images.gather(batch: testS)), size: 3),
+            .init(label: "test \(name(t))", colour: [217, 72, 1], points: try project(context.data.images.gather(batch: testT)), size: 3),
         ] + borderline
-        let image = try Charts.scatter(series, title: reverse == nil ? "PCA \(s)>\(t) \(set.producer)" : "PCA \(s)-\(t) BOTH DIRECTIONS \(set.producer)")
+        let image = try Charts.scatter(series, title: reverse == nil ? "PCA of the embeddings, \(name(s)) → \(name(t)) (\(set.producer))" : "PCA of the embeddings, \(name(s)) – \(name(t)), both directions (\(set.producer))")
         return MetricResult(
             numbers: numbers,
             arrays: [array],

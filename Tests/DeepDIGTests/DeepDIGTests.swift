@@ -162,14 +162,22 @@ final class DeepDIGAllPairsTests: XCTestCase {
         XCTAssertEqual(Charts.pearson([1, 2, 3, 4], [2, 1, 4, 3]), 0.6, accuracy: 1e-12)
         XCTAssertTrue(Charts.pearson([1, 1], [2, 3]).isNaN, "zero variance")
         let image = try Charts.heatmap(m, title: "IDC")
-        XCTAssertEqual(image.height, 40 + 3 * 28 + 36)
-        XCTAssertEqual(Charts.viridis(0).0, 68); XCTAssertEqual(Charts.viridis(1).2, 37)
-        let scatter = try Charts.scatter([.init(label: "a", colour: (0, 0, 0), points: [(0, 0), (1, 1)], size: 3)], title: "T")
+        XCTAssertEqual(image.height, 52 + 3 * 32 + 48)
+        XCTAssertEqual(Charts.viridis(0), [68, 1, 84]); XCTAssertEqual(Charts.viridis(1), [253, 231, 37])
+        // Cell centres (the grid starts right of the widest row label): (0, 1) holds the smallest
+        // value, (2, 0) the largest, (0, 0) none.
+        let left = 12 + max(["0", "1", "2"].map { TextRenderer.shared.measure($0, size: 12).width }.max()!, 16) + 8
+        func cell(_ row: Int, _ column: Int) -> [UInt8] {
+            let i = 3 * ((52 + row * 32 + 16) * image.width + left + column * 32 + 16)
+            return Array(image.pixels[i..<(i + 3)])
+        }
+        XCTAssertEqual(cell(0, 1), Charts.viridis(0)); XCTAssertEqual(cell(2, 0), Charts.viridis(1))
+        XCTAssertEqual(cell(1, 0), Charts.viridis((0.2 - 0.1) / 0.3)); XCTAssertEqual(cell(0, 0), Palette.missing)
+        let scatter = try Charts.scatter([.init(label: "a", colour: [230, 20, 20], points: [(0, 0), (1, 1)], size: 3)], title: "T")
         XCTAssertGreaterThan(scatter.width, 0)
-        // The two points land in opposite corners of the plot area: black pixels there.
-        func isBlack(_ x: Int, _ y: Int) -> Bool { let i = 3 * (y * scatter.width + x); return scatter.pixels[i..<(i + 3)].allSatisfy { $0 == 0 } }
-        XCTAssertTrue(isBlack(30, 30 + 419), "(0, 0) bottom-left")
-        XCTAssertTrue(isBlack(30 + 419, 30), "(1, 1) top-right")
+        // Both points are drawn as 3×3 squares of the series colour (the legend adds one more swatch).
+        let red = stride(from: 0, to: scatter.pixels.count, by: 3).filter { scatter.pixels[$0] == 230 && scatter.pixels[$0 + 1] == 20 && scatter.pixels[$0 + 2] == 20 }.count
+        XCTAssertGreaterThanOrEqual(red, 2 * 9)
     }
 }
 
