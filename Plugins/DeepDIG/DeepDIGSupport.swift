@@ -75,6 +75,12 @@ func trainingEmbeddings(_ split: TrainingSplit, _ s: Int, _ t: Int, classifier: 
     return (embedded.reshaped([embedded.batchSize, embedded.sampleCount]), rows.map { split.data.labels[$0] })
 }
 
+/// The run's set of the same prober in the other direction (t→s for an s→t set), if any: with it the
+/// two sets describe one boundary (paper Section 3, "Remark").
+func reverseSet(of set: BoundarySet, in context: RunContext) -> BoundarySet? {
+    context.boundarySets.first { $0.producer == set.producer && $0.pair == ClassPair(set.pair.target, set.pair.source) }
+}
+
 /// The options every DeepDIG prober shares.
 enum SharedOptions {
     static let trainData = PluginOption.string("train-data", default: "auto",

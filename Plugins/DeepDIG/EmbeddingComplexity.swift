@@ -71,7 +71,7 @@ final class EmbeddingComplexity: Metric {
             ("test_images", Double(testRows.count)), ("borderline_points", Double(ok.count)),
         ]
         var tables: [ResultTable] = []
-        if s < t, let reverse = context.boundarySets.first(where: { $0.producer == set.producer && $0.pair == ClassPair(t, s) }) {
+        if s < t, let reverse = reverseSet(of: set, in: context) {
             let both = try EmbeddingComplexity.boundary(set, reverse, model: model, classifier: classifier)
             numbers += [
                 ("boundary_edc1_borderline", both.distance.normalised), ("boundary_edc2_borderline", both.accuracy),

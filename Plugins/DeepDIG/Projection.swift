@@ -69,7 +69,7 @@ final class EmbeddingProjection: Metric {
         let numbers: [(String, Double)] = [("pc1_variance", explained.first ?? .nan), ("pc2_variance", explained.count > 1 ? explained[1] : .nan),
                                            ("borderline_points", Double(ok.count))]
         let array = ("borderline_pca", Tensor(shape: [border.count, 2], scalars: border.flatMap { [$0.0, $0.1] }))
-        let reverse = context.boundarySets.first { $0.producer == set.producer && $0.pair == ClassPair(t, s) }
+        let reverse = reverseSet(of: set, in: context)
         // Both directions: one picture, drawn by the set with s < t.
         if reverse != nil, s > t { return MetricResult(numbers: numbers, arrays: [array]) }
         let name = { (c: Int) in classifier.className(c) }
