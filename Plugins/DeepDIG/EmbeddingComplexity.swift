@@ -57,13 +57,9 @@ final class EmbeddingComplexity: Metric {
         let testD = EmbeddingComplexity.edc1(model.distances(testEmbedding))
         let testAcc = EmbeddingComplexity.accuracy(model.predict(testEmbedding), testRows.map { context.data.labels[$0] })
         let ok = set.successfulIndices
-        var borderD: (raw: Double, normalised: Double) = (.nan, .nan)
-        var borderAcc = Double.nan
-        if !ok.isEmpty {
-            let e = EmbeddingComplexity.flat(try classifier.embedding(set.points.gather(batch: ok))!)
-            borderD = EmbeddingComplexity.edc1(model.distances(e))
-            borderAcc = EmbeddingComplexity.accuracy(model.predict(e), Array(repeating: s, count: ok.count))
-        }
+        let own = try EmbeddingComplexity.scores(set, model: model, classifier: classifier)
+        let borderD = EmbeddingComplexity.edc1(own.distances)
+        let borderAcc = EmbeddingComplexity.accuracy(own.predicted, Array(repeating: s, count: ok.count))
         var numbers: [(String, Double)] = [
             ("edc1_test", testD.normalised), ("edc1_borderline", borderD.normalised),
             ("edc2_test", testAcc), ("edc2_borderline", borderAcc),
@@ -72,7 +68,11 @@ final class EmbeddingComplexity: Metric {
         ]
         var tables: [ResultTable] = []
         if s < t, let reverse = reverseSet(of: set, in: context) {
-            let both = try EmbeddingComplexity.boundary(set, reverse, model: model, classifier: classifier)
+            // Pooled: s→t points labelled s, t→s points labelled t.
+            let other = try EmbeddingComplexity.scores(reverse, model: model, classifier: classifier)
+            let labels = Array(repeating: s, count: own.predicted.count) + Array(repeating: t, count: other.predicted.count)
+            let both = (distance: EmbeddingComplexity.edc1(own.distances + other.distances),
+                        accuracy: EmbeddingComplexity.accuracy(own.predicted + other.predicted, labels), points: labels.count)
             numbers += [
                 ("boundary_edc1_borderline", both.distance.normalised), ("boundary_edc2_borderline", both.accuracy),
                 ("boundary_mean_distance_borderline", both.distance.raw), ("boundary_borderline_points", Double(both.points)),
@@ -87,19 +87,12 @@ final class EmbeddingComplexity: Metric {
         return MetricResult(numbers: numbers, tables: tables)
     }
 
-    /// EDC1 and EDC2 of the successful points of `forward` (s→t, labelled s) and `reverse` (t→s,
-    /// labelled t) pooled.
-    static func boundary(_ forward: BoundarySet, _ reverse: BoundarySet, model: LinearSVM,
-                         classifier: any Classifier) throws -> (distance: (raw: Double, normalised: Double), accuracy: Double, points: Int) {
-        var distances: [Double] = [], predicted: [Int] = [], labels: [Int] = []
-        for set in [forward, reverse] {
-            let ok = set.successfulIndices
-            guard !ok.isEmpty else { continue }
-            let e = flat(try classifier.embedding(set.points.gather(batch: ok))!)
-            distances += model.distances(e)
-            predicted += model.predict(e)
-            labels += Array(repeating: set.pair.source, count: ok.count)
-        }
-        return (edc1(distances), accuracy(predicted, labels), labels.count)
+    /// Distances to the SVM's hyperplane and the SVM's predictions for the embeddings of a set's
+    /// successful points (computed once per set, used per direction and pooled).
+    static func scores(_ set: BoundarySet, model: LinearSVM, classifier: any Classifier) throws -> (distances: [Double], predicted: [Int]) {
+        let ok = set.successfulIndices
+        guard !ok.isEmpty else { return ([], []) }
+        let e = flat(try classifier.embedding(set.points.gather(batch: ok))!)
+        return (model.distances(e), model.predict(e))
     }
 }
