@@ -33,7 +33,7 @@ let package = Package(
                 "CBLAS", "CHDF5", "CZlib", "CPNG", "CLIBLINEAR", "CFreeType",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            
         ),
     ]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import BorderlineTestSupport
 import XCTest
 
 /// The deepdig plugin end to end through the CLI: shipped CNN, Trouser–Pullover in both

@@ -1,4 +1,5 @@
 import Foundation
+import BorderlineTestSupport
 import XCTest
 
 /// The slices plugin end to end through the CLI: shipped CNN, shipped FCN as the second model,
