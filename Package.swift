@@ -45,10 +45,10 @@ let package = Package(
     ],
     targets: [
         // Asks the dynamic loader what a plugin's symbol is (glibc's dladdr1), before calling it.
-        .target(name: "CDynamicLoader"),
+        .target(name: "CHostSystem"),
         .target(
             name: "BorderlineHost",
-            dependencies: [core, "CDynamicLoader", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")]
+            dependencies: [core, "CHostSystem", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")]
         ),
         .executableTarget(
             name: "borderline",
