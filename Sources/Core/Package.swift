@@ -32,8 +32,7 @@ let package = Package(
             dependencies: [
                 "CBLAS", "CHDF5", "CZlib", "CPNG", "CLIBLINEAR", "CFreeType",
                 .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            ]
         ),
     ]
 )
