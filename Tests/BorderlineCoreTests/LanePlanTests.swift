@@ -47,6 +47,15 @@ final class LanePlanTests: XCTestCase {
     func testEveryVariantCompilesToAPlan() throws {
         for (name, model) in try Self.variants() { XCTAssertNotNil(model.lanePlan, name) }
         XCTAssertNil(try Model.fashionFCN(seed: 1).lanePlan, "dense-only models run through sgemm layer by layer")
+        var g = RandomGenerator(seed: 1)
+        for (groups, dilation) in [(2, 1), (1, 2)] {
+            let m = try Model.sequential(inputShape: [2, 9, 9], [
+                ("c", Conv2D(inChannels: 2, outChannels: 4, kernelSize: (3, 3), dilation: (dilation, dilation), groups: groups, generator: &g)),
+                ("f", Flatten()), ("d", Dense(inFeatures: 4 * (9 - 2 * dilation) * (9 - 2 * dilation), outFeatures: 3, generator: &g)),
+            ])
+            XCTAssertNil(m.lanePlan, "groups \(groups), dilation \(dilation): the general path")
+            XCTAssertEqual(m.forward(g.uniform(shape: [3, 2, 9, 9], low: 0, high: 1)).shape, [3, 3])
+        }
     }
 
     func testPlanMatchesLayerByLayer() throws {

@@ -166,15 +166,9 @@ final class LanePlan {
         }
     }
 
-    /// Groups 1 and dilation 1 (read from the configuration, which every Conv2D writes).
+    /// Groups 1 and dilation 1: grouped and dilated convolutions run layer by layer.
     static func isPlain(_ conv: Conv2D) -> Bool {
-        let c = conv.config
-        if let g = c["groups"], g != .null, g.intValue != 1 { return false }
-        if let d = c["dilation"], d != .null {
-            if let v = d.intValue { return v == 1 }
-            return d.intArray(count: 2) == [1, 1]
-        }
-        return true
+        conv.groups == 1 && conv.dilation.h == 1 && conv.dilation.w == 1
     }
 
     /// The step whose output is node `node`'s output, if any.
