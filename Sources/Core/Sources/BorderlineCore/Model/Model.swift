@@ -217,6 +217,27 @@ public final class Model {
         return trace(x, upTo: e).records[e].output
     }
 
+    /// The model output when node `node` outputs `value` (inference): runs nodes `node + 1 …`
+    /// up to the output. Later nodes must read only `node` and nodes after it (the caller checks;
+    /// ``AffineProbeEvaluator`` does).
+    public func forward(after node: Int, value: Tensor) -> Tensor {
+        precondition(node >= 0 && node <= outputNode && value.sampleShape == nodeShapes[node],
+                     "Model.forward(after:): value \(value.shape) is not a batch of node \(node)'s output \(nodeShapes[node])")
+        if node == outputNode { return value }
+        ComputePolicy.prepareBLAS(for: self)
+        var outputs = [Tensor?](repeating: nil, count: outputNode + 1)
+        outputs[node] = value
+        let context = ForwardContext(training: false)
+        for i in (node + 1)...outputNode {
+            let inputs = nodes[i].inputs.map { j -> Tensor in
+                precondition(j >= node, "Model.forward(after:): node \(i) reads node \(j), before node \(node)")
+                return outputs[j]!
+            }
+            outputs[i] = nodes[i].layer.forward(inputs, context: context).output
+        }
+        return outputs[outputNode]!
+    }
+
     /// `body` over the batch, split across threads as ``ComputePolicy`` says.
     private func planned(_ x: Tensor, _ body: (Tensor) -> Tensor) -> Tensor {
         guard let chunks = ComputePolicy.chunks(batch: x.batchSize, for: self) else { return body(x) }
