@@ -32,6 +32,10 @@ public final class Model {
     public var classNames: [String]
     /// Free-form metadata stored with the model (training command, accuracy, …).
     public var metadata: [String: JSONValue]
+    /// The valid inputs, in raw input space (architecture JSON `input_box`; default `[0, 1]`).
+    /// Setting it checks nothing; ``Model/init(architecture:)`` checks per-channel bounds
+    /// against the input shape.
+    public var inputBox: InputBox = .unit
 
     /// The lane plan of this model (``LanePlan``), compiled on first use for the current lane width.
     private let planCache = PlanCache()
