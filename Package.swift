@@ -44,7 +44,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
-        // Asks the dynamic loader what a plugin's symbol is (glibc's dladdr1), before calling it.
+        // glibc calls the host needs: dladdr1 (is a plugin symbol a function?) and renameat2 (atomic commit).
         .target(name: "CHostSystem"),
         .target(
             name: "BorderlineHost",
