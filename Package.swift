@@ -44,11 +44,11 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
-        // Asks the dynamic loader what a plugin's symbol is (glibc's dladdr1), before calling it.
-        .target(name: "CDynamicLoader"),
+        // glibc calls the host needs: dladdr1 (is a plugin symbol a function?) and renameat2 (atomic commit).
+        .target(name: "CHostSystem"),
         .target(
             name: "BorderlineHost",
-            dependencies: [core, "CDynamicLoader", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")]
+            dependencies: [core, "CHostSystem", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")]
         ),
         .executableTarget(
             name: "borderline",
