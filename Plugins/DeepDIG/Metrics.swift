@@ -132,7 +132,7 @@ final class InputSpaceComplexity: Metric {
     func evaluate(_ set: BoundarySet, options: Options, context: RunContext) throws -> Output {
         let ok = set.successfulIndices
         let k = options.k, m = options.m
-        var random = context.randomGenerator(for: set.pair)
+        let random = context.randomGenerator(for: set.pair)
         var gen = random.derived(StableHash.fnv1a(set.producer))
         guard let r = try InputSpaceComplexity.compute(set.points.gather(batch: ok), k: k, m: m, maxPoints: options.points, random: &gen,
                                                        predict: { try context.classifier.predictions($0) }) else {
