@@ -61,6 +61,6 @@ final class DeepDIGCLITests: XCTestCase {
         let renamed = try CLI.run(["run", "--plugin", "deepdig", "--pairs", "1:2", "--set", "deepdig.samples=10",
                                    "--out", dir.appendingPathComponent("bad3").path, "--quiet"])
         XCTAssertEqual(renamed.status, 2, renamed.stderr)
-        XCTAssertTrue(renamed.stderr.contains("max-samples"), renamed.stderr)
+        XCTAssertTrue(renamed.stderr.contains("did you mean 'max-samples'"), renamed.stderr)
     }
 }
