@@ -17,7 +17,7 @@ final class BoundarySummary: Metric {
     }
 
     /// What the metric gives for one set (summary.json keys in snake case: `success_rate`, …).
-    struct Output: Encodable {
+    struct Output: Codable {
         var attempts: Int
         var successes: Int
         var successRate: Double

@@ -2,7 +2,7 @@ import BorderlineCore
 import Foundation
 
 /// What a baseline adds to its boundary set, per attempt and pair.
-struct BaselineOutput: Encodable {
+struct BaselineOutput: Codable {
     /// Rows of the training split the bisection started from (s) and ended at (t), per attempt.
     var trainIndexStart: [Int]
     var trainIndexEnd: [Int]

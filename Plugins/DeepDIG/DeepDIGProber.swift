@@ -36,7 +36,7 @@ final class DeepDIGProber: BoundaryProber {
     /// Components I and II for one direction (summary.json `pairs."s-t".deepdig.…`). Shares are
     /// NaN when their image set is empty; component II's values are absent when component I kept
     /// no adversarial.
-    struct Output: Encodable {
+    struct Output: Codable {
         var component1OutputSpread: Double
         var component1SaturatedShare: Double
         var component2OutputSpread: Double?

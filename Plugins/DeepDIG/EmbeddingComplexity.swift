@@ -33,7 +33,7 @@ final class EmbeddingComplexity: Metric {
     /// summary.json `pairs."s-t".edc.<producer>.…`: the per-direction values, and on the set with
     /// s < t of a run holding both directions the boundary's pooled `boundary_*` values. All are
     /// absent when the classifier exposes no embedding (the table says so).
-    struct Output: Encodable {
+    struct Output: Codable {
         var edc1Test: Double?
         var edc1Borderline: Double?
         var edc2Test: Double?

@@ -9,7 +9,7 @@ final class BorderlineSummary: Metric {
     let summary = "Success rate, mean |f_s − f_t| over successful points, mean steps, failures by reason."
 
     /// summary.json `pairs."s-t".borderline-summary.<producer>.…`.
-    struct Output: Encodable {
+    struct Output: Codable {
         var attempts: Int
         var successes: Int
         var successRate: Double
@@ -56,7 +56,7 @@ final class InputSpaceComplexity: Metric {
 
     /// summary.json `pairs."s-t".idc.<producer>.…`; everything but `idc` and `borderline_points`
     /// is absent when the set has fewer than 2 borderline points (IDC is then NaN).
-    struct Output: Encodable {
+    struct Output: Codable {
         var idc: Double
         var borderlinePoints: Int
         var pointsUsed: Int?

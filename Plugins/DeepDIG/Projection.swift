@@ -21,7 +21,7 @@ final class EmbeddingProjection: Metric {
 
     /// summary.json `pairs."s-t".projection.<producer>.…`; absent but for the note when the
     /// classifier exposes no embedding.
-    struct Output: Encodable {
+    struct Output: Codable {
         var pc1Variance: Double?
         var pc2Variance: Double?
         var borderlinePoints: Int?

@@ -70,6 +70,12 @@ struct Run: ParsableCommand {
     @Option(help: "Zeroth-order estimator step σ or h (default: 0.01).")
     var estimatorStep: Double?
 
+    @Option(help: "Run only shard I of N (I = 0…N−1, e.g. $SLURM_ARRAY_TASK_ID/N): a balanced slice of the class pairs, into a shard run folder for `borderline merge` (docs/scale-out.md).")
+    var shard: String?
+
+    @Option(help: "Continue the unfinished run in this folder (stopped by Ctrl-C, killed, or a shard), skipping its finished pairs. Alone, it takes the run's configuration from the folder; with run options it checks they are the run's, and starts the run there when there is nothing to continue.")
+    var resume: String?
+
     @Flag(help: "No progress output.")
     var quiet = false
 
@@ -93,13 +99,23 @@ struct Run: ParsableCommand {
         if let gradientEstimator { c.gradientEstimator = gradientEstimator }
         if let estimatorSamples { c.estimatorSamples = estimatorSamples }
         if let estimatorStep { c.estimatorStep = estimatorStep }
+        if let shard { c.shard = try ShardSpec(parsing: shard) }
         return c
     }
 
     func run() throws {
-        let configuration = try resolvedConfiguration()
+        var configuration = try resolvedConfiguration()
         InterruptFlag.install()
+        var resumption: RunEngine.Resume?
+        if let resume {
+            if let out = configuration.out, URL(fileURLWithPath: out).standardizedFileURL != URL(fileURLWithPath: resume).standardizedFileURL {
+                throw BorderlineError(.invalidArgument, "--resume \(resume) continues the run in that folder; --out \(out) names another one (give one of them)")
+            }
+            configuration.out = nil
+            resumption = RunEngine.Resume(folder: resume, fromJournal: configuration == RunConfiguration())
+        }
         let engine = RunEngine(configuration: configuration, progress: TerminalProgress(quiet: quiet))
+        engine.resume = resumption
         let outcome = try engine.run()
         for warning in outcome.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
         let report = (outcome.folder as NSString).appendingPathComponent("report.html")

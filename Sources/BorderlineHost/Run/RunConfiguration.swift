@@ -39,6 +39,8 @@ public struct RunConfiguration: Equatable {
     public var gradientEstimator: String?
     public var estimatorSamples: Int = 50
     public var estimatorStep: Double = 0.01
+    /// Run only this slice of the pairs (`--shard I/N`) into a shard run folder for `borderline merge`.
+    public var shard: ShardSpec?
 
     /// The plugins a run enables when none are named.
     public static let defaultPlugins = ["bisection"]
@@ -48,7 +50,7 @@ public struct RunConfiguration: Equatable {
     /// The keys a configuration file may use.
     public static let keys = ["model", "architecture", "data", "split", "plugins", "options", "pairs", "classes", "samples",
                               "images_per_class", "seed", "out", "overwrite", "plugin_paths", "black_box", "gradient_estimator",
-                              "estimator_samples", "estimator_step"]
+                              "estimator_samples", "estimator_step", "shard"]
 
     /// Reads a configuration file: JSON (`.json`) or YAML (anything else; JSON is valid YAML).
     /// - Throws: `.fileNotFound`, or `.invalidConfiguration` naming the file, the key and what was expected.
@@ -158,6 +160,7 @@ public struct RunConfiguration: Equatable {
             guard let d = v.doubleValue else { throw fail("estimator_step", "a number") }
             estimatorStep = d
         }
+        if let s = try string("shard") { shard = try ShardSpec(parsing: s) }
     }
 
     /// `{bisection: {beta: 0.1}}` → `{"bisection.beta": 0.1}`; dotted keys stay as they are.

@@ -13,12 +13,19 @@ public enum RunStatus: String, Sendable {
 ///
 /// Order: load and check everything that can be wrong with the input (plugins, options, model,
 /// data, classes, output folder) before any analysis starts, so bad input fails fast with
-/// `BorderlineError` (exit 2). Then, plugins taking turns in name order (never in `--plugin`
-/// order): every prober for every class pair (probers that read other probers' sets after the
-/// rest), every metric on every boundary set, every analysis. A component that throws or breaks
-/// the contract (a set of the wrong shape, indices outside the data, an output that cannot be
-/// filed) is recorded — its plugin's status becomes failed, with why — and the run carries on;
-/// Ctrl-C stops after the current step. Finally ``RunFolderWriter`` writes the folder atomically.
+/// `BorderlineError` (exit 2). Then boundary by boundary (``RunUnit``: the pairs s→t and t→s),
+/// pair by pair, plugins taking turns in name order (never in `--plugin` order): every prober on
+/// the pair; after the boundary's last pair, the probers that read other probers' sets and every
+/// metric on every set of the boundary. Each finished pair is saved in the run folder's journal
+/// (``RunJournal``) at once, so a killed run loses at most the pair in progress and `--resume`
+/// continues it; `--shard I/N` runs one slice of the boundaries (``RunPlan``) and `merge`
+/// assembles the slices. Last, every analysis on the whole run. What a run files is assembled in
+/// one canonical order (probers, then metrics, then analyses; per plugin and component in
+/// declaration order; pairs in run order), whichever process computed which pair, so a resumed or
+/// merged run's folder equals an uninterrupted one's. A component that throws or breaks the
+/// contract (a set of the wrong shape, indices outside the data, an output that cannot be filed)
+/// is recorded — its plugin's status becomes failed, with why — and the run carries on; Ctrl-C
+/// stops after the current step. Finally ``RunFolderWriter`` writes the folder atomically.
 public final class RunEngine {
     public struct Outcome {
         /// The run folder written.
@@ -55,6 +62,27 @@ public final class RunEngine {
         public let folder: RunFolder
         /// Libraries on the plugin path that could not be opened but that the run does not need.
         public let warnings: [String]
+        /// The boundaries this process runs (a shard's slice, or all), in run order.
+        public let units: [RunUnit]
+        /// SHA-256 of the model file.
+        public let modelHash: String
+        /// The journal of the run being resumed (``RunEngine/resume``), locked.
+        let resumed: RunJournal.LocatedJournal?
+        /// Whether the run ends with the analyses (not for a shard, which `merge` completes).
+        public var runsAnalyses: Bool { configuration.shard == nil }
+    }
+
+    /// `borderline run --resume RUN`: continue the unfinished run in `folder`.
+    public struct Resume {
+        public var folder: String
+        /// true: the configuration is the journal's (nothing else given); false: the engine's
+        /// configuration, which must be the journal's run — and when `folder` holds no unfinished
+        /// run, the run starts there.
+        public var fromJournal: Bool
+        public init(folder: String, fromJournal: Bool) {
+            self.folder = folder
+            self.fromJournal = fromJournal
+        }
     }
 
     public let configuration: RunConfiguration
@@ -64,6 +92,8 @@ public final class RunEngine {
     /// Plugin objects that take part in the run as if discovered (searched after every folder);
     /// for tests and programs that embed the host.
     public var inProcessPlugins: [any BorderlinePlugin] = []
+    /// Continue an unfinished run (`--resume`).
+    public var resume: Resume?
 
     public init(configuration: RunConfiguration, progress: ProgressReporter = SilentProgress(),
                 isInterrupted: @escaping () -> Bool = InterruptFlag.isSet,
@@ -78,10 +108,34 @@ public final class RunEngine {
 
     /// Checks and loads everything; throws `BorderlineError` for bad input.
     public func prepare() throws -> Prepared {
-        let config = configuration
+        var config = configuration
+        var located: RunJournal.LocatedJournal?
+        if let resume {
+            located = try RunJournal.locate(run: resume.folder)
+            if let found = located {
+                if resume.fromJournal {
+                    do { config = try RunConfiguration(json: found.header.configuration) } catch var e as BorderlineError {
+                        e.message = "the journal's configuration: \(e.message)"
+                        throw e.inFile((found.folder as NSString).appendingPathComponent(RunJournal.headerName))
+                    }
+                    config.shard = found.header.shard
+                } else if config.shard != found.header.shard {
+                    throw BorderlineError(.invalidArgument,
+                        "--resume: the unfinished run there is \(found.header.shard.map { "shard \($0)" } ?? "not a shard"), but this command asks for \(config.shard.map { "shard \($0)" } ?? "no shard")", file: resume.folder)
+                }
+                config.overwrite = true
+            } else if resume.fromJournal {
+                let complete = RunFolder.isRunFolder(resume.folder)
+                throw BorderlineError(.invalidArgument,
+                    complete ? "--resume: the run there is finished (no journal of unfinished pairs in it); nothing to resume"
+                             : "--resume: no unfinished run there (no \(RunJournal.folderName)/\(RunJournal.headerName) in it, no hidden .partial folder or .interrupted folder beside it)",
+                    file: resume.folder)
+            }
+            config.out = resume.folder
+        }
         try config.validate()
 
-        let (plugins, warnings) = try loadPlugins(config)
+        let (plugins, pluginWarnings) = try loadPlugins(config)
         let options = try RunEngine.resolveOptions(config.options, plugins: plugins.map(\.plugin))
 
         // Model and data.
@@ -106,11 +160,31 @@ public final class RunEngine {
         }
         let data = full.subset(indices, name: full.name)
 
+        let units = RunPlan.units(of: pairs, imagesPerClass: perClass, shard: config.shard)
+        var warnings = pluginWarnings
+        if let shard = config.shard, units.isEmpty {
+            warnings.append("shard \(shard) has no pairs: the run's \(RunPlan.units(of: pairs, imagesPerClass: perClass).count) boundaries are fewer than \(shard.count) shards")
+        }
+        let modelHash = try SHA256.hex(ofFile: modelPath)
+
         // Output folder, last, so that nothing is created for input that fails above.
         let folder = try RunFolder.prepare(config.out ?? RunFolder.defaultPath(model: modelPath), overwrite: config.overwrite)
         return Prepared(configuration: config, plugins: plugins, options: options, modelPath: modelPath, model: model,
                         classifier: classifier, data: data, dataIndices: indices, fullDataName: full.name, pairs: pairs,
-                        folder: folder, warnings: warnings)
+                        folder: folder, warnings: warnings, units: units, modelHash: modelHash, resumed: located)
+    }
+
+    /// Checks what needs neither the model nor the data — the configuration, the plugins it
+    /// enables and their options — and returns the number of boundaries (``RunUnit``) of its pairs
+    /// (for `slurm-script`); throws `BorderlineError` for bad input.
+    public func checkConfiguration() throws -> Int {
+        try configuration.validate()
+        let (plugins, _) = try loadPlugins(configuration)
+        _ = try RunEngine.resolveOptions(configuration.options, plugins: plugins.map(\.plugin))
+        let modelPath = try ShippedModels.resolve(configuration.model)
+        let model = try Model.load(contentsOf: modelPath, architecture: configuration.architecture)
+        let pairs = try ClassSelection(classNames: ModelClassifier(model).classNames).pairs(configuration.pairs, classes: configuration.classes)
+        return RunPlan.units(of: pairs, imagesPerClass: [:]).count
     }
 
     /// Finds the enabled plugins (the defaults when none are named) and creates only those, in
@@ -219,16 +293,39 @@ public final class RunEngine {
         let prepared = try prepare()
         InterruptFlag.track(temporary: prepared.folder.temporaryPath, final: prepared.folder.finalPath)
         defer { InterruptFlag.track(temporary: nil, final: nil) }
+        var journal: RunJournal?
         do {
-            return try execute(prepared)
+            let identity = RunJournal.identity(prepared, modelHash: prepared.modelHash)
+            let header = JournalHeader(fingerprint: RunJournal.fingerprint(identity), identity: identity,
+                                       configuration: RunFolderWriter.resolvedConfiguration(prepared), shard: prepared.configuration.shard,
+                                       pairs: prepared.units.flatMap(\.pairs))
+            var loaded: [StepRecord] = []
+            if let resumed = prepared.resumed {
+                try RunEngine.check(resumed.header, against: header, what: "--resume: the unfinished run in \(resumed.folder)")
+                loaded = try RunJournal.readSteps(resumed.folder, header: resumed.header)
+            }
+            journal = try RunJournal.start(in: prepared.folder.temporaryPath, header: header, adopting: prepared.resumed)
+            return try execute(prepared, loaded: loaded, journal: journal)
         } catch {
-            prepared.folder.discard()   // nothing half-written stays behind, not even hidden
+            // Nothing half-written stays behind, not even hidden — unless the journal holds
+            // finished pairs, which `--resume` continues from.
+            if (journal?.saved ?? 0) == 0 && prepared.resumed == nil { prepared.folder.discard() }
             throw error
         }
     }
 
-    /// Runs the prepared plugins and writes the folder.
-    func execute(_ prepared: Prepared) throws -> Outcome {
+    /// Refuses to continue or merge a journal that another run made.
+    static func check(_ found: JournalHeader, against expected: JournalHeader, what: String) throws {
+        guard found.fingerprint != expected.fingerprint else { return }
+        let a = found.identity.objectValue ?? [:], b = expected.identity.objectValue ?? [:]
+        let differing = Set(a.keys).union(b.keys).sorted().filter { a[$0] != b[$0] }
+        let detail = differing.prefix(4).map { "\($0): \(a[$0]?.serialized() ?? "none") there, \(b[$0]?.serialized() ?? "none") here" }.joined(separator: "; ")
+        throw BorderlineError(.invalidConfiguration, "\(what) was made with other settings, model, data or plugins (\(detail.isEmpty ? "fingerprints differ" : detail))")
+    }
+
+    /// Runs the prepared plugins — the steps of `prepared.units` not in `loaded`, then the
+    /// analyses — and writes the folder. `loaded`: finished steps of a resumed run or of shards.
+    func execute(_ prepared: Prepared, loaded: [StepRecord], journal: RunJournal?) throws -> Outcome {
         let start = Date()
         let config = prepared.configuration
         var estimator: ZerothOrderGradientEstimator.Configuration?
@@ -249,29 +346,41 @@ public final class RunEngine {
             }
         }
         let runner = ComponentRunner(prepared: prepared, environment: environment, record: record, progress: progress,
-                                     isInterrupted: isInterrupted)
+                                     isInterrupted: isInterrupted, journal: journal)
+        try runner.load(loaded)
+        func total() -> Int { environment.counter.count + runner.loadedQueries }
         // A component that ends the process still leaves a run folder that says so.
         ExitGuard.arm { [progress] in
             let what = runner.current ?? "a component"
-            if let plugin = runner.currentPlugin { plugin.fail("\(what): the plugin ended the process (exit) in the middle of the run; the host wrote the other results") }
+            runner.assemble(interrupted: false, extraProblem: runner.currentPlugin.map { ($0, "\(what): the plugin ended the process (exit) in the middle of the run; the host wrote the other results") })
             for r in record.plugins where r.status == .pending { r.status = .ok }
             if let written = try? RunFolderWriter(prepared: prepared, record: record, status: .complete, seconds: Date().timeIntervalSince(start),
-                                                  totalQueries: environment.counter.count, predictions: environment.predictions).write() {
+                                                  totalQueries: total(), sharedQueries: environment.sharedQueries,
+                                                  predictions: environment.predictions).write() {
                 progress.end(summary: "wrote \(written)")
                 FileHandle.standardError.write(Data("error: \(what) ended the process; the run folder \(written) records it (exit 1)\n".utf8))
             }
         }
-        runner.runAll()
-        ExitGuard.disarm()
+        try runner.runSteps()
         let interrupted = runner.interrupted
+        runner.assemble(interrupted: interrupted)
+        if !interrupted, prepared.runsAnalyses { runner.runAnalyses() }
+        ExitGuard.disarm()
+        let stopped = runner.interrupted
         for r in record.plugins where r.status == .pending {
-            r.status = interrupted ? .interrupted : .ok
+            r.status = stopped ? .interrupted : .ok
         }
-        let status: RunStatus = interrupted ? .interrupted : .complete
+        let status: RunStatus = stopped ? .interrupted : .complete
         progress.begin("writing \(prepared.folder.finalPath)", total: 0)
         let written = try RunFolderWriter(prepared: prepared, record: record, status: status, seconds: Date().timeIntervalSince(start),
-                                          totalQueries: environment.counter.count, predictions: environment.predictions).write()
+                                          totalQueries: total(), sharedQueries: environment.sharedQueries,
+                                          predictions: environment.predictions).write()
         InterruptFlag.track(temporary: nil, final: nil)
+        journal?.finish()
+        // A finished run needs no journal; a shard keeps it for `merge`, an interrupted run for `--resume`.
+        if status == .complete, config.shard == nil {
+            try? FileManager.default.removeItem(atPath: (written as NSString).appendingPathComponent(RunJournal.folderName))
+        }
         progress.end(summary: "wrote \(written)")
         var warnings = prepared.warnings
         if written != prepared.folder.finalPath {
@@ -286,76 +395,303 @@ public final class RunEngine {
 }
 
 /// Calls every component of the run in order, timing each call, counting its queries, checking
-/// what it returns and filing its output.
+/// what it returns, filing its output and saving each finished step in the journal; then
+/// assembles the run's record in the canonical order (``assemble(interrupted:extraProblem:)``).
 final class ComponentRunner {
     let prepared: RunEngine.Prepared
     let environment: RunEnvironment
     let record: RunRecord
     let progress: ProgressReporter
     let isInterrupted: () -> Bool
+    let journal: RunJournal?
     private(set) var interrupted = false
     /// The step running now (`plugin/component on pair …`) and its plugin, for the exit guard.
     private(set) var current: String?
-    private(set) var currentPlugin: PluginRecord?
+    private(set) var currentPlugin: String?
+    /// Every finished call of every step (loaded from journals, then this process's), in the order made.
+    private(set) var calls: [CallRecord] = []
+    /// Pairs whose step is finished.
+    private(set) var finished: Set<ClassPair> = []
+    /// Queries of the loaded calls (made by earlier processes).
+    private(set) var loadedQueries = 0
+    private let nested: NestedProgress
+    private var stepsDone = 0
+    private var tallies: [String: (found: Int, attempts: Int)] = [:]
+
+    /// Position of each plugin, pair and component in the run: the canonical order.
+    private let pluginIndex: [String: Int]
+    private let pairIndex: [ClassPair: Int]
+    private let componentIndex: [String: Int]
+    private let componentTypes: [String: ObjectIdentifier]
+    private let proberRank: [String: [Int]]
 
     init(prepared: RunEngine.Prepared, environment: RunEnvironment, record: RunRecord, progress: ProgressReporter,
-         isInterrupted: @escaping () -> Bool) {
+         isInterrupted: @escaping () -> Bool, journal: RunJournal?) {
         self.prepared = prepared
         self.environment = environment
         self.record = record
         self.progress = progress
         self.isInterrupted = isInterrupted
+        self.journal = journal
+        nested = NestedProgress(parent: progress)
+        pluginIndex = Dictionary(uniqueKeysWithValues: prepared.plugins.enumerated().map { ($1.plugin.name, $0) })
+        pairIndex = Dictionary(prepared.pairs.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        var index: [String: Int] = [:], types: [String: ObjectIdentifier] = [:], rank: [String: [Int]] = [:]
+        for (pi, p) in prepared.plugins.enumerated() {
+            for (j, c) in p.plugin.probers.enumerated() {
+                index["\(p.plugin.name)/prober/\(c.name)"] = j
+                types["\(p.plugin.name)/prober/\(c.name)"] = ObjectIdentifier(type(of: c))
+                rank["\(p.plugin.name)/\(c.name)"] = [c.readsBoundarySets ? 1 : 0, pi, j]
+            }
+            for (j, c) in p.plugin.metrics.enumerated() {
+                index["\(p.plugin.name)/metric/\(c.name)"] = j
+                types["\(p.plugin.name)/metric/\(c.name)"] = ObjectIdentifier(type(of: c))
+            }
+            for (j, c) in p.plugin.analyses.enumerated() {
+                index["\(p.plugin.name)/analysis/\(c.name)"] = j
+                types["\(p.plugin.name)/analysis/\(c.name)"] = ObjectIdentifier(type(of: c))
+            }
+        }
+        componentIndex = index
+        componentTypes = types
+        proberRank = rank
     }
 
     func options(_ plugin: String, _ component: String) -> any PluginOptions {
         prepared.options[plugin]![component]!.options
     }
 
-    /// Runs one step for one plugin, timing it and counting its queries; returns false to stop.
-    @discardableResult
-    func step(_ plugin: PluginRecord, _ component: String, _ what: String, _ body: () throws -> Void) -> Bool {
-        if interrupted || isInterrupted() { interrupted = true; return false }
-        let queriesBefore = environment.counter.count
+    /// Queries that count for components: everything but shared run-wide work.
+    private var attributableQueries: Int { environment.counter.count - environment.sharedQueries }
+
+    // MARK: Canonical order
+
+    /// Sorts calls: plain probers, probers that read sets, metrics; per plugin in name order, per
+    /// component in declaration order; a metric's calls in the order of the sets' producers; pairs
+    /// in run order. This is the order a run without resumption or shards has always filed in.
+    private func key(_ c: CallRecord) -> [Int] {
+        let pi = pluginIndex[c.plugin] ?? Int.max, pair = c.pair.flatMap { pairIndex[$0] } ?? Int.max
+        let kind = c.kind == .prober ? "prober" : c.kind == .metric ? "metric" : "analysis"
+        let j = componentIndex["\(c.plugin)/\(kind)/\(c.component)"] ?? Int.max
+        switch c.kind {
+        case .prober: return [c.readsSets ? 1 : 0, pi, j, 0, 0, 0, pair]
+        case .metric: return [2, pi, j] + (c.producer.flatMap { proberRank[$0] } ?? [Int.max, Int.max, Int.max]) + [pair]
+        default: return [3, pi, j, 0, 0, 0, pair]
+        }
+    }
+
+    private func canonical(_ calls: [CallRecord]) -> [CallRecord] {
+        calls.enumerated().sorted { a, b in
+            let ka = key(a.element), kb = key(b.element)
+            return ka != kb ? ka.lexicographicallyPrecedes(kb) : a.offset < b.offset
+        }.map(\.element)
+    }
+
+    /// Sets in canonical order (their probers' rank, then run order of pairs).
+    private func canonicalSets(_ sets: [BoundarySet]) -> [BoundarySet] {
+        sets.sorted { a, b in
+            let ka = (proberRank[a.producer] ?? [Int.max]) + [pairIndex[a.pair] ?? Int.max]
+            let kb = (proberRank[b.producer] ?? [Int.max]) + [pairIndex[b.pair] ?? Int.max]
+            return ka.lexicographicallyPrecedes(kb)
+        }
+    }
+
+    // MARK: Steps
+
+    /// Takes the finished steps of earlier processes: their sets and outputs join the run.
+    func load(_ steps: [StepRecord]) throws {
+        for step in steps {
+            calls += step.calls
+            finished.insert(step.pair)
+            for c in step.calls {
+                if let set = c.set { record.add(set) }
+                loadedQueries += c.queries
+            }
+        }
+        for c in steps.flatMap(\.calls) { if let o = outputRecord(c, sets: record.boundarySets) { record.add(o) } }
+        // A unit's steps finish in order; a later one without an earlier one means a foreign journal.
+        for unit in prepared.units {
+            let done = unit.pairs.map(finished.contains)
+            if let first = done.firstIndex(of: false), done[first...].contains(true) {
+                throw BorderlineError(.invalidConfiguration, "the journal holds pair \(unit.pairs[done.lastIndex(of: true)!]) of boundary \(unit.key) but not \(unit.pairs[first]), which runs before it")
+            }
+        }
+    }
+
+    /// The output record of a call, with its set (a metric's: the set it evaluated).
+    private func outputRecord(_ c: CallRecord, sets: [BoundarySet]) -> OutputRecord? {
+        guard let tree = c.tree else { return nil }
+        let kind = c.kind == .prober ? "prober" : c.kind == .metric ? "metric" : "analysis"
+        guard let type = componentTypes["\(c.plugin)/\(kind)/\(c.component)"] else { return nil }
+        var set = c.set
+        if c.kind == .metric { set = sets.first { $0.producer == c.producer && $0.pair == c.pair } }
+        return OutputRecord(plugin: c.plugin, component: c.component, kind: c.kind, componentType: type, pair: c.pair, set: set,
+                            value: c.value ?? SavedOutput(tree: tree), tree: tree)
+    }
+
+    /// Runs every unfinished step of this process's units and saves each in the journal.
+    func runSteps() throws {
+        let todo = prepared.units.flatMap(\.pairs).filter { !finished.contains($0) }
+        let resumed = prepared.units.flatMap(\.pairs).count - todo.count
+        let label = "\(todo.count) class pair\(todo.count == 1 ? "" : "s")" + (prepared.configuration.shard.map { " (shard \($0))" } ?? "")
+            + (resumed > 0 ? ", \(resumed) finished earlier" : "")
+        progress.begin(label, total: todo.count)
+        defer {
+            let found = tallies.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.found)/\($0.value.attempts)" }
+            progress.end(summary: "\(label): " + (found.isEmpty ? "done" : "boundary points found " + found.joined(separator: ", ")))
+        }
+        for unit in prepared.units {
+            for pair in unit.pairs where !finished.contains(pair) {
+                var step = StepRecord(pair: pair, calls: [])
+                for p in prepared.plugins {
+                    for prober in p.plugin.probers where !prober.readsBoundarySets {
+                        guard let call = runProber(prober, of: p.plugin, pair: pair, unit: unit, visibleSets: []) else { return }
+                        step.calls.append(call)
+                    }
+                }
+                if pair == unit.pairs.last {
+                    // The boundary's probers that read sets, then its metrics, once every pair of it is probed.
+                    let unitPairs = Set(unit.pairs)
+                    let plain = canonicalSets(record.boundarySets.filter { unitPairs.contains($0.pair) })
+                    for q in unit.pairs {
+                        for p in prepared.plugins {
+                            for prober in p.plugin.probers where prober.readsBoundarySets {
+                                guard let call = runProber(prober, of: p.plugin, pair: q, unit: unit, visibleSets: plain) else { return }
+                                step.calls.append(call)
+                            }
+                        }
+                    }
+                    let sets = canonicalSets(record.boundarySets.filter { unitPairs.contains($0.pair) })
+                    for p in prepared.plugins {
+                        for metric in p.plugin.metrics {
+                            for set in sets {
+                                guard let call = runMetric(metric, of: p.plugin, on: set, unit: unit, visibleSets: sets) else { return }
+                                step.calls.append(call)
+                            }
+                        }
+                    }
+                }
+                try journal?.save(step)
+                finished.insert(pair)
+                stepsDone += 1
+                progress.update(completed: stepsDone, detail: "pair \(pair) done")
+            }
+        }
+    }
+
+    /// Runs one call of a component, timing it and counting its queries, collecting the notes it
+    /// left; nil when the run stops (Ctrl-C) before or during it.
+    private func call(_ plugin: String, _ component: String, _ kind: ComponentKind, readsSets: Bool = false, pair: ClassPair?,
+                      producer: String?, what: String, _ body: (inout CallRecord) throws -> Void) -> CallRecord? {
+        if interrupted || isInterrupted() { interrupted = true; return nil }
+        var c = CallRecord(plugin: plugin, component: component, kind: kind, readsSets: readsSets, pair: pair, producer: producer,
+                           seconds: 0, queries: 0, notes: [], problems: [], set: nil, tree: nil, value: nil)
+        let notesBefore = record.plugins.map(\.notes.count)
+        let unreadableBefore = environment.unreadableOutputs.count
+        let queriesBefore = attributableQueries
         let t0 = Date()
-        current = "\(plugin.name)/\(what)"
+        current = "\(plugin)/\(what)"
         currentPlugin = plugin
         defer {
             current = nil
             currentPlugin = nil
-            let seconds = Date().timeIntervalSince(t0), queries = environment.counter.count - queriesBefore
-            plugin.seconds += seconds
-            plugin.queries += queries
-            plugin.componentSeconds[component, default: 0] += seconds
-            plugin.componentQueries[component, default: 0] += queries
         }
         do {
-            try body()
+            try body(&c)
         } catch is RunInterrupted {
             interrupted = true
-            plugin.status = .interrupted
-            return false
+            return nil
         } catch {
-            plugin.fail("\(what): \(error)")
+            c.problems.append((plugin, "\(what): \(error)"))
+            c.set = nil
+            c.tree = nil
+            c.value = nil
         }
-        return true
+        c.seconds = Date().timeIntervalSince(t0)
+        c.queries = attributableQueries - queriesBefore
+        for (i, r) in record.plugins.enumerated() where r.notes.count > notesBefore[i] {
+            c.notes += r.notes[notesBefore[i]...].map { CallRecord.Note(plugin: r.name, component: $0.component, text: $0.text) }
+        }
+        for why in environment.unreadableOutputs.dropFirst(unreadableBefore) { c.problems.append((plugin, "\(what): \(why)")) }
+        calls.append(c)
+        return c
     }
 
-    func runAll() {
-        // Probers that do not read other sets, then those that do.
-        for readsSets in [false, true] {
-            let visible = readsSets ? record.boundarySets : []
-            for p in prepared.plugins {
-                for prober in p.plugin.probers where prober.readsBoundarySets == readsSets {
-                    guard runProber(prober, of: p.plugin, visibleSets: visible) else { return }
-                }
-            }
+    func runProber(_ prober: any BoundaryProber, of plugin: any BorderlinePlugin, pair: ClassPair, unit: RunUnit,
+                   visibleSets: [BoundarySet]) -> CallRecord? {
+        let label = "\(plugin.name)/\(prober.name)"
+        nested.parentCompleted = stepsDone
+        let context = environment.context(plugin: record.plugin(named: plugin.name)!, component: prober.name, kind: .prober, progress: nested,
+                                          visibleSets: visibleSets, pair: pair, visiblePairs: Set(unit.pairs))
+        let options = self.options(plugin.name, prober.name)
+        progress.update(completed: stepsDone, detail: "\(label) on \(pair)")
+        return call(plugin.name, prober.name, .prober, readsSets: prober.readsBoundarySets, pair: pair, producer: nil,
+                    what: "\(prober.name) on pair \(pair)") { c in
+            let queriesBefore = attributableQueries
+            let (returned, output) = try prober.probe(pair, erasedOptions: options, context: context)
+            var set = returned
+            try check(set, asked: pair)
+            set.producer = label
+            set.queries = attributableQueries - queriesBefore
+            let tree = try file(output, reserving: OutputChecks.boundarySetNames)
+            record.add(set)
+            record.add(OutputRecord(plugin: plugin.name, component: prober.name, kind: .prober, componentType: ObjectIdentifier(type(of: prober)),
+                                    pair: pair, set: set, value: output, tree: tree))
+            c.set = set
+            c.tree = tree
+            c.value = output
+            tallies[label, default: (0, 0)].found += set.successCount
+            tallies[label, default: (0, 0)].attempts += set.count
         }
-        let sets = record.boundarySets
-        for p in prepared.plugins {
-            for metric in p.plugin.metrics {
-                guard runMetric(metric, of: p.plugin, on: sets) else { return }
-            }
+    }
+
+    func runMetric(_ metric: any Metric, of plugin: any BorderlinePlugin, on set: BoundarySet, unit: RunUnit,
+                   visibleSets: [BoundarySet]) -> CallRecord? {
+        nested.parentCompleted = stepsDone
+        let context = environment.context(plugin: record.plugin(named: plugin.name)!, component: metric.name, kind: .metric, progress: nested,
+                                          visibleSets: visibleSets, pair: set.pair, visiblePairs: Set(unit.pairs))
+        let options = self.options(plugin.name, metric.name)
+        progress.update(completed: stepsDone, detail: "\(plugin.name)/\(metric.name) on \(set.producer) \(set.pair)")
+        return call(plugin.name, metric.name, .metric, pair: set.pair, producer: set.producer,
+                    what: "\(metric.name) on \(set.producer) pair \(set.pair)") { c in
+            let output = try metric.evaluate(set, erasedOptions: options, context: context)
+            let tree = try file(output, reserving: [])
+            record.add(OutputRecord(plugin: plugin.name, component: metric.name, kind: .metric, componentType: ObjectIdentifier(type(of: metric)),
+                                    pair: set.pair, set: set, value: output, tree: tree))
+            c.tree = tree
+            c.value = output
         }
+    }
+
+    // MARK: Assembly and analyses
+
+    /// Rebuilds the run's record from every finished call in canonical order: sets, outputs,
+    /// notes (a note repeated word for word within a plugin is kept once: run-wide notes are made
+    /// once per process), problems (the first one is the plugin's failure), seconds and queries.
+    /// Statuses are left pending (the caller decides) unless a problem made them failed.
+    func assemble(interrupted: Bool, extraProblem: (plugin: String, message: String)? = nil) {
+        let plugins = prepared.plugins.map { PluginRecord(name: $0.plugin.name, version: $0.plugin.version, summary: $0.plugin.summary) }
+        let byName = Dictionary(uniqueKeysWithValues: plugins.map { ($0.name, $0) })
+        var seen: [String: Set<String>] = [:]
+        let ordered = canonical(calls)
+        var sets: [BoundarySet] = []
+        for c in ordered {
+            if let r = byName[c.plugin] {
+                r.seconds += c.seconds
+                r.queries += c.queries
+                r.componentSeconds[c.component, default: 0] += c.seconds
+                r.componentQueries[c.component, default: 0] += c.queries
+            }
+            for n in c.notes where seen[n.plugin, default: []].insert(n.text).inserted { byName[n.plugin]?.add(note: n.text, component: n.component) }
+            for p in c.problems { byName[p.plugin]?.fail(p.message) }
+            if let s = c.set { sets.append(s) }
+        }
+        if let extraProblem { byName[extraProblem.plugin]?.fail(extraProblem.message) }
+        record.replace(plugins: plugins, boundarySets: sets, outputs: ordered.compactMap { outputRecord($0, sets: sets) })
+    }
+
+    /// Every analysis of every plugin, on the assembled run.
+    func runAnalyses() {
         for p in prepared.plugins {
             for analysis in p.plugin.analyses {
                 guard runAnalysis(analysis, of: p.plugin) else { return }
@@ -363,73 +699,45 @@ final class ComponentRunner {
         }
     }
 
-    func runProber(_ prober: any BoundaryProber, of plugin: any BorderlinePlugin, visibleSets: [BoundarySet]) -> Bool {
-        let pluginRecord = record.plugin(named: plugin.name)!
-        let label = "\(plugin.name)/\(prober.name)"
-        let nested = NestedProgress(parent: progress)
-        let context = environment.context(plugin: pluginRecord, component: prober.name, kind: .prober, progress: nested, visibleSets: visibleSets)
-        let options = self.options(plugin.name, prober.name)
-        progress.begin(label, total: prepared.pairs.count)
-        var found = 0, attempts = 0
-        defer { progress.end(summary: "\(label): \(found) of \(attempts) attempts reached the boundary") }
-        for (i, pair) in prepared.pairs.enumerated() {
-            nested.parentCompleted = i
-            let queriesBefore = environment.counter.count
-            let ok = step(pluginRecord, prober.name, "\(prober.name) on pair \(pair)") {
-                let (returned, output) = try prober.probe(pair, erasedOptions: options, context: context)
-                var set = returned
-                try check(set, asked: pair)
-                set.producer = label
-                set.queries = environment.counter.count - queriesBefore
-                let tree = try file(output, reserving: OutputChecks.boundarySetNames)
-                record.add(set)
-                record.add(OutputRecord(plugin: plugin.name, component: prober.name, kind: .prober, componentType: ObjectIdentifier(type(of: prober)),
-                                        pair: pair, set: set, value: output, tree: tree))
-                found += set.successCount
-                attempts += set.count
-            }
-            progress.update(completed: i + 1, detail: "\(found)/\(attempts) boundary points")
-            if !ok { return false }
-        }
-        return true
-    }
-
-    func runMetric(_ metric: any Metric, of plugin: any BorderlinePlugin, on sets: [BoundarySet]) -> Bool {
-        let pluginRecord = record.plugin(named: plugin.name)!
-        let label = "\(plugin.name)/\(metric.name)"
-        let nested = NestedProgress(parent: progress)
-        let context = environment.context(plugin: pluginRecord, component: metric.name, kind: .metric, progress: nested, visibleSets: sets)
-        let options = self.options(plugin.name, metric.name)
-        progress.begin(label, total: sets.count)
-        defer { progress.end(summary: "\(label): measured \(sets.count) boundary set(s)") }
-        for (i, set) in sets.enumerated() {
-            nested.parentCompleted = i
-            let ok = step(pluginRecord, metric.name, "\(metric.name) on \(set.producer) pair \(set.pair)") {
-                let output = try metric.evaluate(set, erasedOptions: options, context: context)
-                let tree = try file(output, reserving: [])
-                record.add(OutputRecord(plugin: plugin.name, component: metric.name, kind: .metric, componentType: ObjectIdentifier(type(of: metric)),
-                                        pair: set.pair, set: set, value: output, tree: tree))
-            }
-            progress.update(completed: i + 1, detail: "\(set.producer) \(set.pair)")
-            if !ok { return false }
-        }
-        return true
-    }
-
     func runAnalysis(_ analysis: any Analysis, of plugin: any BorderlinePlugin) -> Bool {
         let pluginRecord = record.plugin(named: plugin.name)!
         let label = "\(plugin.name)/\(analysis.name)"
-        let nested = NestedProgress(parent: progress)
-        let context = environment.context(plugin: pluginRecord, component: analysis.name, kind: .analysis, progress: nested, visibleSets: record.boundarySets)
+        let analysisProgress = NestedProgress(parent: progress)
+        let context = environment.context(plugin: pluginRecord, component: analysis.name, kind: .analysis, progress: analysisProgress,
+                                          visibleSets: record.boundarySets)
         let options = self.options(plugin.name, analysis.name)
         progress.begin(label, total: 0)
         defer { progress.end(summary: "\(label) done") }
-        return step(pluginRecord, analysis.name, analysis.name) {
+        if interrupted || isInterrupted() { interrupted = true; return false }
+        let queriesBefore = attributableQueries
+        let unreadableBefore = environment.unreadableOutputs.count
+        let t0 = Date()
+        current = label
+        currentPlugin = plugin.name
+        defer {
+            current = nil
+            currentPlugin = nil
+            let seconds = Date().timeIntervalSince(t0), queries = attributableQueries - queriesBefore
+            pluginRecord.seconds += seconds
+            pluginRecord.queries += queries
+            pluginRecord.componentSeconds[analysis.name, default: 0] += seconds
+            pluginRecord.componentQueries[analysis.name, default: 0] += queries
+        }
+        do {
             let output = try analysis.analyse(erasedOptions: options, context: context)
+            let unreadable = environment.unreadableOutputs.dropFirst(unreadableBefore)
+            if let first = unreadable.first { throw BorderlineError(.invalidConfiguration, first) }
             let tree = try file(output, reserving: [])
             record.add(OutputRecord(plugin: plugin.name, component: analysis.name, kind: .analysis, componentType: ObjectIdentifier(type(of: analysis)),
                                     pair: nil, set: nil, value: output, tree: tree))
+        } catch is RunInterrupted {
+            interrupted = true
+            pluginRecord.status = .interrupted
+            return false
+        } catch {
+            pluginRecord.fail("\(analysis.name): \(error)")
         }
+        return true
     }
 
     /// The result tree of an output; a top-level key that would overwrite a boundary set's arrays

@@ -10,6 +10,8 @@ struct RunFolderWriter {
     let status: RunStatus
     let seconds: Double
     let totalQueries: Int
+    /// Of ``totalQueries``: run-wide work shared by components (``RunEnvironment/sharedQueries``).
+    var sharedQueries = 0
     let predictions: [Int]
 
     /// Writes every file into the temporary folder, then moves it into place; returns where the
@@ -18,13 +20,13 @@ struct RunFolderWriter {
     func write() throws -> String {
         let folder = prepared.folder
         do {
-            let modelHash = try SHA256.hex(ofFile: prepared.modelPath)
+            let modelHash = prepared.modelHash
             let filed = self.filed
             let pictures = try writeImages(filed)
             try writeResults(modelHash: modelHash, filed: filed)
             let summary = makeSummary(modelHash: modelHash, pictures: pictures, filed: filed)
             try write(summary.serialized(pretty: true) + "\n", to: "summary.json")
-            try write(resolvedConfiguration().serialized(pretty: true) + "\n", to: "config.json")
+            try write(RunFolderWriter.resolvedConfiguration(prepared).serialized(pretty: true) + "\n", to: "config.json")
             try write(ReportPage(prepared: prepared, record: record, status: status, seconds: seconds,
                                  totalQueries: totalQueries, accuracy: accuracy, modelHash: modelHash, pictures: pictures, filed: filed).html(),
                       to: "report.html")
@@ -254,6 +256,7 @@ struct RunFolderWriter {
             "seed": .number(Double(config.seed)),
             "seconds": .number((seconds * 1000).rounded() / 1000),
             "model_queries": .init(totalQueries),
+            "shared_model_queries": .init(sharedQueries),
             "model": .object([
                 "path": .string(prepared.modelPath),
                 "sha256": .string(modelHash),
@@ -273,7 +276,17 @@ struct RunFolderWriter {
             "pairs": .array(prepared.pairs.map { .string($0.description) }),
             "samples_per_pair": .init(config.samples),
             "plugins": .object(plugins),
-        ])
+        ].merging(shardSummary) { a, _ in a })
+    }
+
+    /// A shard folder's `shard` key: which slice of the run it holds.
+    private var shardSummary: [String: JSONValue] {
+        guard let shard = prepared.configuration.shard else { return [:] }
+        return ["shard": .object([
+            "index": .init(shard.index), "count": .init(shard.count),
+            "pairs": .array(prepared.units.flatMap(\.pairs).map { .string($0.description) }),
+            "merge": .string("borderline merge SHARD_FOLDERS... -o RUN"),
+        ])]
     }
 
     // MARK: config.json
@@ -281,7 +294,7 @@ struct RunFolderWriter {
     /// The configuration with everything resolved: absolute model and plugin paths, pairs as
     /// indices, every option of every component. `borderline run --config config.json --out NEW`
     /// repeats the run.
-    func resolvedConfiguration() -> JSONValue {
+    static func resolvedConfiguration(_ prepared: RunEngine.Prepared) -> JSONValue {
         let c = prepared.configuration
         var options: [String: JSONValue] = [:]
         for (plugin, components) in prepared.options {
@@ -307,6 +320,7 @@ struct RunFolderWriter {
         ]
         if let a = c.architecture { object["architecture"] = .string(URL(fileURLWithPath: a).standardizedFileURL.path) }
         if let g = c.gradientEstimator { object["gradient_estimator"] = .string(g) }
+        if let s = c.shard { object["shard"] = .string(s.description) }
         return .object(object)
     }
 }

@@ -20,15 +20,21 @@ public final class RunContext {
     public let classifier: any Classifier
     /// The boundary sets this component may read (see ``boundarySets``).
     private let visibleSets: [BoundarySet]
+    /// The pairs whose outputs this component may read (nil: every pair; see ``outputs(of:)-5f7z2``).
+    private let visiblePairs: Set<ClassPair>?
     private let kind: ComponentKind?
+    /// The pair of the call (a prober's pair, the pair of a metric's set), nil for analyses.
+    public let pair: ClassPair?
     private var cachedGradients: (any DifferentiableClassifier)?
 
     init(environment: RunEnvironment, plugin: PluginRecord, component: String?, kind: ComponentKind?,
-         progress: ProgressReporter, visibleSets: [BoundarySet]) {
+         progress: ProgressReporter, visibleSets: [BoundarySet], pair: ClassPair? = nil, visiblePairs: Set<ClassPair>? = nil) {
         self.environment = environment
         self.record = plugin
         self.component = component
         self.kind = kind
+        self.pair = pair
+        self.visiblePairs = visiblePairs
         self.owner = component.map { "\(plugin.name)/\($0)" } ?? plugin.name
         self.progress = progress
         self.visibleSets = visibleSets
@@ -62,7 +68,8 @@ public final class RunContext {
     public var queriesSoFar: Int { environment.counter.count }
 
     /// The classifier with input gradients: exact when it has them; otherwise the run's
-    /// zeroth-order estimator (seeded from the run seed and this component) when the run enabled
+    /// zeroth-order estimator (seeded from the run seed, this component and the call's pair, so
+    /// that a pair's estimates do not depend on which pairs ran before it) when the run enabled
     /// one. Queries are counted either way.
     /// - Throws: `.invalidArgument` saying that the component needs gradients, the classifier has
     ///   none and no estimator is enabled, and how to enable one.
@@ -72,7 +79,7 @@ public final class RunContext {
         if let exact = environment.classifier as? any DifferentiableClassifier {
             made = QueryCountingDifferentiableClassifier(exact, counter: environment.counter)
         } else if var configuration = environment.gradientEstimator {
-            configuration.seed = environment.seed ^ StableHash.fnv1a(owner)
+            configuration.seed = environment.seed ^ StableHash.fnv1a(pair.map { "\(owner)#\($0.key)" } ?? owner)
             made = try ZerothOrderGradientEstimator(classifier, configuration: configuration)
         } else {
             throw BorderlineError(.invalidArgument,
@@ -107,31 +114,54 @@ public final class RunContext {
 
     // MARK: Earlier results
 
-    /// The boundary sets this component may read, in the order they were made: every set of the
-    /// run for metrics and analyses; for a prober that ``BoundaryProber/readsBoundarySets``, the
-    /// sets of the probers that do not; for other probers none (so that no result depends on the
-    /// order in which probers run).
+    /// The boundary sets this component may read, in the order they were made. For analyses:
+    /// every set of the run. For metrics: the sets of the evaluated set's boundary — its own pair
+    /// s→t and the reverse pair t→s, of every prober. For a prober that
+    /// ``BoundaryProber/readsBoundarySets``: the sets of the probers that do not, of the same two
+    /// pairs. For other probers: none. So no result depends on the order in which probers run or
+    /// on which other pairs a run (or a shard of it, `--shard`) holds.
     public var boundarySets: [BoundarySet] { visibleSets }
 
-    /// The outputs of one of this plugin's metrics, one per boundary set it evaluated, in order.
+    /// The outputs of one of this plugin's metrics, one per boundary set it evaluated, in order
+    /// (for a prober or metric: those of the pairs in ``boundarySets`` only).
     public func outputs<M: Metric>(of metric: M.Type) -> [SetOutput<M.Output>] {
         environment.record.outputs.compactMap { e in
-            guard e.componentType == ObjectIdentifier(M.self), let set = e.set, let output = e.value as? M.Output else { return nil }
+            guard e.componentType == ObjectIdentifier(M.self), let set = e.set, isVisible(e), let output = typed(e, M.Output.self) else { return nil }
             return SetOutput(set: set, output: output)
         }
     }
 
-    /// The outputs of one of this plugin's probers, one per pair it probed, with the pair's set.
+    /// The outputs of one of this plugin's probers, one per pair it probed, with the pair's set
+    /// (for a prober or metric: those of the pairs in ``boundarySets`` only).
     public func outputs<P: BoundaryProber>(of prober: P.Type) -> [SetOutput<P.Output>] {
         environment.record.outputs.compactMap { e in
-            guard e.componentType == ObjectIdentifier(P.self), let set = e.set, let output = e.value as? P.Output else { return nil }
+            guard e.componentType == ObjectIdentifier(P.self), let set = e.set, isVisible(e), let output = typed(e, P.Output.self) else { return nil }
             return SetOutput(set: set, output: output)
         }
     }
 
     /// The output of one of this plugin's analyses that ran earlier, if it succeeded.
     public func output<A: Analysis>(of analysis: A.Type) -> A.Output? {
-        environment.record.outputs.first { $0.componentType == ObjectIdentifier(A.self) }?.value as? A.Output
+        environment.record.outputs.first { $0.componentType == ObjectIdentifier(A.self) }.flatMap { typed($0, A.Output.self) }
+    }
+
+    private func isVisible(_ e: OutputRecord) -> Bool {
+        guard let visiblePairs else { return true }
+        return e.pair.map(visiblePairs.contains) ?? false
+    }
+
+    /// What the component returned, or — for an output read back from a run folder — its tree
+    /// decoded into `O`. An output that cannot be decoded is left out and the host fails this
+    /// component with why (``RunEnvironment/unreadableOutputs``).
+    private func typed<O>(_ e: OutputRecord, _ type: O.Type) -> O? {
+        if let value = e.value as? O { return value }
+        guard let saved = e.value as? SavedOutput else { return nil }
+        do {
+            return try saved.value(as: O.self)
+        } catch {
+            environment.reportUnreadable("\(owner) reads the outputs of \(e.plugin)/\(e.component): \(error)")
+            return nil
+        }
     }
 
     // MARK: Services

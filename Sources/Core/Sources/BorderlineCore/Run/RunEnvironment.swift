@@ -25,6 +25,14 @@ public final class RunEnvironment {
     let progress: ProgressReporter
     /// Every model query of every plugin; the host attributes deltas to components.
     public let counter = QueryCounter()
+    /// The queries of run-wide work done once and shared: building the values of ``RunContext``'s
+    /// caches and services (training-split predictions, embeddings, plugin caches, generators).
+    /// The host charges them to no component, so that a component's count does not depend on
+    /// whether it was the first to ask (or on which pairs a shard of the run holds).
+    public private(set) var sharedQueries = 0
+    /// Why outputs read back from a run folder could not be given to a component that asked for
+    /// them (``RunContext/outputs(of:)-5f7z2``); the host fails that component.
+    public private(set) var unreadableOutputs: [String] = []
     let isInterrupted: () -> Bool
     /// Resolves a model argument (a path or a shipped name) to a file path.
     let resolveModel: (String) throws -> String
@@ -34,6 +42,8 @@ public final class RunEnvironment {
     private let lock = NSRecursiveLock()
     private var shared: [AnyHashable: Any] = [:]
     private var pluginCaches: [String: [AnyHashable: Any]] = [:]
+    /// Nesting depth of cache builds (a cached value whose making asks for another one).
+    private var buildDepth = 0
 
     /// - Throws: `.dataMismatch` when the data's sample shape is not the classifier's input shape,
     ///   `.invalidArgument` for a pair outside the classifier's classes.
@@ -75,11 +85,28 @@ public final class RunEnvironment {
         }
     }
 
-    /// The context for one call of a component (nil: the plugin itself).
+    /// The context for one call of a component (nil: the plugin itself): `pair` is the call's
+    /// pair (nil for analyses), `visiblePairs` the pairs whose outputs it may read (nil: all).
     public func context(plugin: PluginRecord, component: String?, kind: ComponentKind?, progress: ProgressReporter? = nil,
-                        visibleSets: [BoundarySet]) -> RunContext {
+                        visibleSets: [BoundarySet], pair: ClassPair? = nil, visiblePairs: Set<ClassPair>? = nil) -> RunContext {
         RunContext(environment: self, plugin: plugin, component: component, kind: kind,
-                   progress: progress ?? self.progress, visibleSets: visibleSets)
+                   progress: progress ?? self.progress, visibleSets: visibleSets, pair: pair, visiblePairs: visiblePairs)
+    }
+
+    func reportUnreadable(_ message: String) {
+        lock.lock(); defer { lock.unlock() }
+        unreadableOutputs.append(message)
+    }
+
+    /// Runs `make` as shared run-wide work: its queries count as ``sharedQueries``.
+    private func building<Value>(_ make: () throws -> Value) rethrows -> Value {
+        let before = counter.count
+        buildDepth += 1
+        defer {
+            buildDepth -= 1
+            if buildDepth == 0 { sharedQueries += counter.count - before }
+        }
+        return try make()
     }
 
     /// Makes a plugin's generator available to `RunContext.generator(named:)`.
@@ -106,7 +133,7 @@ public final class RunEnvironment {
             throw BorderlineError(.invalidConfiguration, "generator \(key): its plugin is not part of the run")
         }
         let context = self.context(plugin: owner, component: match.provider.name, kind: .generator, visibleSets: [])
-        let g = try RunEnvironment.make(match.provider, options: match.options, context: context)
+        let g = try building { try RunEnvironment.make(match.provider, options: match.options, context: context) }
         generators[key] = g
         return g
     }
@@ -125,7 +152,7 @@ public final class RunEnvironment {
         lock.lock(); defer { lock.unlock() }
         let k = AnyHashable([AnyHashable(String(reflecting: Value.self)), key])
         if let hit = shared[k] as? Value { return hit }
-        let made = try make()
+        let made = try building(make)
         shared[k] = made
         return made
     }
@@ -135,7 +162,7 @@ public final class RunEnvironment {
         lock.lock(); defer { lock.unlock() }
         let k = AnyHashable([AnyHashable(String(reflecting: Value.self)), key])
         if let hit = pluginCaches[plugin]?[k] as? Value { return hit }
-        let made = try make()
+        let made = try building(make)
         pluginCaches[plugin, default: [:]][k] = made
         return made
     }

@@ -67,7 +67,7 @@ public struct OutputRecord {
     public var pair: ClassPair?
     /// The set a prober made or a metric evaluated.
     public var set: BoundarySet?
-    /// What the component returned.
+    /// What the component returned, or a ``SavedOutput`` for an output read back from a run folder.
     public var value: Any
     public var tree: ResultValue
 
@@ -87,6 +87,32 @@ public struct OutputRecord {
     public var producerKey: String? { self.set?.producerKey }
 }
 
+/// A component's output read back from a run folder (a resumed run's earlier pairs, a merged
+/// run's shards) as its result tree. ``RunContext/outputs(of:)-5f7z2`` decodes it into the
+/// component's `Output` type (``ResultDecoder``) the first time an analysis asks, which needs that
+/// type to be `Decodable`.
+public final class SavedOutput: @unchecked Sendable {
+    public let tree: ResultValue
+    private var decoded: Any?
+
+    public init(tree: ResultValue) { self.tree = tree }
+
+    /// The output as `O`, decoded once.
+    /// - Throws: `.invalidConfiguration` when `O` is not `Decodable` or the tree does not fit it.
+    public func value<O>(as type: O.Type) throws -> O {
+        if let decoded = decoded as? O { return decoded }
+        guard let decodable = O.self as? any Decodable.Type else {
+            throw BorderlineError(.invalidConfiguration,
+                "its output type \(O.self) is only Encodable, so it cannot be read back from the saved results of a resumed or merged run; declare it Codable")
+        }
+        guard let typed = try ResultDecoder.decode(any: decodable, from: tree) as? O else {
+            throw BorderlineError(.invalidConfiguration, "its saved output did not decode as \(O.self)")
+        }
+        decoded = typed
+        return typed
+    }
+}
+
 /// The results of a whole run while it is in progress: one record per enabled plugin, every
 /// boundary set and every component output produced so far.
 public final class RunRecord {
@@ -99,6 +125,13 @@ public final class RunRecord {
     public func add(_ set: BoundarySet) { boundarySets.append(set) }
     public func add(_ output: OutputRecord) { outputs.append(output) }
     public func plugin(named name: String) -> PluginRecord? { plugins.first { $0.name == name } }
+    /// Replaces everything recorded: for a host that assembles a run from calls made in several
+    /// processes (a resumed run, merged shards) in one canonical order.
+    public func replace(plugins: [PluginRecord], boundarySets: [BoundarySet], outputs: [OutputRecord]) {
+        self.plugins = plugins
+        self.boundarySets = boundarySets
+        self.outputs = outputs
+    }
     /// The outputs of one plugin, in the order they were made.
     public func outputs(of plugin: String) -> [OutputRecord] { outputs.filter { $0.plugin == plugin } }
 }
