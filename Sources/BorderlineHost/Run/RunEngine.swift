@@ -306,10 +306,17 @@ public final class RunEngine {
             }
             journal = try RunJournal.start(in: prepared.folder.temporaryPath, header: header, adopting: prepared.resumed)
             return try execute(prepared, loaded: loaded, journal: journal)
-        } catch {
+        } catch var error as BorderlineError {
             // Nothing half-written stays behind, not even hidden — unless the journal holds
             // finished pairs, which `--resume` continues from.
-            if (journal?.saved ?? 0) == 0 && prepared.resumed == nil { prepared.folder.discard() }
+            guard let journal, journal.saved > 0 || prepared.resumed != nil else {
+                prepared.folder.discard()
+                throw error
+            }
+            error.message += "; the finished pairs are kept in \(prepared.folder.temporaryPath): continue with borderline run --resume \(prepared.folder.finalPath)"
+            throw error
+        } catch {
+            if journal == nil || (journal!.saved == 0 && prepared.resumed == nil) { prepared.folder.discard() }
             throw error
         }
     }
@@ -361,7 +368,10 @@ public final class RunEngine {
                 FileHandle.standardError.write(Data("error: \(what) ended the process; the run folder \(written) records it (exit 1)\n".utf8))
             }
         }
-        try runner.runSteps()
+        do { try runner.runSteps() } catch {
+            ExitGuard.disarm()
+            throw error
+        }
         let interrupted = runner.interrupted
         runner.assemble(interrupted: interrupted)
         if !interrupted, prepared.runsAnalyses { runner.runAnalyses() }

@@ -404,6 +404,19 @@ public class HDF5Object {
         }
     }
 
+    /// A numeric attribute's values as `Double` (integers and float32 convert exactly).
+    public func doubleArrayAttribute(_ name: String) throws -> [Double] {
+        try withAttribute(name) { a in
+            if a.count == 0 { return [] }
+            switch H5Tget_class(a.fileType) {
+            case H5T_INTEGER, H5T_FLOAT:
+                return try readValues(a, as: Double.self, memType: bl_h5t_native_double())
+            default:
+                throw error(.invalidConfiguration, "\(a.what) has type \(HDF5Object.elementType(of: a.fileType)); expected numbers")
+            }
+        }
+    }
+
     // MARK: Attribute writing
 
     private func replaceAttribute(_ name: String, type: hid_t, space: hid_t, write: (hid_t) -> herr_t) throws {
@@ -843,6 +856,13 @@ public final class HDF5Dataset: HDF5Object {
         var values = [Float](repeating: 0, count: count)
         try values.withUnsafeMutableBytes { try read(memType: bl_h5t_native_float(), into: $0.baseAddress, expecting: "numbers") }
         return Tensor(shape: shape, scalars: values)
+    }
+
+    /// The data as `Double` (float32 and integer data convert exactly; int64 beyond 2^53 rounds).
+    public func readDoubles() throws -> [Double] {
+        var values = [Double](repeating: 0, count: count)
+        try values.withUnsafeMutableBytes { try read(memType: bl_h5t_native_double(), into: $0.baseAddress, expecting: "numbers") }
+        return values
     }
 
     /// The data as `Int64` (integer datasets only).

@@ -6,7 +6,8 @@ import Foundation
 /// `LinearSVC`), with a bias feature of 1 (regularised, as LIBLINEAR and `LinearSVC` do).
 ///
 /// The decision value is `f(x) = w·x + b`; `f > 0` predicts `positiveLabel`, otherwise
-/// `negativeLabel`. The Euclidean distance of `x` to the hyperplane is `|f(x)| / ‖w‖`.
+/// `negativeLabel`. The Euclidean distance of `x` to the hyperplane is `|f(x)| / ‖w‖`. Training is
+/// deterministic: the same rows and labels give the same SVM in any process, at any point of it.
 public struct LinearSVM: Sendable {
     public let weights: [Double]
     public let bias: Double
@@ -54,6 +55,10 @@ public struct LinearSVM: Sendable {
                         return
                     }
                     set_print_string_function { _ in }
+                    // LIBLINEAR's solvers shuffle with the C library's rand(): reseed it (1, the C
+                    // default) so that an SVM is the same whichever SVMs this process trained before
+                    // (a resumed or sharded run trains them in other orders and other processes).
+                    srand(1)
                     guard let model = CLIBLINEAR.train(&prob, &param) else { problemMessage = "training failed"; return }
                     var m: UnsafeMutablePointer<model>? = model
                     defer { free_and_destroy_model(&m) }

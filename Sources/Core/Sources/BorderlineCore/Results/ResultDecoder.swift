@@ -47,7 +47,7 @@ public enum ResultDecoder {
     }
 
     static func describe(_ path: [CodingKey]) -> String {
-        path.isEmpty ? "the top level" : path.map(\.stringValue).joined(separator: ".")
+        path.isEmpty ? "the top level" : path.map { ResultEncoder.key($0.stringValue) }.joined(separator: ".")
     }
 }
 
