@@ -13,6 +13,12 @@ Every net sees the same kind of inputs: 100 samples whose values are `code / div
 `code` an integer 0…255 (stored as uint8, so the inputs cost a quarter of float32 and are
 bit-identical in Python and Swift: float32(code) / float32(divisor) is correctly rounded in
 both). The divisor is 255 (inputs in [0, 1]) except for the Rescaling nets (1: raw [0, 255]).
+One-layer nets take [1, 4, 5] samples (non-square, so a swapped H/W shows), those whose layer
+works per input channel (Rescaling, input normalisation, the Keras nets) [2, 4, 5], the block
+nets [3, 6, 6]; all of it comes to about 540 KiB.
+
+Files are written with libver v1.10 so that Debian's libhdf5 1.10, which Borderline links, reads
+them (h5py's bundled libhdf5 would otherwise use newer chunk indexes); float arrays are deflated.
 
 Files (in Golden/layers/):
 
@@ -837,8 +843,7 @@ def torch_expectations(module: nn.Module, x: np.ndarray, seed: int):
 # Float arrays are stored deflated (gzip 9 + shuffle, about 10 % smaller); libhdf5 inflates them
 # transparently when the tests read them.
 PACKED = dict(compression="gzip", compression_opts=9, shuffle=True)
-# Files readable by libhdf5 1.10 (Debian's, which Borderline links): h5py's bundled libhdf5 would
-# otherwise write newer chunk indexes with libver="latest".
+# Files readable by libhdf5 1.10 (see the module docstring).
 LIBVER = ("v110", "v110")
 
 
