@@ -106,19 +106,16 @@ public struct PluginScaffold {
     var pluginSource: String {
         """
         import BorderlineCore
-
-        /// `\(name)`: walks from images of s along the gradient of z_t − z_s until the classifier says t,
-        /// and measures how far each walk went.
+        /// `\(name)`: gradient walks from images of s until the classifier says t, and how far they went.
         public final class \(productName): BorderlinePlugin {
             public static let manifest = PluginManifest(name: "\(name)", version: "0.1.0", summary: "Gradient walk from s towards t; walk lengths.")
             public init() {}
             public let probers: [any BoundaryProber] = [GradientWalk()]
             public let metrics: [any Metric] = [WalkLength()]
         }
-
         /// Steps x ← x + η g/‖g‖, g = ∇ₓ(z_t − z_s), from correctly classified images of s until the prediction is t.
         final class GradientWalk: BoundaryProber {
-            let name = "gradient-walk", summary = "Normalised gradient steps on z_t − z_s until the prediction flips to t."
+            let name = "gradient-walk", summary = "Normalised gradient steps on z_t − z_s until the prediction flips to t.", needsGradients = true
             struct Options: PluginOptions {
                 @Option(help: "η, the length of each step in input space", in: 1e-6...10) var stepSize = 0.05
                 @Option(help: "steps before an attempt fails", in: 1...10_000) var maxSteps = 100
@@ -134,13 +131,11 @@ public struct PluginScaffold {
                     x.addScaledRows(g, by: zip(g.rowNorms(), done).map { $1 ? 0 : Float(options.stepSize) / max($0, 1e-12) })
                     for (r, c) in try model.predictions(x).enumerated() where !done[r] { steps[r] = step; done[r] = c == t }
                 }
+                let why = done.map { $0 ? nil : "not \\(context.classifier.className(t)) after \\(options.maxSteps) steps" }
                 return Probe(try BoundarySet(pair: pair, points: x, startPoints: start, startIndices: rows,
-                    probabilities: try model.probabilities(x), succeeded: done,
-                    failureReasons: done.map { $0 ? nil : "not \\(context.classifier.className(t)) after \\(options.maxSteps) steps" },
-                    iterations: steps))
+                    probabilities: try model.probabilities(x), succeeded: done, failureReasons: why, iterations: steps))
             }
         }
-
         /// For any prober's set: the mean L2 distance from start to boundary point over the successful attempts.
         final class WalkLength: Metric {
             let name = "walk-length", summary = "Mean ‖x* − x₀‖₂ over successful attempts, and every attempt's distance."

@@ -139,7 +139,7 @@ final class Node {
         case .perPair(let entries):
             return .perPair(try entries.map { ($0.0, try $0.1.finish(path: path + [$0.0.key])) })
         case .unkeyed(let items):
-            if let array = Node.numericArray(items) { return .array(array) }
+            if let array = Node.numericArray(items) ?? Node.stacked(items) { return .array(array) }
             if !items.isEmpty, items.allSatisfy({ if case .scalar(.string) = $0.kind { return true } else { return false } }) {
                 return .strings(items.map { if case .scalar(.string(let s)) = $0.kind { return s } else { return "" } })
             }
@@ -148,6 +148,28 @@ final class Node {
     }
 
     static func describe(_ path: [String]) -> String { path.isEmpty ? "the top level" : path.joined(separator: ".") }
+
+    /// Arrays of one shape and element type (`[[Int]]`, `[Tensor]`) stacked along a new first axis.
+    static func stacked(_ items: [Node]) -> StoredArray? {
+        let arrays = items.compactMap { n -> StoredArray? in if case .leaf(.array(let a)) = n.kind { return a } else { return nil } }
+        guard !arrays.isEmpty, arrays.count == items.count, let first = arrays.first,
+              arrays.allSatisfy({ $0.shape == first.shape }) else { return nil }
+        let shape = [arrays.count] + first.shape
+        switch first {
+        case .float:
+            let parts = arrays.compactMap { a -> [Float]? in if case .float(let t) = a { return t.scalars } else { return nil } }
+            return parts.count == arrays.count ? .float(Tensor(shape: shape, scalars: parts.flatMap { $0 })) : nil
+        case .float64:
+            let parts = arrays.compactMap { a -> [Double]? in if case .float64(let v, _) = a { return v } else { return nil } }
+            return parts.count == arrays.count ? .float64(values: parts.flatMap { $0 }, shape: shape) : nil
+        case .int64:
+            let parts = arrays.compactMap { a -> [Int64]? in if case .int64(let v, _) = a { return v } else { return nil } }
+            return parts.count == arrays.count ? .int64(values: parts.flatMap { $0 }, shape: shape) : nil
+        case .uint8:
+            let parts = arrays.compactMap { a -> [UInt8]? in if case .uint8(let v, _) = a { return v } else { return nil } }
+            return parts.count == arrays.count ? .uint8(values: parts.flatMap { $0 }, shape: shape) : nil
+        }
+    }
 
     /// A rectangular nest of unkeyed containers of numbers or booleans as one array (the widest
     /// element type wins), or nil.

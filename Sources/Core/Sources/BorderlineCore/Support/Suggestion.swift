@@ -2,7 +2,8 @@
 public enum Suggestion {
     /// The candidate closest to `name` by edit distance (insertions, deletions, substitutions and
     /// swaps of neighbours), if it is within `maxDistance` (default: 2, or 1 for names of up to 4
-    /// characters).
+    /// characters); failing that, the one candidate that shares a word of three or more letters
+    /// with `name` (`max-steps` → `max-halvings`), if exactly one does.
     public static func closest(to name: String, in candidates: [String], maxDistance: Int? = nil) -> String? {
         let limit = maxDistance ?? (name.count <= 4 ? 1 : 2)
         var best: (String, Int)?
@@ -10,7 +11,13 @@ public enum Suggestion {
             let d = distance(name.lowercased(), c.lowercased())
             if d <= limit, d < (best?.1 ?? Int.max) { best = (c, d) }
         }
-        return best?.0
+        if let best { return best.0 }
+        func words(_ s: String) -> Set<String> {
+            Set(s.lowercased().split(whereSeparator: { $0 == "-" || $0 == "_" || $0 == "." }).map(String.init).filter { $0.count >= 3 })
+        }
+        let mine = words(name)
+        let sharing = Set(candidates).filter { !words($0).isDisjoint(with: mine) }
+        return sharing.count == 1 ? sharing.first : nil
     }
 
     /// `" (did you mean 'x'?)"` or the empty string.
