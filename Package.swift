@@ -36,6 +36,9 @@ let package = Package(
     products: [
         .executable(name: "borderline", targets: ["borderline"]),
         .executable(name: "borderline-bench", targets: ["BorderlineBench"]),
+        // A plugin that breaks the contract on purpose, for the host's fault tests; its file name
+        // (libHostileFixture.so) is not one the host loads by itself.
+        .library(name: "HostileFixture", type: .dynamic, targets: ["HostileFixture"]),
     ] + plugins.map { .library(name: "\($0.name)Plugin", type: .dynamic, targets: ["\($0.name)Plugin"]) },
     dependencies: [
         .package(path: "Sources/Core"),
@@ -44,11 +47,11 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
-        // Asks the dynamic loader what a plugin's symbol is (glibc's dladdr1), before calling it.
-        .target(name: "CDynamicLoader"),
+        // glibc calls the host needs: dladdr1 (is a plugin symbol a function?) and renameat2 (atomic commit).
+        .target(name: "CHostSystem"),
         .target(
             name: "BorderlineHost",
-            dependencies: [core, "CDynamicLoader", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")]
+            dependencies: [core, "CHostSystem", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")]
         ),
         .executableTarget(
             name: "borderline",
@@ -57,6 +60,7 @@ let package = Package(
         .executableTarget(name: "BorderlineBench", dependencies: ["BorderlineHost", core], path: "bench/BorderlineBench"),
         // What several test targets share: running the built CLI as a user would, temporary folders.
         .target(name: "BorderlineTestSupport", path: "Tests/Support"),
+        .target(name: "HostileFixture", dependencies: [core], path: "Tests/Fixtures/HostilePlugin"),
         .testTarget(name: "AttacksTests", dependencies: [core], exclude: ["Golden"]),
         .testTarget(name: "BorderlineCoreTests", dependencies: [core], resources: [.copy("Golden")]),
         .testTarget(name: "BorderlineHostTests", dependencies: ["BorderlineHost", core, "BorderlineTestSupport"]),

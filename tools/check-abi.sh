@@ -20,11 +20,21 @@ digester=$(command -v swift-api-digester || true)
 [ -n "$digester" ] || digester="$(dirname "$(readlink -f "$(command -v swift)")")/swift-api-digester"
 includes=(-I "$modules")
 for shim in Sources/Core/Sources/C*/; do includes+=(-I "$shim"); done
+# C targets of the core: SwiftPM writes their module maps into the build folder.
+for map in "$build"/C*.build/module.modulemap; do [ -e "$map" ] && includes+=(-Xcc "-fmodule-map-file=$map"); done
+for header in Sources/Core/Sources/C*/include; do [ -d "$header" ] && includes+=(-I "$header"); done
 for flag in $(pkg-config --cflags-only-I hdf5 freetype2 2>/dev/null); do includes+=("$flag"); done
 
 dump=$(mktemp)
 trap 'rm -f "$dump"' EXIT
-"$digester" -dump-sdk -module BorderlineCore "${includes[@]}" -o "$dump" >/dev/null
+errors=$(mktemp)
+trap 'rm -f "$dump" "$errors"' EXIT
+if ! "$digester" -dump-sdk -module BorderlineCore "${includes[@]}" -o "$dump" >/dev/null 2>"$errors" || grep -q 'error:' "$errors" \
+   || ! grep -q '"name": "PluginABI"' "$dump"; then
+  echo "check-abi: swift-api-digester could not read the BorderlineCore module:" >&2
+  cat "$errors" >&2
+  exit 2
+fi
 # The tool's own arguments (paths) are not part of the interface.
 digest=$(sed '/"tool_arguments": \[/,/\]/d' "$dump" | sha256sum | cut -c1-64)
 version=$(printf '0x%08x' $(( 0x${digest:0:8} & 0x7fffffff )))

@@ -1,5 +1,5 @@
 import BorderlineCore
-import CDynamicLoader
+import CHostSystem
 import Foundation
 #if canImport(Glibc)
 import Glibc

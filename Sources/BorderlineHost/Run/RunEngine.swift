@@ -216,6 +216,8 @@ public final class RunEngine {
     /// Prepares, runs and writes the run folder.
     public func run() throws -> Outcome {
         let prepared = try prepare()
+        InterruptFlag.track(temporary: prepared.folder.temporaryPath, final: prepared.folder.finalPath)
+        defer { InterruptFlag.track(temporary: nil, final: nil) }
         do {
             return try execute(prepared)
         } catch {
@@ -247,21 +249,38 @@ public final class RunEngine {
         }
         let runner = ComponentRunner(prepared: prepared, environment: environment, record: record, progress: progress,
                                      isInterrupted: isInterrupted)
+        // A component that ends the process still leaves a run folder that says so.
+        ExitGuard.arm { [progress] in
+            let what = runner.current ?? "a component"
+            if let plugin = runner.currentPlugin { plugin.fail("\(what): the plugin ended the process (exit) in the middle of the run; the host wrote the other results") }
+            for r in record.plugins where r.status == .pending { r.status = .ok }
+            if let written = try? RunFolderWriter(prepared: prepared, record: record, status: .complete, seconds: Date().timeIntervalSince(start),
+                                                  totalQueries: environment.counter.count, predictions: environment.predictions).write() {
+                progress.end(summary: "wrote \(written)")
+                FileHandle.standardError.write(Data("error: \(what) ended the process; the run folder \(written) records it (exit 1)\n".utf8))
+            }
+        }
         runner.runAll()
+        ExitGuard.disarm()
         let interrupted = runner.interrupted
         for r in record.plugins where r.status == .pending {
             r.status = interrupted ? .interrupted : .ok
         }
         let status: RunStatus = interrupted ? .interrupted : .complete
         progress.begin("writing \(prepared.folder.finalPath)", total: 0)
-        try RunFolderWriter(prepared: prepared, record: record, status: status, seconds: Date().timeIntervalSince(start),
-                            totalQueries: environment.counter.count, predictions: environment.predictions).write()
-        progress.end(summary: "wrote \(prepared.folder.finalPath)")
+        let written = try RunFolderWriter(prepared: prepared, record: record, status: status, seconds: Date().timeIntervalSince(start),
+                                          totalQueries: environment.counter.count, predictions: environment.predictions).write()
+        InterruptFlag.track(temporary: nil, final: nil)
+        progress.end(summary: "wrote \(written)")
+        var warnings = prepared.warnings
+        if written != prepared.folder.finalPath {
+            warnings.append("\(prepared.folder.finalPath) appeared while this run worked (another run with the same --out?); it was left as it is and this run's results are in \(written)")
+        }
         let failures = record.plugins.compactMap { r -> (String, String)? in
             if case .failed(let why) = r.status { return (r.name, why) }
             return nil
         }
-        return Outcome(folder: prepared.folder.finalPath, status: status, failures: failures, warnings: prepared.warnings)
+        return Outcome(folder: written, status: status, failures: failures, warnings: warnings)
     }
 }
 
@@ -274,6 +293,9 @@ final class ComponentRunner {
     let progress: ProgressReporter
     let isInterrupted: () -> Bool
     private(set) var interrupted = false
+    /// The step running now (`plugin/component on pair …`) and its plugin, for the exit guard.
+    private(set) var current: String?
+    private(set) var currentPlugin: PluginRecord?
 
     init(prepared: RunEngine.Prepared, environment: RunEnvironment, record: RunRecord, progress: ProgressReporter,
          isInterrupted: @escaping () -> Bool) {
@@ -294,7 +316,11 @@ final class ComponentRunner {
         if interrupted || isInterrupted() { interrupted = true; return false }
         let queriesBefore = environment.counter.count
         let t0 = Date()
+        current = "\(plugin.name)/\(what)"
+        currentPlugin = plugin
         defer {
+            current = nil
+            currentPlugin = nil
             let seconds = Date().timeIntervalSince(t0), queries = environment.counter.count - queriesBefore
             plugin.seconds += seconds
             plugin.queries += queries

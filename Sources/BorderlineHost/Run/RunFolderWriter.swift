@@ -12,8 +12,10 @@ struct RunFolderWriter {
     let totalQueries: Int
     let predictions: [Int]
 
-    /// Writes every file into the temporary folder, then moves it into place.
-    func write() throws {
+    /// Writes every file into the temporary folder, then moves it into place; returns where the
+    /// folder went (see ``RunFolder/commit()``).
+    @discardableResult
+    func write() throws -> String {
         let folder = prepared.folder
         do {
             let modelHash = try SHA256.hex(ofFile: prepared.modelPath)
@@ -26,7 +28,7 @@ struct RunFolderWriter {
             try write(ReportPage(prepared: prepared, record: record, status: status, seconds: seconds,
                                  totalQueries: totalQueries, accuracy: accuracy, modelHash: modelHash, pictures: pictures, filed: filed).html(),
                       to: "report.html")
-            try folder.commit()
+            return try folder.commit()
         } catch {
             folder.discard()
             throw error

@@ -22,8 +22,11 @@ public enum Suggestion {
 
     /// `" (did you mean 'x'?)"` or the empty string.
     public static func phrase(for name: String, in candidates: [String]) -> String {
-        closest(to: name, in: candidates).map { " (did you mean '\($0)'?)" } ?? ""
+        closest(to: name, in: candidates.filter { $0 != name }).map { " (did you mean '\($0)'?)" } ?? ""
     }
+
+    /// The same as ``phrase(for:in:)``, in the words of the architecture readers.
+    public static func didYouMean(_ word: String, among candidates: [String]) -> String { phrase(for: word, in: candidates) }
 
     /// Optimal-string-alignment distance.
     public static func distance(_ a: String, _ b: String) -> Int {
