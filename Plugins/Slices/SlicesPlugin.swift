@@ -230,7 +230,7 @@ public final class SliceProber: BoundaryProber {
         let captionA = "x1 = run image #\(i1) (\(f.className(s))), x2 = its \(attack.kind.rawValue) adversarial (\(attack.kind == .cwL2 ? "" : "ε = \(attack.epsilon), ")predicted \(f.className(advClass)), ‖x2 − x1‖ = \(String(format: "%.3f", advDistance))), x3 = \(third.description)"
         slices.append((sliceA, [x1, x2, x3], captionA))
         rows.append((x1, x2, s, advClass))
-        var output = Output(adversarial: try record(sliceA, anchors: [x1, x2, x3]))
+        var output = Output(adversarial: record(sliceA, anchors: [x1, x2, x3]))
         output.adversarial.l2Distance = advDistance
         output.adversarial.succeeded = advClass == s ? 0 : 1
         output.adversarial.predictedClass = [advClass]
@@ -244,7 +244,7 @@ public final class SliceProber: BoundaryProber {
             let centre = localCentre == "midpoint" ? ((m[0].a + m[1].a) / 2, (m[0].b + m[1].b) / 2) : (anchor.a, anchor.b)
             let window = SliceRectangle.window(centre: centre, halfWidth: half)
             let local = try windowMaker.evaluate("adversarial-local", plane: sliceA.plane, markers: sliceA.markers, classifier: f, window: window)
-            output.adversarialLocal = try record(local, anchors: nil)
+            output.adversarialLocal = record(local, anchors: nil)
             localPanel = try SlicePictures.classMap(local.decision, grid: local.grid, classNames: names, markers: local.markers,
                                                     title: "local: half-width \(String(format: "%.3g", half)) around \(localCentre)", shade: shade)
             localWindow = window
@@ -262,7 +262,7 @@ public final class SliceProber: BoundaryProber {
             let captionB = "x1 = run image #\(i1) (\(f.className(s))), x2 = run image #\(i2) (\(f.className(t))), x3 = run image #\(i3) (\(f.className(s)))"
             slices.append((sliceB, [x1, image(i2), image(i3)], captionB))
             rows.append((x1, image(i2), s, t))
-            output.images = try record(sliceB, anchors: [x1, image(i2), image(i3)])
+            output.images = record(sliceB, anchors: [x1, image(i2), image(i3)])
             pictures.append(ResultPicture(name: "image-slice", caption: "Slice through three test images: " + captionB + ".",
                 image: try SlicePictures.classMap(sliceB.decision, grid: sliceB.grid, classNames: names, markers: sliceB.markers,
                                                   title: "three test images", shade: shade)))
@@ -321,8 +321,8 @@ public final class SliceProber: BoundaryProber {
                                                    classifier: f, window: window, projectOntoBox: project)
             let churchR = try windowMaker.evaluate("church-random", plane: randomPlane, markers: [SliceMarker(label: "x1", a: 0, b: 0)],
                                                    classifier: f, window: window, projectOntoBox: project)
-            output.churchAdversarial = try record(churchA, anchors: nil)
-            output.churchRandom = try record(churchR, anchors: nil)
+            output.churchAdversarial = record(churchA, anchors: nil)
+            output.churchRandom = record(churchR, anchors: nil)
             pictures.append(ResultPicture(name: "church-window", caption: "Church-window plots around x1 = run image #\(i1) (\(f.className(s))), half-width \(String(format: "%.3g", half)) (\(o.windowScale) × ‖x2 − x1‖): left, horizontal axis the adversarial direction x2 − x1 and vertical axis a random orthogonal direction; right, two random directions. " + (project ? "Every pixel is evaluated at its point clamped to [0,1]^D (feasible without clamping: \(churchA.mask.filter { $0 }.count) and \(churchR.mask.filter { $0 }.count) of \(churchA.grid.pixelCount) pixels)." : "Grey: outside [0,1]^D."),
                 image: try SlicePictures.sideBySide([
                     try SlicePictures.classMap(churchA.decision, grid: churchA.grid, classNames: names, markers: churchA.markers, title: "adversarial × random", shade: shade),
@@ -337,7 +337,7 @@ public final class SliceProber: BoundaryProber {
     }
 
     /// One slice's arrays and numbers.
-    func record(_ slice: ComputedSlice, anchors: [[Float]]?) throws -> SliceResult {
+    func record(_ slice: ComputedSlice, anchors: [[Float]]?) -> SliceResult {
         let g = slice.grid, d = slice.plane.dimension
         let r = g.rectangle
         let feasible = slice.mask.filter { $0 }.count, evaluated = slice.decision.evaluatedCount
