@@ -135,6 +135,27 @@ final class PluginAPITests: XCTestCase {
         XCTAssertThrowsError(try ResultEncoder.encode(Twice())) { XCTAssertTrue("\($0)".contains("two members named 'mean_gap'"), "\($0)") }
     }
 
+    func testEmptyArraysKeepTheirType() throws {
+        struct Pictures: Encodable { var pictures: [ResultPicture] = []; var floats: [Float] = []; var ints: [Int] = [] }
+        let tree = try ResultEncoder.encode(Pictures())
+        if case .array? = tree["pictures"] { XCTFail("an empty list of pictures is not an array dataset") }
+        guard case .array(.float(let f))? = tree["floats"], case .array(.int64([], [0]))? = tree["ints"] else { return XCTFail("\(tree)") }
+        XCTAssertEqual(f.shape, [0])
+    }
+
+    func testGroupsValidateThemselves() throws {
+        struct Range: PluginOptions {
+            @Option(help: "") var low = 0.0
+            @Option(help: "") var high = 1.0
+            func validate() throws { if low > high { throw BorderlineError(.invalidArgument, "low must not exceed high") } }
+        }
+        struct Outer: PluginOptions { @OptionGroup var range: Range }
+        let fine = try OptionSchema.instance(of: Outer.self, values: [:])
+        XCTAssertNoThrow(try OptionSchema.validate(fine))
+        let bad = try OptionSchema.instance(of: Outer.self, values: ["low": .number(2)])
+        XCTAssertThrowsError(try OptionSchema.validate(bad)) { XCTAssertTrue("\($0)".contains("low must not exceed high")) }
+    }
+
     func testSuggestions() {
         XCTAssertEqual(Suggestion.closest(to: "strides", in: ["stride", "padding"]), "stride")
         XCTAssertEqual(Suggestion.closest(to: "max-steps", in: ["max-halvings", "beta"], maxDistance: 6), "max-halvings")

@@ -200,8 +200,9 @@ public final class RunEngine {
             for (_, c) in p.components {
                 let set = values[p.name]?[c.name] ?? [:]
                 let options: any PluginOptions
-                do { options = try c.makeOptions(set) } catch let e as BorderlineError {
-                    throw BorderlineError(.invalidArgument, "options of \(p.name)/\(c.name): \(e.message)")
+                do { options = try c.makeOptions(set) } catch var e as BorderlineError {
+                    e.message = "options of \(p.name)/\(c.name): \(e.message)"
+                    throw e
                 }
                 let declarations = declared[p.name]?.first { $0.component == c.name }?.options ?? []
                 result[p.name, default: [:]][c.name] = ResolvedOptions(

@@ -35,6 +35,10 @@ public struct BoundarySet {
     public var extras: [String: Tensor]
     /// `plugin/prober` of the prober that made the set (filled in by the host).
     public var producer: String
+    /// The producer as one key of a results path, `plugin.prober` (summary.json
+    /// `pairs."s-t".<metric>.<producerKey>`): what metrics' outputs are filed under, and what a
+    /// component that files values per producer keys them by.
+    public var producerKey: String { producer.replacingOccurrences(of: "/", with: ".") }
 
     /// Creates a set and checks that every array has one row per attempt.
     public init(pair: ClassPair, points: Tensor, startPoints: Tensor, endPoints: Tensor? = nil,

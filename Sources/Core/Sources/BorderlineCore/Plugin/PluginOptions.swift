@@ -144,6 +144,18 @@ public struct OptionGroup<Group: PluginOptions>: Decodable {
 
 extension OptionGroup: Sendable where Group: Sendable {}
 
+/// Groups check themselves: ``OptionSchema/validate(_:)`` calls every group's `validate()`.
+private protocol ValidatingGroup {
+    func validateGroup() throws
+}
+
+extension OptionGroup: ValidatingGroup {
+    fileprivate func validateGroup() throws {
+        try wrappedValue.validate()
+        try OptionSchema.validateGroups(of: wrappedValue)
+    }
+}
+
 /// The options every bisection-based prober shares, under the same names in every plugin.
 public struct BisectionOptions: PluginOptions, Sendable {
     @Option(help: "β: a point counts as on the boundary when |p_s − p_t| < β", in: 1e-7...0.5)
@@ -227,6 +239,18 @@ public enum OptionSchema {
                     "\(type(of: value)).\(label) is not an @Option or @OptionGroup; an options struct holds only options")
             }
             return try declaring.declarations(label: label, path: path)
+        }
+    }
+
+    /// Runs `validate()` of `options` and of every ``OptionGroup`` in it (nested groups too).
+    public static func validate<O: PluginOptions>(_ options: O) throws {
+        try options.validate()
+        try validateGroups(of: options)
+    }
+
+    static func validateGroups(of value: Any) throws {
+        for child in Mirror(reflecting: value).children {
+            if let group = child.value as? ValidatingGroup { try group.validateGroup() }
         }
     }
 

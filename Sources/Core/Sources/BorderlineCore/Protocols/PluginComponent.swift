@@ -17,10 +17,10 @@ extension PluginComponent {
     public func declaredOptions() throws -> [DeclaredOption] { try OptionSchema.declarations(of: Options.self) }
 
     /// The component's options holding `values` (name → checked value; defaults for the rest),
-    /// after ``PluginOptions/validate()``.
+    /// after ``PluginOptions/validate()`` of the options and of each of their groups.
     public func makeOptions(_ values: [String: JSONValue]) throws -> any PluginOptions {
         let options = try OptionSchema.instance(of: Options.self, values: values)
-        try options.validate()
+        try OptionSchema.validate(options)
         return options
     }
 

@@ -59,16 +59,21 @@ public enum ResultEncoder {
 
     /// Types that map straight to a leaf.
     static func special(_ value: any Encodable, path: [String]) throws -> ResultValue? {
+        // Arrays by their static type: `[] as? [Float]` succeeds for an empty array of anything.
+        let type = ObjectIdentifier(Swift.type(of: value))
+        switch type {
+        case ObjectIdentifier([Float].self): let v = value as! [Float]; return .array(.float(Tensor(shape: [v.count], scalars: v)))
+        case ObjectIdentifier([Double].self): let v = value as! [Double]; return .array(.float64(values: v, shape: [v.count]))
+        case ObjectIdentifier([Int].self): let v = value as! [Int]; return .array(.int64(values: v.map(Int64.init), shape: [v.count]))
+        case ObjectIdentifier([Int64].self): let v = value as! [Int64]; return .array(.int64(values: v, shape: [v.count]))
+        case ObjectIdentifier([Int32].self): let v = value as! [Int32]; return .array(.int64(values: v.map(Int64.init), shape: [v.count]))
+        case ObjectIdentifier([UInt8].self): let v = value as! [UInt8]; return .array(.uint8(values: v, shape: [v.count]))
+        case ObjectIdentifier([Bool].self): let v = value as! [Bool]; return .array(.uint8(values: v.map { $0 ? 1 : 0 }, shape: [v.count]))
+        case ObjectIdentifier([String].self): return .strings(value as! [String])
+        default: break
+        }
         switch value {
         case let t as Tensor: return .array(.float(t))
-        case let v as [Float]: return .array(.float(Tensor(shape: [v.count], scalars: v)))
-        case let v as [Double]: return .array(.float64(values: v, shape: [v.count]))
-        case let v as [Int]: return .array(.int64(values: v.map(Int64.init), shape: [v.count]))
-        case let v as [Int64]: return .array(.int64(values: v, shape: [v.count]))
-        case let v as [Int32]: return .array(.int64(values: v.map(Int64.init), shape: [v.count]))
-        case let v as [UInt8]: return .array(.uint8(values: v, shape: [v.count]))
-        case let v as [Bool]: return .array(.uint8(values: v.map { $0 ? 1 : 0 }, shape: [v.count]))
-        case let v as [String]: return .strings(v)
         case let v as ResultTable: return .table(v)
         case let v as ResultPicture: return .picture(v)
         case let v as ResultNote: return .note(v.text)

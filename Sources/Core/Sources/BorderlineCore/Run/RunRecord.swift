@@ -84,7 +84,7 @@ public struct OutputRecord {
     }
 
     /// The key of a set's producer in paths (`bisection/random-pair-bisection` → `bisection.random-pair-bisection`).
-    public var producerKey: String? { self.set.map { $0.producer.replacingOccurrences(of: "/", with: ".") } }
+    public var producerKey: String? { self.set?.producerKey }
 }
 
 /// The results of a whole run while it is in progress: one record per enabled plugin, every
