@@ -1,16 +1,28 @@
 import Foundation
 
-/// Reads a Keras legacy `.h5` model (Keras 2 and Keras 3, Sequential and Functional) into a
-/// channels-first Borderline model; see docs/model-format.md for the conversion rules.
+/// Reads a Keras model (legacy `.h5`, or the config and weights of a Keras 3 `.keras` archive;
+/// Keras 2 and Keras 3, Sequential and Functional, with nested Sequential/Functional models used
+/// as layers) into a channels-first Borderline model; see docs/model-format.md for the conversion
+/// rules.
 struct KerasImporter {
-    let root: HDF5Group
-    var path: String { root.file.path }
+    /// The file messages name (the `.h5` or the `.keras`).
+    let path: String
+    /// The model config (`{"class_name": "Functional", "config": {…}}`).
+    let modelConfig: JSONValue
+    let weights: any KerasWeightSource
+    /// What the file says beside the config: keras_version, backend, and for files Borderline
+    /// exported, class_names and borderline_architecture.
+    var kerasVersion: String?
+    var backend: String?
+    var classNames: [String] = []
+    var borderlineArchitecture: String?
 
     /// Keras layer classes the importer understands.
     static let supportedClasses = [
         "InputLayer", "Dense", "Conv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D",
         "GlobalAveragePooling2D", "BatchNormalization", "Activation", "ReLU", "LeakyReLU", "Softmax",
         "Flatten", "Reshape", "Permute", "ZeroPadding2D", "Cropping2D", "Dropout", "Add",
+        "Sequential", "Functional",
     ]
     /// Keras 2 spellings of the same layers.
     static let aliases = ["Convolution2D": "Conv2D", "Conv2DTranspose": "Conv2DTranspose", "Deconvolution2D": "Conv2DTranspose",
@@ -20,10 +32,29 @@ struct KerasImporter {
     /// One Keras layer of the model config.
     struct Spec {
         var className: String
+        /// The Borderline node name: the Keras name, prefixed by the nested models it sits in
+        /// (`base.conv1` for layer `conv1` of the nested model `base`).
         var name: String
         var config: JSONValue
-        /// Names of the Keras layers whose outputs feed this one.
+        /// Names (prefixed like `name`) of the Keras layers whose outputs feed this one.
         var inbound: [String]
+        /// The layer's own Keras name.
+        var kerasName: String
+        /// The Keras names of the nested models around the layer, outermost first.
+        var scope: [String] = []
+        /// The `weightsKey`s of those nested models.
+        var scopeKeys: [String] = []
+        /// The group name Keras 3 gives the layer in `model.weights.h5` (`conv2d_1`): the snake-cased
+        /// class name, numbered among the layers of its model.
+        var weightsKey: String = ""
+
+        init(className: String, name: String, config: JSONValue, inbound: [String]) {
+            self.className = className
+            self.name = name
+            self.config = config
+            self.inbound = inbound
+            self.kerasName = name
+        }
     }
 
     /// The Borderline node that holds a Keras tensor, with Keras `ZeroPadding2D` padding not yet
@@ -33,40 +64,61 @@ struct KerasImporter {
         var pendingPadding: Padding2D?
     }
 
+    init(path: String, modelConfig: JSONValue, weights: any KerasWeightSource) {
+        self.path = path
+        self.modelConfig = modelConfig
+        self.weights = weights
+    }
+
+    /// A legacy `.h5` file: `model_config` and `model_weights`.
+    init(root: HDF5Group) throws {
+        let path = root.file.path
+        let text = try root.stringAttribute("model_config")
+        let config: JSONValue
+        do {
+            config = try JSONValue.parse(text)
+        } catch {
+            throw BorderlineError(.invalidConfiguration, "root attribute model_config is not valid JSON: \(Architecture.describe(error))", file: path)
+        }
+        self.init(path: path, modelConfig: config, weights: try KerasWeights(root: root))
+        if root.hasAttribute("keras_version") { kerasVersion = try? root.stringAttribute("keras_version") }
+        if root.hasAttribute("backend") { backend = try? root.stringAttribute("backend") }
+        if root.hasAttribute("class_names") { classNames = try root.stringArrayAttribute("class_names") }
+        if root.hasAttribute("borderline_architecture") { borderlineArchitecture = try? root.stringAttribute("borderline_architecture") }
+    }
+
     func error(_ kind: BorderlineError.Kind, _ message: String) -> BorderlineError {
         BorderlineError(kind, message, file: path)
     }
 
     // MARK: Model config
 
-    func importModel() throws -> Model {
-        let text = try root.stringAttribute("model_config")
-        let config: JSONValue
-        do {
-            config = try JSONValue.parse(text)
-        } catch {
-            throw self.error(.invalidConfiguration, "root attribute model_config is not valid JSON: \(Architecture.describe(error))")
-        }
-        guard let className = config["class_name"]?.stringValue else {
-            throw self.error(.invalidConfiguration, "root attribute model_config has no class_name")
-        }
-        let body = config["config"] ?? .null
-        let specs: [Spec]
-        let inputName: String
-        var kerasInputShape: [Int?]?
-        let outputName: String
+    /// The layers of a Sequential or Functional config, with its input and output layer names and
+    /// the input shape it declares.
+    func modelSpecs(className: String, body: JSONValue, buildConfig: JSONValue?) throws -> (specs: [Spec], input: String, output: String, inputShape: [Int?]?) {
         switch className {
         case "Sequential":
-            (specs, inputName, kerasInputShape) = try sequentialSpecs(body)
+            var (specs, inputName, shape) = try sequentialSpecs(body)
             guard let last = specs.last else { throw self.error(.invalidConfiguration, "the Keras Sequential model has no layers") }
-            outputName = last.name
+            if shape == nil, let built = buildConfig?["input_shape"]?.arrayValue, built.count > 1 { shape = built.dropFirst().map(\.intValue) }
+            return (specs, inputName, last.name, shape)
         case "Functional", "Model":
-            (specs, inputName, outputName) = try functionalSpecs(body)
-            if let input = specs.first(where: { $0.name == inputName }) { kerasInputShape = try batchShape(input) }
+            let (specs, inputName, outputName) = try functionalSpecs(body)
+            let shape = try specs.first(where: { $0.name == inputName }).flatMap { try batchShape($0) }
+            return (specs, inputName, outputName, shape)
         default:
             throw self.error(.unknownLayerType,
                 "the Keras model class '\(className)' is not supported (only Sequential and Functional models are)")
         }
+    }
+
+    func importModel() throws -> Model {
+        let config = modelConfig
+        guard let className = config["class_name"]?.stringValue else {
+            throw self.error(.invalidConfiguration, "the Keras model config has no class_name")
+        }
+        let body = config["config"] ?? .null
+        let (specs, inputName, outputName, kerasInputShape) = try modelSpecs(className: className, body: body, buildConfig: config["build_config"])
         guard let shapeWithNulls = kerasInputShape else {
             throw self.error(.invalidConfiguration, "the Keras model config does not say its input shape (no InputLayer, batch_input_shape or build_input_shape)")
         }
@@ -76,34 +128,13 @@ struct KerasImporter {
         }
         let kerasInput = shapeWithNulls.map { $0! }
         var metadata: [String: JSONValue] = ["source": "keras", "keras_model_class": .string(className)]
-        if root.hasAttribute("keras_version"), let v = try? root.stringAttribute("keras_version") { metadata["keras_version"] = .string(v) }
-        if root.hasAttribute("backend"), let v = try? root.stringAttribute("backend") { metadata["keras_backend"] = .string(v) }
+        if let v = kerasVersion { metadata["keras_version"] = .string(v) }
+        if let v = backend { metadata["keras_backend"] = .string(v) }
 
         let builder = GraphBuilder(inputShape: KerasLayout.ourShape(kerasInput))
-        let weights = try KerasWeights(root: root)
-        var values: [String: Value] = [inputName: Value(node: -1, pendingPadding: nil)]
-        var consumers: [String: Int] = [:]
-        for spec in specs { for source in spec.inbound { consumers[source, default: 0] += 1 } }
-        for spec in try topologicalOrder(specs, input: inputName) where spec.name != inputName {
-            let inputs = try spec.inbound.map { source -> Value in
-                guard let v = values[source] else {
-                    throw self.error(.invalidConfiguration, "Keras layer '\(spec.name)' reads '\(source)', which is not a layer of the model")
-                }
-                return v
-            }
-            do {
-                values[spec.name] = try convert(spec, inputs: inputs, builder: builder, weights: weights,
-                                                readers: spec.inbound.map { consumers[$0] ?? 0 })
-            } catch var e as BorderlineError {
-                if !e.message.contains("'\(spec.name)'") {
-                    e.message = "Keras layer '\(spec.name)' (\(spec.className)): \(e.message)"
-                }
-                throw e.inFile(path)
-            }
-        }
-        guard let output = values[outputName] else {
-            throw self.error(.invalidConfiguration, "the Keras model's output layer '\(outputName)' is not among its layers")
-        }
+        var values: [String: Value] = [:]
+        let output = try convertLayers(specs, input: inputName, output: outputName, inputValue: Value(node: -1, pendingPadding: nil),
+                                       builder: builder, values: &values)
         guard output.pendingPadding == nil else {
             throw self.error(.unknownLayerType, "the model output is a ZeroPadding2D layer, which Borderline can only fold into a following convolution")
         }
@@ -118,11 +149,10 @@ struct KerasImporter {
         // Files Borderline exported carry the class names and the original architecture (for the
         // embedding layer and the metadata); other Keras files may carry class names too, and get
         // the embedding of `KerasImporter.penultimateEmbedding`.
-        var classNames: [String] = []
+        var classNames = self.classNames
         var embedding: Int?
-        if root.hasAttribute("class_names") { classNames = try root.stringArrayAttribute("class_names") }
-        if root.hasAttribute("borderline_architecture") {
-            if let original = try? JSONValue.parse(try root.stringAttribute("borderline_architecture")) {
+        if let text = borderlineArchitecture {
+            if let original = try? JSONValue.parse(text) {
                 if let name = original["embedding"]?.stringValue { embedding = builder.nodes.firstIndex { $0.name == name } }
                 for (key, value) in original["metadata"]?.objectValue ?? [:] where metadata[key] == nil { metadata[key] = value }
                 if classNames.isEmpty, let names = original["class_names"]?.arrayValue?.compactMap(\.stringValue) { classNames = names }
@@ -137,6 +167,63 @@ struct KerasImporter {
         } catch let e as BorderlineError {
             throw e.inFile(path)
         }
+    }
+
+    /// Converts the layers of one model (the whole model, or a nested one) whose input layer is
+    /// `input` and whose input value is `inputValue`; returns the value of its output layer.
+    func convertLayers(_ specs: [Spec], input inputName: String, output outputName: String, inputValue: Value,
+                       builder: GraphBuilder, values: inout [String: Value]) throws -> Value {
+        values[inputName] = inputValue
+        var consumers: [String: Int] = [:]
+        for spec in specs { for source in spec.inbound { consumers[source, default: 0] += 1 } }
+        for spec in try topologicalOrder(specs, input: inputName) where spec.name != inputName {
+            let inputs = try spec.inbound.map { source -> Value in
+                guard let v = values[source] else {
+                    throw self.error(.invalidConfiguration, "Keras layer '\(spec.name)' reads '\(source)', which is not a layer of the model")
+                }
+                return v
+            }
+            if ["Sequential", "Functional", "Model"].contains(spec.className) {
+                values[spec.name] = try convertNested(spec, inputs: inputs, builder: builder, values: &values)
+                continue
+            }
+            do {
+                values[spec.name] = try convert(spec, inputs: inputs, builder: builder, weights: weights,
+                                                readers: spec.inbound.map { consumers[$0] ?? 0 })
+            } catch var e as BorderlineError {
+                if !e.message.contains("'\(spec.name)'") {
+                    e.message = "Keras layer '\(spec.name)' (\(spec.className)): \(e.message)"
+                }
+                throw e.inFile(path)
+            }
+        }
+        guard let output = values[outputName] else {
+            throw self.error(.invalidConfiguration, "the Keras model's output layer '\(outputName)' is not among its layers")
+        }
+        return output
+    }
+
+    /// A Sequential or Functional model used as a layer (a base model inside a bigger one): its
+    /// layers join the graph, named `outer.inner`, and read the nested model's input.
+    func convertNested(_ spec: Spec, inputs: [Value], builder: GraphBuilder, values: inout [String: Value]) throws -> Value {
+        guard inputs.count == 1 else {
+            throw error(.invalidConfiguration, "the nested Keras model '\(spec.name)' (\(spec.className)) has \(inputs.count) inputs; Borderline supports one")
+        }
+        var (inner, input, output, declared) = try modelSpecs(className: spec.className, body: spec.config, buildConfig: nil)
+        if declared == nil, let built = spec.config["build_input_shape"]?.arrayValue, built.count > 1 { declared = built.dropFirst().map(\.intValue) }
+        let actual = KerasLayout.kerasShape(builder.shape(inputs[0].node))
+        if let declared, declared.count == actual.count, zip(declared, actual).contains(where: { $0 != nil && $0! != $1 }) {
+            throw error(.shapeMismatch,
+                "the nested Keras model '\(spec.name)' declares input shape \(declared.map { $0.map(String.init) ?? "None" }) but is applied to a tensor of shape \(actual)")
+        }
+        let prefix = spec.name + "."
+        for i in inner.indices {
+            inner[i].name = prefix + inner[i].name
+            inner[i].inbound = inner[i].inbound.map { prefix + $0 }
+            inner[i].scope = spec.scope + [spec.kerasName]
+            inner[i].scopeKeys = spec.scopeKeys + [spec.weightsKey]
+        }
+        return try convertLayers(inner, input: prefix + input, output: prefix + output, inputValue: inputs[0], builder: builder, values: &values)
     }
 
     /// The embedding of a Keras model that does not say its own (no `borderline_architecture`):
@@ -182,6 +269,7 @@ struct KerasImporter {
         if inputShape == nil, let built = body["build_input_shape"]?.arrayValue, built.count > 1 {
             inputShape = built.dropFirst().map(\.intValue)
         }
+        KerasImporter.numberWeightsKeys(&specs)
         return (specs, inputName, inputShape)
     }
 
@@ -202,6 +290,7 @@ struct KerasImporter {
             specs.append(Spec(className: className, name: name, config: config,
                               inbound: try inboundNames(entry["inbound_nodes"], layer: name)))
         }
+        KerasImporter.numberWeightsKeys(&specs)
         let inputs = try endpoints(body["input_layers"], key: "input_layers")
         let outputs = try endpoints(body["output_layers"], key: "output_layers")
         guard inputs.count == 1 else {
@@ -293,7 +382,7 @@ struct KerasImporter {
     // MARK: Layers
 
     /// Converts one Keras layer; `readers` counts, for each input, the Keras layers that read it.
-    func convert(_ spec: Spec, inputs: [Value], builder: GraphBuilder, weights: KerasWeights, readers: [Int]) throws -> Value {
+    func convert(_ spec: Spec, inputs: [Value], builder: GraphBuilder, weights: any KerasWeightSource, readers: [Int]) throws -> Value {
         let c = spec.config
         let name = spec.name
         let className = KerasImporter.aliases[spec.className] ?? spec.className
@@ -603,10 +692,6 @@ struct KerasImporter {
             if inputs.contains(where: { $0.pendingPadding != nil }) { throw paddingNotFoldable(spec) }
             return Value(node: try builder.add(name, "Add", [:], inputs: inputs.map(\.node)), pendingPadding: nil)
 
-        case "Sequential", "Functional", "Model":
-            throw error(.unknownLayerType,
-                "Keras layer '\(name)' is a nested \(spec.className) model, which Borderline does not import; flatten it into one model first")
-
         default:
             throw error(.unknownLayerType,
                 "Keras layer '\(name)' has class '\(spec.className)', which Borderline does not import (supported: \(KerasImporter.supportedClasses.joined(separator: ", ")))")
@@ -690,9 +775,17 @@ struct KerasImporter {
     }
 }
 
-/// The weights of a Keras file, found by following the `weight_names` attribute of each group under
-/// `model_weights`.
-struct KerasWeights {
+/// Where a Keras importer finds each layer's weights.
+protocol KerasWeightSource {
+    /// The weights of a Keras layer, keyed by role (`kernel`, `bias`, `gamma`, …); `roles` is the
+    /// order Keras creates them in.
+    func take(_ spec: KerasImporter.Spec, roles: [String]) throws -> [String: KerasWeights.Weight]
+}
+
+/// The weights of a legacy Keras `.h5` file, found by following the `weight_names` attribute of
+/// each group under `model_weights`. A nested model's weights sit in its group, named
+/// `inner_layer/role` (Functional) or `nested_model/inner_layer/role` (Sequential).
+struct KerasWeights: KerasWeightSource {
     struct Weight {
         var path: String
         var value: Tensor
@@ -733,15 +826,24 @@ struct KerasWeights {
         guard let group else {
             throw BorderlineError(.missingEntry, "group /model_weights is missing; Keras layer '\(spec.name)' (\(spec.className)) needs its weights", file: path)
         }
-        guard group.kind(of: spec.name) == .group else {
+        // A layer of a nested model: its weights are listed by the outermost nested model's group,
+        // as `…/layer/role`.
+        let groupName = spec.scope.first ?? spec.kerasName
+        guard group.kind(of: groupName) == .group else {
             throw BorderlineError(.missingEntry,
-                "group /model_weights/\(spec.name) not found; Keras layer '\(spec.name)' (\(spec.className)) needs \(roles.joined(separator: ", "))", file: path)
+                "group /model_weights/\(groupName) not found; Keras layer '\(spec.name)' (\(spec.className)) needs \(roles.joined(separator: ", "))", file: path)
         }
-        let layerGroup = try group.group(spec.name)
-        let names = try KerasWeights.names(layerGroup, attribute: "weight_names")
+        let layerGroup = try group.group(groupName)
+        var names = try KerasWeights.names(layerGroup, attribute: "weight_names")
+        if !spec.scope.isEmpty {
+            names = names.filter { name in
+                let parts = name.split(separator: "/").map(String.init)
+                return parts.count >= 2 && parts[parts.count - 2] == spec.kerasName
+            }
+        }
         guard names.count == roles.count else {
             throw BorderlineError(names.count < roles.count ? .missingEntry : .invalidConfiguration,
-                "group \(layerGroup.path) lists \(names.count) weights (\(names.joined(separator: ", "))) in weight_names; " +
+                "group \(layerGroup.path) lists \(names.count) weights\(spec.scope.isEmpty ? "" : " of layer '\(spec.kerasName)'") (\(names.joined(separator: ", "))) in weight_names; " +
                 "Keras layer '\(spec.name)' (\(spec.className)) expects \(roles.count): \(roles.joined(separator: ", "))", file: path)
         }
         let named = names.map(KerasWeights.role)
