@@ -95,12 +95,18 @@ struct KerasExporter {
 
         case Conv2D.typeName:
             let k = try c.ints("kernel_size", count: 2), st = try c.ints("stride", count: 2, default: [1, 1])
+            let dilation = try c.ints("dilation", count: 2, default: [1, 1]), groups = try c.int("groups", default: 1)
             let pad = try Padding2D.read(c)
             let bias = try c.bool("bias", default: true)
+            if dilation != [1, 1] && st != [1, 1] {
+                throw error(node, "dilation \(dilation) with stride \(st) has no Keras Conv2D equivalent (Keras refuses strides > 1 with dilation_rate > 1)")
+            }
+            // "same" padding is computed from the dilated kernel's extent.
+            let span = [dilation[0] * (k[0] - 1) + 1, dilation[1] * (k[1] - 1) + 1]
             var input = x
             var mode = "valid"
             if pad != .zero {
-                if KerasExporter.isSame(pad, input: s, kernel: k, stride: st, output: ours) {
+                if KerasExporter.isSame(pad, input: s, kernel: span, stride: st, output: ours) {
                     mode = "same"
                 } else {
                     input = emit("ZeroPadding2D", uniqueName(name + ".pad"),
@@ -112,7 +118,8 @@ struct KerasExporter {
             if bias { w.append(("bias", try parameter(node, "bias"))) }
             return emit("Conv2D", name, [
                 "filters": .init(try c.int("out_channels")), "kernel_size": .init(k), "strides": .init(st), "padding": .string(mode),
-                "data_format": "channels_last", "dilation_rate": .init([1, 1]), "groups": 1, "activation": "linear", "use_bias": .bool(bias),
+                "data_format": "channels_last", "dilation_rate": .init(dilation), "groups": .init(groups), "activation": "linear",
+                "use_bias": .bool(bias),
             ], inputs: [input], outputShape: out, weights: w)
 
         case ConvTranspose2D.typeName:

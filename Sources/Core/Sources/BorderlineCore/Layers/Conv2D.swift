@@ -1,13 +1,16 @@
-/// A 2-D convolution (PyTorch's `Conv2d`, cross-correlation):
-/// `y[n, o, oy, ox] = b[o] + Σ_{c,i,j} W[o, c, i, j] · x[n, c, oy·sh − top + i, ox·sw − left + j]`
-/// with zero padding, `W ∈ ℝ^{out×in×kh×kw}`.
+/// A 2-D convolution (PyTorch's `Conv2d`, cross-correlation) with `groups` and `dilation`:
+/// `y[n, o, oy, ox] = b[o] + Σ_{c,i,j} W[o, c, i, j] · x[n, g(o)·C_g + c, oy·sh − top + i·dh, ox·sw − left + j·dw]`
+/// with zero padding, `W ∈ ℝ^{out×C_g×kh×kw}`, `C_g = in / groups` input channels per group and
+/// `g(o) = ⌊o / (out / groups)⌋` the group of output channel `o` (`groups = in` is a depthwise
+/// convolution).
 ///
-/// With the patch matrix `X` of a chunk of images side by side (``Im2Col``), the forward pass is
-/// one sgemm `Y = W · X` (`W` viewed as `out × (in·kh·kw)`). Backward, with `G = ∂L/∂Y` in the same
-/// channel-major layout: `∂L/∂W += G · Xᵀ`, `∂L/∂b += Σ G`, and `∂L/∂X = Wᵀ · G`, which col2im
-/// folds back onto the input. Images are processed in chunks sized so that the patch matrix
-/// stays in cache (see ``Im2Col/imagesPerChunk(rows:plane:batch:budget:)``), with one scratch
-/// allocation per call.
+/// With the patch matrix `X` of a chunk of images side by side (``Im2Col``), whose rows are
+/// channel-major so that group `g` owns the row block `X_g`, the forward pass is one sgemm per
+/// group, `Y_g = W_g · X_g` (`W_g` viewed as `(out/groups) × (C_g·kh·kw)`). Backward, with
+/// `G = ∂L/∂Y` in the same channel-major layout: `∂L/∂W_g += G_g · X_gᵀ`, `∂L/∂b += Σ G`, and
+/// `∂L/∂X_g = W_gᵀ · G_g`, which col2im folds back onto the input. Images are processed in chunks
+/// sized so that the patch matrix stays in cache (see
+/// ``Im2Col/imagesPerChunk(rows:plane:batch:budget:)``), with one scratch allocation per call.
 public final class Conv2D: ConfigurableLayer {
     public static let typeName = "Conv2D"
     public let inChannels: Int
@@ -15,22 +18,31 @@ public final class Conv2D: ConfigurableLayer {
     public let kernelSize: (h: Int, w: Int)
     public let stride: (h: Int, w: Int)
     public let padding: Padding2D
+    /// Spacing of the kernel taps (PyTorch's `dilation`; 1 = adjacent).
+    public let dilation: (h: Int, w: Int)
+    /// Channel groups: input and output channels are split into `groups` blocks convolved
+    /// separately (1 = dense, `inChannels` = depthwise).
+    public let groups: Int
     public let weight: Parameter
     public let bias: Parameter?
 
     /// A convolution with PyTorch's default initialisation (`kaiming_uniform_(a=√5)`):
-    /// `W, b ~ U(−1/√fan_in, 1/√fan_in)` with `fan_in = in · kh · kw`.
+    /// `W, b ~ U(−1/√fan_in, 1/√fan_in)` with `fan_in = (in / groups) · kh · kw`.
     public init(inChannels: Int, outChannels: Int, kernelSize: (Int, Int), stride: (Int, Int) = (1, 1),
-                padding: Padding2D = .zero, bias: Bool = true, generator: inout RandomGenerator) {
-        precondition(inChannels > 0 && outChannels > 0 && kernelSize.0 > 0 && kernelSize.1 > 0 && stride.0 > 0 && stride.1 > 0,
-                     "Conv2D: sizes must be positive")
+                padding: Padding2D = .zero, dilation: (Int, Int) = (1, 1), groups: Int = 1, bias: Bool = true,
+                generator: inout RandomGenerator) {
+        precondition(inChannels > 0 && outChannels > 0 && kernelSize.0 > 0 && kernelSize.1 > 0 && stride.0 > 0 && stride.1 > 0
+                     && dilation.0 > 0 && dilation.1 > 0 && groups > 0, "Conv2D: sizes must be positive")
+        precondition(inChannels % groups == 0 && outChannels % groups == 0, "Conv2D: groups must divide the channel counts")
         self.inChannels = inChannels
         self.outChannels = outChannels
         self.kernelSize = (kernelSize.0, kernelSize.1)
         self.stride = (stride.0, stride.1)
         self.padding = padding
-        let bound = 1 / Float(inChannels * kernelSize.0 * kernelSize.1).squareRoot()
-        weight = Parameter("weight", generator.uniform(shape: [outChannels, inChannels, kernelSize.0, kernelSize.1],
+        self.dilation = (dilation.0, dilation.1)
+        self.groups = groups
+        let bound = 1 / Float(inChannels / groups * kernelSize.0 * kernelSize.1).squareRoot()
+        weight = Parameter("weight", generator.uniform(shape: [outChannels, inChannels / groups, kernelSize.0, kernelSize.1],
                                                        low: -bound, high: bound))
         self.bias = bias ? Parameter("bias", generator.uniform(shape: [outChannels], low: -bound, high: bound)) : nil
     }
@@ -40,15 +52,24 @@ public final class Conv2D: ConfigurableLayer {
         let inC = try c.positiveInt("in_channels"), outC = try c.positiveInt("out_channels")
         let k = try c.positivePair("kernel_size")
         let s = try c.positivePair("stride", default: [1, 1])
+        let d = try c.positivePair("dilation", default: [1, 1])
+        let groups = try c.positiveInt("groups", default: 1)
+        guard inC % groups == 0, outC % groups == 0 else {
+            throw BorderlineError(.invalidConfiguration,
+                "config key 'groups' (\(groups)) must divide in_channels (\(inC)) and out_channels (\(outC))")
+        }
         var g = RandomGenerator(seed: 0)
         self.init(inChannels: inC, outChannels: outC, kernelSize: k, stride: s, padding: try Padding2D.read(c),
-                  bias: try c.bool("bias", default: true), generator: &g)
+                  dilation: d, groups: groups, bias: try c.bool("bias", default: true), generator: &g)
     }
+
+    public static let configKeys: [String]? = ["in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias"]
 
     public var config: JSONValue {
         ["in_channels": .init(inChannels), "out_channels": .init(outChannels),
          "kernel_size": .init([kernelSize.h, kernelSize.w]), "stride": .init([stride.h, stride.w]),
-         "padding": padding.json, "bias": .bool(bias != nil)]
+         "padding": padding.json, "dilation": .init([dilation.h, dilation.w]), "groups": .init(groups),
+         "bias": .bool(bias != nil)]
     }
 
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
@@ -57,7 +78,8 @@ public final class Conv2D: ConfigurableLayer {
     public func geometry(height: Int, width: Int) -> ConvGeometry {
         ConvGeometry(channels: inChannels, height: height, width: width, kernelH: kernelSize.h, kernelW: kernelSize.w,
                      strideH: stride.h, strideW: stride.w,
-                     padTop: padding.top, padBottom: padding.bottom, padLeft: padding.left, padRight: padding.right)
+                     padTop: padding.top, padBottom: padding.bottom, padLeft: padding.left, padRight: padding.right,
+                     dilationH: dilation.h, dilationW: dilation.w)
     }
 
     public func outputShape(for inputShapes: [[Int]]) throws -> [Int] {
@@ -74,6 +96,7 @@ public final class Conv2D: ConfigurableLayer {
         let n = x.batchSize
         let g = geometry(height: x.shape[2], width: x.shape[3])
         let K = g.patchSize, P = g.outPlane, O = outChannels
+        let G = groups, Kg = K / G, Og = O / G
         let biasValues = bias?.value.scalars ?? [Float](repeating: 0, count: O)
         let y = Tensor(shape: [n, O, g.outH, g.outW]) { out in
             x.withUnsafeBufferPointer { xp in
@@ -82,7 +105,10 @@ public final class Conv2D: ConfigurableLayer {
                     Im2Col.forEachChunk(batch: n, patchRows: K, channelRows: O, plane: P) { chunk in
                         let ld = chunk.rowStride, cols = chunk.columns, product = chunk.channelMajor
                         chunk.pack(xp.baseAddress!, g)
-                        BLAS.gemm(m: O, n: ld, k: K, a: wp.baseAddress!, lda: K, b: cols, ldb: ld, c: product, ldc: ld)
+                        for group in 0..<G {
+                            BLAS.gemm(m: Og, n: ld, k: Kg, a: wp.baseAddress! + group * Og * Kg, lda: Kg,
+                                      b: cols + group * Kg * ld, ldb: ld, c: product + group * Og * ld, ldc: ld)
+                        }
                         // [O, m·P] → [m, O, P], adding the bias on the way.
                         for s in 0..<chunk.count {
                             for o in 0..<O {
@@ -104,6 +130,7 @@ public final class Conv2D: ConfigurableLayer {
         let n = x.batchSize
         let g = geometry(height: x.shape[2], width: x.shape[3])
         let K = g.patchSize, P = g.outPlane, O = outChannels
+        let G = groups, Kg = K / G, Og = O / G
         var dx = Tensor(zeros: inputGradients ? x.shape : [0])
         guard n > 0, inputGradients || parameterGradients else { return inputGradients ? [dx] : [] }
 
@@ -118,8 +145,10 @@ public final class Conv2D: ConfigurableLayer {
                             if parameterGradients {
                                 chunk.pack(xp.baseAddress!, g)
                                 weight.gradient.withUnsafeMutableBufferPointer { gw in
-                                    BLAS.gemm(transB: true, m: O, n: K, k: ld, a: gradT, lda: ld, b: cols, ldb: ld,
-                                              beta: 1, c: gw.baseAddress!, ldc: K)
+                                    for group in 0..<G {
+                                        BLAS.gemm(transB: true, m: Og, n: Kg, k: ld, a: gradT + group * Og * ld, lda: ld,
+                                                  b: cols + group * Kg * ld, ldb: ld, beta: 1, c: gw.baseAddress! + group * Og * Kg, ldc: Kg)
+                                    }
                                 }
                                 bias?.gradient.withUnsafeMutableBufferPointer { gb in
                                     for o in 0..<O {
@@ -129,9 +158,11 @@ public final class Conv2D: ConfigurableLayer {
                                 }
                             }
                             if inputGradients {
-                                // The patch buffer is free again: reuse it for ∂L/∂X = Wᵀ G.
-                                BLAS.gemm(transA: true, m: K, n: ld, k: O, a: wp.baseAddress!, lda: K, b: gradT, ldb: ld,
-                                          c: cols, ldc: ld)
+                                // The patch buffer is free again: reuse it for ∂L/∂X_g = W_gᵀ G_g.
+                                for group in 0..<G {
+                                    BLAS.gemm(transA: true, m: Kg, n: ld, k: Og, a: wp.baseAddress! + group * Og * Kg, lda: Kg,
+                                              b: gradT + group * Og * ld, ldb: ld, c: cols + group * Kg * ld, ldc: ld)
+                                }
                                 chunk.accumulate(g, into: dxp.baseAddress!)
                             }
                         }

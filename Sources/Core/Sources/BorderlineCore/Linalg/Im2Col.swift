@@ -1,8 +1,8 @@
-/// The geometry of a 2-D sliding window over a `[C, H, W]` image: kernel, stride, per-side
-/// padding and the output grid they produce.
+/// The geometry of a 2-D sliding window over a `[C, H, W]` image: kernel, stride, dilation,
+/// per-side padding and the output grid they produce.
 ///
-/// The output grid is `outH = ⌊(H + top + bottom − kh) / sh⌋ + 1` (likewise `outW`), PyTorch's
-/// floor rounding. Window `(oy, ox)` covers input rows `oy·sh − top … oy·sh − top + kh − 1`;
+/// The output grid is `outH = ⌊(H + top + bottom − dh·(kh − 1) − 1) / sh⌋ + 1` (likewise `outW`),
+/// PyTorch's floor rounding. Tap `i` of window `(oy, ox)` reads input row `oy·sh − top + i·dh`;
 /// positions outside the image are padding.
 public struct ConvGeometry: Equatable, Sendable {
     public var channels: Int
@@ -16,9 +16,12 @@ public struct ConvGeometry: Equatable, Sendable {
     public var padBottom: Int
     public var padLeft: Int
     public var padRight: Int
+    /// Spacing between kernel taps (1: adjacent, PyTorch's `dilation`).
+    public var dilationH: Int
+    public var dilationW: Int
 
     public init(channels: Int, height: Int, width: Int, kernelH: Int, kernelW: Int, strideH: Int, strideW: Int,
-                padTop: Int, padBottom: Int, padLeft: Int, padRight: Int) {
+                padTop: Int, padBottom: Int, padLeft: Int, padRight: Int, dilationH: Int = 1, dilationW: Int = 1) {
         self.channels = channels
         self.height = height
         self.width = width
@@ -30,16 +33,23 @@ public struct ConvGeometry: Equatable, Sendable {
         self.padBottom = padBottom
         self.padLeft = padLeft
         self.padRight = padRight
+        self.dilationH = dilationH
+        self.dilationW = dilationW
     }
+
+    /// The extent of one window in the input, `dh·(kh − 1) + 1` rows.
+    @inlinable public var spanH: Int { dilationH * (kernelH - 1) + 1 }
+    /// The extent of one window in the input, `dw·(kw − 1) + 1` columns.
+    @inlinable public var spanW: Int { dilationW * (kernelW - 1) + 1 }
 
     /// Output rows; ≤ 0 when the kernel does not fit the padded input.
     @inlinable public var outH: Int {
-        let span = height + padTop + padBottom - kernelH
+        let span = height + padTop + padBottom - spanH
         return span < 0 ? 0 : span / strideH + 1
     }
     /// Output columns; ≤ 0 when the kernel does not fit the padded input.
     @inlinable public var outW: Int {
-        let span = width + padLeft + padRight - kernelW
+        let span = width + padLeft + padRight - spanW
         return span < 0 ? 0 : span / strideW + 1
     }
     /// Rows of the patch matrix: `C · kh · kw`.
@@ -49,7 +59,7 @@ public struct ConvGeometry: Equatable, Sendable {
     /// Elements of one input image: `C · H · W`.
     @inlinable public var imageSize: Int { channels * height * width }
 
-    /// The output indices `lo..<hi` whose window tap `offset` (0 ≤ offset < kernel) lands inside
+    /// The output indices `lo..<hi` whose window tap at `offset` (tap index · dilation) lands inside
     /// `0..<size`, i.e. `0 ≤ o·stride − pad + offset < size`.
     @inlinable static func validRange(offset: Int, pad: Int, stride: Int, size: Int, count: Int) -> (lo: Int, hi: Int) {
         let first = pad - offset                       // smallest o·stride allowed
@@ -64,7 +74,9 @@ public struct ConvGeometry: Equatable, Sendable {
 /// convolutions into sgemm calls.
 ///
 /// For one image `x ∈ ℝ^{C×H×W}` the patch matrix is `X ∈ ℝ^{(C·kh·kw) × (outH·outW)}` with
-/// `X[(c·kh + i)·kw + j, oy·outW + ox] = x[c, oy·sh − top + i, ox·sw − left + j]` (0 in the padding).
+/// `X[(c·kh + i)·kw + j, oy·outW + ox] = x[c, oy·sh − top + i·dh, ox·sw − left + j·dw]` (0 in the
+/// padding). Rows are channel-major, so the rows of a channel group are one contiguous block
+/// (grouped convolutions multiply each block by its group's weights).
 /// A convolution is then `Y = W · X` with `W ∈ ℝ^{out×(C·kh·kw)}`. `rowStride` lets the
 /// columns of several images sit side by side in one matrix (`rowStride = batch · outPlane`),
 /// so a whole batch goes through one large sgemm instead of many small ones.
@@ -75,11 +87,12 @@ public enum Im2Col {
                             into columns: UnsafeMutablePointer<Float>, rowStride: Int) {
         let outH = g.outH, outW = g.outW
         let H = g.height, W = g.width, sw = g.strideW
+        let dh = g.dilationH, dw = g.dilationW
         for c in 0..<g.channels {
             for i in 0..<g.kernelH {
-                let rows = ConvGeometry.validRange(offset: i, pad: g.padTop, stride: g.strideH, size: H, count: outH)
+                let rows = ConvGeometry.validRange(offset: i * dh, pad: g.padTop, stride: g.strideH, size: H, count: outH)
                 for j in 0..<g.kernelW {
-                    let cols = ConvGeometry.validRange(offset: j, pad: g.padLeft, stride: sw, size: W, count: outW)
+                    let cols = ConvGeometry.validRange(offset: j * dw, pad: g.padLeft, stride: sw, size: W, count: outW)
                     let dst = columns + ((c * g.kernelH + i) * g.kernelW + j) * rowStride
                     // Rows of the output grid whose tap falls in the top/bottom padding are all zero.
                     // (Plain loops rather than memcpy/memset: the segments are a few dozen floats,
@@ -90,7 +103,7 @@ public enum Im2Col {
                     for oy in rows.lo..<rows.hi {
                         let out = dst + oy * outW
                         // Index of the tap for output column 0 (may be negative: only used in range).
-                        let base = (c * H + oy * g.strideH - g.padTop + i) * W - g.padLeft + j
+                        let base = (c * H + oy * g.strideH - g.padTop + i * dh) * W - g.padLeft + j * dw
                         for ox in 0..<cols.lo { out[ox] = 0 }
                         if sw == 1 {
                             let src = image + (base + cols.lo), o = out + cols.lo
@@ -107,23 +120,24 @@ public enum Im2Col {
     }
 
     /// Adds the patch matrix `columns` back onto `image` (col2im, the adjoint of ``pack``):
-    /// `x[c, oy·sh − top + i, ox·sw − left + j] += X[(c·kh + i)·kw + j, oy·outW + ox]` for every
-    /// tap inside the image. Entries in the padding are dropped.
+    /// `x[c, oy·sh − top + i·dh, ox·sw − left + j·dw] += X[(c·kh + i)·kw + j, oy·outW + ox]` for
+    /// every tap inside the image. Entries in the padding are dropped.
     public static func accumulate(_ columns: UnsafePointer<Float>, rowStride: Int, _ g: ConvGeometry,
                                   into image: UnsafeMutablePointer<Float>) {
         let outW = g.outW, outH = g.outH
         let H = g.height, W = g.width, sw = g.strideW
+        let dh = g.dilationH, dw = g.dilationW
         for c in 0..<g.channels {
             for i in 0..<g.kernelH {
-                let rows = ConvGeometry.validRange(offset: i, pad: g.padTop, stride: g.strideH, size: H, count: outH)
+                let rows = ConvGeometry.validRange(offset: i * dh, pad: g.padTop, stride: g.strideH, size: H, count: outH)
                 guard rows.lo < rows.hi else { continue }
                 for j in 0..<g.kernelW {
-                    let cols = ConvGeometry.validRange(offset: j, pad: g.padLeft, stride: sw, size: W, count: outW)
+                    let cols = ConvGeometry.validRange(offset: j * dw, pad: g.padLeft, stride: sw, size: W, count: outW)
                     guard cols.lo < cols.hi else { continue }
                     let src = columns + ((c * g.kernelH + i) * g.kernelW + j) * rowStride
                     for oy in rows.lo..<rows.hi {
                         let row = src + oy * outW
-                        let base = (c * H + oy * g.strideH - g.padTop + i) * W - g.padLeft + j
+                        let base = (c * H + oy * g.strideH - g.padTop + i * dh) * W - g.padLeft + j * dw
                         if sw == 1 {
                             let dst = image + (base + cols.lo)
                             let s = row + cols.lo

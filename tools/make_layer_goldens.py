@@ -1,0 +1,431 @@
+#!/usr/bin/env python3
+"""Golden files for the layers beyond the paper's models: one small net per layer, built in
+real PyTorch (or Keras 3 where the layer is a Keras one), plus a torchvision-style
+MobileNet-like block net and a torchvision-style small ResNet.
+
+Run from the repository root (see tools/requirements.txt for the versions used):
+
+    python3 tools/make_layer_goldens.py          # writes Tests/BorderlineCoreTests/Golden/layers/*
+
+The outputs are committed; the Swift tests (LayerGoldenTests) only read them.
+
+Every net sees the same kind of inputs: 100 samples whose values are `code / divisor` with
+`code` an integer 0…255 (stored as uint8, so the inputs cost a quarter of float32 and are
+bit-identical in Python and Swift: float32(code) / float32(divisor) is correctly rounded in
+both). The divisor is 255 (inputs in [0, 1]) except for the Rescaling nets (1: raw [0, 255]).
+
+Files (in Golden/layers/):
+
+    models.h5      one group per net in the native layout of docs/model-format.md (root
+                   attributes format, format_version, architecture, input_shape, class_names on
+                   the group; datasets /<net>/parameters/<layer>.<parameter>)
+    expected.h5    one group per net: x_codes (uint8 [100, C, H, W]; attribute divisor),
+                   logits [100, K], cotangent [100, K] (standard normal, seeded) and
+                   input_gradient = d(Σ logits ⊙ cotangent)/dx [100, C, H, W] from the framework;
+                   attributes framework ("torch 2.x" / "keras 3.x (jax)") and layers (what the
+                   net exercises)
+    mobilenet.native.h5                 the MobileNet-like net as a stand-alone native file
+    resnet.arch.json, resnet.torch.h5   the small ResNet as architecture JSON + h5py state_dict
+
+For PyTorch nets the architecture JSON is derived from the torch modules' own attributes
+(`describe` below: nn.Conv2d's groups/dilation/padding, nn.LayerNorm's normalized_shape, …),
+so the JSON states what torch computes. Keras nets are mapped by hand (Keras kernels
+(kh, kw, in, out) → (out, in, kh, kw), channels-last Flatten).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from collections import OrderedDict
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "Tests" / "BorderlineCoreTests" / "Golden" / "layers"
+SAMPLES = 100
+SMALL = [2, 4, 5]      # per-sample input of the one-layer nets (non-square on purpose)
+BLOCK = [3, 6, 8]      # input of the MobileNet-like and ResNet nets
+
+torch.set_num_threads(1)
+torch.use_deterministic_algorithms(True)
+
+
+# ----------------------------------------------------------------------------------------------
+# Modules for operations torch has no module for (their arch types are in `describe`).
+
+class Cat(nn.Module):
+    def __init__(self, dim=1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, *xs):
+        return torch.cat(xs, dim=self.dim)
+
+
+class Mul(nn.Module):
+    def forward(self, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
+        return out
+
+
+class Add(nn.Module):
+    def forward(self, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out + x
+        return out
+
+
+class Clamp(nn.Module):
+    """torch.clamp(x, min, max)."""
+
+    def __init__(self, min=None, max=None):
+        super().__init__()
+        self.min, self.max = min, max
+
+    def forward(self, x):
+        return torch.clamp(x, self.min, self.max)
+
+
+class Rescale(nn.Module):
+    """x · scale + offset, scale/offset scalars or per channel (Keras Rescaling)."""
+
+    def __init__(self, scale, offset):
+        super().__init__()
+        self.scale, self.offset = scale, offset
+
+    def forward(self, x):
+        s = torch.tensor(self.scale, dtype=torch.float32)
+        o = torch.tensor(self.offset, dtype=torch.float32)
+        if s.dim() == 1:
+            s = s.view(1, -1, 1, 1)
+        if o.dim() == 1:
+            o = o.view(1, -1, 1, 1)
+        return x * s + o
+
+
+class Normalize(nn.Module):
+    """torchvision.transforms.Normalize as a module: (x − mean[c]) / std[c]."""
+
+    def __init__(self, mean, std):
+        super().__init__()
+        self.mean, self.std = mean, std
+
+    def forward(self, x):
+        m = torch.tensor(self.mean, dtype=torch.float32).view(1, -1, 1, 1)
+        s = torch.tensor(self.std, dtype=torch.float32).view(1, -1, 1, 1)
+        return (x - m) / s
+
+
+class PadConv2d(nn.Conv2d):
+    """Conv2d after explicit zero padding (top, bottom, left, right), as ONNX/TF "same" pads."""
+
+    def __init__(self, *args, pad_tblr=(0, 0, 0, 0), **kwargs):
+        super().__init__(*args, padding=0, **kwargs)
+        self.pad_tblr = tuple(pad_tblr)
+
+    def forward(self, x):
+        t, b, l, r = self.pad_tblr
+        return super().forward(F.pad(x, (l, r, t, b)))
+
+
+class Graph(nn.Module):
+    """A DAG of named torch modules; `inputs` name earlier nodes or "input" (default: the
+    previous node). The last node is the output."""
+
+    def __init__(self, nodes):
+        super().__init__()
+        self.order = []
+        for name, module, inputs in nodes:
+            self.add_module(name, module)
+            self.order.append((name, inputs))
+
+    def forward(self, x):
+        values, prev = {"input": x}, "input"
+        for name, inputs in self.order:
+            args = [values[i] for i in (inputs or [prev])]
+            values[name] = getattr(self, name)(*args)
+            prev = name
+        return values[prev]
+
+
+def node(name, module, inputs=None):
+    return (name, module, inputs)
+
+
+# ----------------------------------------------------------------------------------------------
+# torch module → architecture-JSON layer (from the module's attributes).
+
+def describe(m: nn.Module) -> tuple[str, dict]:
+    if isinstance(m, nn.Conv2d):
+        assert m.padding_mode == "zeros" and not isinstance(m.padding, str)
+        pad = list(m.pad_tblr) if isinstance(m, PadConv2d) else list(m.padding)
+        return "Conv2D", {"in_channels": m.in_channels, "out_channels": m.out_channels,
+                          "kernel_size": list(m.kernel_size), "stride": list(m.stride),
+                          "padding": pad, "dilation": list(m.dilation), "groups": m.groups,
+                          "bias": m.bias is not None}
+    if isinstance(m, nn.Linear):
+        return "Dense", {"in_features": m.in_features, "out_features": m.out_features,
+                         "bias": m.bias is not None}
+    if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        return "BatchNorm", {"num_features": m.num_features, "eps": m.eps, "momentum": m.momentum}
+    if isinstance(m, nn.ReLU6):
+        return "ReLU6", {}
+    if isinstance(m, nn.ReLU):
+        return "ReLU", {}
+    if isinstance(m, Clamp):
+        cfg = {}
+        if m.min is not None:
+            cfg["min"] = m.min
+        if m.max is not None:
+            cfg["max"] = m.max
+        return "Clip", cfg
+    if isinstance(m, nn.GELU):
+        return "GELU", {"approximate": m.approximate}
+    if isinstance(m, nn.SiLU):
+        return "SiLU", {}
+    if isinstance(m, nn.ELU):
+        return "ELU", {"alpha": m.alpha}
+    if isinstance(m, nn.PReLU):
+        return "PReLU", {"num_parameters": m.num_parameters}
+    if isinstance(m, nn.Sigmoid):
+        return "Sigmoid", {}
+    if isinstance(m, nn.Tanh):
+        return "Tanh", {}
+    if isinstance(m, nn.LayerNorm):
+        return "LayerNorm", {"normalized_shape": list(m.normalized_shape), "eps": m.eps,
+                             "elementwise_affine": m.elementwise_affine,
+                             "bias": m.bias is not None if m.elementwise_affine else False}
+    if isinstance(m, nn.GroupNorm):
+        return "GroupNorm", {"num_groups": m.num_groups, "num_channels": m.num_channels,
+                             "eps": m.eps, "affine": m.affine}
+    if isinstance(m, nn.AdaptiveAvgPool2d):
+        size = m.output_size
+        size = [size, size] if isinstance(size, int) else list(size)
+        return "AdaptiveAvgPool2D", {"output_size": size}
+    if isinstance(m, nn.Upsample):
+        assert m.mode == "nearest"
+        s = m.scale_factor
+        s = [int(s), int(s)] if isinstance(s, (int, float)) else [int(v) for v in s]
+        return "UpSampling2D", {"scale_factor": s, "mode": "nearest"}
+    if isinstance(m, nn.AvgPool2d):
+        k = [m.kernel_size] * 2 if isinstance(m.kernel_size, int) else list(m.kernel_size)
+        s = [m.stride] * 2 if isinstance(m.stride, int) else list(m.stride)
+        p = [m.padding] * 2 if isinstance(m.padding, int) else list(m.padding)
+        assert not m.ceil_mode and m.divisor_override is None
+        return "AvgPool2D", {"kernel_size": k, "stride": s, "padding": p,
+                             "count_include_pad": m.count_include_pad}
+    if isinstance(m, nn.Flatten):
+        return "Flatten", {}
+    if isinstance(m, nn.Dropout):
+        return "Dropout", {"p": m.p}
+    if isinstance(m, Cat):
+        return "Concatenate", {"axis": m.dim - 1}
+    if isinstance(m, Mul):
+        return "Multiply", {}
+    if isinstance(m, Add):
+        return "Add", {}
+    if isinstance(m, Rescale):
+        return "Rescaling", {"scale": m.scale, "offset": m.offset}
+    if isinstance(m, Normalize):
+        return "Normalization", {"mean": m.mean, "std": m.std}
+    raise TypeError(f"no architecture type for {type(m).__name__}")
+
+
+def graph_architecture(g: Graph, input_shape, classes: int, **extra) -> dict:
+    layers = []
+    for name, inputs in g.order:
+        kind, cfg = describe(getattr(g, name))
+        entry = {"name": name, "type": kind}
+        if cfg:
+            entry["config"] = cfg
+        if inputs:
+            entry["inputs"] = inputs
+        layers.append(entry)
+    arch = {"input_shape": list(input_shape), "class_names": [f"c{i}" for i in range(classes)],
+            "layers": layers}
+    arch.update(extra)
+    return arch
+
+
+def scale_weights(module: nn.Module, gain: float):
+    """Default init is U(±1/√fan_in); a gain > 1 keeps activations O(1) and reaching the
+    interesting parts of each non-linearity (negative side, clipping range)."""
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                m.weight.mul_(gain)
+                if m.bias is not None:
+                    m.bias.mul_(gain)
+
+
+def randomize_norms(module: nn.Module):
+    """Non-trivial affine parameters and running statistics for every normalisation layer."""
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                n = m.num_features
+                m.weight.copy_(torch.empty(n).uniform_(0.5, 1.5))
+                m.bias.copy_(torch.randn(n) * 0.2)
+                m.running_mean.copy_(torch.randn(n) * 0.3)
+                m.running_var.copy_(torch.empty(n).uniform_(0.3, 2.0))
+                m.num_batches_tracked.fill_(100)
+            elif isinstance(m, (nn.LayerNorm, nn.GroupNorm)) and m.weight is not None:
+                m.weight.copy_(torch.empty(m.weight.shape).uniform_(0.5, 1.5))
+                if m.bias is not None:
+                    m.bias.copy_(torch.randn(m.bias.shape) * 0.2)
+            elif isinstance(m, nn.PReLU):
+                m.weight.copy_(torch.empty(m.weight.shape).uniform_(-0.3, 0.6))
+
+
+def flat(shape) -> int:
+    return int(np.prod(shape))
+
+
+# ----------------------------------------------------------------------------------------------
+# The one-layer nets (PyTorch). Each returns (Graph, description, gain).
+
+def conv_out(h, k, s=1, p=0, d=1):
+    return (h + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def net_conv_grouped():
+    C, H, W = SMALL
+    return [
+        node("expand", nn.Conv2d(C, 4, 1)),
+        node("grouped", nn.Conv2d(4, 6, 3, padding=1, groups=2)),
+        node("relu", nn.ReLU()),
+        node("flatten", nn.Flatten()),
+        node("fc", nn.Linear(6 * H * W, 3)),
+    ], "Conv2D groups=2 (3×3, padding 1)", math.sqrt(6)
+
+
+def net_conv_depthwise():
+    C, H, W = SMALL
+    oh, ow = conv_out(H, 3, 2, 1), conv_out(W, 3, 2, 1)
+    return [
+        node("expand", nn.Conv2d(C, 4, 1)),
+        node("depthwise", nn.Conv2d(4, 8, 3, stride=2, padding=1, groups=4)),
+        node("relu", nn.ReLU()),
+        node("flatten", nn.Flatten()),
+        node("fc", nn.Linear(8 * oh * ow, 3)),
+    ], "depthwise Conv2D (groups = in_channels = 4, multiplier 2, stride 2)", math.sqrt(6)
+
+
+def net_conv_dilated():
+    C, H, W = SMALL
+    # dilation 2 with padding 2 keeps H×W; then a grouped, dilated (1, 2), strided (1, 2) conv
+    # with asymmetric padding (0, 1, 2, 1).
+    oh = H + 0 + 1 - 2 + 1
+    ow = (W + 2 + 1 - 5) // 2 + 1
+    return [
+        node("dilated", nn.Conv2d(C, 4, 3, padding=2, dilation=2)),
+        node("tanh", nn.Tanh()),
+        node("mixed", PadConv2d(4, 4, (2, 3), stride=(1, 2), dilation=(1, 2), groups=2, bias=False,
+                                pad_tblr=(0, 1, 2, 1))),
+        node("relu", nn.ReLU()),
+        node("flatten", nn.Flatten()),
+        node("fc", nn.Linear(4 * oh * ow, 3)),
+    ], "Conv2D dilation 2 padding 2; dilation (1,2) stride (1,2) groups 2 asymmetric padding [0,1,2,1]", math.sqrt(6)
+
+
+NETS = OrderedDict([
+    ("conv_grouped", net_conv_grouped),
+    ("conv_depthwise", net_conv_depthwise),
+    ("conv_dilated", net_conv_dilated),
+])
+
+
+# ----------------------------------------------------------------------------------------------
+# Writing.
+
+def input_codes(shape, seed) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, size=[SAMPLES] + list(shape), dtype=np.uint8)
+
+
+def as_input(codes: np.ndarray, divisor: int) -> np.ndarray:
+    return codes.astype(np.float32) / np.float32(divisor)
+
+
+def write_native_group(g: h5py.Group, arch: dict, params: dict[str, np.ndarray]):
+    g.attrs["format"] = "borderline.model"
+    g.attrs["format_version"] = 1
+    g.attrs["architecture"] = json.dumps(arch)
+    g.attrs["input_shape"] = arch["input_shape"]
+    g.attrs.create("class_names", data=list(arch.get("class_names", [])), dtype=h5py.string_dtype())
+    p = g.create_group("parameters")
+    for key, value in params.items():
+        p.create_dataset(key, data=np.asarray(value, dtype=np.float32))
+
+
+def torch_params(module: nn.Module) -> dict[str, np.ndarray]:
+    return OrderedDict((k, v.detach().cpu().numpy().astype(np.float32))
+                       for k, v in module.state_dict().items() if not k.endswith("num_batches_tracked"))
+
+
+def torch_expectations(module: nn.Module, x: np.ndarray, seed: int):
+    module.eval()
+    xt = torch.from_numpy(x).requires_grad_(True)
+    logits = module(xt)
+    cot = torch.from_numpy(np.random.default_rng(seed + 1).standard_normal(logits.shape).astype(np.float32))
+    (logits * cot).sum().backward()
+    return logits.detach().numpy(), cot.numpy(), xt.grad.numpy()
+
+
+def build_torch_net(name, fn, seed):
+    torch.manual_seed(seed)
+    nodes, what, gain = fn()
+    g = Graph(nodes)
+    scale_weights(g, gain)
+    head = getattr(g, g.order[-1][0])
+    scale_weights(head, 1 / gain)   # the classifier head keeps torch's init: logits stay O(1)
+    randomize_norms(g)
+    classes = g.order and getattr(g, g.order[-1][0]).out_features
+    return g, graph_architecture(g, SMALL, classes), what
+
+
+def main(selected: list[str]):
+    OUT.mkdir(parents=True, exist_ok=True)
+    results = []
+    with h5py.File(OUT / "models.h5", "w", libver="latest") as models, \
+            h5py.File(OUT / "expected.h5", "w", libver="latest") as expected:
+        for i, (name, fn) in enumerate(NETS.items()):
+            if selected and name not in selected:
+                continue
+            seed = 2000 + i
+            module, arch, what = build_torch_net(name, fn, seed)
+            codes = input_codes(arch["input_shape"], seed)
+            divisor = 255
+            x = as_input(codes, divisor)
+            logits, cot, grad = torch_expectations(module, x, seed)
+            write_native_group(models.create_group(name), arch, torch_params(module))
+            e = expected.create_group(name)
+            e.create_dataset("x_codes", data=codes)
+            e.attrs["divisor"] = divisor
+            e.create_dataset("logits", data=logits)
+            e.create_dataset("cotangent", data=cot)
+            e.create_dataset("input_gradient", data=grad)
+            e.attrs["framework"] = f"torch {torch.__version__}"
+            e.attrs["layers"] = what
+            results.append((name, what, float(np.abs(logits).max()), float(np.abs(grad).max())))
+    for name, what, lmax, gmax in results:
+        print(f"{name:22s} max|logit| {lmax:8.3f}  max|grad| {gmax:8.4f}  {what}")
+    total = sum(p.stat().st_size for p in OUT.iterdir())
+    print(f"wrote {OUT} ({total / 1024:.0f} KiB)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
