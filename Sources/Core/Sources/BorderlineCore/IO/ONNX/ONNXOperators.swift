@@ -871,15 +871,16 @@ extension ONNXConversion {
         }
     }
 
-    /// `x ⊕ c` for a constant that is one value or one per channel: the per-channel affine map
-    /// `y = a·x + b` of Borderline's Rescaling layer (x + c, x − c, c − x, x·c, x / c).
+    /// `x ⊕ c` for a constant that is one value or one per channel, as Borderline's input-scaling
+    /// layers compute it in float32: `x − c` and `x / c` as Normalization `(x − mean) / std`
+    /// (a Sub followed by a Div, torchvision's normalisation, becomes one), `x + c`, `x · c` and
+    /// `c − x` as Rescaling `x · scale + offset`.
     mutating func affine(_ node: Onnx_NodeProto, index: Int, tensor: (node: Int, shape: [Int]), constant c: ONNXConstant, constantFirst: Bool) throws {
         let op = node.opType
         let s = tensor.shape
         guard let d = sampleDims(of: c, against: s), ONNXConstant.broadcast(d, s) == s else {
             throw BorderlineError(.shapeMismatch, "\(op) of [batch] + \(s) and a constant of shape \(c.dims), which does not broadcast per sample")
         }
-        let values = try c.floats()
         // Which per-sample positions the constant varies along: nothing (a scalar) or the channels.
         let padded = [Int](repeating: 1, count: s.count - d.count) + d
         let varying = padded.indices.filter { padded[$0] != 1 }
@@ -890,21 +891,30 @@ extension ONNXConversion {
         if op == "Div", constantFirst {
             throw BorderlineError(.unknownLayerType, "divides a constant by the model's data (c / x), which Borderline does not import")
         }
-        let channels = varying.isEmpty ? 1 : s[0]
-        var scale = [Float](repeating: 1, count: channels), offset = [Float](repeating: 0, count: channels)
-        for i in 0..<channels {
-            let v = values[varying.isEmpty ? 0 : i]
-            switch op {
-            case "Add": offset[i] = v
-            case "Sub": if constantFirst { scale[i] = -1; offset[i] = v } else { offset[i] = -v }
-            case "Mul": scale[i] = v
-            default: scale[i] = 1 / v
-            }
-        }
+        let values: [JSONValue] = try c.floats().map { .number(Double($0)) }
+        let v: JSONValue = values.count == 1 ? values[0] : .array(values)
         let name = layerName(node, index: index)
         let x = try materialise(node: tensor.node, shape: s, name: name)
-        let out = try add(name, "Rescaling", ["scale": .array(scale.map { .number(Double($0)) }), "offset": .array(offset.map { .number(Double($0)) })], inputs: [x])
-        setOutput(node, .tensor(node: out, shape: s))
+        let type: String, config: JSONValue
+        switch (op, constantFirst) {
+        case ("Sub", false):
+            (type, config) = ("Normalization", ["mean": v, "std": 1])
+        case ("Div", _):
+            // (x − mean) / 1 followed by / std: one Normalization (x − mean) / std, as torch computes it.
+            if x >= 0, builder.nodes[x].layer.typeName == "Normalization", builder.consumers(of: x) == 0,
+               builder.nodes[x].layer.config["std"] == 1, readers[node.input[0]] == 1 {
+                var merged = builder.nodes[x].layer.config.objectValue ?? [:]
+                merged["std"] = v
+                try builder.replaceLayer(x, config: .object(merged))
+                setOutput(node, .tensor(node: x, shape: s))
+                return
+            }
+            (type, config) = ("Normalization", ["mean": 0, "std": v])
+        case ("Sub", true): (type, config) = ("Rescaling", ["scale": -1, "offset": v])
+        case ("Add", _): (type, config) = ("Rescaling", ["scale": 1, "offset": v])
+        default: (type, config) = ("Rescaling", ["scale": v, "offset": 0])
+        }
+        setOutput(node, .tensor(node: try add(name, type, config, inputs: [x]), shape: s))
     }
 }
 
