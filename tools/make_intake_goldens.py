@@ -36,6 +36,11 @@ d(sum(cotangent * logits))/dx from the framework's own autograd; x is NCHW):
                              values 0…255.
     NAME.expected.h5         for NAME in resnet, mobilenet, ops, functional (both resnet exports and
                              both Keras files share their model's file).
+    bad/                     malformed and foreign files for the bad-intake tests: an ONNX model
+                             with an unsupported operator (LRN), one whose Gemm weight does not fit,
+                             PyTorch's own files (torch.save zip checkpoint.pt, legacy pickle
+                             legacy.pth, TorchScript scripted.pt), and Keras 3 archives without
+                             model.weights.h5 or with a Dense kernel of the wrong shape.
 
 Seeds: torch.manual_seed / numpy default_rng with the fixed seeds below; keras.utils.set_random_seed.
 """
@@ -310,8 +315,82 @@ def keras_model():
                 framework=f"keras {keras.__version__} ({keras.backend.backend()})")
 
 
+# ----------------------------------------------------------------------------------------------
+# Malformed and foreign files for the bad-intake tests (MalformedIntakeTests, IntakeCLITests).
+
+def bad_files():
+    import io
+    import json
+    import zipfile
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    bad = OUT / "bad"
+    bad.mkdir(exist_ok=True)
+    rng = np.random.default_rng(31)
+
+    def tiny_graph(nodes, inits, name, out_shape=(1, 4)):
+        g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 4, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], producer_name="make_intake_goldens")
+        return m
+
+    w = numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "conv.weight")
+    # An operator Borderline does not import (local response normalisation), in a named node.
+    m = tiny_graph([helper.make_node("Conv", ["x", "conv.weight"], ["c"], name="/features/conv/Conv", pads=[1, 1, 1, 1]),
+                    helper.make_node("LRN", ["c"], ["y"], name="/features/lrn/LRN", size=3)], [w], "unsupported")
+    onnx.save(m, bad / "unsupported_op.onnx")
+    # A Gemm whose weight does not fit the flattened features (48 = 3·4·4, weight is [10, 50]).
+    fc = numpy_helper.from_array(rng.standard_normal((10, 50)).astype(np.float32), "fc.weight")
+    m = tiny_graph([helper.make_node("Flatten", ["x"], ["f"], name="/Flatten", axis=1),
+                    helper.make_node("Gemm", ["f", "fc.weight"], ["y"], name="/fc/Gemm", transB=1)], [fc], "mismatch")
+    onnx.save(m, bad / "shape_mismatch.onnx")
+
+    # PyTorch's own files: a state_dict checkpoint (zip), the same with the legacy pickle format,
+    # and a TorchScript archive.
+    net = nn.Sequential(nn.Flatten(), nn.Linear(48, 4))
+    torch.save(net.state_dict(), bad / "checkpoint.pt")
+    torch.save(net.state_dict(), bad / "legacy.pth", _use_new_zipfile_serialization=False)
+    torch.jit.save(torch.jit.script(net), bad / "scripted.pt")
+
+    # Keras 3 archives: one without model.weights.h5, one whose Dense kernel has the wrong shape.
+    import keras
+    from keras import layers as L
+    keras.utils.set_random_seed(32)
+    km = keras.Sequential([keras.Input((4, 4, 3)), L.Flatten(name="flatten"), L.Dense(4, name="dense")], name="tiny")
+    src = bad / "tiny.keras"
+    km.save(str(src))
+    with zipfile.ZipFile(src) as z:
+        entries = {n: z.read(n) for n in z.namelist()}
+    src.unlink()
+    with zipfile.ZipFile(bad / "no_weights.keras", "w") as z:
+        for n in ["metadata.json", "config.json"]:
+            z.writestr(n, entries[n])
+    weights = io.BytesIO(entries["model.weights.h5"])
+    with h5py.File(weights, "r") as f:
+        tree = {}
+        f.visititems(lambda k, v: tree.__setitem__(k, (np.array(v), dict(v.attrs))) if isinstance(v, h5py.Dataset) else None)
+        groups = {}
+        f.visititems(lambda k, v: groups.__setitem__(k, dict(v.attrs)) if isinstance(v, h5py.Group) else None)
+    out = io.BytesIO()
+    with h5py.File(out, "w") as f:
+        for k, attrs in groups.items():
+            g = f.require_group(k)
+            for a, v in attrs.items():
+                g.attrs[a] = v
+        for k, (v, attrs) in tree.items():
+            if k.endswith("dense/vars/0"):
+                v = np.zeros((50, 4), np.float32)  # Flatten gives 48 features
+            f.create_dataset(k, data=v)
+    with zipfile.ZipFile(bad / "wrong_shape.keras", "w") as z:
+        z.writestr("metadata.json", entries["metadata.json"])
+        z.writestr("config.json", entries["config.json"])
+        z.writestr("model.weights.h5", out.getvalue())
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
+    bad_files()
     (OUT / "expected.h5").unlink(missing_ok=True)
     torch_models()
     keras_model()
