@@ -19,11 +19,12 @@ Files (in Golden/layers/):
     models.h5      one group per net in the native layout of docs/model-format.md (root
                    attributes format, format_version, architecture, input_shape, class_names on
                    the group; datasets /<net>/parameters/<layer>.<parameter>)
-    expected.h5    one group per net: x_codes (uint8 [100, C, H, W]; attribute divisor),
-                   logits [100, K], cotangent [100, K] (standard normal, seeded) and
-                   input_gradient = d(Σ logits ⊙ cotangent)/dx [100, C, H, W] from the framework;
-                   attributes framework ("torch 2.x" / "keras 3.x (jax)") and layers (what the
-                   net exercises)
+    expected.h5    /inputs/<key>: the input codes (uint8 [100, C, H, W]; attribute divisor),
+                   shared by the nets of one input shape; one group per net: logits [100, K],
+                   cotangent [100, K] (standard normal, seeded) and input_gradient =
+                   d(Σ logits ⊙ cotangent)/dx [100, C, H, W] from the framework; attributes
+                   input (the key under /inputs), framework ("torch 2.x" / "keras 3.x (jax)")
+                   and layers (what the net exercises)
     mobilenet.native.h5                 the MobileNet-like net as a stand-alone native file
     resnet.arch.json, resnet.torch.h5   the small ResNet as architecture JSON + h5py state_dict
 
@@ -341,11 +342,174 @@ def net_conv_dilated():
     ], "Conv2D dilation 2 padding 2; dilation (1,2) stride (1,2) groups 2 asymmetric padding [0,1,2,1]", math.sqrt(6)
 
 
+def head(shape, classes=3):
+    """Flatten + Linear to the logits."""
+    return [node("flatten", nn.Flatten()), node("fc", nn.Linear(flat(shape), classes))]
+
+
+def net_concatenate():
+    C, H, W = SMALL
+    # Three inputs, one of them the model input itself; then a flat-feature concatenation.
+    return [
+        node("a", nn.Conv2d(C, 3, 1)),
+        node("b", nn.Conv2d(C, 2, 3, padding=1), ["input"]),
+        node("b_tanh", nn.Tanh()),
+        node("cat", Cat(1), ["a", "b_tanh", "input"]),            # [3 + 2 + 2, H, W]
+        node("relu", nn.ReLU()),
+        node("flatten", nn.Flatten()),
+        node("gap", nn.AdaptiveAvgPool2d(1), ["relu"]),
+        node("gap_flat", nn.Flatten()),
+        node("features", Cat(1), ["flatten", "gap_flat"]),          # [7·H·W + 7]
+        node("fc", nn.Linear(7 * H * W + 7, 3)),
+    ], "Concatenate on channels (3 inputs incl. the model input) and on flat features", math.sqrt(6)
+
+
+def net_multiply():
+    C, H, W = SMALL
+    # Squeeze-and-excitation: [4, 1, 1] gate × [4, H, W] features (broadcast), then a
+    # three-input product with a same-shaped tanh branch.
+    return [
+        node("conv", nn.Conv2d(C, 4, 3, padding=1)),
+        node("squeeze", nn.AdaptiveAvgPool2d(1), ["conv"]),
+        node("reduce", nn.Conv2d(4, 2, 1)),
+        node("reduce_relu", nn.ReLU()),
+        node("expand", nn.Conv2d(2, 4, 1)),
+        node("gate", nn.Sigmoid()),
+        node("tanh", nn.Tanh(), ["conv"]),
+        node("excite", Mul(), ["conv", "gate", "tanh"]),
+        *head([4, H, W]),
+    ], "Multiply: squeeze-excitation gate [4,1,1] × [4,H,W] × [4,H,W] (broadcasting, 3 inputs)", math.sqrt(6)
+
+
+def net_layernorm():
+    C, H, W = SMALL
+    return [
+        node("conv", nn.Conv2d(C, 4, 3, padding=1)),
+        node("ln_chw", nn.LayerNorm([4, H, W])),
+        node("ln_w", nn.LayerNorm(W, elementwise_affine=False)),
+        node("flatten", nn.Flatten()),
+        node("fc1", nn.Linear(4 * H * W, 8)),
+        node("ln_f", nn.LayerNorm(8, eps=1e-3, bias=False)),
+        node("fc", nn.Linear(8, 3)),
+    ], "LayerNorm over [C,H,W] (affine), over [W] (no affine), over [F] (eps 1e-3, no bias)", math.sqrt(6)
+
+
+def net_groupnorm():
+    C, H, W = SMALL
+    return [
+        node("conv", nn.Conv2d(C, 6, 3, padding=1)),
+        node("gn", nn.GroupNorm(3, 6)),
+        node("relu", nn.ReLU()),
+        node("conv2", nn.Conv2d(6, 4, 1)),
+        node("gn2", nn.GroupNorm(1, 4, eps=1e-3, affine=False)),
+        *head([4, H, W]),
+    ], "GroupNorm(3 groups, 6 channels, affine); GroupNorm(1, 4, eps 1e-3, no affine)", math.sqrt(6)
+
+
+def activation_net(module, what, gain=math.sqrt(6), channels=4):
+    C, H, W = SMALL
+
+    def build():
+        return [
+            node("conv", nn.Conv2d(C, channels, 3, padding=1)),
+            node("act", module()),
+            *head([channels, H, W]),
+        ], what, gain
+    return build
+
+
+def net_clip():
+    C, H, W = SMALL
+    return [
+        node("conv", nn.Conv2d(C, 4, 3, padding=1)),
+        node("clip", Clamp(-0.5, 0.7)),
+        node("conv2", nn.Conv2d(4, 4, 1)),
+        node("clip_min", Clamp(min=-0.2)),
+        *head([4, H, W]),
+    ], "Clip [−0.5, 0.7] and Clip with only a lower bound (−0.2) (torch.clamp)", math.sqrt(6)
+
+
+def net_prelu():
+    C, H, W = SMALL
+    return [
+        node("conv", nn.Conv2d(C, 4, 3, padding=1)),
+        node("prelu_c", nn.PReLU(4)),
+        node("flatten", nn.Flatten()),
+        node("fc1", nn.Linear(4 * H * W, 6)),
+        node("prelu", nn.PReLU()),
+        node("fc", nn.Linear(6, 3)),
+    ], "PReLU per channel (4 slopes) and PReLU with one slope on flat features", math.sqrt(6)
+
+
+def net_adaptive_pool():
+    C, H, W = SMALL
+    return [
+        node("conv", nn.Conv2d(C, 3, 3, padding=1)),
+        node("relu", nn.ReLU()),
+        node("pool_small", nn.AdaptiveAvgPool2d((3, 2)), ["relu"]),  # 4×5 → 3×2: overlapping bins
+        node("flat_small", nn.Flatten()),
+        node("pool_large", nn.AdaptiveAvgPool2d((7, 8)), ["relu"]),  # 4×5 → 7×8: repeated pixels
+        node("flat_large", nn.Flatten()),
+        node("features", Cat(1), ["flat_small", "flat_large"]),
+        node("fc", nn.Linear(3 * 3 * 2 + 3 * 7 * 8, 3)),
+    ], "AdaptiveAvgPool2D (3,2) and (7,8) from 4×5 (PyTorch's bin rule)", math.sqrt(6)
+
+
+def net_upsample():
+    C, H, W = SMALL
+    return [
+        node("conv", nn.Conv2d(C, 2, 3, padding=1)),
+        node("tanh", nn.Tanh()),
+        node("up", nn.Upsample(scale_factor=(2, 3), mode="nearest")),
+        node("conv2", nn.Conv2d(2, 2, 3, stride=2)),
+        node("relu", nn.ReLU()),
+        *head([2, (2 * H - 3) // 2 + 1, (3 * W - 3) // 2 + 1]),
+    ], "UpSampling2D nearest, scale (2, 3), then a strided conv over it", math.sqrt(6)
+
+
+def net_avgpool_exclude_pad():
+    C, H, W = SMALL
+    oh, ow = conv_out(H, 3, 2, 1), conv_out(W, 3, 2, 1)
+    return [
+        node("conv", nn.Conv2d(C, 3, 3, padding=1)),
+        node("relu", nn.ReLU()),
+        node("pool", nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)),
+        node("pool2", nn.AvgPool2d((2, 3), stride=1, padding=(1, 1), count_include_pad=False)),
+        *head([3, oh + 1, ow]),
+    ], "AvgPool2D count_include_pad=False (3×3 s2 p1; 2×3 s1 p1)", math.sqrt(6)
+
+
+def net_rescaling():
+    C, H, W = SMALL
+    return [
+        node("rescale", Rescale([1 / 127.5, 1 / 64.0], [-1.0, -0.5])),
+        node("conv", nn.Conv2d(C, 3, 3, padding=1)),
+        node("relu", nn.ReLU()),
+        *head([3, H, W]),
+    ], "Rescaling per channel (x·[1/127.5, 1/64] + [−1, −0.5]) on raw [0, 255] inputs", math.sqrt(6)
+
+
 NETS = OrderedDict([
     ("conv_grouped", net_conv_grouped),
     ("conv_depthwise", net_conv_depthwise),
     ("conv_dilated", net_conv_dilated),
+    ("concatenate", net_concatenate),
+    ("multiply", net_multiply),
+    ("layernorm", net_layernorm),
+    ("groupnorm", net_groupnorm),
+    ("gelu", activation_net(lambda: nn.GELU(), "GELU (exact erf form)")),
+    ("gelu_tanh", activation_net(lambda: nn.GELU(approximate="tanh"), "GELU (tanh approximation)")),
+    ("silu", activation_net(lambda: nn.SiLU(), "SiLU")),
+    ("relu6", activation_net(lambda: nn.ReLU6(), "ReLU6 (pre-activations reach beyond 6)", gain=8.0)),
+    ("clip", net_clip),
+    ("elu", activation_net(lambda: nn.ELU(alpha=0.7), "ELU alpha 0.7")),
+    ("prelu", net_prelu),
+    ("adaptive_avgpool", net_adaptive_pool),
+    ("upsampling", net_upsample),
+    ("avgpool_exclude_pad", net_avgpool_exclude_pad),
+    ("rescaling", net_rescaling),
 ])
+DIVISORS = {"rescaling": 1}    # raw [0, 255] inputs; every other net sees [0, 1]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -385,6 +549,15 @@ def torch_expectations(module: nn.Module, x: np.ndarray, seed: int):
     return logits.detach().numpy(), cot.numpy(), xt.grad.numpy()
 
 
+def write_expected(e: h5py.Group, input_key, logits, cot, grad, framework, what):
+    e.attrs["input"] = input_key
+    e.create_dataset("logits", data=logits)
+    e.create_dataset("cotangent", data=cot)
+    e.create_dataset("input_gradient", data=grad)
+    e.attrs["framework"] = framework
+    e.attrs["layers"] = what
+
+
 def build_torch_net(name, fn, seed):
     torch.manual_seed(seed)
     nodes, what, gain = fn()
@@ -393,13 +566,22 @@ def build_torch_net(name, fn, seed):
     head = getattr(g, g.order[-1][0])
     scale_weights(head, 1 / gain)   # the classifier head keeps torch's init: logits stay O(1)
     randomize_norms(g)
-    classes = g.order and getattr(g, g.order[-1][0]).out_features
+    classes = getattr(g, g.order[-1][0]).out_features
     return g, graph_architecture(g, SMALL, classes), what
 
 
 def main(selected: list[str]):
     OUT.mkdir(parents=True, exist_ok=True)
     results = []
+    inputs: dict[str, tuple[np.ndarray, int]] = {}
+
+    def shared_input(shape, divisor) -> tuple[str, np.ndarray]:
+        """One set of 100 input codes per (shape, divisor), stored once in /inputs."""
+        key = "x" + "x".join(map(str, shape)) + f"_over{divisor}"
+        if key not in inputs:
+            inputs[key] = (input_codes(shape, 1000 + len(inputs)), divisor)
+        return key, as_input(inputs[key][0], divisor)
+
     with h5py.File(OUT / "models.h5", "w", libver="latest") as models, \
             h5py.File(OUT / "expected.h5", "w", libver="latest") as expected:
         for i, (name, fn) in enumerate(NETS.items()):
@@ -407,20 +589,15 @@ def main(selected: list[str]):
                 continue
             seed = 2000 + i
             module, arch, what = build_torch_net(name, fn, seed)
-            codes = input_codes(arch["input_shape"], seed)
-            divisor = 255
-            x = as_input(codes, divisor)
+            key, x = shared_input(arch["input_shape"], DIVISORS.get(name, 255))
             logits, cot, grad = torch_expectations(module, x, seed)
             write_native_group(models.create_group(name), arch, torch_params(module))
-            e = expected.create_group(name)
-            e.create_dataset("x_codes", data=codes)
-            e.attrs["divisor"] = divisor
-            e.create_dataset("logits", data=logits)
-            e.create_dataset("cotangent", data=cot)
-            e.create_dataset("input_gradient", data=grad)
-            e.attrs["framework"] = f"torch {torch.__version__}"
-            e.attrs["layers"] = what
+            write_expected(expected.create_group(name), key, logits, cot, grad, f"torch {torch.__version__}", what)
             results.append((name, what, float(np.abs(logits).max()), float(np.abs(grad).max())))
+        g = expected.create_group("inputs")
+        for key, (codes, divisor) in inputs.items():
+            d = g.create_dataset(key, data=codes)
+            d.attrs["divisor"] = divisor
     for name, what, lmax, gmax in results:
         print(f"{name:22s} max|logit| {lmax:8.3f}  max|grad| {gmax:8.4f}  {what}")
     total = sum(p.stat().st_size for p in OUT.iterdir())

@@ -163,9 +163,13 @@ struct KerasExporter {
             let pad = try Padding2D.read(c)
             var input = x
             var mode = "valid"
+            let countIncludePad = try c.bool("count_include_pad", default: true)
             if pad != .zero {
-                if KerasExporter.isSame(pad, input: s, kernel: k, stride: st, output: ours), isMax {
+                if KerasExporter.isSame(pad, input: s, kernel: k, stride: st, output: ours), isMax || !countIncludePad {
+                    // Keras's "same" average pooling excludes the padding from the average.
                     mode = "same"
+                } else if !isMax && !countIncludePad {
+                    throw error(node, "padding \(pad.json) excluded from the average (count_include_pad false) for input \(s) is not what Keras's padding='same' gives")
                 } else if !isMax {
                     // Borderline's average pooling counts padding as zeros: exactly ZeroPadding2D + valid.
                     input = emit("ZeroPadding2D", uniqueName(name + ".pad"),

@@ -512,17 +512,24 @@ struct KerasImporter {
             let k = try pair("pool_size", default: [2, 2])
             let st = try pair("strides", default: k)
             var pad = x.pendingPadding ?? .zero
+            // Keras's "same" average pooling averages over the pixels inside the image only
+            // (count_include_pad = false); ZeroPadding2D before it pads with real zeros.
+            var countIncludePad = true
             if try paddingMode() {
                 let h = KerasLayout.samePadding(input: s[1] + pad.top + pad.bottom, kernel: k[0], stride: st[0])
                 let w = KerasLayout.samePadding(input: s[2] + pad.left + pad.right, kernel: k[1], stride: st[1])
                 if !isMax, h.before + h.after + w.before + w.after > 0 {
-                    throw error(.invalidConfiguration,
-                        "AveragePooling2D with padding 'same' averages over the valid pixels only at the borders; Borderline's AvgPool2D counts padding as zeros, so this input size (\(s[1])×\(s[2])) cannot be imported exactly")
+                    guard pad == .zero else {
+                        throw error(.invalidConfiguration,
+                            "Keras layer '\(name)' (AveragePooling2D): padding 'same' after a ZeroPadding2D mixes padding that counts as zeros with padding that does not; Borderline's AvgPool2D has one rule per layer")
+                    }
+                    countIncludePad = false
                 }
                 pad = Padding2D(top: pad.top + h.before, bottom: pad.bottom + h.after, left: pad.left + w.before, right: pad.right + w.after)
             }
-            let node = try builder.add(name, isMax ? "MaxPool2D" : "AvgPool2D",
-                                       ["kernel_size": .init(k), "stride": .init(st), "padding": pad.json], inputs: [x.node])
+            var poolConfig: [String: JSONValue] = ["kernel_size": .init(k), "stride": .init(st), "padding": pad.json]
+            if !isMax { poolConfig["count_include_pad"] = .bool(countIncludePad) }
+            let node = try builder.add(name, isMax ? "MaxPool2D" : "AvgPool2D", .object(poolConfig), inputs: [x.node])
             return Value(node: node, pendingPadding: nil)
 
         case "GlobalAveragePooling2D":

@@ -9,6 +9,7 @@ private func sameShape(_ inputShapes: [[Int]]) throws -> [Int] {
 /// `x = 0` as in PyTorch.
 public final class ReLU: ConfigurableLayer {
     public static let typeName = "ReLU"
+    public static let configKeys: [String]? = []
     public init() {}
     public init(config: JSONValue) throws {}
     public var config: JSONValue { [:] }
@@ -28,6 +29,7 @@ public final class ReLU: ConfigurableLayer {
 /// Backward: `∂L/∂x = g` for `x > 0`, else `slope · g`.
 public final class LeakyReLU: ConfigurableLayer {
     public static let typeName = "LeakyReLU"
+    public static let configKeys: [String]? = ["negative_slope"]
     /// Kept in Double so the configuration round-trips exactly; the kernels use it as Float.
     public let negativeSlope: Double
     public init(negativeSlope: Double = 0.01) { self.negativeSlope = negativeSlope }
@@ -53,6 +55,7 @@ public final class LeakyReLU: ConfigurableLayer {
 /// Backward: `∂L/∂x = g · y · (1 − y)`.
 public final class Sigmoid: ConfigurableLayer {
     public static let typeName = "Sigmoid"
+    public static let configKeys: [String]? = []
     public init() {}
     public init(config: JSONValue) throws {}
     public var config: JSONValue { [:] }
@@ -75,6 +78,7 @@ public final class Sigmoid: ConfigurableLayer {
 /// `y = tanh(x)`. Backward: `∂L/∂x = g · (1 − y²)`.
 public final class Tanh: ConfigurableLayer {
     public static let typeName = "Tanh"
+    public static let configKeys: [String]? = []
     public init() {}
     public init(config: JSONValue) throws {}
     public var config: JSONValue { [:] }
@@ -94,6 +98,7 @@ public final class Tanh: ConfigurableLayer {
 /// Backward: `∂L/∂x = y ⊙ (g − ⟨g, y⟩)`.
 public final class Softmax: ConfigurableLayer {
     public static let typeName = "Softmax"
+    public static let configKeys: [String]? = []
     public init() {}
     public init(config: JSONValue) throws {}
     public var config: JSONValue { [:] }

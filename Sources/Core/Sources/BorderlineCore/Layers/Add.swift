@@ -2,6 +2,7 @@
 /// block). Backward: `∂L/∂xᵢ = g` for every input.
 public final class Add: ConfigurableLayer {
     public static let typeName = "Add"
+    public static let configKeys: [String]? = []
     public init() {}
     public init(config: JSONValue) throws {}
     public var config: JSONValue { [:] }

@@ -31,6 +31,7 @@ public final class BatchNormSaved {
 /// `∂L/∂x = γ/√(σ²+ε) · (g − Σg/M − x̂ · Σ(g·x̂)/M)`.
 public final class BatchNorm: ConfigurableLayer {
     public static let typeName = "BatchNorm"
+    public static let configKeys: [String]? = ["num_features", "eps", "momentum"]
     public let numFeatures: Int
     /// Kept in Double so the configuration round-trips exactly (1e-5, not 9.99999974e-06).
     public let eps: Double

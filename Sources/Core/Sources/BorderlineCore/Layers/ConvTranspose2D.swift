@@ -11,6 +11,7 @@
 /// `∂L/∂W += X Gᵀ`, `∂L/∂b += Σ ∂L/∂y`.
 public final class ConvTranspose2D: ConfigurableLayer {
     public static let typeName = "ConvTranspose2D"
+    public static let configKeys: [String]? = ["in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding", "bias"]
     public let inChannels: Int
     public let outChannels: Int
     public let kernelSize: (h: Int, w: Int)

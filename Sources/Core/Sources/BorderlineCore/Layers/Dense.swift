@@ -4,6 +4,7 @@
 /// gemv calls over the batch.
 public final class Dense: ConfigurableLayer {
     public static let typeName = "Dense"
+    public static let configKeys: [String]? = ["in_features", "out_features", "bias"]
     public let inFeatures: Int
     public let outFeatures: Int
     public let weight: Parameter

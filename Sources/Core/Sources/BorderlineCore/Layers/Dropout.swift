@@ -10,6 +10,7 @@ public final class DropoutMask {
 /// Backward: `∂L/∂x = g ⊙ mask` (identity at inference).
 public final class Dropout: ConfigurableLayer {
     public static let typeName = "Dropout"
+    public static let configKeys: [String]? = ["p"]
     /// The drop probability, kept in Double so the configuration round-trips exactly.
     public let p: Double
 

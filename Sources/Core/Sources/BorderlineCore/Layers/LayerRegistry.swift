@@ -5,10 +5,16 @@ public protocol ConfigurableLayer: Layer {
     /// Rebuilds the layer from `config`; parameters are created with placeholder values and
     /// are expected to be overwritten by the loader.
     init(config: JSONValue) throws
+    /// Every key `init(config:)` reads. The registry refuses configurations with other keys
+    /// (a typo such as `"strides"` would otherwise silently build another model) and suggests
+    /// the nearest known key. `nil` (the default, for layer types that do not declare their
+    /// keys) skips the check.
+    static var configKeys: [String]? { get }
 }
 
 extension ConfigurableLayer {
     public var typeName: String { Self.typeName }
+    public static var configKeys: [String]? { nil }
 }
 
 /// Maps architecture type names to layer types. The built-in layers are registered up front;
@@ -26,18 +32,73 @@ public enum LayerRegistry {
     /// All registered type names, sorted.
     public static var typeNames: [String] { types.keys.sorted() }
 
+    /// The registered type of that name, if any.
+    public static func type(named typeName: String) -> (any ConfigurableLayer.Type)? { types[typeName] }
+
     /// Builds a layer of the named type.
+    ///
+    /// - Throws: `.unknownLayerType` for an unregistered type (with a "did you mean" when a
+    ///   registered name is close), `.invalidConfiguration` when `config` is not an object, has a
+    ///   key the type does not read (see ``ConfigurableLayer/configKeys``) or a malformed value.
+    ///   Messages start with `layer '<name>' (<type>)`.
     public static func make(typeName: String, config: JSONValue, layerName: String) throws -> any Layer {
         guard let type = types[typeName] else {
             throw BorderlineError(.unknownLayerType,
-                "layer '\(layerName)' has unknown type '\(typeName)'; known types: \(typeNames.joined(separator: ", "))")
+                "layer '\(layerName)' has unknown type '\(typeName)'\(Suggestion.didYouMean(typeName, among: typeNames)); " +
+                "known types: \(typeNames.joined(separator: ", "))")
         }
         do {
-            return try type.init(config: config)
+            if config != .null {
+                guard let keys = config.objectValue else {
+                    throw BorderlineError(.invalidConfiguration, "'config' must be an object, found \(Architecture.brief(config))")
+                }
+                if let known = type.configKeys {
+                    for key in keys.keys.sorted() where !known.contains(key) {
+                        let list = known.isEmpty ? "it takes no configuration" : "it reads \(known.map { "'\($0)'" }.joined(separator: ", "))"
+                        throw BorderlineError(.invalidConfiguration,
+                            "unknown config key '\(key)'\(Suggestion.didYouMean(key, among: known)); \(list)")
+                    }
+                }
+            }
+            return try type.init(config: config == .null ? .object([:]) : config)
         } catch var e as BorderlineError {
             e.message = "layer '\(layerName)' (\(typeName)): \(e.message)"
             throw e
         }
+    }
+}
+
+/// "Did you mean" suggestions for misspelt names.
+public enum Suggestion {
+    /// The Levenshtein distance between two strings (insertions, deletions, substitutions).
+    public static func editDistance(_ a: String, _ b: String) -> Int {
+        let x = Array(a), y = Array(b)
+        guard !x.isEmpty else { return y.count }
+        guard !y.isEmpty else { return x.count }
+        var previous = Array(0...y.count), current = [Int](repeating: 0, count: y.count + 1)
+        for i in 1...x.count {
+            current[0] = i
+            for j in 1...y.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
+            }
+            swap(&previous, &current)
+        }
+        return previous[y.count]
+    }
+
+    /// The candidate nearest to `word` within edit distance `limit` (ties: the first), if any.
+    public static func nearest(_ word: String, among candidates: [String], limit: Int = 2) -> String? {
+        var best: (String, Int)?
+        for c in candidates where c != word {
+            let d = editDistance(word.lowercased(), c.lowercased())
+            if d <= limit, best == nil || d < best!.1 { best = (c, d) }
+        }
+        return best?.0
+    }
+
+    /// `" (did you mean 'x'?)"` for the nearest candidate, or `""`.
+    public static func didYouMean(_ word: String, among candidates: [String]) -> String {
+        nearest(word, among: candidates).map { " (did you mean '\($0)'?)" } ?? ""
     }
 }
 
@@ -60,6 +121,14 @@ public struct ConfigReader {
         if let v = config[key], let b = v.boolValue { return b }
         if config[key] == nil || config[key] == .null, let d { return d }
         throw BorderlineError(.invalidConfiguration, "config key '\(key)' must be true or false, found \(config[key].map(\.description) ?? "nothing")")
+    }
+    /// A number, or nil when the key is absent or null.
+    public func optionalDouble(_ key: String) throws -> Double? {
+        guard let v = config[key], v != .null else { return nil }
+        guard let x = v.doubleValue else {
+            throw BorderlineError(.invalidConfiguration, "config key '\(key)' must be a number, found \(v)")
+        }
+        return x
     }
     public func string(_ key: String, default d: String? = nil) throws -> String {
         if let v = config[key], let s = v.stringValue { return s }

@@ -6,6 +6,7 @@
 /// sample into `[H, W, C]`, `[2, 0, 1]` turns it back). Backward applies the inverse permutation.
 public final class Permute: ConfigurableLayer {
     public static let typeName = "Permute"
+    public static let configKeys: [String]? = ["dims"]
     /// The permutation of the sample dimensions.
     public let dims: [Int]
 

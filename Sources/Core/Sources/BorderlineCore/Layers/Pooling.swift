@@ -75,6 +75,7 @@ public final class MaxPoolIndices {
 /// row-major order on ties, like PyTorch; NaN counts as the maximum, so it propagates).
 public final class MaxPool2D: ConfigurableLayer {
     public static let typeName = "MaxPool2D"
+    public static let configKeys: [String]? = ["kernel_size", "stride", "padding"]
     let window: PoolWindow
     public var kernelSize: (h: Int, w: Int) { window.kernel }
     public var stride: (h: Int, w: Int) { window.stride }
@@ -210,28 +211,57 @@ public final class MaxPool2D: ConfigurableLayer {
     }
 }
 
-/// 2-D average pooling (PyTorch's `AvgPool2d` with `count_include_pad=True`, floor rounding):
-/// `y[n, c, oy, ox] = (1 / (kh·kw)) Σ_window x`, padding counting as zeros.
+/// 2-D average pooling (PyTorch's `AvgPool2d`, floor rounding):
+/// `y[n, c, oy, ox] = (1 / d) Σ_window x` with
+/// - `count_include_pad = true` (PyTorch's default): `d = kh·kw`, padding counting as zeros;
+/// - `count_include_pad = false` (Keras's `padding="same"`, ONNX's default): `d` = the number of
+///   window positions inside the image, so padding is excluded from the average.
 ///
-/// Backward spreads each `∂L/∂y / (kh·kw)` over the in-image part of its window.
+/// Backward spreads each `∂L/∂y / d` over the in-image part of its window.
 public final class AvgPool2D: ConfigurableLayer {
     public static let typeName = "AvgPool2D"
+    public static let configKeys: [String]? = ["kernel_size", "stride", "padding", "count_include_pad"]
     let window: PoolWindow
     public var kernelSize: (h: Int, w: Int) { window.kernel }
     public var stride: (h: Int, w: Int) { window.stride }
     public var padding: Padding2D { window.padding }
+    /// Whether padded positions count in the divisor (see the type's documentation).
+    public let countIncludePad: Bool
 
     /// Average pooling; `stride` defaults to the kernel size.
-    public init(kernelSize: (Int, Int), stride: (Int, Int)? = nil, padding: Padding2D = .zero) throws {
+    public init(kernelSize: (Int, Int), stride: (Int, Int)? = nil, padding: Padding2D = .zero, countIncludePad: Bool = true) throws {
         window = PoolWindow(kernel: kernelSize, stride: stride ?? kernelSize, padding: padding)
+        self.countIncludePad = countIncludePad
         try window.validate()
     }
 
-    public init(config: JSONValue) throws { window = try PoolWindow(config: config) }
+    public init(config: JSONValue) throws {
+        window = try PoolWindow(config: config)
+        countIncludePad = try ConfigReader(config).bool("count_include_pad", default: true)
+    }
 
-    public var config: JSONValue { window.config }
+    public var config: JSONValue {
+        var c = window.config
+        if case .object(var o) = c { o["count_include_pad"] = .bool(countIncludePad); c = .object(o) }
+        return c
+    }
 
     public func outputShape(for inputShapes: [[Int]]) throws -> [Int] { try window.outputShape(for: inputShapes) }
+
+    /// `1 / d` for every output position (row-major over the output plane).
+    private func scales(_ g: ConvGeometry, _ rows: (lo: [Int], hi: [Int]), _ cols: (lo: [Int], hi: [Int])) -> [Float] {
+        // With floor rounding every window lies inside the padded input, so the full divisor is the
+        // kernel area, which is what count_include_pad=True divides by.
+        let full = 1 / Float(g.kernelH * g.kernelW)
+        var s = [Float](repeating: full, count: g.outH * g.outW)
+        guard !countIncludePad else { return s }
+        for oy in 0..<g.outH {
+            for ox in 0..<g.outW {
+                s[oy * g.outW + ox] = 1 / Float((rows.hi[oy] - rows.lo[oy]) * (cols.hi[ox] - cols.lo[ox]))
+            }
+        }
+        return s
+    }
 
     public func forward(_ inputs: [Tensor], context: ForwardContext) -> (output: Tensor, saved: AnyObject?) {
         HeapTuning.apply() // large activations: reuse heap memory instead of page-faulting (see HeapTuning)
@@ -240,9 +270,7 @@ public final class AvgPool2D: ConfigurableLayer {
         let g = window.geometry(channels: x.shape[1], height: x.shape[2], width: x.shape[3])
         let planes = x.batchSize * g.channels, inPlane = g.height * g.width, outH = g.outH, outW = g.outW, W = g.width
         let (rows, cols) = PoolWindow.windows(g)
-        // With floor rounding every window lies inside the padded input, so the divisor is the
-        // full kernel area, which is what count_include_pad=True divides by.
-        let scale = 1 / Float(g.kernelH * g.kernelW)
+        let scale = scales(g, rows, cols)
         let y = Tensor(shape: [x.batchSize, g.channels, outH, outW]) { out in
             guard planes * outH * outW > 0 else { return }
             x.withUnsafeBufferPointer { xp in
@@ -255,7 +283,7 @@ public final class AvgPool2D: ConfigurableLayer {
                             for iy in rows.lo[oy]..<rows.hi[oy] {
                                 for ix in cols.lo[ox]..<cols.hi[ox] { sum += src[iy * W + ix] }
                             }
-                            out[o] = sum * scale
+                            out[o] = sum * scale[oy * outW + ox]
                             o += 1
                         }
                     }
@@ -271,7 +299,7 @@ public final class AvgPool2D: ConfigurableLayer {
         let g = window.geometry(channels: x.shape[1], height: x.shape[2], width: x.shape[3])
         let planes = x.batchSize * g.channels, inPlane = g.height * g.width, outH = g.outH, outW = g.outW, W = g.width
         let (rows, cols) = PoolWindow.windows(g)
-        let scale = 1 / Float(g.kernelH * g.kernelW)
+        let scale = scales(g, rows, cols)
         var dx = Tensor(zeros: x.shape)
         guard planes * outH * outW > 0 else { return [dx] }
         gradOutput.withUnsafeBufferPointer { gp in
@@ -281,7 +309,7 @@ public final class AvgPool2D: ConfigurableLayer {
                     let dst = dp.baseAddress! + plane * inPlane
                     for oy in 0..<outH {
                         for ox in 0..<outW {
-                            let v = gp[o] * scale
+                            let v = gp[o] * scale[oy * outW + ox]
                             for iy in rows.lo[oy]..<rows.hi[oy] {
                                 for ix in cols.lo[ox]..<cols.hi[ox] { dst[iy * W + ix] += v }
                             }
@@ -299,6 +327,7 @@ public final class AvgPool2D: ConfigurableLayer {
 /// Backward: `∂L/∂x[n, c, h, w] = ∂L/∂y[n, c] / (H·W)`.
 public final class GlobalAvgPool2D: ConfigurableLayer {
     public static let typeName = "GlobalAvgPool2D"
+    public static let configKeys: [String]? = []
     public init() {}
     public init(config: JSONValue) throws {}
     public var config: JSONValue { [:] }

@@ -8,6 +8,7 @@
 /// Backward applies the inverse permutation to `∂L/∂y`.
 public final class Flatten: ConfigurableLayer {
     public static let typeName = "Flatten"
+    public static let configKeys: [String]? = ["order"]
 
     public enum Order: String, Sendable {
         case channelsFirst = "channels_first"
@@ -73,6 +74,7 @@ public final class Flatten: ConfigurableLayer {
 /// Backward reshapes `∂L/∂y` back.
 public final class Reshape: ConfigurableLayer {
     public static let typeName = "Reshape"
+    public static let configKeys: [String]? = ["shape"]
     /// The per-sample target shape as configured (may contain one `-1`).
     public let shape: [Int]
 

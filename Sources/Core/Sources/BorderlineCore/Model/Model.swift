@@ -32,6 +32,10 @@ public final class Model {
     public var classNames: [String]
     /// Free-form metadata stored with the model (training command, accuracy, …).
     public var metadata: [String: JSONValue]
+    /// The valid inputs, in raw input space (architecture JSON `input_box`; default `[0, 1]`).
+    /// Setting it checks nothing; ``Model/init(architecture:)`` checks per-channel bounds
+    /// against the input shape.
+    public var inputBox: InputBox = .unit
 
     /// Builds and shape-checks a graph.
     public init(inputShape: [Int], nodes: [Node], outputNode: Int? = nil, embeddingNode: Int? = nil,

@@ -5,6 +5,7 @@ public final class BlackBoxClassifier: Classifier {
     private let base: any Classifier
     public init(_ base: any Classifier) { self.base = base }
     public var inputShape: [Int] { base.inputShape }
+    public var inputBox: InputBox { base.inputBox }
     public var classNames: [String] { base.classNames }
     public func probabilities(_ x: Tensor) throws -> Tensor { try base.probabilities(x) }
 }

@@ -15,6 +15,9 @@ import Foundation
 public protocol Classifier: AnyObject {
     /// The shape of one input sample, e.g. `[1, 28, 28]` (channels first) or `[784]`.
     var inputShape: [Int] { get }
+    /// The valid inputs (``InputBox``): whatever clips or samples in input space stays inside
+    /// it. Defaults to `[0, 1]` for every element.
+    var inputBox: InputBox { get }
     /// One name per class, in output order (`classCount` of them).
     var classNames: [String] { get }
     /// The class probabilities `P` of a batch: `[N, K]`.
@@ -32,6 +35,9 @@ public protocol Classifier: AnyObject {
 extension Classifier {
     /// Number of classes `K`.
     public var classCount: Int { classNames.count }
+
+    /// The unit box `[0, 1]`, for classifiers that declare none.
+    public var inputBox: InputBox { .unit }
 
     public func logits(_ x: Tensor) throws -> Tensor {
         try probabilities(x).map { Foundation.log(Swift.max($0, 1e-30)) }

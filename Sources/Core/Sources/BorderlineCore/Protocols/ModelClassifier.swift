@@ -18,6 +18,9 @@ public final class ModelClassifier: DifferentiableClassifier {
 
     public var inputShape: [Int] { model.inputShape }
 
+    /// The box the model declares (``Model/inputBox``; `[0, 1]` unless its file says otherwise).
+    public var inputBox: InputBox { model.inputBox }
+
     public var embeddingShape: [Int]? { model.embeddingNode.map { model.nodeShapes[$0] } }
 
     private func chunked(_ x: Tensor, _ body: (Tensor) throws -> Tensor) rethrows -> Tensor {

@@ -16,6 +16,7 @@ public final class QueryCountingClassifier: Classifier {
         self.counter = counter
     }
     public var inputShape: [Int] { base.inputShape }
+    public var inputBox: InputBox { base.inputBox }
     public var classNames: [String] { base.classNames }
     public var embeddingShape: [Int]? { base.embeddingShape }
     public func probabilities(_ x: Tensor) throws -> Tensor {
@@ -47,6 +48,7 @@ public final class QueryCountingDifferentiableClassifier: DifferentiableClassifi
         self.countsVJP = countVJPs
     }
     public var inputShape: [Int] { base.inputShape }
+    public var inputBox: InputBox { base.inputBox }
     public var classNames: [String] { base.classNames }
     public var embeddingShape: [Int]? { base.embeddingShape }
     public var gradientsAreEstimated: Bool { base.gradientsAreEstimated }

@@ -55,6 +55,7 @@ public final class RegionClassifier: Classifier {
     }
 
     public var inputShape: [Int] { base.inputShape }
+    public var inputBox: InputBox { base.inputBox }
     public var classNames: [String] { base.classNames }
 
     /// The vote counts `|{j : f(x_j) = k}|` of every row, row-major `[N, K]`.

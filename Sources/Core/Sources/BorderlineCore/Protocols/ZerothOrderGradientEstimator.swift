@@ -57,6 +57,7 @@ public final class ZerothOrderGradientEstimator: DifferentiableClassifier {
     }
 
     public var inputShape: [Int] { base.inputShape }
+    public var inputBox: InputBox { base.inputBox }
     public var classNames: [String] { base.classNames }
     public var gradientsAreEstimated: Bool { true }
 
