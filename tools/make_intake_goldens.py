@@ -29,11 +29,12 @@ d(sum(cotangent * logits))/dx from the framework's own autograd; x is NCHW):
                              Sub/Div by per-channel constants, Conv, Concat, Mul of two branches,
                              Sigmoid, Tanh, Flatten, MatMul + Add, LayerNormalization, exact GELU (the
                              Div/Erf/Add/Mul/Mul pattern), Gemm, a final Softmax (removed on import).
-    functional.keras         Keras 3 (JAX backend) Functional model: Rescaling(1/255), a nested
-    functional.h5              Functional base (Conv2D, BatchNormalization, ReLU, MaxPooling2D,
-                             Conv2D) and a nested Sequential head block, GlobalAveragePooling2D,
-                             Dense; model.save(".keras") and model.save(".h5"). Inputs are pixel
-                             values 0…255.
+    functional.keras         Keras 3 (JAX backend) Functional model: Rescaling(1/255, offset -0.5),
+    functional.h5              a nested Functional base (Conv2D, BatchNormalization, ReLU,
+                             MaxPooling2D, a dilated DepthwiseConv2D with depth_multiplier 2, Conv2D
+                             with relu6) read by a nested Sequential head block and by a pooling
+                             branch, GlobalAveragePooling2D, Concatenate, Dense; model.save(".keras")
+                             and model.save(".h5"). Inputs are pixel values 0…255.
     NAME.expected.h5         for NAME in resnet, mobilenet, ops, functional (both resnet exports and
                              both Keras files share their model's file).
     bad/                     malformed and foreign files for the bad-intake tests: an ONNX model
@@ -279,16 +280,18 @@ def keras_model():
     y = L.BatchNormalization(name="bn_a")(y)
     y = L.ReLU(name="relu_a")(y)
     y = L.MaxPooling2D(2, name="pool_a")(y)
-    y = L.Conv2D(24, 3, padding="same", activation="relu", name="conv_b")(y)
+    y = L.DepthwiseConv2D(3, padding="same", dilation_rate=2, depth_multiplier=2, name="dw_b")(y)
+    y = L.Conv2D(24, 1, activation="relu6", name="conv_b")(y)
     base = keras.Model(base_in, y, name="base")
     head = keras.Sequential([L.Conv2D(32, 1, activation="relu", name="pw"), L.BatchNormalization(name="bn_h")], name="head_block")
 
     inp = keras.Input((h, w, c), name="image")
     z = L.Rescaling(1 / 255.0, offset=-0.5, name="rescale")(inp)
     z = L.Conv2D(16, 3, strides=1, padding="same", name="stem")(z)
-    z = base(z)
-    z = head(z)
-    z = L.GlobalAveragePooling2D(name="gap")(z)
+    features = base(z)
+    a = L.GlobalAveragePooling2D(name="gap")(head(features))
+    b = L.GlobalAveragePooling2D(name="gap_base")(features)
+    z = L.Concatenate(name="concat")([a, b])
     out = L.Dense(10, name="logits")(z)
     model = keras.Model(inp, out, name="functional_with_nested")
     # Batch-norm statistics far from the identity (seeded), as for the PyTorch models.

@@ -64,4 +64,52 @@ final class IntakeGoldenTests: XCTestCase {
     func testResNetFromTheDynamoExporterWithExternalData() throws {
         try check("resnet.dynamo.onnx", against: "resnet")
     }
+
+    func testMobileNetBlocksFromTheTorchScriptExporter() throws {
+        let (_, _, model) = try check("mobilenet.onnx", against: "mobilenet")
+        let convs = model.nodes.compactMap { $0.layer as? Conv2D }
+        XCTAssertTrue(convs.contains { $0.groups == $0.inChannels && $0.groups > 1 }, "a depthwise convolution")
+        XCTAssertTrue(convs.contains { $0.dilation == (2, 2) }, "a dilated convolution")
+        XCTAssertTrue(model.nodes.contains { $0.layer.typeName == "BatchNorm" }, "BatchNormalization nodes stay BatchNorm layers")
+        XCTAssertTrue(model.nodes.contains { $0.layer.typeName == "ReLU6" }, "Clip(0, 6) is ReLU6")
+        XCTAssertFalse(model.nodes.contains { $0.layer.typeName == "Reshape" }, "the Shape/Gather/Concat flatten leaves no Reshape node")
+    }
+
+    func testRemainingOperatorsMatchPyTorch() throws {
+        let (_, _, model) = try check("ops.onnx", against: "ops")
+        let types = model.nodes.map(\.layer.typeName)
+        for type in ["Normalization", "Concatenate", "Multiply", "LayerNorm", "GELU", "Tanh", "Sigmoid", "AvgPool2D"] {
+            XCTAssertTrue(types.contains(type), "\(type) missing from \(types)")
+        }
+        // (x − mean) / std is one Normalization layer, and the final Softmax is removed (logits out).
+        XCTAssertEqual(types.filter { $0 == "Normalization" }.count, 1, "\(types)")
+        XCTAssertEqual(model.metadata["removed_output_activation"], "softmax")
+        XCTAssertFalse(types.contains("Softmax"))
+    }
+
+    func testKeras3ArchiveWithRescalingAndNestedModels() throws {
+        let (_, _, model) = try check("functional.keras", against: "functional")
+        let names = model.nodes.map(\.name)
+        XCTAssertTrue(names.contains("base.conv_a"), "layers of the nested base are named base.<layer>: \(names)")
+        XCTAssertTrue(names.contains("head_block.pw"), "\(names)")
+        XCTAssertEqual(model.nodes.first?.layer.typeName, "Rescaling")
+        XCTAssertEqual(model.metadata["keras_version"]?.stringValue?.hasPrefix("3."), true)
+    }
+
+    func testLegacyH5WithNestedModels() throws {
+        let (_, _, model) = try check("functional.h5", against: "functional")
+        XCTAssertTrue(model.nodes.contains { $0.name == "base.dw_b" })
+    }
+
+    /// Both Keras files hold the same weights; both ONNX exports of the ResNet too.
+    func testTwoRoutesGiveTheSameParameters() throws {
+        for (a, b) in [("functional.keras", "functional.h5")] {
+            let x = try Model.load(contentsOf: try Self.fixture(a)), y = try Model.load(contentsOf: try Self.fixture(b))
+            XCTAssertEqual(x.namedParameters.map(\.name), y.namedParameters.map(\.name))
+            for (p, q) in zip(x.namedParameters, y.namedParameters) { XCTAssertEqual(p.parameter.value, q.parameter.value, p.name) }
+        }
+        let torchScript = try Model.load(contentsOf: try Self.fixture("resnet.onnx"))
+        let dynamo = try Model.load(contentsOf: try Self.fixture("resnet.dynamo.onnx"))
+        XCTAssertEqual(torchScript.parameterCount, dynamo.parameterCount)
+    }
 }

@@ -92,7 +92,7 @@ struct KerasArchiveWeights: KerasWeightSource {
             let dataset = try vars.dataset(String(i))
             let value = try dataset.readTensor()
             try ParameterAssignment.checkFinite(value, what: "dataset \(dataset.path) (\(role))", file: name)
-            result[role] = KerasWeights.Weight(path: dataset.path, value: value)
+            result[role] = KerasWeights.Weight(path: "model.weights.h5:\(dataset.path)", value: value)
         }
         return result
     }

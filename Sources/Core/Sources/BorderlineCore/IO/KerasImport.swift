@@ -22,7 +22,8 @@ struct KerasImporter {
         "InputLayer", "Dense", "Conv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D",
         "GlobalAveragePooling2D", "BatchNormalization", "Activation", "ReLU", "LeakyReLU", "Softmax",
         "Flatten", "Reshape", "Permute", "ZeroPadding2D", "Cropping2D", "Dropout", "Add",
-        "Sequential", "Functional",
+        "DepthwiseConv2D", "ELU", "PReLU", "Rescaling", "Normalization", "UpSampling2D", "Concatenate", "Multiply",
+        "LayerNormalization", "Sequential", "Functional",
     ]
     /// Keras 2 spellings of the same layers.
     static let aliases = ["Convolution2D": "Conv2D", "Conv2DTranspose": "Conv2DTranspose", "Deconvolution2D": "Conv2DTranspose",
@@ -447,28 +448,50 @@ struct KerasImporter {
             if useBias { try assign(w["bias"]!, to: builder.nodes[node], parameter: "bias", kerasShape: [units], layout: "(out,)") }
             return try activation(c["activation"], after: node, layer: name, builder: builder)
 
-        case "Conv2D":
+        case "Conv2D", "DepthwiseConv2D":
+            // DepthwiseConv2D(depth_multiplier m) is Conv2D with groups = in, out = in·m; its kernel
+            // (kh, kw, in, m) puts output channel c·m + j at [.., .., c, j].
             try channelsLast()
-            try noDilation()
+            let depthwise = className == "DepthwiseConv2D"
             let x = try single(foldsPadding: true)
             let s = try image(x)
             let pre = x.pendingPadding ?? .zero
             let k = try pair("kernel_size"), st = try pair("strides", default: [1, 1])
-            let filters = try positiveInt("filters")
+            let d = try pair("dilation_rate", default: [1, 1])
+            let multiplier = depthwise ? (c["depth_multiplier"]?.intValue ?? 1) : 1
+            let filters = depthwise ? s[0] * multiplier : try positiveInt("filters")
+            let groups = depthwise ? s[0] : (c["groups"]?.intValue ?? 1)
+            guard multiplier > 0, groups > 0, s[0] % groups == 0, filters % groups == 0 else {
+                throw error(.invalidConfiguration, "groups = \(groups) does not divide the \(s[0]) input channels and \(filters) filters")
+            }
+            if st != [1, 1], d != [1, 1] {
+                throw error(.invalidConfiguration, "strides \(st) together with dilation_rate \(d) is not supported (Keras refuses it too)")
+            }
             var pad = pre
             if try paddingMode() {
-                let h = KerasLayout.samePadding(input: s[1] + pre.top + pre.bottom, kernel: k[0], stride: st[0])
-                let w = KerasLayout.samePadding(input: s[2] + pre.left + pre.right, kernel: k[1], stride: st[1])
+                let extent = [(k[0] - 1) * d[0] + 1, (k[1] - 1) * d[1] + 1]
+                let h = KerasLayout.samePadding(input: s[1] + pre.top + pre.bottom, kernel: extent[0], stride: st[0])
+                let w = KerasLayout.samePadding(input: s[2] + pre.left + pre.right, kernel: extent[1], stride: st[1])
                 pad = Padding2D(top: pre.top + h.before, bottom: pre.bottom + h.after, left: pre.left + w.before, right: pre.right + w.after)
             }
             let useBias = bool("use_bias", default: true)
-            let node = try builder.add(name, "Conv2D", [
+            var conv: [String: JSONValue] = [
                 "in_channels": .init(s[0]), "out_channels": .init(filters), "kernel_size": .init(k),
                 "stride": .init(st), "padding": pad.json, "bias": .bool(useBias),
-            ], inputs: [x.node])
+            ]
+            if groups != 1 { conv["groups"] = .init(groups) }
+            if d != [1, 1] { conv["dilation"] = .init(d) }
+            let node = try builder.add(name, "Conv2D", .object(conv), inputs: [x.node])
             let w = try weights.take(spec, roles: useBias ? ["kernel", "bias"] : ["kernel"])
-            try assign(w["kernel"]!, to: builder.nodes[node], parameter: "weight", kerasShape: [k[0], k[1], s[0], filters],
-                       layout: "(kh, kw, in, out)", convert: KerasLayout.kernelFromKeras)
+            if depthwise {
+                // (kh, kw, in, m) → [in·m, 1, kh, kw]: the row-major order of (in, m) is the output channel.
+                try assign(w["kernel"]!, to: builder.nodes[node], parameter: "weight", kerasShape: [k[0], k[1], s[0], multiplier],
+                           layout: "(kh, kw, in, depth_multiplier)", convert: { t in
+                               KerasLayout.permuteAll(t, [2, 3, 0, 1]).reshaped([filters, 1, k[0], k[1]]) })
+            } else {
+                try assign(w["kernel"]!, to: builder.nodes[node], parameter: "weight", kerasShape: [k[0], k[1], s[0] / groups, filters],
+                           layout: "(kh, kw, in/groups, out)", convert: KerasLayout.kernelFromKeras)
+            }
             if useBias { try assign(w["bias"]!, to: builder.nodes[node], parameter: "bias", kerasShape: [filters], layout: "(out,)") }
             return try activation(c["activation"], after: node, layer: name, builder: builder)
 
@@ -579,11 +602,137 @@ struct KerasImporter {
         case "ReLU":
             let x = try single()
             let slope = c["negative_slope"]?.doubleValue ?? 0
-            if let m = c["max_value"], m != .null { throw error(.invalidConfiguration, "max_value \(m) is not supported") }
             if let t = c["threshold"]?.doubleValue, t != 0 { throw error(.invalidConfiguration, "threshold \(t) is not supported") }
+            if let m = c["max_value"], m != .null {
+                guard slope == 0, let top = m.doubleValue, top > 0 else {
+                    throw error(.invalidConfiguration, "max_value \(m) with negative_slope \(slope) is not supported")
+                }
+                let node = top == 6
+                    ? try builder.add(name, "ReLU6", [:], inputs: [x.node])
+                    : try builder.add(name, "Clip", ["min": 0, "max": .init(top)], inputs: [x.node])
+                return Value(node: node, pendingPadding: nil)
+            }
             let node = slope == 0
                 ? try builder.add(name, "ReLU", [:], inputs: [x.node])
                 : try builder.add(name, "LeakyReLU", ["negative_slope": .init(slope)], inputs: [x.node])
+            return Value(node: node, pendingPadding: nil)
+
+        case "ELU":
+            let x = try single()
+            return Value(node: try builder.add(name, "ELU", ["alpha": .init(c["alpha"]?.doubleValue ?? 1)], inputs: [x.node]), pendingPadding: nil)
+
+        case "PReLU":
+            // alpha has the input's shape minus the axes in shared_axes; Borderline's PReLU has one
+            // slope, or one per channel (Keras shared_axes [1, 2] on images).
+            let x = try single()
+            let s = builder.shape(x.node)
+            let shared = Set(c["shared_axes"]?.arrayValue?.compactMap(\.intValue) ?? (c["shared_axes"]?.intValue.map { [$0] } ?? []))
+            let kerasS = KerasLayout.kerasShape(s)
+            let alphaShape = kerasS.indices.map { shared.contains($0 + 1) ? 1 : kerasS[$0] }
+            let perChannel = Array(repeating: 1, count: max(kerasS.count - 1, 0)) + [kerasS.last ?? 1]
+            guard alphaShape.allSatisfy({ $0 == 1 }) || alphaShape == perChannel else {
+                throw error(.invalidConfiguration,
+                    "PReLU with alpha of shape \(alphaShape) (shared_axes \(shared.sorted())) is not supported; Borderline's PReLU takes one slope or one per channel (shared_axes [1, 2] for images)")
+            }
+            let count = alphaShape.reduce(1, *)
+            let node = try builder.add(name, "PReLU", ["num_parameters": .init(count)], inputs: [x.node])
+            let w = try weights.take(spec, roles: ["alpha"])
+            try assign(w["alpha"]!, to: builder.nodes[node], parameter: "weight", kerasShape: alphaShape, layout: "alpha",
+                       convert: { $0.reshaped([count]) })
+            return Value(node: node, pendingPadding: nil)
+
+        case "Rescaling":
+            let x = try single()
+            func numbers(_ key: String, default d: Double) throws -> JSONValue {
+                guard let v = c[key], v != .null else { return .init(d) }
+                if v.doubleValue != nil { return v }
+                if let a = v.arrayValue, !a.isEmpty, a.allSatisfy({ $0.doubleValue != nil }) { return a.count == 1 ? a[0] : v }
+                throw error(.invalidConfiguration, "'\(key)' must be a number or a list of numbers (one per channel), found \(Architecture.brief(v))")
+            }
+            return Value(node: try builder.add(name, "Rescaling", ["scale": try numbers("scale", default: 1), "offset": try numbers("offset", default: 0)],
+                                               inputs: [x.node]), pendingPadding: nil)
+
+        case "Normalization":
+            // (x − mean) / max(√variance, 1e-7) per channel (axis −1); mean and variance are in the
+            // config when given to the constructor, else weights (mean, variance, count) from adapt().
+            let x = try single()
+            let s = builder.shape(x.node)
+            let channels = KerasLayout.kerasShape(s).last ?? 1
+            if c["invert"]?.boolValue == true { throw error(.invalidConfiguration, "invert = true is not supported") }
+            let axis = c["axis"].flatMap { $0.intValue ?? ($0.arrayValue?.count == 1 ? $0.arrayValue?[0].intValue : nil) } ?? -1
+            guard axis == -1 || axis == s.count else {
+                throw error(.invalidConfiguration, "axis \(Architecture.brief(c["axis"] ?? .null)) is not supported; Borderline normalises per channel (axis -1)")
+            }
+            var mean: [Float], variance: [Float]
+            if let m = c["mean"], m != .null, let v = c["variance"], v != .null {
+                func list(_ j: JSONValue) -> [Float]? {
+                    if let d = j.doubleValue { return [Float(d)] }
+                    return j.arrayValue.map { a in a.compactMap(\.doubleValue).map(Float.init) }
+                }
+                guard let mm = list(m), let vv = list(v), !mm.isEmpty, !vv.isEmpty else {
+                    throw error(.invalidConfiguration, "'mean' and 'variance' must be numbers or lists of numbers")
+                }
+                (mean, variance) = (mm, vv)
+            } else {
+                let w = try weights.take(spec, roles: ["mean", "variance", "count"])
+                let kShape = w["mean"]!.value.shape
+                guard w["mean"]!.value.count == channels || w["mean"]!.value.count == 1, w["variance"]!.value.count == w["mean"]!.value.count else {
+                    throw error(.shapeMismatch, "dataset \(w["mean"]!.path) has shape \(kShape); layer \(name) (Normalization) expects \(channels) per-channel means")
+                }
+                (mean, variance) = (w["mean"]!.value.scalars, w["variance"]!.value.scalars)
+            }
+            guard [1, channels].contains(mean.count), [1, channels].contains(variance.count) else {
+                throw error(.shapeMismatch, "mean (\(mean.count) values) and variance (\(variance.count)) must have one value or one per channel (\(channels))")
+            }
+            func json(_ v: [Float]) -> JSONValue { v.count == 1 ? .init(Double(v[0])) : .array(v.map { .init(Double($0)) }) }
+            return Value(node: try builder.add(name, "Normalization", ["mean": json(mean), "variance": json(variance)], inputs: [x.node]),
+                         pendingPadding: nil)
+
+        case "UpSampling2D":
+            try channelsLast()
+            let x = try single()
+            _ = try image(x)
+            let size = try pair("size", default: [2, 2])
+            let mode = c["interpolation"]?.stringValue ?? "nearest"
+            guard mode == "nearest" else { throw error(.invalidConfiguration, "interpolation '\(mode)' is not supported (only nearest)") }
+            return Value(node: try builder.add(name, "UpSampling2D", ["scale_factor": .init(size), "mode": "nearest"], inputs: [x.node]),
+                         pendingPadding: nil)
+
+        case "Concatenate":
+            guard inputs.count >= 2 else { throw error(.invalidConfiguration, "Concatenate needs at least two inputs, has \(inputs.count)") }
+            if inputs.contains(where: { $0.pendingPadding != nil }) { throw paddingNotFoldable(spec) }
+            let s = builder.shape(inputs[0].node)
+            let raw = c["axis"]?.intValue ?? -1
+            let kerasAxis = raw < 0 ? raw + s.count : raw - 1
+            guard kerasAxis >= 0, kerasAxis < s.count else { throw error(.invalidConfiguration, "axis \(raw) is out of range for samples of rank \(s.count)") }
+            let axis = KerasLayout.kerasToOurs(rank: s.count)[kerasAxis]
+            return Value(node: try builder.add(name, "Concatenate", ["axis": .init(axis)], inputs: inputs.map(\.node)), pendingPadding: nil)
+
+        case "Multiply":
+            guard inputs.count == 2 else { throw error(.invalidConfiguration, "Multiply of \(inputs.count) inputs is not supported (two)") }
+            if inputs.contains(where: { $0.pendingPadding != nil }) { throw paddingNotFoldable(spec) }
+            return Value(node: try builder.add(name, "Multiply", [:], inputs: inputs.map(\.node)), pendingPadding: nil)
+
+        case "LayerNormalization":
+            let x = try single()
+            let s = builder.shape(x.node)
+            let axes = c["axis"].flatMap { $0.intValue.map { [$0] } ?? $0.arrayValue?.compactMap(\.intValue) } ?? [-1]
+            guard s.count == 1, axes.map({ $0 < 0 ? $0 + 2 : $0 }) == [1] else {
+                throw error(.invalidConfiguration,
+                    "LayerNormalization over axis \(axes) of a tensor of shape \(KerasLayout.kerasShape(s)) is not supported (only over flat features)")
+            }
+            let center = bool("center", default: true), scale = bool("scale", default: true)
+            if c["rms_scaling"]?.boolValue == true { throw error(.invalidConfiguration, "rms_scaling = true is not supported") }
+            let node = try builder.add(name, "LayerNorm", ["normalized_shape": .init(s), "eps": .init(c["epsilon"]?.doubleValue ?? 1e-3),
+                                                           "elementwise_affine": .bool(scale || center), "bias": .bool(center)], inputs: [x.node])
+            var roles: [String] = []
+            if scale { roles.append("gamma") }
+            if center { roles.append("beta") }
+            let w = try weights.take(spec, roles: roles)
+            let n = builder.nodes[node]
+            if scale { try assign(w["gamma"]!, to: n, parameter: "weight", kerasShape: s, layout: "(features,)") }
+            else if center, let p = n.layer.parameters.first(where: { $0.name == "weight" }) { p.value = Tensor(repeating: 1, shape: s) }
+            if center { try assign(w["beta"]!, to: n, parameter: "bias", kerasShape: s, layout: "(features,)") }
             return Value(node: node, pendingPadding: nil)
 
         case "LeakyReLU":
@@ -757,9 +906,13 @@ struct KerasImporter {
         case "leaky_relu":
             type = "LeakyReLU"
             config = ["negative_slope": 0.2]
+        case "relu6": type = "ReLU6"
+        case "elu": type = "ELU"
+        case "silu", "swish": type = "SiLU"
+        case "gelu": (type, config) = ("GELU", ["approximate": "none"])
         default:
             throw error(.unknownLayerType,
-                "Keras layer '\(layer)' uses activation '\(activation)', which Borderline does not support (relu, sigmoid, tanh, softmax, leaky_relu, linear)")
+                "Keras layer '\(layer)' uses activation '\(activation)', which Borderline does not support (relu, relu6, sigmoid, tanh, softmax, leaky_relu, elu, silu/swish, gelu, linear)")
         }
         let nodeName = nodeName ?? builder.uniqueName("\(layer).\(activation)")
         return Value(node: try builder.add(nodeName, type, config, inputs: [node]), pendingPadding: nil)

@@ -46,7 +46,13 @@ enum ModelFileSniffer {
         do {
             archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
         } catch {
-            return .otherZip(reason: "it starts like a zip archive but cannot be read as one (\(error)); it may be truncated")
+            let what: String
+            switch URL(fileURLWithPath: path).pathExtension.lowercased() {
+            case "keras": what = "a Keras 3 .keras file (a zip of config.json and model.weights.h5)"
+            case "pt", "pth": what = "a PyTorch file (a zip of data.pkl and tensor data)"
+            default: what = "a zip archive"
+            }
+            return .otherZip(reason: "it starts like \(what) but cannot be read as one (\(error)): the file is truncated or damaged; copy or save it again")
         }
         var names: [String] = []
         for entry in archive { names.append(entry.path) }
