@@ -35,6 +35,8 @@ d(sum(cotangent * logits))/dx from the framework's own autograd; x is NCHW):
                              with relu6) read by a nested Sequential head block and by a pooling
                              branch, GlobalAveragePooling2D, Concatenate, Dense; model.save(".keras")
                              and model.save(".h5"). Inputs are pixel values 0…255.
+    NAME.borderline.h5       resnet, mobilenet and ops written by tools/torch_to_borderline.py
+                             (torch.fx trace of the same modules, no ONNX).
     NAME.expected.h5         for NAME in resnet, mobilenet, ops, functional (both resnet exports and
                              both Keras files share their model's file).
     bad/                     malformed and foreign files for the bad-intake tests: an ONNX model
@@ -263,6 +265,13 @@ def torch_models():
             (g,) = torch.autograd.grad((pre * torch.from_numpy(cot)).sum(), xt)
             logits, grad = pre.detach().numpy(), g.numpy()
         write_group(name, x, logits, cot, grad, framework=f"torch {torch.__version__}")
+        # The same module through tools/torch_to_borderline.py (torch.fx, no ONNX).
+        sys.path.insert(0, str(ROOT / "tools"))
+        import torch_to_borderline as t2b
+        converter = t2b.Converter(model, list(SHAPE))
+        arch = converter.run()
+        arch["metadata"] = {"source": "pytorch (tools/torch_to_borderline.py)", "module": cls.__name__}
+        t2b.write_native(str(OUT / f"{name}.borderline.h5"), arch, converter.parameters, [])
 
 
 # ----------------------------------------------------------------------------------------------

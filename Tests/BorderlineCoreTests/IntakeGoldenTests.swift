@@ -101,6 +101,18 @@ final class IntakeGoldenTests: XCTestCase {
         XCTAssertTrue(model.nodes.contains { $0.name == "base.dw_b" })
     }
 
+    /// The same PyTorch modules written by tools/torch_to_borderline.py (torch.fx, no ONNX): layers
+    /// named by their module paths, so parameters carry the state_dict keys.
+    func testTorchToBorderlineHelperOutputs() throws {
+        for name in ["resnet", "mobilenet", "ops"] {
+            let (_, _, model) = try check("\(name).borderline.h5", against: name)
+            XCTAssertEqual(model.metadata["source"], "pytorch (tools/torch_to_borderline.py)")
+        }
+        let resnet = try Model.load(contentsOf: try Self.fixture("resnet.borderline.h5"))
+        XCTAssertTrue(resnet.namedParameters.map(\.name).contains("layer2.downsample.0.weight"))
+        XCTAssertEqual(resnet.embeddingNode.map { resnet.nodes[$0].name }, "flatten")
+    }
+
     /// Both Keras files hold the same weights; both ONNX exports of the ResNet too.
     func testTwoRoutesGiveTheSameParameters() throws {
         for (a, b) in [("functional.keras", "functional.h5")] {

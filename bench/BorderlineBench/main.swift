@@ -57,8 +57,9 @@ if arguments.contains("--intake") {
     let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Tests/BorderlineCoreTests/Golden/intake")
     let fixtures = [("resnet.onnx", "resnet"), ("resnet.dynamo.onnx", "resnet"), ("mobilenet.onnx", "mobilenet"),
-                    ("ops.onnx", "ops"), ("functional.keras", "functional"), ("functional.h5", "functional")]
-    print("fixture               load ms  max |Δ logit|  max |Δ grad| / max |grad|")
+                    ("ops.onnx", "ops"), ("functional.keras", "functional"), ("functional.h5", "functional"),
+                    ("resnet.borderline.h5", "resnet"), ("mobilenet.borderline.h5", "mobilenet"), ("ops.borderline.h5", "ops")]
+    print("fixture                  load ms  max |Δ logit|  max |Δ grad| / max |grad|")
     for (file, name) in fixtures {
         let path = folder.appendingPathComponent(file).path
         let root = try HDF5File.open(folder.appendingPathComponent("\(name).expected.h5").path).root()
@@ -70,7 +71,7 @@ if arguments.contains("--intake") {
         let (_, g) = model.vjp(x) { _ in cotangent }
         let scale = gradient.scalars.map(abs).max() ?? 1
         let gradError = (zip(g.scalars, gradient.scalars).map { abs($0 - $1) }.max() ?? 0) / scale
-        print(String(format: "%@  %7.2f  %13.2e  %13.2e", file.padding(toLength: 20, withPad: " ", startingAt: 0), 1000 * load,
+        print(String(format: "%@  %7.2f  %13.2e  %13.2e", file.padding(toLength: 23, withPad: " ", startingAt: 0), 1000 * load,
                      Double(logitError), Double(gradError)))
     }
     exit(0)
