@@ -34,8 +34,7 @@ let package = Package(
     targets: [
         .target(
             name: "BorderlineHost",
-            dependencies: [core, .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            dependencies: [core, .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")]
         ),
         .executableTarget(
             name: "borderline",
@@ -47,15 +46,13 @@ let package = Package(
         .executableTarget(
             name: "BorderlineBench",
             dependencies: ["BorderlineHost", core],
-            path: "bench/BorderlineBench",
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            path: "bench/BorderlineBench"
         ),
         .target(
             name: "BisectionKit",
             dependencies: [core],
             path: "Plugins/Bisection",
-            exclude: ["Entry"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            exclude: ["Entry"]
         ),
         .target(
             name: "BisectionPlugin",
@@ -66,8 +63,7 @@ let package = Package(
             name: "FlipPointKit",
             dependencies: [core],
             path: "Plugins/FlipPoint",
-            exclude: ["Entry"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            exclude: ["Entry"]
         ),
         .target(
             name: "FlipPointPlugin",
@@ -82,8 +78,7 @@ let package = Package(
             name: "DeepDIGKit",
             dependencies: [core],
             path: "Plugins/DeepDIG",
-            exclude: ["Entry"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            exclude: ["Entry"]
         ),
         .target(
             name: "DeepDIGPlugin",
@@ -100,8 +95,7 @@ let package = Package(
             name: "LatentKit",
             dependencies: [core],
             path: "Plugins/Latent",
-            exclude: ["Entry"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            exclude: ["Entry"]
         ),
         .target(
             name: "LatentPlugin",
@@ -123,8 +117,7 @@ let package = Package(
             name: "SlicesKit",
             dependencies: [core],
             path: "Plugins/Slices",
-            exclude: ["Entry"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            exclude: ["Entry"]
         ),
         .target(
             name: "SlicesPlugin",
@@ -140,8 +133,7 @@ let package = Package(
             name: "RegionKit",
             dependencies: [core],
             path: "Plugins/Region",
-            exclude: ["Entry"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            exclude: ["Entry"]
         ),
         .target(
             name: "RegionPlugin",

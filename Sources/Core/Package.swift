@@ -33,15 +33,17 @@ let package = Package(
         // FreeType + fontconfig (libfreetype-dev, libfontconfig-dev) for the text in charts.
         .systemLibrary(name: "CFreeType", pkgConfig: "freetype2",
                        providers: [.apt(["libfreetype-dev", "libfontconfig-dev"])]),
+        // The lane kernels (direct convolution, fused pooling/activation, Adam) in C, compiled for
+        // AVX-512, AVX2 and portable code and chosen at run time (Sources/CKernels).
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=fast"])]),
         .target(
             name: "BorderlineCore",
             dependencies: [
-                "CBLAS", "CHDF5", "CGzip", "CPNG", "CLIBLINEAR", "CFreeType",
+                "CKernels", "CBLAS", "CHDF5", "CGzip", "CPNG", "CLIBLINEAR", "CFreeType",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-            ],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            ]
         ),
     ]
 )

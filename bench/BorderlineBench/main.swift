@@ -106,7 +106,7 @@ if arguments.contains("--thread-study") {
     exit(0)
 }
 
-print("# borderline-bench: OpenBLAS \(BLAS.coreName), \(ComputePolicy.threads) threads (conv models: batch split, 1 BLAS thread each; dense models: threaded BLAS), \(quick ? "quick" : "full")")
+print("# borderline-bench: OpenBLAS \(BLAS.coreName), lane kernels \(LaneKernels.instructionSet.name), \(ComputePolicy.threads) threads (conv models: batch split, 1 BLAS thread each; dense models: threaded BLAS), \(quick ? "quick" : "full")")
 for (id, name, model) in [("W1", "cnn", cnn), ("W6", "fcn", fcn)] where wants(id) {
     let t = medianSeconds { _ = model.forward(batch256) }
     report(id, "\(name)-forward-b256", 256 / t, "images/s")
@@ -128,13 +128,13 @@ if wants("W3") {
     let params = autoencoder.trainableParameters
     let t = medianSeconds {
         for p in params { p.zeroGradient() }
-        ComputePolicy.prepareBLAS(for: cnn)
         let aeTrace = autoencoder.trace(x)
         let recon = aeTrace.output
-        let clsTrace = cnn.trace(recon.reshaped([128, 1, 28, 28]))
-        let ce = try! Loss.softmaxCrossEntropy(logits: clsTrace.output, labels: target)
+        // As DeepDIG trains its autoencoders: the classifier's vjp of the weighted cross-entropy.
+        let dRecon = cnn.vjp(recon.reshaped([128, 1, 28, 28])) { logits in
+            0.8 * (try! Loss.softmaxCrossEntropy(logits: logits, labels: target)).gradient
+        }.inputGradient
         let mse = try! Loss.meanSquaredError(recon, targets: x)
-        let dRecon = cnn.backward(clsTrace, outputGradient: 0.8 * ce.gradient, parameterGradients: false)!
         autoencoder.backward(aeTrace, outputGradient: mse.gradient + dRecon.reshaped([128, 784]), inputGradient: false)
         adam.step(params)
     }

@@ -14,7 +14,9 @@ import Foundation
 /// when an endpoint is on the wrong side (`f(0) ≤ 0` or `f(1) ≥ 0`), when the undecided point is
 /// claimed by a third class (the segment passes through another class's region), or when
 /// `maxSteps` halvings do not bring `|f|` below `β` (the scores change too steeply along the
-/// segment). All rows still active are evaluated together, one classifier call per step.
+/// segment). All rows still active are evaluated together, one classifier call per step; where
+/// the classifier's first layer is a shrinking affine map the midpoints go through an
+/// ``AffineProbeEvaluator`` (first layer once per endpoint, then interpolated).
 /// Model queries: `2N` for the endpoints plus one per active row per step.
 public enum BoundaryBisection {
     public struct Configuration: Sendable, Equatable {
@@ -108,22 +110,40 @@ public enum BoundaryBisection {
             }
         }
 
+        // Midpoints of a shrinking affine first layer: interpolate its outputs at the endpoints.
+        let evaluator = AffineProbeEvaluator.splits(classifier)
+            ? try AffineProbeEvaluator(classifier, anchors: Tensor.concatenate(batches: [a, b])) : nil
         for step in 1...configuration.maxSteps where !active.isEmpty {
             try checkStop()
-            var batch = [Float](repeating: 0, count: active.count * d)
-            a.withUnsafeBufferPointer { ap in
-                b.withUnsafeBufferPointer { bp in
-                    for (i, r) in active.enumerated() {
-                        let m = (lo[r] + hi[r]) / 2
-                        lambdas[r] = m
-                        for j in 0..<d {
-                            let x0 = ap[r * d + j]
-                            batch[i * d + j] = x0 + m * (bp[r * d + j] - x0)
+            let p: [Float]
+            var batch: [Float] = []
+            if let evaluator {
+                var indices = [Int](), weights = [Float]()
+                indices.reserveCapacity(2 * active.count)
+                weights.reserveCapacity(2 * active.count)
+                for r in active {
+                    let m = (lo[r] + hi[r]) / 2
+                    lambdas[r] = m
+                    indices += [r, n + r]
+                    weights += [1 - m, m]
+                }
+                p = try evaluator.probabilities(indices: indices, weights: weights, arity: 2).scalars
+            } else {
+                batch = [Float](repeating: 0, count: active.count * d)
+                a.withUnsafeBufferPointer { ap in
+                    b.withUnsafeBufferPointer { bp in
+                        for (i, r) in active.enumerated() {
+                            let m = (lo[r] + hi[r]) / 2
+                            lambdas[r] = m
+                            for j in 0..<d {
+                                let x0 = ap[r * d + j]
+                                batch[i * d + j] = x0 + m * (bp[r * d + j] - x0)
+                            }
                         }
                     }
                 }
+                p = try classifier.probabilities(Tensor(shape: [active.count] + a.sampleShape, scalars: batch)).scalars
             }
-            let p = try classifier.probabilities(Tensor(shape: [active.count] + a.sampleShape, scalars: batch)).scalars
             queries += active.count
             var still: [Int] = []
             for (i, r) in active.enumerated() {
@@ -131,7 +151,7 @@ public enum BoundaryBisection {
                 let f = gap(row, r)
                 steps[r] = step
                 record(r, row)
-                for j in 0..<d { points[r * d + j] = batch[i * d + j] }
+                if !batch.isEmpty { for j in 0..<d { points[r * d + j] = batch[i * d + j] } }
                 if configuration.failOnThirdClassMidpoint {
                     var top = 0
                     for j in 1..<k where row[row.startIndex + j] > row[row.startIndex + top] { top = j }
@@ -158,6 +178,20 @@ public enum BoundaryBisection {
                 }
             }
             active = still
+        }
+        if evaluator != nil {
+            // The last midpoint of every row that took a step, by the same formula as above.
+            a.withUnsafeBufferPointer { ap in
+                b.withUnsafeBufferPointer { bp in
+                    for r in 0..<n where steps[r] > 0 {
+                        let m = lambdas[r]
+                        for j in 0..<d {
+                            let x0 = ap[r * d + j]
+                            points[r * d + j] = x0 + m * (bp[r * d + j] - x0)
+                        }
+                    }
+                }
+            }
         }
         return Outcome(points: Tensor(shape: a.shape, scalars: points), probabilities: Tensor(shape: [n, k], scalars: probabilities),
                        lambdas: lambdas, steps: steps, succeeded: succeeded, failureReasons: reasons, queries: queries)

@@ -37,6 +37,27 @@ public final class Model {
     /// against the input shape.
     public var inputBox: InputBox = .unit
 
+    /// The lane plan of this model (``LanePlan``), compiled on first use for the current lane width.
+    private let planCache = PlanCache()
+    private final class PlanCache: @unchecked Sendable {
+        let lock = NSLock()
+        var lanes = -1
+        var plan: LanePlan?
+    }
+
+    /// The model's lane plan when lane kernels are enabled and every layer up to the output has one.
+    var lanePlan: LanePlan? {
+        guard LanePlan.isEnabled else { return nil }
+        planCache.lock.lock()
+        defer { planCache.lock.unlock() }
+        let lanes = LanePlan.currentLanes
+        if planCache.lanes != lanes {
+            planCache.plan = LanePlan(self)
+            planCache.lanes = lanes
+        }
+        return planCache.plan
+    }
+
     /// Builds and shape-checks a graph.
     public init(inputShape: [Int], nodes: [Node], outputNode: Int? = nil, embeddingNode: Int? = nil,
                 classNames: [String] = [], metadata: [String: JSONValue] = [:]) throws {
@@ -174,6 +195,9 @@ public final class Model {
     /// ``ComputePolicy/threads`` threads (rows are independent, so the result is the same as one pass).
     public func forward(_ x: Tensor, training: Bool = false) -> Tensor {
         ComputePolicy.prepareBLAS(for: self)
+        if !training, let plan = lanePlan, let s = plan.step(endingAt: outputNode), plan.isDense(s) {
+            return planned(x) { plan.forward($0, through: s, shape: self.outputShape) }
+        }
         if !training, let chunks = ComputePolicy.chunks(batch: x.batchSize, for: self) {
             return Tensor.concatenate(batches: ComputePolicy.parallelMap(chunks) { r in
                 self.trace(x.slice(batch: r), upTo: self.outputNode).output
@@ -186,12 +210,67 @@ public final class Model {
     public func embedding(_ x: Tensor) -> Tensor? {
         guard let e = embeddingNode else { return nil }
         ComputePolicy.prepareBLAS(for: self)
+        if let plan = lanePlan, let s = plan.step(endingAt: e), plan.isDense(s) {
+            return planned(x) { plan.forward($0, through: s, shape: self.nodeShapes[e]) }
+        }
         if let chunks = ComputePolicy.chunks(batch: x.batchSize, for: self) {
             return Tensor.concatenate(batches: ComputePolicy.parallelMap(chunks) { r in
                 self.trace(x.slice(batch: r), upTo: e).records[e].output
             })
         }
         return trace(x, upTo: e).records[e].output
+    }
+
+    /// The model output when node `node` outputs `value` (inference): runs nodes `node + 1 …`
+    /// up to the output. Later nodes must read only `node` and nodes after it (the caller checks;
+    /// ``AffineProbeEvaluator`` does).
+    public func forward(after node: Int, value: Tensor) -> Tensor {
+        precondition(node >= 0 && node <= outputNode && value.sampleShape == nodeShapes[node],
+                     "Model.forward(after:): value \(value.shape) is not a batch of node \(node)'s output \(nodeShapes[node])")
+        if node == outputNode { return value }
+        ComputePolicy.prepareBLAS(for: self)
+        var outputs = [Tensor?](repeating: nil, count: outputNode + 1)
+        outputs[node] = value
+        let context = ForwardContext(training: false)
+        for i in (node + 1)...outputNode {
+            let inputs = nodes[i].inputs.map { j -> Tensor in
+                precondition(j >= node, "Model.forward(after:): node \(i) reads node \(j), before node \(node)")
+                return outputs[j]!
+            }
+            outputs[i] = nodes[i].layer.forward(inputs, context: context).output
+        }
+        return outputs[outputNode]!
+    }
+
+    /// `body` over the batch, split across threads as ``ComputePolicy`` says.
+    private func planned(_ x: Tensor, _ body: (Tensor) -> Tensor) -> Tensor {
+        guard let chunks = ComputePolicy.chunks(batch: x.batchSize, for: self) else { return body(x) }
+        return Tensor.concatenate(batches: ComputePolicy.parallelMap(chunks) { r in body(x.slice(batch: r)) })
+    }
+
+    /// One forward and one backward pass: the model output for `x`, and `∂L/∂x` for the output
+    /// gradient `outputGradient(output)` (when `inputGradient`); adds `∂L/∂θ` into the trainable
+    /// parameters when `parameterGradients`. The same as ``trace(_:context:upTo:)`` followed by
+    /// ``backward(_:outputGradient:nodeGradients:parameterGradients:inputGradient:)``, through the
+    /// lane kernels where the model has a plan (see ``LanePlan``). One thread (training batches).
+    public func backpropagate(_ x: Tensor, context: ForwardContext = ForwardContext(training: false),
+                              parameterGradients: Bool, inputGradient: Bool,
+                              outputGradient: (Tensor) throws -> Tensor) rethrows -> (output: Tensor, inputGradient: Tensor?) {
+        precondition(x.sampleShape == inputShape, "Model: input shape \(x.shape) does not match [batch] + \(inputShape)")
+        if let plan = lanePlan, !(context.training && plan.inferenceOnly), x.batchSize > 0 {
+            let pending = plan.beginGradient(x, outputShape: outputShape)
+            let g: Tensor
+            do { g = try outputGradient(pending.output) } catch {
+                _ = plan.finishGradient(pending, outputGradient: Tensor(zeros: pending.output.shape), parameterGradients: false, inputGradient: false)
+                throw error
+            }
+            let dx = plan.finishGradient(pending, outputGradient: g, parameterGradients: parameterGradients, inputGradient: inputGradient)
+            return (pending.output, dx)
+        }
+        let t = trace(x, context: context, upTo: outputNode)
+        let g = try outputGradient(t.output)
+        let dx = backward(t, outputGradient: g, parameterGradients: parameterGradients, inputGradient: inputGradient)
+        return (t.output, inputGradient ? dx : nil)
     }
 
     /// Back-propagates through a trace.
@@ -244,6 +323,20 @@ public final class Model {
     /// in inference mode, so the result equals a single pass (``ComputePolicy``).
     public func vjp(_ x: Tensor, cotangent: (Tensor) -> Tensor) -> (output: Tensor, inputGradient: Tensor) {
         ComputePolicy.prepareBLAS(for: self)
+        if let plan = lanePlan, x.batchSize > 0 {
+            let chunks = ComputePolicy.chunks(batch: x.batchSize, for: self) ?? [0..<x.batchSize]
+            let pending = chunks.count == 1 ? [plan.beginGradient(x, outputShape: outputShape)]
+                : ComputePolicy.parallelMap(chunks) { r in plan.beginGradient(x.slice(batch: r), outputShape: self.outputShape) }
+            let output = pending.count == 1 ? pending[0].output : Tensor.concatenate(batches: pending.map(\.output))
+            let v = cotangent(output)
+            if chunks.count == 1 {
+                return (output, plan.finishGradient(pending[0], outputGradient: v, parameterGradients: false, inputGradient: true)!)
+            }
+            let grads = ComputePolicy.parallelMap(Array(chunks.indices)) { i in
+                plan.finishGradient(pending[i], outputGradient: v.slice(batch: chunks[i]), parameterGradients: false, inputGradient: true)!
+            }
+            return (output, Tensor.concatenate(batches: grads))
+        }
         guard let chunks = ComputePolicy.chunks(batch: x.batchSize, for: self) else {
             let t = trace(x, upTo: outputNode)
             let v = cotangent(t.output)

@@ -86,14 +86,24 @@ public final class Adam: Optimizer {
     public let eps: Float
     public let weightDecay: Float
 
-    /// Moment estimates; `parameter` pins the identity the entry is keyed by (see ``SGD``).
-    private struct Moments {
+    /// Moment estimates of one parameter; `parameter` pins the identity the entry is keyed by
+    /// (see ``SGD``). A class, so a step updates it in place (no copy, no allocation).
+    private final class Moments {
         let parameter: Parameter
         var m: [Float]
         var v: [Float]
-        var step: Int
+        var step = 0
+        init(_ p: Parameter) {
+            parameter = p
+            m = [Float](repeating: 0, count: p.value.count)
+            v = [Float](repeating: 0, count: p.value.count)
+        }
     }
     private var moments: [ObjectIdentifier: Moments] = [:]
+    /// The moments of the last `params` list, in its order: a training loop steps the same list
+    /// every time, so the lookups are skipped while the list stays the same.
+    private var lastList: [(id: ObjectIdentifier, trainable: Bool)] = []
+    private var lastMoments: [Moments] = []
 
     public init(learningRate: Float = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999, eps: Float = 1e-8, weightDecay: Float = 0) {
         precondition(learningRate >= 0 && (0..<1).contains(beta1) && (0..<1).contains(beta2) && eps >= 0 && weightDecay >= 0,
@@ -108,33 +118,51 @@ public final class Adam: Optimizer {
     /// How many steps `p` has taken under this optimiser.
     public func stepCount(of p: Parameter) -> Int { moments[ObjectIdentifier(p)]?.step ?? 0 }
 
+    /// One update of every trainable parameter, each through the vectorised kernel
+    /// (`bk_adam`, the lane kernels' instruction set); the scalar factors are shared by all
+    /// parameters at the same step count.
     public func step(_ params: [Parameter]) {
-        for p in params where p.isTrainable {
-            let id = ObjectIdentifier(p)
-            var s = moments.removeValue(forKey: id)
-                ?? Moments(parameter: p, m: [Float](repeating: 0, count: p.value.count), v: [Float](repeating: 0, count: p.value.count), step: 0)
+        if !Adam.same(params, lastList) {
+            lastMoments = params.filter(\.isTrainable).map { p in
+                let id = ObjectIdentifier(p)
+                if let s = moments[id] { return s }
+                let s = Moments(p)
+                moments[id] = s
+                return s
+            }
+            lastList = params.map { (ObjectIdentifier($0), $0.isTrainable) }
+        }
+        var factors: (step: Int, stepSize: Float, bc2Sqrt: Float) = (-1, 0, 0)
+        let w1 = Float(1 - beta1), b2 = Float(beta2), w2 = Float(1 - beta2)
+        for s in lastMoments {
+            let p = s.parameter
             s.step += 1
-            let t = Double(s.step)
-            let bc1 = 1 - Foundation.pow(beta1, t), bc2 = 1 - Foundation.pow(beta2, t)
-            let stepSize = Float(Double(learningRate) / bc1), bc2Sqrt = Float(bc2.squareRoot())
-            let w1 = Float(1 - beta1), b2 = Float(beta2), w2 = Float(1 - beta2), eps = eps, wd = weightDecay
+            if s.step != factors.step {
+                let t = Double(s.step)
+                let bc1 = 1 - Foundation.pow(beta1, t), bc2 = 1 - Foundation.pow(beta2, t)
+                factors = (s.step, Float(Double(learningRate) / bc1), Float(bc2.squareRoot()))
+            }
             p.gradient.withUnsafeBufferPointer { g in
                 p.value.withUnsafeMutableBufferPointer { theta in
                     s.m.withUnsafeMutableBufferPointer { m in
                         s.v.withUnsafeMutableBufferPointer { v in
-                            for i in 0..<theta.count {
-                                let gi = g[i] + wd * theta[i]
-                                m[i] += w1 * (gi - m[i])           // PyTorch: exp_avg.lerp_(grad, 1 − β₁)
-                                v[i] = v[i] * b2 + w2 * gi * gi     // exp_avg_sq.mul_(β₂).addcmul_(g, g, 1 − β₂)
-                                let denom = v[i].squareRoot() / bc2Sqrt + eps
-                                theta[i] -= stepSize * m[i] / denom
-                            }
+                            guard let th = theta.baseAddress else { return }
+                            // PyTorch: exp_avg.lerp_(grad, 1 − β₁); exp_avg_sq.mul_(β₂).addcmul_(g, g, 1 − β₂).
+                            LaneKernels.adam(theta: th, gradient: g.baseAddress!, m: m.baseAddress!, v: v.baseAddress!, count: theta.count,
+                                             w1: w1, b2: b2, w2: w2, stepSize: factors.stepSize, bc2Sqrt: factors.bc2Sqrt,
+                                             eps: eps, weightDecay: weightDecay)
                         }
                     }
                 }
             }
-            moments[id] = s
         }
+    }
+
+    /// Whether `params` are the last list: the same objects in order, each as trainable as then.
+    private static func same(_ params: [Parameter], _ last: [(id: ObjectIdentifier, trainable: Bool)]) -> Bool {
+        guard params.count == last.count else { return false }
+        for (p, l) in zip(params, last) where ObjectIdentifier(p) != l.id || p.isTrainable != l.trainable { return false }
+        return true
     }
 }
 

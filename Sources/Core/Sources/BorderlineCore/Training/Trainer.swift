@@ -73,15 +73,18 @@ public enum ClassifierTraining {
                 let x = data.images.gather(batch: indices)
                 let y = indices.map { data.labels[$0] }
                 let context = ForwardContext(training: true, generator: generator.derived(UInt64(step)))
-                let trace = model.trace(x, context: context)
-                let loss = try Loss.softmaxCrossEntropy(logits: trace.output, labels: y)
                 for p in parameters { p.zeroGradient() }
-                model.backward(trace, outputGradient: loss.gradient, parameterGradients: true, inputGradient: false)
+                var lossValue: Float = 0
+                let (output, _) = try model.backpropagate(x, context: context, parameterGradients: true, inputGradient: false) { logits in
+                    let loss = try Loss.softmaxCrossEntropy(logits: logits, labels: y)
+                    lossValue = loss.value
+                    return loss.gradient
+                }
                 optimizer.step(parameters)
                 schedule.step()
                 step += 1
-                lossSum += Double(loss.value) * Double(indices.count)
-                correct += zip(trace.output.argmaxRows(), y).filter { $0 == $1 }.count
+                lossSum += Double(lossValue) * Double(indices.count)
+                correct += zip(output.argmaxRows(), y).filter { $0 == $1 }.count
                 if b % 20 == 0 || b == batches - 1 {
                     progress.update(completed: b + 1, detail: String(format: "loss %.4f", lossSum / Double(min(n, (b + 1) * configuration.batchSize))))
                 }

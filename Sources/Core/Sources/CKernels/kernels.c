@@ -1,0 +1,130 @@
+// Runtime dispatch of the lane kernels (kernels_impl.h) to AVX-512, AVX2+FMA or portable code.
+#include "CKernels.h"
+#include <stdlib.h>
+#include <string.h>
+
+struct bk_table {
+    int lanes;
+    void (*conv_forward)(const bk_conv_desc *, int, int, int, const float *, const long *, const float *,
+                         const float *, float *, float *);
+    void (*conv_weight_grad)(int, int, int, int, int, const float *, long, long, long, const long *,
+                             const float *, long, long, long, long, float *, float *);
+    void (*pool_act_backward)(const bk_conv_desc *, int, int, int, const float *, long, const float *, long, long,
+                              long, long, const float *, long, float *, long, long, long, long);
+    void (*to_lanes)(const float *, int, int, int, int, int, int, int, int, int, float *);
+    void (*from_lanes)(const float *, long, long, long, long, int, int, int, int, int, int, float *);
+    void (*bias_act)(float *, int, long, const float *, int, float);
+    void (*act_backward)(float *, const float *, long, int, float);
+    void (*act_apply)(float *, long, int);
+    void (*adam)(float *, const float *, float *, float *, long, float, float, float, float, float, float, float);
+};
+
+// AVX-512 (Skylake-X and later, Zen 4/5): 16 lanes, 32 registers.
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma,bmi2"))), apply_to = function)
+#define LANES 16
+#define NS(x) x##_avx512
+#define OB_FWD 12
+#define OB_ARG 8
+#define OB_WG 5
+#define TB_WG 4
+#include "kernels_impl.h"
+#undef LANES
+#undef NS
+#undef OB_FWD
+#undef OB_ARG
+#undef OB_WG
+#undef TB_WG
+#pragma clang attribute pop
+
+// AVX2 + FMA (Haswell and later): 8 lanes, 16 registers.
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#define LANES 8
+#define NS(x) x##_avx2
+#define OB_FWD 6
+#define OB_ARG 4
+#define OB_WG 3
+#define TB_WG 3
+#include "kernels_impl.h"
+#undef LANES
+#undef NS
+#undef OB_FWD
+#undef OB_ARG
+#undef OB_WG
+#undef TB_WG
+#pragma clang attribute pop
+
+// Portable (SSE2 on x86-64, NEON on arm64): 4 lanes.
+#define LANES 4
+#define NS(x) x##_portable
+#define OB_FWD 6
+#define OB_ARG 4
+#define OB_WG 3
+#define TB_WG 3
+#include "kernels_impl.h"
+
+static const struct bk_table *table;
+static int current_isa;
+
+static int detect(void) {
+    const char *env = getenv("BORDERLINE_SIMD");
+    int best = 1;
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = 2;
+    if (best == 2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")) best = 3;
+#endif
+    if (env) {
+        int want = !strcmp(env, "avx512") ? 3 : !strcmp(env, "avx2") ? 2 : !strcmp(env, "portable") ? 1 : best;
+        if (want < best) best = want;
+    }
+    return best;
+}
+
+int bk_select_isa(int isa) {
+    if (isa <= 0) isa = detect();
+    int best = detect();
+    if (isa > best) isa = best;
+    current_isa = isa;
+    table = isa == 3 ? &table_avx512 : isa == 2 ? &table_avx2 : &table_portable;
+    return isa;
+}
+
+static inline const struct bk_table *T(void) {
+    if (!table) bk_select_isa(0);
+    return table;
+}
+
+int bk_isa(void) { T(); return current_isa; }
+int bk_lanes(void) { return T()->lanes; }
+
+void bk_conv_forward(const bk_conv_desc *d, int psh, int psw, int blocks, const float *x, const long *off,
+                     const float *w, const float *bias, float *y, float *argmax) {
+    T()->conv_forward(d, psh, psw, blocks, x, off, w, bias, y, argmax);
+}
+void bk_conv_weight_grad(int T_, int O, int OH, int OW, int blocks, const float *x, long x_bs, long x_rs, long x_xs,
+                         const long *off, const float *g, long g_bs, long g_cs, long g_rs, long g_xs, float *gw,
+                         float *gb) {
+    T()->conv_weight_grad(T_, O, OH, OW, blocks, x, x_bs, x_rs, x_xs, off, g, g_bs, g_cs, g_rs, g_xs, gw, gb);
+}
+void bk_pool_act_backward(const bk_conv_desc *d, int psh, int psw, int blocks, const float *y, long y_bs,
+                          const float *dy, long dy_bs, long dy_cs, long dy_rs, long dy_xs, const float *argmax,
+                          long a_bs, float *g, long g_bs, long g_cs, long g_rs, long g_xs) {
+    T()->pool_act_backward(d, psh, psw, blocks, y, y_bs, dy, dy_bs, dy_cs, dy_rs, dy_xs, argmax, a_bs, g, g_bs, g_cs,
+                           g_rs, g_xs);
+}
+void bk_to_lanes(const float *src, int n, int C, int H, int W, int top, int left, int Hp, int Wp, int blocks,
+                 float *dst) {
+    T()->to_lanes(src, n, C, H, W, top, left, Hp, Wp, blocks, dst);
+}
+void bk_from_lanes(const float *src, long bs, long cs, long rs, long xs, int n, int C, int H, int W, int top,
+                   int left, float *dst) {
+    T()->from_lanes(src, bs, cs, rs, xs, n, C, H, W, top, left, dst);
+}
+void bk_bias_act(float *y, int F, long N, const float *bias, int act, float slope) { T()->bias_act(y, F, N, bias, act, slope); }
+void bk_act_backward(float *dy, const float *y, long count, int act, float slope) { T()->act_backward(dy, y, count, act, slope); }
+void bk_act_apply(float *y, long count, int act) { T()->act_apply(y, count, act); }
+void bk_adam(float *theta, const float *grad, float *m, float *v, long count, float w1, float b2, float w2, float step,
+             float bc2sqrt, float eps, float wd) {
+    T()->adam(theta, grad, m, v, count, w1, b2, w2, step, bc2sqrt, eps, wd);
+}
