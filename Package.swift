@@ -154,9 +154,10 @@ let package = Package(
             dependencies: ["BorderlineHost", core]
         ),
         // Runs the built CLI as a user would; depending on the executable makes `swift test` build it.
+        // The core only reads golden files to compare the CLI's output with.
         .testTarget(
             name: "BorderlineCLITests",
-            dependencies: ["borderline"]
+            dependencies: ["borderline", core]
         ),
     ]
 )

@@ -2,6 +2,7 @@
 // bench/pytorch_peer.py so the two can be put side by side (docs/benchmarks.md).
 //
 //   swift build -c release && .build/release/borderline-bench [--quick] [--only W1,W3]
+//   .build/release/borderline-bench --intake      (model-intake goldens: load time and errors)
 import BorderlineCore
 import BorderlineHost
 import Foundation
@@ -47,6 +48,33 @@ func topLogitCotangent(_ logits: Tensor) -> Tensor {
     var v = Tensor(zeros: logits.shape)
     v.withUnsafeMutableBufferPointer { p in for (i, j) in top.enumerated() { p[i * k + j] = 1 } }
     return v
+}
+
+// `--intake`: every model-intake golden (Tests/BorderlineCoreTests/Golden/intake, made by
+// tools/make_intake_goldens.py): median load time, and the largest logit and input-gradient
+// errors against the exporting framework on its 100 inputs (docs/model-format.md).
+if arguments.contains("--intake") {
+    let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Tests/BorderlineCoreTests/Golden/intake")
+    let fixtures = [("resnet.onnx", "resnet"), ("resnet.dynamo.onnx", "resnet"), ("mobilenet.onnx", "mobilenet"),
+                    ("ops.onnx", "ops"), ("functional.keras", "functional"), ("functional.h5", "functional"),
+                    ("resnet.borderline.h5", "resnet"), ("mobilenet.borderline.h5", "mobilenet"), ("ops.borderline.h5", "ops")]
+    print("fixture                  load ms  max |Δ logit|  max |Δ grad| / max |grad|")
+    for (file, name) in fixtures {
+        let path = folder.appendingPathComponent(file).path
+        let root = try HDF5File.open(folder.appendingPathComponent("\(name).expected.h5").path).root()
+        let x = try root.readTensor("x"), expected = try root.readTensor("logits")
+        let cotangent = try root.readTensor("cotangent"), gradient = try root.readTensor("input_gradient")
+        var model = try Model.load(contentsOf: path)
+        let load = medianSeconds { model = try! Model.load(contentsOf: path) }
+        let logitError = zip(model(x).scalars, expected.scalars).map { abs($0 - $1) }.max() ?? 0
+        let (_, g) = model.vjp(x) { _ in cotangent }
+        let scale = gradient.scalars.map(abs).max() ?? 1
+        let gradError = (zip(g.scalars, gradient.scalars).map { abs($0 - $1) }.max() ?? 0) / scale
+        print(String(format: "%@  %7.2f  %13.2e  %13.2e", file.padding(toLength: 23, withPad: " ", startingAt: 0), 1000 * load,
+                     Double(logitError), Double(gradError)))
+    }
+    exit(0)
 }
 
 // `--thread-study`: the same workloads under three ways of using the cores, interleaved in one
