@@ -65,6 +65,7 @@ let package = Package(
         .testTarget(name: "BorderlineCoreTests", dependencies: [core], resources: [.copy("Golden")]),
         .testTarget(name: "BorderlineHostTests", dependencies: ["BorderlineHost", core, "BorderlineTestSupport"]),
         // Runs the built CLI as a user would; depending on the executable makes `swift test` build it.
-        .testTarget(name: "BorderlineCLITests", dependencies: ["borderline", "BorderlineTestSupport"]),
+        // The core only reads golden files to compare the CLI's output with.
+        .testTarget(name: "BorderlineCLITests", dependencies: ["borderline", core, "BorderlineTestSupport"]),
     ] + pluginTargets
 )

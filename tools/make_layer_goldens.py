@@ -13,6 +13,12 @@ Every net sees the same kind of inputs: 100 samples whose values are `code / div
 `code` an integer 0…255 (stored as uint8, so the inputs cost a quarter of float32 and are
 bit-identical in Python and Swift: float32(code) / float32(divisor) is correctly rounded in
 both). The divisor is 255 (inputs in [0, 1]) except for the Rescaling nets (1: raw [0, 255]).
+One-layer nets take [1, 4, 5] samples (non-square, so a swapped H/W shows), those whose layer
+works per input channel (Rescaling, input normalisation, the Keras nets) [2, 4, 5], the block
+nets [3, 6, 6]; all of it comes to about 540 KiB.
+
+Files are written with libver v1.10 so that Debian's libhdf5 1.10, which Borderline links, reads
+them (h5py's bundled libhdf5 would otherwise use newer chunk indexes); float arrays are deflated.
 
 Files (in Golden/layers/):
 
@@ -54,8 +60,9 @@ import torch.nn.functional as F  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "Tests" / "BorderlineCoreTests" / "Golden" / "layers"
 SAMPLES = 100
-SMALL = [2, 4, 5]      # per-sample input of the one-layer nets (non-square on purpose)
-BLOCK = [3, 6, 8]      # input of the MobileNet-like and ResNet nets
+SMALL = [1, 4, 5]      # per-sample input of the one-layer nets (non-square on purpose)
+WIDE = [2, 4, 5]       # ... of the nets whose layer works per input channel (and the Keras nets)
+BLOCK = [3, 6, 6]      # input of the MobileNet-like and ResNet nets
 
 torch.set_num_threads(1)
 torch.use_deterministic_algorithms(True)
@@ -354,13 +361,13 @@ def net_concatenate():
         node("a", nn.Conv2d(C, 3, 1)),
         node("b", nn.Conv2d(C, 2, 3, padding=1), ["input"]),
         node("b_tanh", nn.Tanh()),
-        node("cat", Cat(1), ["a", "b_tanh", "input"]),            # [3 + 2 + 2, H, W]
+        node("cat", Cat(1), ["a", "b_tanh", "input"]),            # [3 + 2 + C, H, W]
         node("relu", nn.ReLU()),
         node("flatten", nn.Flatten()),
         node("gap", nn.AdaptiveAvgPool2d(1), ["relu"]),
         node("gap_flat", nn.Flatten()),
-        node("features", Cat(1), ["flatten", "gap_flat"]),          # [7·H·W + 7]
-        node("fc", nn.Linear(7 * H * W + 7, 3)),
+        node("features", Cat(1), ["flatten", "gap_flat"]),          # [(5 + C)·H·W + 5 + C]
+        node("fc", nn.Linear((5 + C) * (H * W + 1), 3)),
     ], "Concatenate on channels (3 inputs incl. the model input) and on flat features", math.sqrt(6)
 
 
@@ -480,13 +487,25 @@ def net_avgpool_exclude_pad():
 
 
 def net_rescaling():
-    C, H, W = SMALL
+    C, H, W = WIDE
     return [
         node("rescale", Rescale([1 / 127.5, 1 / 64.0], [-1.0, -0.5])),
         node("conv", nn.Conv2d(C, 3, 3, padding=1)),
         node("relu", nn.ReLU()),
         *head([3, H, W]),
     ], "Rescaling per channel (x·[1/127.5, 1/64] + [−1, −0.5]) on raw [0, 255] inputs", math.sqrt(6)
+
+
+def net_input_normalization():
+    """torchvision's Normalize(mean, std) in front, declared with the top-level
+    `input_normalization` key instead of a layer (see `build_torch_net`)."""
+    C, H, W = WIDE
+    return [
+        node("normalize", Normalize([0.45, 0.55], [0.25, 0.2])),
+        node("conv", nn.Conv2d(C, 3, 3, padding=1)),
+        node("relu", nn.ReLU()),
+        *head([3, H, W]),
+    ], "input_normalization {mean [0.45, 0.55], std [0.25, 0.2]} (torchvision Normalize) in front", math.sqrt(6)
 
 
 NETS = OrderedDict([
@@ -508,8 +527,280 @@ NETS = OrderedDict([
     ("upsampling", net_upsample),
     ("avgpool_exclude_pad", net_avgpool_exclude_pad),
     ("rescaling", net_rescaling),
+    ("input_normalization", net_input_normalization),
 ])
 DIVISORS = {"rescaling": 1}    # raw [0, 255] inputs; every other net sees [0, 1]
+INPUT_SHAPES = {"rescaling": WIDE, "input_normalization": WIDE}
+
+
+# ----------------------------------------------------------------------------------------------
+# torchvision-style block nets (module trees as torchvision writes them; state_dict keys such as
+# features.2.conv.1.0.weight or layer2.0.downsample.0.weight are the layer names).
+
+class ConvBNReLU6(nn.Sequential):
+    """torchvision.ops.Conv2dNormActivation as MobileNetV2 uses it."""
+
+    def __init__(self, cin, cout, kernel=3, stride=1, groups=1):
+        super().__init__(nn.Conv2d(cin, cout, kernel, stride, (kernel - 1) // 2, groups=groups, bias=False),
+                         nn.BatchNorm2d(cout), nn.ReLU6())
+
+
+class InvertedResidual(nn.Module):
+    """torchvision.models.mobilenetv2.InvertedResidual."""
+
+    def __init__(self, inp, oup, stride, expand_ratio):
+        super().__init__()
+        hidden = inp * expand_ratio
+        self.use_res_connect = stride == 1 and inp == oup
+        layers = []
+        if expand_ratio != 1:
+            layers.append(ConvBNReLU6(inp, hidden, kernel=1))
+        layers += [ConvBNReLU6(hidden, hidden, stride=stride, groups=hidden),
+                   nn.Conv2d(hidden, oup, 1, bias=False), nn.BatchNorm2d(oup)]
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return x + self.conv(x) if self.use_res_connect else self.conv(x)
+
+
+class MobileNetLike(nn.Module):
+    """MobileNetV2's structure at toy size: stem, three inverted residual blocks (depthwise +
+    pointwise, BatchNorm, ReLU6, two with residual connections), adaptive average pooling,
+    dropout, linear classifier."""
+
+    def __init__(self, classes=4):
+        super().__init__()
+        self.features = nn.Sequential(
+            ConvBNReLU6(3, 8, stride=2),
+            InvertedResidual(8, 8, 1, 1),
+            InvertedResidual(8, 12, 2, 4),
+            InvertedResidual(12, 12, 1, 4),
+        )
+        self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(12, classes))
+
+    def forward(self, x):
+        x = self.features(x)
+        x = F.adaptive_avg_pool2d(x, (1, 1))
+        x = torch.flatten(x, 1)
+        return self.classifier(x)
+
+
+class BasicBlock(nn.Module):
+    """torchvision.models.resnet.BasicBlock."""
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample
+
+    def forward(self, x):
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        return self.relu(out + identity)
+
+
+class ResNetSmall(nn.Module):
+    """torchvision's ResNet layout (conv1/bn1/relu, layer1…, avgpool, fc) with one BasicBlock per
+    stage and a 3×3 stem without max pooling, for 6×6 inputs."""
+
+    def __init__(self, classes=5):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.relu = nn.ReLU(inplace=True)
+        self.layer1 = nn.Sequential(BasicBlock(8, 8))
+        self.layer2 = nn.Sequential(BasicBlock(8, 16, 2, nn.Sequential(nn.Conv2d(8, 16, 1, 2, bias=False), nn.BatchNorm2d(16))))
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(16, classes)
+
+    def forward(self, x):
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.layer2(self.layer1(x))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+class ArchWriter:
+    """Collects architecture-JSON layers named by module path (= state_dict prefix)."""
+
+    def __init__(self):
+        self.layers, self.last = [], "input"
+
+    def add(self, name, module=None, kind=None, config=None, inputs=None):
+        if module is not None:
+            kind, config = describe(module)
+        entry = {"name": name, "type": kind}
+        if config:
+            entry["config"] = config
+        if inputs is not None and inputs != [self.last]:
+            entry["inputs"] = inputs
+        self.layers.append(entry)
+        self.last = name
+        return name
+
+    def sequential(self, prefix, seq):
+        for i, m in enumerate(seq):
+            if isinstance(m, nn.Sequential):
+                self.sequential(f"{prefix}.{i}", m)
+            else:
+                self.add(f"{prefix}.{i}", m)
+        return self.last
+
+
+def build_mobilenet(seed):
+    torch.manual_seed(seed)
+    model = MobileNetLike()
+    randomize_norms(model)
+    a = ArchWriter()
+    for i, block in enumerate(model.features):
+        start = a.last
+        if isinstance(block, InvertedResidual):
+            out = a.sequential(f"features.{i}.conv", block.conv)
+            if block.use_res_connect:
+                a.add(f"features.{i}.add", kind="Add", inputs=[out, start])
+        else:
+            a.sequential(f"features.{i}", block)
+    a.add("pool", kind="AdaptiveAvgPool2D", config={"output_size": [1, 1]})
+    a.add("flatten", kind="Flatten")
+    a.sequential("classifier", model.classifier)
+    arch = {"input_shape": BLOCK, "class_names": [f"c{i}" for i in range(4)], "layers": a.layers,
+            "embedding": "flatten"}
+    return model, arch, "MobileNetV2-style: stem, 3 inverted residuals (depthwise + pointwise, BatchNorm, ReLU6), adaptive avg pool"
+
+
+def build_resnet(seed):
+    torch.manual_seed(seed)
+    model = ResNetSmall()
+    scale_weights(model, math.sqrt(2))
+    randomize_norms(model)
+    a = ArchWriter()
+    a.add("conv1", model.conv1)
+    a.add("bn1", model.bn1)
+    a.add("relu", kind="ReLU")
+    for stage in ("layer1", "layer2"):
+        for j, b in enumerate(getattr(model, stage)):
+            p, start = f"{stage}.{j}", a.last
+            a.add(f"{p}.conv1", b.conv1, inputs=[start])
+            a.add(f"{p}.bn1", b.bn1)
+            a.add(f"{p}.relu1", kind="ReLU")
+            a.add(f"{p}.conv2", b.conv2)
+            main = a.add(f"{p}.bn2", b.bn2)
+            identity = start
+            if b.downsample is not None:
+                a.add(f"{p}.downsample.0", b.downsample[0], inputs=[start])
+                identity = a.add(f"{p}.downsample.1", b.downsample[1])
+            a.add(f"{p}.add", kind="Add", inputs=[main, identity])
+            a.add(f"{p}.relu2", kind="ReLU")
+    a.add("avgpool", model.avgpool)
+    a.add("flatten", kind="Flatten")
+    a.add("fc", model.fc)
+    arch = {"input_shape": BLOCK, "class_names": [f"c{i}" for i in range(5)], "layers": a.layers,
+            "output": "fc", "embedding": "flatten"}
+    return model, arch, "torchvision-style ResNet: BasicBlocks, 1×1 stride-2 downsample, AdaptiveAvgPool2d, state_dict + arch JSON"
+
+
+# ----------------------------------------------------------------------------------------------
+# Keras nets (Keras 3, JAX backend) and their hand mapping to the architecture JSON.
+
+def keras_nets():
+    import keras
+    from keras import layers
+    C, H, W = WIDE
+    nets = OrderedDict()
+
+    keras.utils.set_random_seed(3001)
+    inp = keras.Input((H, W, C), name="input")
+    x = layers.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(inp)
+    x = layers.Conv2D(3, 3, padding="same", activation="relu", name="conv")(x)
+    x = layers.Flatten(name="flatten")(x)
+    out = layers.Dense(3, name="fc")(x)
+    nets["keras_rescaling"] = (keras.Model(inp, out), 1, "Keras Rescaling(1/127.5, offset −1) on raw [0, 255] inputs")
+
+    keras.utils.set_random_seed(3002)
+    inp = keras.Input((H, W, C), name="input")
+    norm = layers.Normalization(axis=-1, name="norm")
+    norm.adapt(np.random.default_rng(3002).normal([0.3, 0.6], [0.2, 0.1], size=(64, H, W, C)).astype(np.float32))
+    x = norm(inp)
+    x = layers.Conv2D(3, 3, padding="same", activation="tanh", name="conv")(x)
+    x = layers.AveragePooling2D(2, strides=2, padding="same", name="pool")(x)   # 4×5 → 2×3, last column padded
+    x = layers.Flatten(name="flatten")(x)
+    out = layers.Dense(3, name="fc")(x)
+    nets["keras_normalization"] = (keras.Model(inp, out), 255,
+                                   "Keras Normalization (adapted: mean/variance weights) and AveragePooling2D 'same' (padding excluded)")
+    return keras, nets
+
+
+def keras_to_native(model, input_shape) -> tuple[dict, dict]:
+    """Maps the Keras nets above onto the architecture JSON by hand, following Keras's
+    semantics (channels-last Flatten, kernels (kh, kw, in, out), "same" padding)."""
+    C, H, W = input_shape
+    layers, params, shape = [], OrderedDict(), [C, H, W]
+    for layer in model.layers:
+        kind = type(layer).__name__
+        cfg = layer.get_config()
+        name = layer.name
+        if kind == "InputLayer":
+            continue
+        if kind == "Rescaling":
+            layers.append({"name": name, "type": "Rescaling", "config": {"scale": cfg["scale"], "offset": cfg["offset"]}})
+        elif kind == "Normalization":
+            mean = np.asarray(layer.mean).reshape(-1).astype(np.float64).tolist()
+            var = np.asarray(layer.variance).reshape(-1).astype(np.float64).tolist()
+            layers.append({"name": name, "type": "Normalization", "config": {"mean": mean, "variance": var}})
+        elif kind == "Conv2D":
+            k, b = layer.get_weights()
+            kh, kw = cfg["kernel_size"]
+            assert cfg["strides"] == (1, 1) and cfg["padding"] == "same" and kh % 2 == 1 and kw % 2 == 1
+            layers.append({"name": name, "type": "Conv2D", "config": {
+                "in_channels": shape[0], "out_channels": cfg["filters"], "kernel_size": [kh, kw],
+                "padding": [kh // 2, kw // 2]}})
+            params[f"{name}.weight"] = np.transpose(k, (3, 2, 0, 1))
+            params[f"{name}.bias"] = b
+            shape = [cfg["filters"], shape[1], shape[2]]
+            act = cfg["activation"]
+            if act != "linear":
+                layers.append({"name": f"{name}.{act}", "type": {"relu": "ReLU", "tanh": "Tanh"}[act]})
+        elif kind == "AveragePooling2D":
+            k, st = cfg["pool_size"], cfg["strides"]
+            assert cfg["padding"] == "same"
+            pads = []
+            for d, size in enumerate(shape[1:]):
+                out = -(-size // st[d])
+                total = max((out - 1) * st[d] + k[d] - size, 0)
+                pads.append((total // 2, total - total // 2))
+            layers.append({"name": name, "type": "AvgPool2D", "config": {
+                "kernel_size": list(k), "stride": list(st),
+                "padding": [pads[0][0], pads[0][1], pads[1][0], pads[1][1]], "count_include_pad": False}})
+            shape = [shape[0], -(-shape[1] // st[0]), -(-shape[2] // st[1])]
+        elif kind == "Flatten":
+            layers.append({"name": name, "type": "Flatten", "config": {"order": "channels_last"}})
+            shape = [flat(shape)]
+        elif kind == "Dense":
+            k, b = layer.get_weights()
+            layers.append({"name": name, "type": "Dense", "config": {"in_features": shape[0], "out_features": cfg["units"]}})
+            params[f"{name}.weight"] = k.T
+            params[f"{name}.bias"] = b
+            shape = [cfg["units"]]
+        else:
+            raise TypeError(kind)
+    arch = {"input_shape": list(input_shape), "class_names": [f"c{i}" for i in range(shape[0])], "layers": layers}
+    return arch, params
+
+
+def keras_expectations(model, x_nchw: np.ndarray, seed: int):
+    import jax
+    import jax.numpy as jnp
+    x = np.transpose(x_nchw, (0, 2, 3, 1))
+    logits = np.asarray(model(x, training=False))
+    cot = np.random.default_rng(seed + 1).standard_normal(logits.shape).astype(np.float32)
+    grad = jax.grad(lambda v: jnp.sum(model(v, training=False) * cot))(jnp.asarray(x))
+    return logits, cot, np.transpose(np.asarray(grad), (0, 3, 1, 2))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -549,11 +840,18 @@ def torch_expectations(module: nn.Module, x: np.ndarray, seed: int):
     return logits.detach().numpy(), cot.numpy(), xt.grad.numpy()
 
 
+# Float arrays are stored deflated (gzip 9 + shuffle, about 10 % smaller); libhdf5 inflates them
+# transparently when the tests read them.
+PACKED = dict(compression="gzip", compression_opts=9, shuffle=True)
+# Files readable by libhdf5 1.10 (see the module docstring).
+LIBVER = ("v110", "v110")
+
+
 def write_expected(e: h5py.Group, input_key, logits, cot, grad, framework, what):
     e.attrs["input"] = input_key
-    e.create_dataset("logits", data=logits)
-    e.create_dataset("cotangent", data=cot)
-    e.create_dataset("input_gradient", data=grad)
+    e.create_dataset("logits", data=logits, **PACKED)
+    e.create_dataset("cotangent", data=cot, **PACKED)
+    e.create_dataset("input_gradient", data=grad, **PACKED)
     e.attrs["framework"] = framework
     e.attrs["layers"] = what
 
@@ -567,7 +865,12 @@ def build_torch_net(name, fn, seed):
     scale_weights(head, 1 / gain)   # the classifier head keeps torch's init: logits stay O(1)
     randomize_norms(g)
     classes = getattr(g, g.order[-1][0]).out_features
-    return g, graph_architecture(g, SMALL, classes), what
+    arch = graph_architecture(g, INPUT_SHAPES.get(name, SMALL), classes)
+    if name == "input_normalization":
+        first = arch["layers"].pop(0)
+        assert first["type"] == "Normalization" and "inputs" not in arch["layers"][0]
+        arch["input_normalization"] = first["config"]
+    return g, arch, what
 
 
 def main(selected: list[str]):
@@ -582,8 +885,8 @@ def main(selected: list[str]):
             inputs[key] = (input_codes(shape, 1000 + len(inputs)), divisor)
         return key, as_input(inputs[key][0], divisor)
 
-    with h5py.File(OUT / "models.h5", "w", libver="latest") as models, \
-            h5py.File(OUT / "expected.h5", "w", libver="latest") as expected:
+    with h5py.File(OUT / "models.h5", "w", libver=LIBVER) as models, \
+            h5py.File(OUT / "expected.h5", "w", libver=LIBVER) as expected:
         for i, (name, fn) in enumerate(NETS.items()):
             if selected and name not in selected:
                 continue
@@ -594,9 +897,35 @@ def main(selected: list[str]):
             write_native_group(models.create_group(name), arch, torch_params(module))
             write_expected(expected.create_group(name), key, logits, cot, grad, f"torch {torch.__version__}", what)
             results.append((name, what, float(np.abs(logits).max()), float(np.abs(grad).max())))
+        for name, build in (("mobilenet", build_mobilenet), ("resnet", build_resnet)):
+            if selected and name not in selected:
+                continue
+            module, arch, what = build(3000 + len(name))
+            key, x = shared_input(arch["input_shape"], 255)
+            logits, cot, grad = torch_expectations(module, x, 3000 + len(name))
+            write_expected(expected.create_group(name), key, logits, cot, grad, f"torch {torch.__version__}", what)
+            if name == "mobilenet":
+                with h5py.File(OUT / "mobilenet.native.h5", "w", libver=LIBVER) as f:
+                    write_native_group(f, arch, torch_params(module))
+            else:
+                (OUT / "resnet.arch.json").write_text(json.dumps(arch, indent=1) + "\n")
+                with h5py.File(OUT / "resnet.torch.h5", "w", libver=LIBVER) as f:
+                    for k, v in module.state_dict().items():   # num_batches_tracked included, as users export it
+                        f.create_dataset(k, data=v.detach().cpu().numpy())
+            results.append((name, what, float(np.abs(logits).max()), float(np.abs(grad).max())))
+        if not selected or any(n.startswith("keras") for n in selected):
+            keras, nets = keras_nets()
+            for i, (name, (model, divisor, what)) in enumerate(nets.items()):
+                arch, params = keras_to_native(model, WIDE)
+                key, x = shared_input(WIDE, divisor)
+                logits, cot, grad = keras_expectations(model, x, 4000 + i)
+                write_native_group(models.create_group(name), arch, params)
+                write_expected(expected.create_group(name), key, logits, cot, grad,
+                               f"keras {keras.__version__} (jax)", what)
+                results.append((name, what, float(np.abs(logits).max()), float(np.abs(grad).max())))
         g = expected.create_group("inputs")
         for key, (codes, divisor) in inputs.items():
-            d = g.create_dataset(key, data=codes)
+            d = g.create_dataset(key, data=codes, **PACKED)
             d.attrs["divisor"] = divisor
     for name, what, lmax, gmax in results:
         print(f"{name:22s} max|logit| {lmax:8.3f}  max|grad| {gmax:8.4f}  {what}")

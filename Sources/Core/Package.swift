@@ -11,13 +11,19 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // ONNX models are protobuf: the runtime only (IO/ONNX/onnx.pb.swift is generated once and
+        // committed; tools/onnx/regenerate.sh), so no build runs protoc or its plugin.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        // Keras 3 `.keras` files are zip archives (config.json + model.weights.h5).
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5",
                        providers: [.apt(["libhdf5-dev"])]),
-        .systemLibrary(name: "CZlib", pkgConfig: "zlib",
+        // zlib for gzip'd IDX files. Not named CZlib: ZIPFoundation's own zlib module has that name.
+        .systemLibrary(name: "CGzip", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
@@ -33,8 +39,10 @@ let package = Package(
         .target(
             name: "BorderlineCore",
             dependencies: [
-                "CKernels", "CBLAS", "CHDF5", "CZlib", "CPNG", "CLIBLINEAR", "CFreeType",
+                "CKernels", "CBLAS", "CHDF5", "CGzip", "CPNG", "CLIBLINEAR", "CFreeType",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
     ]

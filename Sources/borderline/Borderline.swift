@@ -7,7 +7,9 @@ import Foundation
 struct Borderline: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Analyse the decision boundaries of trained neural classifiers.",
-        subcommands: [Inspect.self, Evaluate.self, Train.self, TrainVAE.self, Convert.self, Run.self, Merge.self, SlurmScriptCommand.self, Compare.self, Attack.self, Plugins.self, PluginCommand.self]
+        version: "borderline \(BorderlineVersion.string)",
+        subcommands: [Inspect.self, Evaluate.self, Predict.self, Train.self, TrainVAE.self, Convert.self, Run.self, Merge.self, SlurmScriptCommand.self,
+                      Compare.self, Attack.self, Plugins.self, PluginCommand.self]
     )
 
     /// Exit codes: 0 success, 2 bad input (file, option, data), 1 anything unexpected.

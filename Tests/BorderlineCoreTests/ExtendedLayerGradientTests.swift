@@ -136,4 +136,32 @@ final class ExtendedLayerGradientTests: XCTestCase {
         XCTAssertThrowsError(try Normalization(config: ["mean": [0, 0], "std": [1, 1, 1]]))
         XCTAssertThrowsError(try Rescaling(scale: [1, 2]).outputShape(for: [[3, 2, 2]]), "two scales for three channels")
     }
+
+    /// What a layer writes to the architecture JSON rebuilds the same layer through the registry.
+    func testConfigurationsRoundTripThroughTheRegistry() throws {
+        let layers: [any Layer] = [
+            GELU(approximate: .tanh), SiLU(), ELU(alpha: 0.3), ReLU6(), try Clip(min: -1), try Clip(min: 0, max: 2.5),
+            PReLU(numParameters: 3), try LayerNorm(normalizedShape: [3, 4], eps: 1e-6, elementwiseAffine: true, bias: false),
+            try GroupNorm(numGroups: 2, numChannels: 4, eps: 1e-3, affine: false), try AdaptiveAvgPool2D(outputSize: (2, 3)),
+            try UpSampling2D(scale: (2, 1)), Concatenate(axis: -1), Multiply(), try Rescaling(scale: [0.5, 0.25], offset: [-1]),
+            try Normalization(mean: [0.1, 0.2], std: [0.3, 0.4]), try Normalization(mean: [1], variance: [2]),
+            try AvgPool2D(kernelSize: (2, 2), padding: Padding2D(top: 0, bottom: 1, left: 0, right: 1), countIncludePad: false),
+        ]
+        for layer in layers {
+            let rebuilt = try LayerRegistry.make(typeName: layer.typeName, config: layer.config, layerName: "x")
+            XCTAssertEqual(rebuilt.config, layer.config, layer.typeName)
+            XCTAssertEqual(rebuilt.parameters.map(\.name), layer.parameters.map(\.name), layer.typeName)
+            XCTAssertEqual(rebuilt.parameters.map(\.value.shape), layer.parameters.map(\.value.shape), layer.typeName)
+        }
+        // Defaults: what PyTorch's constructors default to.
+        let ln = try XCTUnwrap(try LayerRegistry.make(typeName: "LayerNorm", config: ["normalized_shape": 5], layerName: "ln") as? LayerNorm)
+        XCTAssertEqual(ln.eps, 1e-5)
+        XCTAssertEqual(ln.parameters.map(\.name), ["weight", "bias"])
+        XCTAssertEqual((try LayerRegistry.make(typeName: "GELU", config: [:], layerName: "g") as? GELU)?.approximate, GELU.Approximation.none)
+        XCTAssertEqual((try LayerRegistry.make(typeName: "PReLU", config: [:], layerName: "p") as? PReLU)?.weight.value.scalars, [0.25])
+        XCTAssertEqual((try LayerRegistry.make(typeName: "AvgPool2D", config: ["kernel_size": 2], layerName: "a") as? AvgPool2D)?.countIncludePad, true)
+        XCTAssertThrowsError(try LayerRegistry.make(typeName: "GELU", config: ["approximate": "fast"], layerName: "g"))
+        XCTAssertThrowsError(try LayerRegistry.make(typeName: "UpSampling2D", config: ["scale_factor": 2, "mode": "bilinear"], layerName: "u"))
+        XCTAssertThrowsError(try LayerRegistry.make(typeName: "Clip", config: ["min": 2, "max": 1], layerName: "c"))
+    }
 }

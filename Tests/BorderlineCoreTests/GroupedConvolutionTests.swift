@@ -64,6 +64,20 @@ final class GroupedConvolutionTests: XCTestCase {
         LayerGradientCheck.assert(conv, inputs: [x], "depthwise ×2")
     }
 
+    /// The direct depthwise kernels (no im2col) on every geometry feature at once.
+    func testDepthwiseDirectKernelsMatchTheFormula() {
+        var g = RandomGenerator(seed: 80)
+        let conv = Conv2D(inChannels: 3, outChannels: 6, kernelSize: (3, 2), stride: (2, 3),
+                          padding: Padding2D(top: 2, bottom: 0, left: 1, right: 2), dilation: (2, 2), groups: 3, generator: &g)
+        XCTAssertTrue(conv.isDepthwise)
+        let x = LayerFixtures.random([2, 3, 7, 8], seed: 81)
+        assertMatchesNaive(conv, x, "depthwise strided dilated asymmetric")
+        LayerGradientCheck.assert(conv, inputs: [x], "depthwise strided dilated asymmetric")
+        let plain = Conv2D(inChannels: 2, outChannels: 2, kernelSize: (3, 3), padding: Padding2D(1, 1), groups: 2, bias: false, generator: &g)
+        assertMatchesNaive(plain, LayerFixtures.random([1, 2, 4, 5], seed: 82), "depthwise, no bias")
+        LayerGradientCheck.assert(plain, inputs: [LayerFixtures.random([1, 2, 4, 5], seed: 82)], "depthwise, no bias")
+    }
+
     func testDilatedConvolution() {
         var g = RandomGenerator(seed: 74)
         let conv = Conv2D(inChannels: 2, outChannels: 3, kernelSize: (3, 3), padding: Padding2D(2, 2), dilation: (2, 2), generator: &g)

@@ -37,10 +37,17 @@ final class LayerGoldenTests: XCTestCase {
                       framework: try group.stringAttribute("framework"))
     }
 
-    /// The net's model, read by the native reader from its group of models.h5.
+    /// The net's model: the MobileNet-like net from its own native file, the ResNet from its
+    /// h5py state_dict and architecture JSON, every other net by the native reader from its
+    /// group of models.h5.
     static func model(_ net: String) throws -> Model {
-        let group = try HDF5File.open(try path("models.h5")).root().group(net)
-        return try NativeModelFile.read(group, architecture: nil)
+        switch net {
+        case "mobilenet": return try Model.load(contentsOf: try path("mobilenet.native.h5"))
+        case "resnet": return try Model.load(contentsOf: try path("resnet.torch.h5"), architecture: try path("resnet.arch.json"))
+        default:
+            let group = try HDF5File.open(try path("models.h5")).root().group(net)
+            return try NativeModelFile.read(group, architecture: nil)
+        }
     }
 
     static func maxError(_ a: Tensor, _ b: Tensor) -> Float {
@@ -87,6 +94,8 @@ final class LayerGoldenTests: XCTestCase {
             "multiply": "Multiply", "layernorm": "LayerNorm", "groupnorm": "GroupNorm", "gelu": "GELU", "gelu_tanh": "GELU",
             "silu": "SiLU", "relu6": "ReLU6", "clip": "Clip", "elu": "ELU", "prelu": "PReLU", "adaptive_avgpool": "AdaptiveAvgPool2D",
             "upsampling": "UpSampling2D", "avgpool_exclude_pad": "AvgPool2D", "rescaling": "Rescaling",
+            "input_normalization": "Normalization", "keras_rescaling": "Rescaling", "keras_normalization": "Normalization",
+            "mobilenet": "ReLU6", "resnet": "AdaptiveAvgPool2D",
         ]
         for (net, type) in expectations {
             let model = try LayerGoldenTests.model(net)
@@ -97,5 +106,17 @@ final class LayerGoldenTests: XCTestCase {
         let mixed = try XCTUnwrap(try LayerGoldenTests.model("conv_dilated").nodes.first { $0.name == "mixed" }?.layer as? Conv2D)
         XCTAssertEqual(mixed.padding, Padding2D(top: 0, bottom: 1, left: 2, right: 1))
         XCTAssertEqual(mixed.dilation.w, 2)
+        let pool = try XCTUnwrap(try LayerGoldenTests.model("keras_normalization").nodes.first { $0.name == "pool" }?.layer as? AvgPool2D)
+        XCTAssertFalse(pool.countIncludePad)
+        XCTAssertEqual(pool.padding, Padding2D(top: 0, bottom: 0, left: 0, right: 1), "Keras pads the last column of 5")
+        let normalized = try LayerGoldenTests.model("input_normalization")
+        XCTAssertEqual(normalized.nodes[0].name, "input_normalization", "the top-level key became the first layer")
+        let mobilenet = try LayerGoldenTests.model("mobilenet")
+        XCTAssertTrue(mobilenet.nodes.contains { ($0.layer as? Conv2D).map { $0.groups > 1 && $0.groups == $0.inChannels } ?? false },
+                      "MobileNet has depthwise convolutions")
+        XCTAssertEqual(mobilenet.nodes.filter { $0.layer is Add }.count, 2, "two residual connections")
+        let resnet = try LayerGoldenTests.model("resnet")
+        XCTAssertEqual(resnet.metadata["source"], "pytorch state_dict")
+        XCTAssertNotNil(resnet.nodes.first { $0.name == "layer2.0.downsample.0" })
     }
 }

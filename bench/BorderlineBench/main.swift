@@ -2,6 +2,7 @@
 // bench/pytorch_peer.py so the two can be put side by side (docs/benchmarks.md).
 //
 //   swift build -c release && .build/release/borderline-bench [--quick] [--only W1,W3]
+//   .build/release/borderline-bench --intake      (model-intake goldens: load time and errors)
 import BorderlineCore
 import BorderlineHost
 import Foundation
@@ -47,6 +48,33 @@ func topLogitCotangent(_ logits: Tensor) -> Tensor {
     var v = Tensor(zeros: logits.shape)
     v.withUnsafeMutableBufferPointer { p in for (i, j) in top.enumerated() { p[i * k + j] = 1 } }
     return v
+}
+
+// `--intake`: every model-intake golden (Tests/BorderlineCoreTests/Golden/intake, made by
+// tools/make_intake_goldens.py): median load time, and the largest logit and input-gradient
+// errors against the exporting framework on its 100 inputs (docs/model-format.md).
+if arguments.contains("--intake") {
+    let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Tests/BorderlineCoreTests/Golden/intake")
+    let fixtures = [("resnet.onnx", "resnet"), ("resnet.dynamo.onnx", "resnet"), ("mobilenet.onnx", "mobilenet"),
+                    ("ops.onnx", "ops"), ("functional.keras", "functional"), ("functional.h5", "functional"),
+                    ("resnet.borderline.h5", "resnet"), ("mobilenet.borderline.h5", "mobilenet"), ("ops.borderline.h5", "ops")]
+    print("fixture                  load ms  max |Δ logit|  max |Δ grad| / max |grad|")
+    for (file, name) in fixtures {
+        let path = folder.appendingPathComponent(file).path
+        let root = try HDF5File.open(folder.appendingPathComponent("\(name).expected.h5").path).root()
+        let x = try root.readTensor("x"), expected = try root.readTensor("logits")
+        let cotangent = try root.readTensor("cotangent"), gradient = try root.readTensor("input_gradient")
+        var model = try Model.load(contentsOf: path)
+        let load = medianSeconds { model = try! Model.load(contentsOf: path) }
+        let logitError = zip(model(x).scalars, expected.scalars).map { abs($0 - $1) }.max() ?? 0
+        let (_, g) = model.vjp(x) { _ in cotangent }
+        let scale = gradient.scalars.map(abs).max() ?? 1
+        let gradError = (zip(g.scalars, gradient.scalars).map { abs($0 - $1) }.max() ?? 0) / scale
+        print(String(format: "%@  %7.2f  %13.2e  %13.2e", file.padding(toLength: 23, withPad: " ", startingAt: 0), 1000 * load,
+                     Double(logitError), Double(gradError)))
+    }
+    exit(0)
 }
 
 // `--thread-study`: the same workloads under three ways of using the cores, interleaved in one
@@ -138,6 +166,37 @@ if wants("W4") {
         }
     }
     report("W4", "bisection-1000x20", Double(pairs * halvings) / t, "pair-halvings/s")
+}
+
+// W7: the core's batched bisection on the FCN, through the first-layer split of
+// AffineProbeEvaluator and without it (the same classifier behind an opaque wrapper).
+if wants("W7") {
+    final class Opaque: Classifier {
+        let inner: ModelClassifier
+        init(_ inner: ModelClassifier) { self.inner = inner }
+        var inputShape: [Int] { inner.inputShape }
+        var classNames: [String] { inner.classNames }
+        func probabilities(_ x: Tensor) throws -> Tensor { try inner.probabilities(x) }
+        func logits(_ x: Tensor) throws -> Tensor { try inner.logits(x) }
+    }
+    let pairs = 1000
+    // Wide random inputs, so that the random FCN puts the two ends of many pairs in different classes.
+    let a0 = generator.uniform(shape: [pairs, 1, 28, 28], low: -8, high: 8)
+    let b0 = generator.uniform(shape: [pairs, 1, 28, 28], low: -8, high: 8)
+    let classifier = ModelClassifier(fcn, batchSize: 1000)
+    let s = try classifier.predictions(a0), t = try classifier.predictions(b0)
+    let rows = (0..<pairs).filter { s[$0] != t[$0] }
+    print("# W7: \(rows.count) of \(pairs) pairs straddle two classes")
+    let from = a0.gather(batch: rows), to = b0.gather(batch: rows)
+    let config = BoundaryBisection.Configuration(tolerance: 1e-6, maxSteps: 20)
+    for (name, c) in [("split", classifier as any Classifier), ("plain", Opaque(classifier))] {
+        var halvings = 0
+        let time = medianSeconds {
+            let o = try! BoundaryBisection.bisect(c, from: from, to: to, sources: rows.map { s[$0] }, targets: rows.map { t[$0] }, configuration: config)
+            halvings = o.steps.reduce(0, +)
+        }
+        report("W7", "fcn-bisection-\(name)", Double(halvings) / time, "pair-halvings/s")
+    }
 }
 
 if wants("E1") {

@@ -8,7 +8,8 @@ public enum DataSplit: String, CaseIterable, Sendable {
 
 /// Resolves the `--data` argument: a known data-set name (`fashion-mnist`) or a file.
 public enum DataSources {
-    public static func load(_ spec: String, split: DataSplit) throws -> Dataset {
-        try Dataset.load(spec, split: split == .train ? .train : .test)
+    /// - Parameter labelsRequired: false lets an HDF5 file without `y` in (``Dataset/isLabelled``).
+    public static func load(_ spec: String, split: DataSplit, labelsRequired: Bool = true) throws -> Dataset {
+        try Dataset.load(spec, split: split == .train ? .train : .test, labelsRequired: labelsRequired)
     }
 }

@@ -18,6 +18,9 @@ public struct Dataset: Sendable {
     public var classNames: [String]
     /// The file the images were read from, if any (named in error messages).
     public var source: String?
+    /// False for a set read without labels (an HDF5 file with `x` only, for prediction); its
+    /// labels are then all 0 and mean nothing.
+    public internal(set) var isLabelled = true
 
     /// Creates a data set, checking that images and labels agree.
     public init(name: String, images: Tensor, labels: [Int], classNames: [String] = [], source: String? = nil) throws {
@@ -216,7 +219,7 @@ extension Dataset {
     /// Resolves a data-set argument: a known name (`fashion-mnist`), a folder holding the IDX files
     /// of both splits, an IDX images file (its labels file is found by replacing
     /// `images-idx3` with `labels-idx1` in the name), or an HDF5 file (see ``readHDF5(_:split:)``).
-    public static func load(_ spec: String, split: Split) throws -> Dataset {
+    public static func load(_ spec: String, split: Split, labelsRequired: Bool = true) throws -> Dataset {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         let exists = fm.fileExists(atPath: spec, isDirectory: &isDirectory)
@@ -240,6 +243,6 @@ extension Dataset {
                 .appending(file.replacingOccurrences(of: "images-idx3", with: "labels-idx1"))
             return try readIDX(images: spec, labels: labels)
         }
-        return try readHDF5(spec, split: split)
+        return try readHDF5(spec, split: split, labelsRequired: labelsRequired)
     }
 }

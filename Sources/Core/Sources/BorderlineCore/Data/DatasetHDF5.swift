@@ -13,8 +13,9 @@ extension Dataset {
     /// `(N, C, H, W)` — `(N, H, W, C)` when `x` has the attribute `layout = "NHWC"` — as uint8
     /// (scaled by 1/255) or floating point (kept); dataset `y` with `N` integer labels; optional root
     /// attributes `class_names` and `name`. A file with groups `train` and `test` holds one such
-    /// set in each, chosen by `split`.
-    public static func readHDF5(_ path: String, split: Split? = nil) throws -> Dataset {
+    /// set in each, chosen by `split`. With `labelsRequired: false` a file without `y` is read as
+    /// an unlabelled set (``isLabelled`` false, every label 0), for prediction.
+    public static func readHDF5(_ path: String, split: Split? = nil, labelsRequired: Bool = true) throws -> Dataset {
         let file = try HDF5File.open(path)
         var group = try file.root()
         var splitName = ""
@@ -27,7 +28,8 @@ extension Dataset {
                 "dataset \(H5.join(group.path, "x")) (the images) not found; a data set file holds x (N×H×W or N×C×H×W) and y (N labels)" +
                 (split == nil ? "" : ", at the root or in groups train and test"), file: path)
         }
-        guard group.kind(of: "y") == .dataset else {
+        let labelled = group.kind(of: "y") == .dataset
+        guard labelled || !labelsRequired else {
             throw BorderlineError(.missingEntry, "dataset \(H5.join(group.path, "y")) (the labels) not found", file: path)
         }
         let x = try group.dataset("x")
@@ -71,6 +73,20 @@ extension Dataset {
             images = images.reshaped(shape)
         }
 
+        var name = URL(fileURLWithPath: path).lastPathComponent + splitName
+        let root = try file.root()
+        if root.hasAttribute("name") { name = try root.stringAttribute("name") + splitName }
+        var classNames: [String] = []
+        for holder in [group as HDF5Object, root] where holder.hasAttribute("class_names") {
+            classNames = try holder.stringArrayAttribute("class_names")
+            break
+        }
+        guard labelled else {
+            var set = try Dataset(name: name, images: images, labels: [Int](repeating: 0, count: images.batchSize), source: path)
+            set.classNames = classNames
+            set.isLabelled = false
+            return set
+        }
         let y = try group.dataset("y")
         guard y.shape.count == 1 || (y.shape.count == 2 && y.shape[1] == 1) else {
             throw BorderlineError(.shapeMismatch, "dataset \(y.path) has shape \(y.shape); expected (N,) labels", file: path)
@@ -83,18 +99,10 @@ extension Dataset {
         if let bad = labels.firstIndex(where: { $0 < 0 }) {
             throw BorderlineError(.dataMismatch, "dataset \(y.path) has a negative label \(labels[bad]) at index \(bad)", file: path)
         }
-        let root = try file.root()
-        var classNames: [String] = []
-        for holder in [group as HDF5Object, root] where holder.hasAttribute("class_names") {
-            classNames = try holder.stringArrayAttribute("class_names")
-            break
-        }
         if !classNames.isEmpty, let bad = labels.firstIndex(where: { $0 >= classNames.count }) {
             throw BorderlineError(.dataMismatch,
                 "dataset \(y.path) has label \(labels[bad]) at index \(bad), but class_names lists only \(classNames.count) classes", file: path)
         }
-        var name = URL(fileURLWithPath: path).lastPathComponent + splitName
-        if root.hasAttribute("name") { name = try root.stringAttribute("name") + splitName }
         do {
             return try Dataset(name: name, images: images, labels: labels, classNames: classNames, source: path)
         } catch let e as BorderlineError {

@@ -1,4 +1,4 @@
-internal import CZlib
+internal import CGzip
 import Foundation
 
 /// Reader for the IDX format of MNIST and Fashion-MNIST (`*-images-idx3-ubyte`,

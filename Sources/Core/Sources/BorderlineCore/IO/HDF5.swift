@@ -164,6 +164,33 @@ public final class HDF5File {
         return HDF5File(path: path, id: fid, writable: false)
     }
 
+    /// Opens an HDF5 file held in memory (e.g. `model.weights.h5` inside a Keras 3 `.keras` zip),
+    /// read-only, through libhdf5's core driver; nothing is written to disk.
+    ///
+    /// - Parameter name: how errors name the file, e.g. `model.keras (model.weights.h5)`.
+    /// - Throws: `.unreadableFile` when the bytes are not HDF5 or are truncated.
+    public static func open(image: Data, name: String) throws -> HDF5File {
+        H5.prepareThread()
+        guard image.starts(with: ModelFileSniffer.hdf5Signature) else {
+            throw BorderlineError(.unreadableFile, "is not an HDF5 file (no HDF5 signature)", file: name)
+        }
+        let fapl = try accessList(name)
+        defer { H5Pclose(fapl) }
+        guard H5Pset_fapl_core(fapl, 1 << 16, false) >= 0 else {
+            throw BorderlineError(.ioFailure, "cannot select libhdf5's in-memory driver\(H5.detail())", file: name)
+        }
+        // libhdf5 copies the image into its own buffer.
+        let status = image.withUnsafeBytes { p -> herr_t in
+            H5Pset_file_image(fapl, UnsafeMutableRawPointer(mutating: p.baseAddress), p.count)
+        }
+        guard status >= 0 else { throw BorderlineError(.ioFailure, "cannot hand the file image to libhdf5\(H5.detail())", file: name) }
+        let fid = H5Fopen(name, bl_h5f_acc_rdonly(), fapl)
+        guard fid >= 0 else {
+            throw BorderlineError(.unreadableFile, "is not a readable HDF5 file: it looks truncated or damaged\(H5.detail())", file: name)
+        }
+        return HDF5File(path: name, id: fid, writable: false)
+    }
+
     /// Opens an existing file for reading and writing (to change attributes or datasets in place).
     public static func openForUpdate(_ path: String) throws -> HDF5File {
         _ = try open(path)  // the same checks and messages as a read-only open

@@ -246,7 +246,8 @@ struct KerasExporter {
             return emit("Permute", name, ["dims": .init(dims)], inputs: [x], outputShape: out)
 
         default:
-            throw error(node, "Keras has no equivalent layer type", kind: .unknownLayerType)
+            throw error(node, "the Keras exporter does not write \(node.layer.typeName) layers; save the model in the native format instead",
+                        kind: .unknownLayerType)
         }
     }
 

@@ -1,16 +1,29 @@
 import Foundation
 
-/// Reads a Keras legacy `.h5` model (Keras 2 and Keras 3, Sequential and Functional) into a
-/// channels-first Borderline model; see docs/model-format.md for the conversion rules.
+/// Reads a Keras model (legacy `.h5`, or the config and weights of a Keras 3 `.keras` archive;
+/// Keras 2 and Keras 3, Sequential and Functional, with nested Sequential/Functional models used
+/// as layers) into a channels-first Borderline model; see docs/model-format.md for the conversion
+/// rules.
 struct KerasImporter {
-    let root: HDF5Group
-    var path: String { root.file.path }
+    /// The file messages name (the `.h5` or the `.keras`).
+    let path: String
+    /// The model config (`{"class_name": "Functional", "config": {…}}`).
+    let modelConfig: JSONValue
+    let weights: any KerasWeightSource
+    /// What the file says beside the config: keras_version, backend, and for files Borderline
+    /// exported, class_names and borderline_architecture.
+    var kerasVersion: String?
+    var backend: String?
+    var classNames: [String] = []
+    var borderlineArchitecture: String?
 
     /// Keras layer classes the importer understands.
     static let supportedClasses = [
         "InputLayer", "Dense", "Conv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D",
         "GlobalAveragePooling2D", "BatchNormalization", "Activation", "ReLU", "LeakyReLU", "Softmax",
         "Flatten", "Reshape", "Permute", "ZeroPadding2D", "Cropping2D", "Dropout", "Add",
+        "DepthwiseConv2D", "ELU", "PReLU", "Rescaling", "Normalization", "UpSampling2D", "Concatenate", "Multiply",
+        "LayerNormalization", "Sequential", "Functional",
     ]
     /// Keras 2 spellings of the same layers.
     static let aliases = ["Convolution2D": "Conv2D", "Conv2DTranspose": "Conv2DTranspose", "Deconvolution2D": "Conv2DTranspose",
@@ -20,10 +33,29 @@ struct KerasImporter {
     /// One Keras layer of the model config.
     struct Spec {
         var className: String
+        /// The Borderline node name: the Keras name, prefixed by the nested models it sits in
+        /// (`base.conv1` for layer `conv1` of the nested model `base`).
         var name: String
         var config: JSONValue
-        /// Names of the Keras layers whose outputs feed this one.
+        /// Names (prefixed like `name`) of the Keras layers whose outputs feed this one.
         var inbound: [String]
+        /// The layer's own Keras name.
+        var kerasName: String
+        /// The Keras names of the nested models around the layer, outermost first.
+        var scope: [String] = []
+        /// The `weightsKey`s of those nested models.
+        var scopeKeys: [String] = []
+        /// The group name Keras 3 gives the layer in `model.weights.h5` (`conv2d_1`): the snake-cased
+        /// class name, numbered among the layers of its model.
+        var weightsKey: String = ""
+
+        init(className: String, name: String, config: JSONValue, inbound: [String]) {
+            self.className = className
+            self.name = name
+            self.config = config
+            self.inbound = inbound
+            self.kerasName = name
+        }
     }
 
     /// The Borderline node that holds a Keras tensor, with Keras `ZeroPadding2D` padding not yet
@@ -33,40 +65,61 @@ struct KerasImporter {
         var pendingPadding: Padding2D?
     }
 
+    init(path: String, modelConfig: JSONValue, weights: any KerasWeightSource) {
+        self.path = path
+        self.modelConfig = modelConfig
+        self.weights = weights
+    }
+
+    /// A legacy `.h5` file: `model_config` and `model_weights`.
+    init(root: HDF5Group) throws {
+        let path = root.file.path
+        let text = try root.stringAttribute("model_config")
+        let config: JSONValue
+        do {
+            config = try JSONValue.parse(text)
+        } catch {
+            throw BorderlineError(.invalidConfiguration, "root attribute model_config is not valid JSON: \(Architecture.describe(error))", file: path)
+        }
+        self.init(path: path, modelConfig: config, weights: try KerasWeights(root: root))
+        if root.hasAttribute("keras_version") { kerasVersion = try? root.stringAttribute("keras_version") }
+        if root.hasAttribute("backend") { backend = try? root.stringAttribute("backend") }
+        if root.hasAttribute("class_names") { classNames = try root.stringArrayAttribute("class_names") }
+        if root.hasAttribute("borderline_architecture") { borderlineArchitecture = try? root.stringAttribute("borderline_architecture") }
+    }
+
     func error(_ kind: BorderlineError.Kind, _ message: String) -> BorderlineError {
         BorderlineError(kind, message, file: path)
     }
 
     // MARK: Model config
 
-    func importModel() throws -> Model {
-        let text = try root.stringAttribute("model_config")
-        let config: JSONValue
-        do {
-            config = try JSONValue.parse(text)
-        } catch {
-            throw self.error(.invalidConfiguration, "root attribute model_config is not valid JSON: \(Architecture.describe(error))")
-        }
-        guard let className = config["class_name"]?.stringValue else {
-            throw self.error(.invalidConfiguration, "root attribute model_config has no class_name")
-        }
-        let body = config["config"] ?? .null
-        let specs: [Spec]
-        let inputName: String
-        var kerasInputShape: [Int?]?
-        let outputName: String
+    /// The layers of a Sequential or Functional config, with its input and output layer names and
+    /// the input shape it declares.
+    func modelSpecs(className: String, body: JSONValue, buildConfig: JSONValue?) throws -> (specs: [Spec], input: String, output: String, inputShape: [Int?]?) {
         switch className {
         case "Sequential":
-            (specs, inputName, kerasInputShape) = try sequentialSpecs(body)
+            var (specs, inputName, shape) = try sequentialSpecs(body)
             guard let last = specs.last else { throw self.error(.invalidConfiguration, "the Keras Sequential model has no layers") }
-            outputName = last.name
+            if shape == nil, let built = buildConfig?["input_shape"]?.arrayValue, built.count > 1 { shape = built.dropFirst().map(\.intValue) }
+            return (specs, inputName, last.name, shape)
         case "Functional", "Model":
-            (specs, inputName, outputName) = try functionalSpecs(body)
-            if let input = specs.first(where: { $0.name == inputName }) { kerasInputShape = try batchShape(input) }
+            let (specs, inputName, outputName) = try functionalSpecs(body)
+            let shape = try specs.first(where: { $0.name == inputName }).flatMap { try batchShape($0) }
+            return (specs, inputName, outputName, shape)
         default:
             throw self.error(.unknownLayerType,
                 "the Keras model class '\(className)' is not supported (only Sequential and Functional models are)")
         }
+    }
+
+    func importModel() throws -> Model {
+        let config = modelConfig
+        guard let className = config["class_name"]?.stringValue else {
+            throw self.error(.invalidConfiguration, "the Keras model config has no class_name")
+        }
+        let body = config["config"] ?? .null
+        let (specs, inputName, outputName, kerasInputShape) = try modelSpecs(className: className, body: body, buildConfig: config["build_config"])
         guard let shapeWithNulls = kerasInputShape else {
             throw self.error(.invalidConfiguration, "the Keras model config does not say its input shape (no InputLayer, batch_input_shape or build_input_shape)")
         }
@@ -76,34 +129,13 @@ struct KerasImporter {
         }
         let kerasInput = shapeWithNulls.map { $0! }
         var metadata: [String: JSONValue] = ["source": "keras", "keras_model_class": .string(className)]
-        if root.hasAttribute("keras_version"), let v = try? root.stringAttribute("keras_version") { metadata["keras_version"] = .string(v) }
-        if root.hasAttribute("backend"), let v = try? root.stringAttribute("backend") { metadata["keras_backend"] = .string(v) }
+        if let v = kerasVersion { metadata["keras_version"] = .string(v) }
+        if let v = backend { metadata["keras_backend"] = .string(v) }
 
         let builder = GraphBuilder(inputShape: KerasLayout.ourShape(kerasInput))
-        let weights = try KerasWeights(root: root)
-        var values: [String: Value] = [inputName: Value(node: -1, pendingPadding: nil)]
-        var consumers: [String: Int] = [:]
-        for spec in specs { for source in spec.inbound { consumers[source, default: 0] += 1 } }
-        for spec in try topologicalOrder(specs, input: inputName) where spec.name != inputName {
-            let inputs = try spec.inbound.map { source -> Value in
-                guard let v = values[source] else {
-                    throw self.error(.invalidConfiguration, "Keras layer '\(spec.name)' reads '\(source)', which is not a layer of the model")
-                }
-                return v
-            }
-            do {
-                values[spec.name] = try convert(spec, inputs: inputs, builder: builder, weights: weights,
-                                                readers: spec.inbound.map { consumers[$0] ?? 0 })
-            } catch var e as BorderlineError {
-                if !e.message.contains("'\(spec.name)'") {
-                    e.message = "Keras layer '\(spec.name)' (\(spec.className)): \(e.message)"
-                }
-                throw e.inFile(path)
-            }
-        }
-        guard let output = values[outputName] else {
-            throw self.error(.invalidConfiguration, "the Keras model's output layer '\(outputName)' is not among its layers")
-        }
+        var values: [String: Value] = [:]
+        let output = try convertLayers(specs, input: inputName, output: outputName, inputValue: Value(node: -1, pendingPadding: nil),
+                                       builder: builder, values: &values)
         guard output.pendingPadding == nil else {
             throw self.error(.unknownLayerType, "the model output is a ZeroPadding2D layer, which Borderline can only fold into a following convolution")
         }
@@ -118,11 +150,10 @@ struct KerasImporter {
         // Files Borderline exported carry the class names and the original architecture (for the
         // embedding layer and the metadata); other Keras files may carry class names too, and get
         // the embedding of `KerasImporter.penultimateEmbedding`.
-        var classNames: [String] = []
+        var classNames = self.classNames
         var embedding: Int?
-        if root.hasAttribute("class_names") { classNames = try root.stringArrayAttribute("class_names") }
-        if root.hasAttribute("borderline_architecture") {
-            if let original = try? JSONValue.parse(try root.stringAttribute("borderline_architecture")) {
+        if let text = borderlineArchitecture {
+            if let original = try? JSONValue.parse(text) {
                 if let name = original["embedding"]?.stringValue { embedding = builder.nodes.firstIndex { $0.name == name } }
                 for (key, value) in original["metadata"]?.objectValue ?? [:] where metadata[key] == nil { metadata[key] = value }
                 if classNames.isEmpty, let names = original["class_names"]?.arrayValue?.compactMap(\.stringValue) { classNames = names }
@@ -137,6 +168,63 @@ struct KerasImporter {
         } catch let e as BorderlineError {
             throw e.inFile(path)
         }
+    }
+
+    /// Converts the layers of one model (the whole model, or a nested one) whose input layer is
+    /// `input` and whose input value is `inputValue`; returns the value of its output layer.
+    func convertLayers(_ specs: [Spec], input inputName: String, output outputName: String, inputValue: Value,
+                       builder: GraphBuilder, values: inout [String: Value]) throws -> Value {
+        values[inputName] = inputValue
+        var consumers: [String: Int] = [:]
+        for spec in specs { for source in spec.inbound { consumers[source, default: 0] += 1 } }
+        for spec in try topologicalOrder(specs, input: inputName) where spec.name != inputName {
+            let inputs = try spec.inbound.map { source -> Value in
+                guard let v = values[source] else {
+                    throw self.error(.invalidConfiguration, "Keras layer '\(spec.name)' reads '\(source)', which is not a layer of the model")
+                }
+                return v
+            }
+            if ["Sequential", "Functional", "Model"].contains(spec.className) {
+                values[spec.name] = try convertNested(spec, inputs: inputs, builder: builder, values: &values)
+                continue
+            }
+            do {
+                values[spec.name] = try convert(spec, inputs: inputs, builder: builder, weights: weights,
+                                                readers: spec.inbound.map { consumers[$0] ?? 0 })
+            } catch var e as BorderlineError {
+                if !e.message.contains("'\(spec.name)'") {
+                    e.message = "Keras layer '\(spec.name)' (\(spec.className)): \(e.message)"
+                }
+                throw e.inFile(path)
+            }
+        }
+        guard let output = values[outputName] else {
+            throw self.error(.invalidConfiguration, "the Keras model's output layer '\(outputName)' is not among its layers")
+        }
+        return output
+    }
+
+    /// A Sequential or Functional model used as a layer (a base model inside a bigger one): its
+    /// layers join the graph, named `outer.inner`, and read the nested model's input.
+    func convertNested(_ spec: Spec, inputs: [Value], builder: GraphBuilder, values: inout [String: Value]) throws -> Value {
+        guard inputs.count == 1 else {
+            throw error(.invalidConfiguration, "the nested Keras model '\(spec.name)' (\(spec.className)) has \(inputs.count) inputs; Borderline supports one")
+        }
+        var (inner, input, output, declared) = try modelSpecs(className: spec.className, body: spec.config, buildConfig: nil)
+        if declared == nil, let built = spec.config["build_input_shape"]?.arrayValue, built.count > 1 { declared = built.dropFirst().map(\.intValue) }
+        let actual = KerasLayout.kerasShape(builder.shape(inputs[0].node))
+        if let declared, declared.count == actual.count, zip(declared, actual).contains(where: { $0 != nil && $0! != $1 }) {
+            throw error(.shapeMismatch,
+                "the nested Keras model '\(spec.name)' declares input shape \(declared.map { $0.map(String.init) ?? "None" }) but is applied to a tensor of shape \(actual)")
+        }
+        let prefix = spec.name + "."
+        for i in inner.indices {
+            inner[i].name = prefix + inner[i].name
+            inner[i].inbound = inner[i].inbound.map { prefix + $0 }
+            inner[i].scope = spec.scope + [spec.kerasName]
+            inner[i].scopeKeys = spec.scopeKeys + [spec.weightsKey]
+        }
+        return try convertLayers(inner, input: prefix + input, output: prefix + output, inputValue: inputs[0], builder: builder, values: &values)
     }
 
     /// The embedding of a Keras model that does not say its own (no `borderline_architecture`):
@@ -182,6 +270,7 @@ struct KerasImporter {
         if inputShape == nil, let built = body["build_input_shape"]?.arrayValue, built.count > 1 {
             inputShape = built.dropFirst().map(\.intValue)
         }
+        KerasImporter.numberWeightsKeys(&specs)
         return (specs, inputName, inputShape)
     }
 
@@ -202,6 +291,7 @@ struct KerasImporter {
             specs.append(Spec(className: className, name: name, config: config,
                               inbound: try inboundNames(entry["inbound_nodes"], layer: name)))
         }
+        KerasImporter.numberWeightsKeys(&specs)
         let inputs = try endpoints(body["input_layers"], key: "input_layers")
         let outputs = try endpoints(body["output_layers"], key: "output_layers")
         guard inputs.count == 1 else {
@@ -293,7 +383,7 @@ struct KerasImporter {
     // MARK: Layers
 
     /// Converts one Keras layer; `readers` counts, for each input, the Keras layers that read it.
-    func convert(_ spec: Spec, inputs: [Value], builder: GraphBuilder, weights: KerasWeights, readers: [Int]) throws -> Value {
+    func convert(_ spec: Spec, inputs: [Value], builder: GraphBuilder, weights: any KerasWeightSource, readers: [Int]) throws -> Value {
         let c = spec.config
         let name = spec.name
         let className = KerasImporter.aliases[spec.className] ?? spec.className
@@ -358,28 +448,50 @@ struct KerasImporter {
             if useBias { try assign(w["bias"]!, to: builder.nodes[node], parameter: "bias", kerasShape: [units], layout: "(out,)") }
             return try activation(c["activation"], after: node, layer: name, builder: builder)
 
-        case "Conv2D":
+        case "Conv2D", "DepthwiseConv2D":
+            // DepthwiseConv2D(depth_multiplier m) is Conv2D with groups = in, out = in·m; its kernel
+            // (kh, kw, in, m) puts output channel c·m + j at [.., .., c, j].
             try channelsLast()
-            try noDilation()
+            let depthwise = className == "DepthwiseConv2D"
             let x = try single(foldsPadding: true)
             let s = try image(x)
             let pre = x.pendingPadding ?? .zero
             let k = try pair("kernel_size"), st = try pair("strides", default: [1, 1])
-            let filters = try positiveInt("filters")
+            let d = try pair("dilation_rate", default: [1, 1])
+            let multiplier = depthwise ? (c["depth_multiplier"]?.intValue ?? 1) : 1
+            let filters = depthwise ? s[0] * multiplier : try positiveInt("filters")
+            let groups = depthwise ? s[0] : (c["groups"]?.intValue ?? 1)
+            guard multiplier > 0, groups > 0, s[0] % groups == 0, filters % groups == 0 else {
+                throw error(.invalidConfiguration, "groups = \(groups) does not divide the \(s[0]) input channels and \(filters) filters")
+            }
+            if st != [1, 1], d != [1, 1] {
+                throw error(.invalidConfiguration, "strides \(st) together with dilation_rate \(d) is not supported (Keras refuses it too)")
+            }
             var pad = pre
             if try paddingMode() {
-                let h = KerasLayout.samePadding(input: s[1] + pre.top + pre.bottom, kernel: k[0], stride: st[0])
-                let w = KerasLayout.samePadding(input: s[2] + pre.left + pre.right, kernel: k[1], stride: st[1])
+                let extent = [(k[0] - 1) * d[0] + 1, (k[1] - 1) * d[1] + 1]
+                let h = KerasLayout.samePadding(input: s[1] + pre.top + pre.bottom, kernel: extent[0], stride: st[0])
+                let w = KerasLayout.samePadding(input: s[2] + pre.left + pre.right, kernel: extent[1], stride: st[1])
                 pad = Padding2D(top: pre.top + h.before, bottom: pre.bottom + h.after, left: pre.left + w.before, right: pre.right + w.after)
             }
             let useBias = bool("use_bias", default: true)
-            let node = try builder.add(name, "Conv2D", [
+            var conv: [String: JSONValue] = [
                 "in_channels": .init(s[0]), "out_channels": .init(filters), "kernel_size": .init(k),
                 "stride": .init(st), "padding": pad.json, "bias": .bool(useBias),
-            ], inputs: [x.node])
+            ]
+            if groups != 1 { conv["groups"] = .init(groups) }
+            if d != [1, 1] { conv["dilation"] = .init(d) }
+            let node = try builder.add(name, "Conv2D", .object(conv), inputs: [x.node])
             let w = try weights.take(spec, roles: useBias ? ["kernel", "bias"] : ["kernel"])
-            try assign(w["kernel"]!, to: builder.nodes[node], parameter: "weight", kerasShape: [k[0], k[1], s[0], filters],
-                       layout: "(kh, kw, in, out)", convert: KerasLayout.kernelFromKeras)
+            if depthwise {
+                // (kh, kw, in, m) → [in·m, 1, kh, kw]: the row-major order of (in, m) is the output channel.
+                try assign(w["kernel"]!, to: builder.nodes[node], parameter: "weight", kerasShape: [k[0], k[1], s[0], multiplier],
+                           layout: "(kh, kw, in, depth_multiplier)", convert: { t in
+                               KerasLayout.permuteAll(t, [2, 3, 0, 1]).reshaped([filters, 1, k[0], k[1]]) })
+            } else {
+                try assign(w["kernel"]!, to: builder.nodes[node], parameter: "weight", kerasShape: [k[0], k[1], s[0] / groups, filters],
+                           layout: "(kh, kw, in/groups, out)", convert: KerasLayout.kernelFromKeras)
+            }
             if useBias { try assign(w["bias"]!, to: builder.nodes[node], parameter: "bias", kerasShape: [filters], layout: "(out,)") }
             return try activation(c["activation"], after: node, layer: name, builder: builder)
 
@@ -490,11 +602,137 @@ struct KerasImporter {
         case "ReLU":
             let x = try single()
             let slope = c["negative_slope"]?.doubleValue ?? 0
-            if let m = c["max_value"], m != .null { throw error(.invalidConfiguration, "max_value \(m) is not supported") }
             if let t = c["threshold"]?.doubleValue, t != 0 { throw error(.invalidConfiguration, "threshold \(t) is not supported") }
+            if let m = c["max_value"], m != .null {
+                guard slope == 0, let top = m.doubleValue, top > 0 else {
+                    throw error(.invalidConfiguration, "max_value \(m) with negative_slope \(slope) is not supported")
+                }
+                let node = top == 6
+                    ? try builder.add(name, "ReLU6", [:], inputs: [x.node])
+                    : try builder.add(name, "Clip", ["min": 0, "max": .init(top)], inputs: [x.node])
+                return Value(node: node, pendingPadding: nil)
+            }
             let node = slope == 0
                 ? try builder.add(name, "ReLU", [:], inputs: [x.node])
                 : try builder.add(name, "LeakyReLU", ["negative_slope": .init(slope)], inputs: [x.node])
+            return Value(node: node, pendingPadding: nil)
+
+        case "ELU":
+            let x = try single()
+            return Value(node: try builder.add(name, "ELU", ["alpha": .init(c["alpha"]?.doubleValue ?? 1)], inputs: [x.node]), pendingPadding: nil)
+
+        case "PReLU":
+            // alpha has the input's shape minus the axes in shared_axes; Borderline's PReLU has one
+            // slope, or one per channel (Keras shared_axes [1, 2] on images).
+            let x = try single()
+            let s = builder.shape(x.node)
+            let shared = Set(c["shared_axes"]?.arrayValue?.compactMap(\.intValue) ?? (c["shared_axes"]?.intValue.map { [$0] } ?? []))
+            let kerasS = KerasLayout.kerasShape(s)
+            let alphaShape = kerasS.indices.map { shared.contains($0 + 1) ? 1 : kerasS[$0] }
+            let perChannel = Array(repeating: 1, count: max(kerasS.count - 1, 0)) + [kerasS.last ?? 1]
+            guard alphaShape.allSatisfy({ $0 == 1 }) || alphaShape == perChannel else {
+                throw error(.invalidConfiguration,
+                    "PReLU with alpha of shape \(alphaShape) (shared_axes \(shared.sorted())) is not supported; Borderline's PReLU takes one slope or one per channel (shared_axes [1, 2] for images)")
+            }
+            let count = alphaShape.reduce(1, *)
+            let node = try builder.add(name, "PReLU", ["num_parameters": .init(count)], inputs: [x.node])
+            let w = try weights.take(spec, roles: ["alpha"])
+            try assign(w["alpha"]!, to: builder.nodes[node], parameter: "weight", kerasShape: alphaShape, layout: "alpha",
+                       convert: { $0.reshaped([count]) })
+            return Value(node: node, pendingPadding: nil)
+
+        case "Rescaling":
+            let x = try single()
+            func numbers(_ key: String, default d: Double) throws -> JSONValue {
+                guard let v = c[key], v != .null else { return .init(d) }
+                if v.doubleValue != nil { return v }
+                if let a = v.arrayValue, !a.isEmpty, a.allSatisfy({ $0.doubleValue != nil }) { return a.count == 1 ? a[0] : v }
+                throw error(.invalidConfiguration, "'\(key)' must be a number or a list of numbers (one per channel), found \(Architecture.brief(v))")
+            }
+            return Value(node: try builder.add(name, "Rescaling", ["scale": try numbers("scale", default: 1), "offset": try numbers("offset", default: 0)],
+                                               inputs: [x.node]), pendingPadding: nil)
+
+        case "Normalization":
+            // (x − mean) / max(√variance, 1e-7) per channel (axis −1); mean and variance are in the
+            // config when given to the constructor, else weights (mean, variance, count) from adapt().
+            let x = try single()
+            let s = builder.shape(x.node)
+            let channels = KerasLayout.kerasShape(s).last ?? 1
+            if c["invert"]?.boolValue == true { throw error(.invalidConfiguration, "invert = true is not supported") }
+            let axis = c["axis"].flatMap { $0.intValue ?? ($0.arrayValue?.count == 1 ? $0.arrayValue?[0].intValue : nil) } ?? -1
+            guard axis == -1 || axis == s.count else {
+                throw error(.invalidConfiguration, "axis \(Architecture.brief(c["axis"] ?? .null)) is not supported; Borderline normalises per channel (axis -1)")
+            }
+            var mean: [Float], variance: [Float]
+            if let m = c["mean"], m != .null, let v = c["variance"], v != .null {
+                func list(_ j: JSONValue) -> [Float]? {
+                    if let d = j.doubleValue { return [Float(d)] }
+                    return j.arrayValue.map { a in a.compactMap(\.doubleValue).map(Float.init) }
+                }
+                guard let mm = list(m), let vv = list(v), !mm.isEmpty, !vv.isEmpty else {
+                    throw error(.invalidConfiguration, "'mean' and 'variance' must be numbers or lists of numbers")
+                }
+                (mean, variance) = (mm, vv)
+            } else {
+                let w = try weights.take(spec, roles: ["mean", "variance", "count"])
+                let kShape = w["mean"]!.value.shape
+                guard w["mean"]!.value.count == channels || w["mean"]!.value.count == 1, w["variance"]!.value.count == w["mean"]!.value.count else {
+                    throw error(.shapeMismatch, "dataset \(w["mean"]!.path) has shape \(kShape); layer \(name) (Normalization) expects \(channels) per-channel means")
+                }
+                (mean, variance) = (w["mean"]!.value.scalars, w["variance"]!.value.scalars)
+            }
+            guard [1, channels].contains(mean.count), [1, channels].contains(variance.count) else {
+                throw error(.shapeMismatch, "mean (\(mean.count) values) and variance (\(variance.count)) must have one value or one per channel (\(channels))")
+            }
+            func json(_ v: [Float]) -> JSONValue { v.count == 1 ? .init(Double(v[0])) : .array(v.map { .init(Double($0)) }) }
+            return Value(node: try builder.add(name, "Normalization", ["mean": json(mean), "variance": json(variance)], inputs: [x.node]),
+                         pendingPadding: nil)
+
+        case "UpSampling2D":
+            try channelsLast()
+            let x = try single()
+            _ = try image(x)
+            let size = try pair("size", default: [2, 2])
+            let mode = c["interpolation"]?.stringValue ?? "nearest"
+            guard mode == "nearest" else { throw error(.invalidConfiguration, "interpolation '\(mode)' is not supported (only nearest)") }
+            return Value(node: try builder.add(name, "UpSampling2D", ["scale_factor": .init(size), "mode": "nearest"], inputs: [x.node]),
+                         pendingPadding: nil)
+
+        case "Concatenate":
+            guard inputs.count >= 2 else { throw error(.invalidConfiguration, "Concatenate needs at least two inputs, has \(inputs.count)") }
+            if inputs.contains(where: { $0.pendingPadding != nil }) { throw paddingNotFoldable(spec) }
+            let s = builder.shape(inputs[0].node)
+            let raw = c["axis"]?.intValue ?? -1
+            let kerasAxis = raw < 0 ? raw + s.count : raw - 1
+            guard kerasAxis >= 0, kerasAxis < s.count else { throw error(.invalidConfiguration, "axis \(raw) is out of range for samples of rank \(s.count)") }
+            let axis = KerasLayout.kerasToOurs(rank: s.count)[kerasAxis]
+            return Value(node: try builder.add(name, "Concatenate", ["axis": .init(axis)], inputs: inputs.map(\.node)), pendingPadding: nil)
+
+        case "Multiply":
+            guard inputs.count == 2 else { throw error(.invalidConfiguration, "Multiply of \(inputs.count) inputs is not supported (two)") }
+            if inputs.contains(where: { $0.pendingPadding != nil }) { throw paddingNotFoldable(spec) }
+            return Value(node: try builder.add(name, "Multiply", [:], inputs: inputs.map(\.node)), pendingPadding: nil)
+
+        case "LayerNormalization":
+            let x = try single()
+            let s = builder.shape(x.node)
+            let axes = c["axis"].flatMap { $0.intValue.map { [$0] } ?? $0.arrayValue?.compactMap(\.intValue) } ?? [-1]
+            guard s.count == 1, axes.map({ $0 < 0 ? $0 + 2 : $0 }) == [1] else {
+                throw error(.invalidConfiguration,
+                    "LayerNormalization over axis \(axes) of a tensor of shape \(KerasLayout.kerasShape(s)) is not supported (only over flat features)")
+            }
+            let center = bool("center", default: true), scale = bool("scale", default: true)
+            if c["rms_scaling"]?.boolValue == true { throw error(.invalidConfiguration, "rms_scaling = true is not supported") }
+            let node = try builder.add(name, "LayerNorm", ["normalized_shape": .init(s), "eps": .init(c["epsilon"]?.doubleValue ?? 1e-3),
+                                                           "elementwise_affine": .bool(scale || center), "bias": .bool(center)], inputs: [x.node])
+            var roles: [String] = []
+            if scale { roles.append("gamma") }
+            if center { roles.append("beta") }
+            let w = try weights.take(spec, roles: roles)
+            let n = builder.nodes[node]
+            if scale { try assign(w["gamma"]!, to: n, parameter: "weight", kerasShape: s, layout: "(features,)") }
+            else if center, let p = n.layer.parameters.first(where: { $0.name == "weight" }) { p.value = Tensor(repeating: 1, shape: s) }
+            if center { try assign(w["beta"]!, to: n, parameter: "bias", kerasShape: s, layout: "(features,)") }
             return Value(node: node, pendingPadding: nil)
 
         case "LeakyReLU":
@@ -610,10 +848,6 @@ struct KerasImporter {
             if inputs.contains(where: { $0.pendingPadding != nil }) { throw paddingNotFoldable(spec) }
             return Value(node: try builder.add(name, "Add", [:], inputs: inputs.map(\.node)), pendingPadding: nil)
 
-        case "Sequential", "Functional", "Model":
-            throw error(.unknownLayerType,
-                "Keras layer '\(name)' is a nested \(spec.className) model, which Borderline does not import; flatten it into one model first")
-
         default:
             throw error(.unknownLayerType,
                 "Keras layer '\(name)' has class '\(spec.className)', which Borderline does not import (supported: \(KerasImporter.supportedClasses.joined(separator: ", ")))")
@@ -672,9 +906,13 @@ struct KerasImporter {
         case "leaky_relu":
             type = "LeakyReLU"
             config = ["negative_slope": 0.2]
+        case "relu6": type = "ReLU6"
+        case "elu": type = "ELU"
+        case "silu", "swish": type = "SiLU"
+        case "gelu": (type, config) = ("GELU", ["approximate": "none"])
         default:
             throw error(.unknownLayerType,
-                "Keras layer '\(layer)' uses activation '\(activation)', which Borderline does not support (relu, sigmoid, tanh, softmax, leaky_relu, linear)")
+                "Keras layer '\(layer)' uses activation '\(activation)', which Borderline does not support (relu, relu6, sigmoid, tanh, softmax, leaky_relu, elu, silu/swish, gelu, linear)")
         }
         let nodeName = nodeName ?? builder.uniqueName("\(layer).\(activation)")
         return Value(node: try builder.add(nodeName, type, config, inputs: [node]), pendingPadding: nil)
@@ -697,9 +935,17 @@ struct KerasImporter {
     }
 }
 
-/// The weights of a Keras file, found by following the `weight_names` attribute of each group under
-/// `model_weights`.
-struct KerasWeights {
+/// Where a Keras importer finds each layer's weights.
+protocol KerasWeightSource {
+    /// The weights of a Keras layer, keyed by role (`kernel`, `bias`, `gamma`, …); `roles` is the
+    /// order Keras creates them in.
+    func take(_ spec: KerasImporter.Spec, roles: [String]) throws -> [String: KerasWeights.Weight]
+}
+
+/// The weights of a legacy Keras `.h5` file, found by following the `weight_names` attribute of
+/// each group under `model_weights`. A nested model's weights sit in its group, named
+/// `inner_layer/role` (Functional) or `nested_model/inner_layer/role` (Sequential).
+struct KerasWeights: KerasWeightSource {
     struct Weight {
         var path: String
         var value: Tensor
@@ -740,15 +986,24 @@ struct KerasWeights {
         guard let group else {
             throw BorderlineError(.missingEntry, "group /model_weights is missing; Keras layer '\(spec.name)' (\(spec.className)) needs its weights", file: path)
         }
-        guard group.kind(of: spec.name) == .group else {
+        // A layer of a nested model: its weights are listed by the outermost nested model's group,
+        // as `…/layer/role`.
+        let groupName = spec.scope.first ?? spec.kerasName
+        guard group.kind(of: groupName) == .group else {
             throw BorderlineError(.missingEntry,
-                "group /model_weights/\(spec.name) not found; Keras layer '\(spec.name)' (\(spec.className)) needs \(roles.joined(separator: ", "))", file: path)
+                "group /model_weights/\(groupName) not found; Keras layer '\(spec.name)' (\(spec.className)) needs \(roles.joined(separator: ", "))", file: path)
         }
-        let layerGroup = try group.group(spec.name)
-        let names = try KerasWeights.names(layerGroup, attribute: "weight_names")
+        let layerGroup = try group.group(groupName)
+        var names = try KerasWeights.names(layerGroup, attribute: "weight_names")
+        if !spec.scope.isEmpty {
+            names = names.filter { name in
+                let parts = name.split(separator: "/").map(String.init)
+                return parts.count >= 2 && parts[parts.count - 2] == spec.kerasName
+            }
+        }
         guard names.count == roles.count else {
             throw BorderlineError(names.count < roles.count ? .missingEntry : .invalidConfiguration,
-                "group \(layerGroup.path) lists \(names.count) weights (\(names.joined(separator: ", "))) in weight_names; " +
+                "group \(layerGroup.path) lists \(names.count) weights\(spec.scope.isEmpty ? "" : " of layer '\(spec.kerasName)'") (\(names.joined(separator: ", "))) in weight_names; " +
                 "Keras layer '\(spec.name)' (\(spec.className)) expects \(roles.count): \(roles.joined(separator: ", "))", file: path)
         }
         let named = names.map(KerasWeights.role)

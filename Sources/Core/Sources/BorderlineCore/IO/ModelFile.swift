@@ -14,7 +14,11 @@ public enum ModelFileKind: String, Sendable {
     case native
     /// Root attribute `model_config` (Keras legacy `.h5`).
     case keras
-    /// Anything else: a PyTorch `state_dict` written with h5py, read with an architecture JSON.
+    /// A Keras 3 `.keras` zip archive (`config.json` + `model.weights.h5`).
+    case kerasArchive = "keras_archive"
+    /// An ONNX model (`.onnx`, protobuf).
+    case onnx
+    /// Any other HDF5 file: a PyTorch `state_dict` written with h5py, read with an architecture JSON.
     case stateDict = "state_dict"
 }
 
@@ -24,42 +28,56 @@ extension Model {
     /// The native format version this build writes and reads.
     public static let nativeFormatVersion = 1
 
-    /// Loads a model file, recognising its kind (see ``fileKind(of:)``).
+    /// Loads a model file, recognising its kind by its content (see ``fileKind(of:)``).
     ///
     /// - Parameters:
-    ///   - path: a native file, a Keras legacy `.h5`, or a PyTorch `state_dict` HDF5 file.
+    ///   - path: a native file, a Keras legacy `.h5` or Keras 3 `.keras`, an ONNX model, or a
+    ///     PyTorch `state_dict` HDF5 file. PyTorch's own `.pt`/`.pth` and TorchScript files are
+    ///     recognised and refused with the commands that convert them (docs/model-format.md).
     ///   - architecture: an architecture JSON file. Required for a `state_dict`; for a native file it
     ///     replaces the stored architecture (the parameters must still match it); not allowed for Keras
-    ///     files, which carry their own.
-    /// - Throws: ``BorderlineError`` naming the file and the dataset, layer or key at fault.
+    ///     and ONNX files, which carry their own.
+    /// - Throws: ``BorderlineError`` naming the file and the dataset, layer, node or key at fault.
     public static func load(contentsOf path: String, architecture: String? = nil) throws -> Model {
-        let file: HDF5File
-        do {
-            file = try HDF5File.open(path)
-        } catch let e as BorderlineError where e.kind == .unreadableFile {
-            // Keras 3's native `.keras` files are zip archives.
-            if let handle = FileHandle(forReadingAtPath: path), let head = try? handle.read(upToCount: 4), head == Data([0x50, 0x4b, 0x03, 0x04]) {
-                throw BorderlineError(.unreadableFile,
-                    "is a zip archive (Keras 3's .keras format?), not HDF5; save the Keras model with model.save(\"model.h5\") instead", file: path)
-            }
-            throw e
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw BorderlineError(.fileNotFound, "no such file", file: path)
         }
+        guard !isDirectory.boolValue else {
+            throw BorderlineError(.unreadableFile, "is a directory, not a model file", file: path)
+        }
+        let content = ModelFileSniffer.sniff(path)
+        if let refusal = ModelFileSniffer.refusal(content, path: path) { throw refusal }
+        func noArchitecture(_ what: String) throws {
+            if let architecture {
+                throw BorderlineError(.invalidArgument, "is \(what), which carries its own architecture; do not give one (\(architecture))", file: path)
+            }
+        }
+        switch content {
+        case .onnx:
+            try noArchitecture("an ONNX model")
+            return try ONNXImporter(path: path).importModel()
+        case .kerasArchive:
+            try noArchitecture("a Keras 3 .keras file")
+            return try KerasArchive(path: path).importModel()
+        default:
+            break
+        }
+        let file = try HDF5File.open(path)
         let root = try file.root()
         switch try fileKind(of: root) {
         case .native:
             let override = try architecture.map { try Model.fromArchitectureFile($0) }
             return try NativeModelFile.read(root, architecture: override)
         case .keras:
-            if let architecture {
-                throw BorderlineError(.invalidArgument,
-                    "is a Keras .h5 file, which carries its own architecture; do not give one (\(architecture))", file: path)
-            }
+            try noArchitecture("a Keras .h5 file")
             return try KerasImporter(root: root).importModel()
-        case .stateDict:
+        case .stateDict, .kerasArchive, .onnx:
             guard let architecture else {
                 throw BorderlineError(.invalidArgument,
                     "is neither a Borderline model (no root attribute 'format') nor a Keras .h5 (no root attribute " +
-                    "'model_config'); if it is a PyTorch state_dict, give its architecture JSON (--architecture)", file: path)
+                    "'model_config'); if it is a PyTorch state_dict, give its architecture JSON (--architecture), or write " +
+                    "the model with tools/torch_to_borderline.py (docs/model-format.md)", file: path)
             }
             let model = try Model.fromArchitectureFile(architecture)
             let group = root.kind(of: "state_dict") == .group ? try root.group("state_dict") : root
@@ -69,9 +87,16 @@ extension Model {
         }
     }
 
-    /// Which kind of model file `path` is.
+    /// Which kind of model file `path` is, by its content.
+    /// - Throws: for files that are no model Borderline reads (PyTorch pickles, other zips, non-HDF5 files).
     public static func fileKind(of path: String) throws -> ModelFileKind {
-        try fileKind(of: try HDF5File.open(path).root())
+        let content = ModelFileSniffer.sniff(path)
+        if let refusal = ModelFileSniffer.refusal(content, path: path) { throw refusal }
+        switch content {
+        case .onnx: return .onnx
+        case .kerasArchive: return .kerasArchive
+        default: return try fileKind(of: try HDF5File.open(path).root())
+        }
     }
 
     static func fileKind(of root: HDF5Group) throws -> ModelFileKind {

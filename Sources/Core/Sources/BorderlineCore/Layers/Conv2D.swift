@@ -11,6 +11,8 @@
 /// `∂L/∂X_g = W_gᵀ · G_g`, which col2im folds back onto the input. Images are processed in chunks
 /// sized so that the patch matrix stays in cache (see
 /// ``Im2Col/imagesPerChunk(rows:plane:batch:budget:)``), with one scratch allocation per call.
+/// Depthwise convolutions (`groups = in`) skip im2col and run direct kernels instead
+/// (DepthwiseConvolution.swift).
 public final class Conv2D: ConfigurableLayer {
     public static let typeName = "Conv2D"
     public let inChannels: Int
@@ -93,6 +95,7 @@ public final class Conv2D: ConfigurableLayer {
         HeapTuning.apply() // large activations: reuse heap memory instead of page-faulting (see HeapTuning)
         let x = inputs[0]
         precondition(x.rank == 4 && x.shape[1] == inChannels, "Conv2D: input \(x.shape) is not [batch, \(inChannels), H, W]")
+        if isDepthwise { return (depthwiseForward(x), nil) }
         let n = x.batchSize
         let g = geometry(height: x.shape[2], width: x.shape[3])
         let K = g.patchSize, P = g.outPlane, O = outChannels
@@ -126,6 +129,9 @@ public final class Conv2D: ConfigurableLayer {
     }
 
     public func backward(_ gradOutput: Tensor, record: LayerRecord, inputGradients: Bool, parameterGradients: Bool) -> [Tensor] {
+        if isDepthwise {
+            return depthwiseBackward(gradOutput, x: record.inputs[0], inputGradients: inputGradients, parameterGradients: parameterGradients)
+        }
         let x = record.inputs[0]
         let n = x.batchSize
         let g = geometry(height: x.shape[2], width: x.shape[3])

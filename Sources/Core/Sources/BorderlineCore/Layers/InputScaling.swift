@@ -123,6 +123,10 @@ public final class Normalization: ConfigurableLayer {
     let variance: ChannelConstants?
 
     public var meanValues: [Double] { mean.values }
+    /// The standard deviations, when given in torchvision's form.
+    public var stdValues: [Double]? { std?.values }
+    /// The variances, when given in Keras's form.
+    public var varianceValues: [Double]? { variance?.values }
     /// The divisors `d_c` (see the type's documentation).
     public var divisors: [Float] {
         if let std { return std.values.map(Float.init) }

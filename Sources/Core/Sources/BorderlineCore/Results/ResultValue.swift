@@ -18,6 +18,23 @@ public enum StoredArray: Sendable {
     public var rows: Int { shape.first ?? 0 }
 }
 
+/// An array of any shape and element type in a component's output (e.g. an `[H, W]` grid of class
+/// indices: `.int64(values:shape:)`): the host's ``ResultEncoder`` files it as it is.
+extension StoredArray: Encodable {
+    private enum CodingKeys: String, CodingKey { case shape, values }
+    /// Encoders other than the host's see the shape and the values.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(shape, forKey: .shape)
+        switch self {
+        case .float(let t): try c.encode(t.scalars, forKey: .values)
+        case .float64(let v, _): try c.encode(v, forKey: .values)
+        case .int64(let v, _): try c.encode(v, forKey: .values)
+        case .uint8(let v, _): try c.encode(v, forKey: .values)
+        }
+    }
+}
+
 /// A component's output as the host files it: what the ``ResultEncoder`` made of an `Encodable`
 /// value. Numbers, booleans and text go to summary.json (and become attributes in results.h5);
 /// arrays (`Tensor`, `[Float]`, `[Int]`, nested rectangular arrays, …) become results.h5 datasets;
