@@ -6,5 +6,7 @@ cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
 swift build -c release   # the CLI and the in-tree plugins beside it
 bash tools/check-abi.sh  # the plugin ABI version matches the core's public API
+# A one-node Slurm cluster on localhost: a 3-shard DeepDIG run + merge == the run in one process.
+BORDERLINE_CLI="$PWD/.build/release/borderline" bash tools/slurm-test.sh
 # All suites are XCTest; without Swift Testing the closing summary counts the tests that ran.
 BORDERLINE_CLI="$PWD/.build/release/borderline" swift test --disable-swift-testing "$@"

@@ -122,7 +122,7 @@ final class JacobianFlipProber: BoundaryProber {
     /// Per pair: outcome counts, the data indices of the starts that never flipped, the search's
     /// time, and per row the start's class, the class beyond the flip point (−1: none) and the
     /// outcome (0 resolved, 1 capped, 2 never flipped).
-    struct Output: Encodable {
+    struct Output: Codable {
         var resolved: Int
         var capped: Int
         var neverFlipped: Int
@@ -184,7 +184,7 @@ final class DeepFoolProber: BoundaryProber {
 
     /// Per pair: how many starts did not flip, the search's time, and per row the start's class
     /// and the class at the final point when it flipped (−1 otherwise).
-    struct Output: Encodable {
+    struct Output: Codable {
         var notFlipped: Int
         var searchSeconds: Double
         var startClass: [Int]

@@ -75,6 +75,9 @@ struct ReportPage {
         let overall = status == .interrupted ? "interrupted" : (failed.isEmpty ? "ok" : "failed")
         h += "<p>Status: <span class=\"status \(overall)\">\(status == .interrupted ? "interrupted — partial results" : (failed.isEmpty ? "complete" : "complete, \(failed.count) plugin(s) failed"))</span> · "
         h += "\(ReportPage.format((seconds * 10).rounded() / 10)) s · \(totalQueries) model queries · seed \(config.seed) · Borderline \(BorderlineVersion.string)</p>\n"
+        if let shard = config.shard {
+            h += "<p><strong>Shard \(shard.index) of \(shard.count)</strong> (pairs \(e(prepared.units.flatMap(\.pairs).map(\.description).joined(separator: ", ")))): no whole-run analyses here; <code>borderline merge</code> of the \(shard.count) shard folders writes the complete run (docs/scale-out.md).</p>\n"
+        }
         if status == .interrupted {
             h += "<p><strong>This run was interrupted.</strong> The sections below show only what finished; plugins marked interrupted or pending are incomplete.</p>\n"
         }

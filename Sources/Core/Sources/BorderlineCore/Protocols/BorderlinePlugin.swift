@@ -7,9 +7,11 @@
 /// through the entry symbol, see ``PluginABI``) only when a run enables it or `borderline plugins`
 /// lists it. Component names are unique within the plugin.
 ///
-/// In a run, the host calls every prober for every class pair, then every metric on every
-/// boundary set of the run (of any plugin), then every analysis once; plugins take turns in name
-/// order, so the order of `--plugin` flags never changes a result.
+/// In a run, the host goes boundary by boundary (the pairs s→t and t→s): every prober on each of
+/// its pairs, then every metric on each of its boundary sets (of any plugin); after the last
+/// boundary every analysis once. Plugins take turns in name order, so the order of `--plugin`
+/// flags never changes a result; the run files everything in one canonical order (all probers,
+/// then all metrics, then the analyses), whichever process ran which pair.
 public protocol BorderlinePlugin: AnyObject {
     static var manifest: PluginManifest { get }
     init()

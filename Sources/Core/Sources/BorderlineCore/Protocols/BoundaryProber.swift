@@ -13,14 +13,16 @@
 /// a thrown error (the host records it and carries on); failures of single attempts belong in the
 /// set. Probers run before metrics and analyses, plugin by plugin in name order; a prober that
 /// reads the boundary sets of other probers sets ``readsBoundarySets`` and then runs after all
-/// probers that do not.
+/// probers that do not, seeing their sets of the same boundary (the pair and its reverse). An
+/// output that an analysis reads should be `Codable` (see ``Metric``).
 public protocol BoundaryProber: PluginComponent {
     associatedtype Output: Encodable = NoOutput
     /// Whether the prober needs input gradients (listed by `borderline plugins`). A prober that
     /// needs them calls `context.gradients()`, which fails with a message saying why when the
     /// classifier is black-box and no zeroth-order estimator is enabled.
     var needsGradients: Bool { get }
-    /// Whether the prober reads `context.boundarySets` (the sets of the probers that do not).
+    /// Whether the prober reads `context.boundarySets` (the sets of the probers that do not, of
+    /// the same boundary).
     var readsBoundarySets: Bool { get }
     /// Boundary points for one class pair.
     func probe(_ pair: ClassPair, options: Options, context: RunContext) throws -> Probe<Output>

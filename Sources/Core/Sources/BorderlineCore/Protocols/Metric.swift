@@ -3,8 +3,12 @@
 /// **Contract.** ``evaluate(_:options:context:)`` is called once for every boundary set of the
 /// run — the sets of every enabled plugin's probers, not only its own plugin's — and reads only
 /// the set's documented fields (points, start and end points, probabilities, success flags, …)
-/// plus the classifier and data in `context`. It never asks which prober made the set (its
-/// `producer` is for labels only). It returns a typed ``Output`` (numbers, arrays, tables,
+/// plus the classifier and data in `context`, and of the run's other sets only those of the same
+/// boundary (the pair and its reverse: `context.boundarySets`), so that a set's results never
+/// depend on which other pairs a process runs (`--shard`, `--resume`). It never asks which prober
+/// made the set (its `producer` is for labels only). An output that an analysis reads should be
+/// `Codable`: after `--resume` or `merge` the host rebuilds it from the run folder
+/// (``ResultDecoder``). It returns a typed ``Output`` (numbers, arrays, tables,
 /// pictures; see ``ResultEncoder``) that the host files under the set's pair and producer; a set
 /// it cannot use (e.g. no successful attempts) gives NaNs or `nil`s rather than an error.
 public protocol Metric: PluginComponent {
