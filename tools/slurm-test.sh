@@ -125,8 +125,9 @@ grep -q -- "--dependency=afterok:" "$work/run.slurm/submit.sh"
 bash "$work/run.slurm/submit.sh"
 read -r array merge < "$work/run.slurm/jobs.txt"
 
-# The same run in one process, while Slurm works.
-"$borderline" run --config "$work/run.yaml" --out "$work/whole" --quiet >/dev/null &
+# The same run in one process, while Slurm works, with the tasks' thread count (OpenBLAS's
+# threaded sgemm sums in another order: results are reproducible for a given BORDERLINE_THREADS).
+BORDERLINE_THREADS=1 "$borderline" run --config "$work/run.yaml" --out "$work/whole" --quiet >/dev/null &
 single=$!
 
 job_state() { scontrol show job "$1" -o 2>/dev/null | tr ' ' '\n' | sed -n 's/^JobState=//p' | sort -u | tr '\n' ' '; }

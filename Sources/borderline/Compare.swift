@@ -8,7 +8,8 @@ struct Compare: ParsableCommand {
         abstract: "Compare two run folders number for number and array for array (e.g. a merged run with the same run in one process).",
         discussion: """
         Compares every value of summary.json and config.json, every dataset and attribute of results.h5 (bit for \
-        bit), every picture and report.html. Left out: wall-clock times, the run-wide query totals (model_queries, \
+        bit), every picture and report.html (numbers masked). Left out: times and speeds (keys with a word 'seconds' \
+        or ending in 'per_second'), the run-wide query totals (model_queries, \
         shared_model_queries), paths and a shard's 'shard' key. Exit status: 0 equal, 1 different (the \
         differences are listed), 2 a folder cannot be read.
         """)

@@ -7,9 +7,10 @@ import Foundation
 /// its numbers masked (they are compared in summary.json and results.h5; this checks the page's
 /// sections, notes, tables and pictures in their order, however the page prints times).
 ///
-/// Left out, because they describe the work rather than its results: wall-clock times (every
-/// key or attribute whose name ends in `seconds` — `seconds`, `component_seconds`, flip-point's
-/// `search_seconds` — and the report's "… s" figures), the run-wide query totals
+/// Left out, because they describe the work rather than its results: wall-clock times and speeds
+/// (``isTiming(_:)``: every key or attribute with a word `seconds` or ending in `per_second` —
+/// `seconds`, `component_seconds`, flip-point's `search_seconds`, region's `seconds_attack_fgsm`,
+/// slices' `points_per_second`), the run-wide query totals
 /// (`model_queries` and `shared_model_queries` at the top of summary.json: a sharded run repeats
 /// run-wide work such as classifying the training split in every shard), paths (`model.path`,
 /// each plugin's `file`, results.h5's `model` attribute, config.json's `model`, `architecture`,
@@ -26,6 +27,11 @@ public enum RunComparison {
         compareImages(a, b, &out)
         compareReport(a, b, &out)
         return out.items
+    }
+
+    /// Whether a key names a time or a speed: a snake-case word `seconds`, or `…per_second`.
+    public static func isTiming(_ key: String) -> Bool {
+        key.split(separator: "_").contains("seconds") || key.hasSuffix("per_second")
     }
 
     struct Differences {
@@ -63,8 +69,8 @@ public enum RunComparison {
         let skipped: Set<String> = ["/seconds", "/model_queries", "/shared_model_queries", "/model/path", "/shard"]
         compareJSON(try json(a, "summary.json"), try json(b, "summary.json"), "summary.json", skip: { path in
             let p = String(path.dropFirst("summary.json".count))
-            if skipped.contains(p) || p.hasSuffix("seconds") { return true }
             let parts = p.split(separator: "/")
+            if skipped.contains(p) || parts.last.map({ isTiming(String($0)) }) == true { return true }
             // plugins/<name>/file
             return parts.count == 3 && parts[0] == "plugins" && parts[2] == "file"
         }, &out)
@@ -87,8 +93,8 @@ public enum RunComparison {
 
     static func compareAttributes(_ x: HDF5Object, _ y: HDF5Object, _ path: String, _ out: inout Differences) throws {
         let skipped: Set<String> = path == "/" ? ["model"] : []
-        let p = Set(try x.attributeNames().filter { !$0.hasSuffix("seconds") }).subtracting(skipped)
-        let q = Set(try y.attributeNames().filter { !$0.hasSuffix("seconds") }).subtracting(skipped)
+        let p = Set(try x.attributeNames().filter { !isTiming($0) }).subtracting(skipped)
+        let q = Set(try y.attributeNames().filter { !isTiming($0) }).subtracting(skipped)
         for name in p.symmetricDifference(q).sorted() { out.add("results.h5 \(path) attribute \(name): only in \(p.contains(name) ? "the first" : "the second")") }
         for name in p.intersection(q).sorted() {
             let tx = try x.attributeType(name), ty = try y.attributeType(name)
