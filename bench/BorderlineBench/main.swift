@@ -168,6 +168,37 @@ if wants("W4") {
     report("W4", "bisection-1000x20", Double(pairs * halvings) / t, "pair-halvings/s")
 }
 
+// W7: the core's batched bisection on the FCN, through the first-layer split of
+// AffineProbeEvaluator and without it (the same classifier behind an opaque wrapper).
+if wants("W7") {
+    final class Opaque: Classifier {
+        let inner: ModelClassifier
+        init(_ inner: ModelClassifier) { self.inner = inner }
+        var inputShape: [Int] { inner.inputShape }
+        var classNames: [String] { inner.classNames }
+        func probabilities(_ x: Tensor) throws -> Tensor { try inner.probabilities(x) }
+        func logits(_ x: Tensor) throws -> Tensor { try inner.logits(x) }
+    }
+    let pairs = 1000
+    // Wide random inputs, so that the random FCN puts the two ends of many pairs in different classes.
+    let a0 = generator.uniform(shape: [pairs, 1, 28, 28], low: -8, high: 8)
+    let b0 = generator.uniform(shape: [pairs, 1, 28, 28], low: -8, high: 8)
+    let classifier = ModelClassifier(fcn, batchSize: 1000)
+    let s = try classifier.predictions(a0), t = try classifier.predictions(b0)
+    let rows = (0..<pairs).filter { s[$0] != t[$0] }
+    print("# W7: \(rows.count) of \(pairs) pairs straddle two classes")
+    let from = a0.gather(batch: rows), to = b0.gather(batch: rows)
+    let config = BoundaryBisection.Configuration(tolerance: 1e-6, maxSteps: 20)
+    for (name, c) in [("split", classifier as any Classifier), ("plain", Opaque(classifier))] {
+        var halvings = 0
+        let time = medianSeconds {
+            let o = try! BoundaryBisection.bisect(c, from: from, to: to, sources: rows.map { s[$0] }, targets: rows.map { t[$0] }, configuration: config)
+            halvings = o.steps.reduce(0, +)
+        }
+        report("W7", "fcn-bisection-\(name)", Double(halvings) / time, "pair-halvings/s")
+    }
+}
+
 if wants("E1") {
     do {
         let train = try Dataset.named("fashion-mnist", split: .train)

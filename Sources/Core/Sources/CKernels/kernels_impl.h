@@ -189,16 +189,30 @@ static void NS(pool_act_backward)(const bk_conv_desc *d, int psh, int psw, int b
 static void NS(to_lanes)(const float *src, int n, int C, int H, int W, int top, int left, int Hp, int Wp,
                          int blocks, float *dst) {
     const long E = (long)C * Hp * Wp;
-    memset(dst, 0, sizeof(float) * E * LANES * blocks);
-    const long plane = (long)H * W;
-    for (int s = 0; s < n; s++) {
-        float *db = dst + (s / LANES) * E * LANES + (s % LANES);
-        const float *sp = src + (long)s * C * plane;
+    const long plane = (long)H * W, image = (long)C * plane;
+    for (int b = 0; b < blocks; b++) {
+        float *db = dst + b * E * LANES;
+        int rows = n - b * LANES;
+        if (rows > LANES) rows = LANES;
+        if (rows < 0) rows = 0;
+        if (top || left || Hp != H || Wp != W || rows < LANES) memset(db, 0, sizeof(float) * E * LANES);
+        // Contiguous lane vectors out, LANES sequential streams in.
+        const float *sb = src + (long)b * LANES * image;
         for (int c = 0; c < C; c++)
             for (int h = 0; h < H; h++) {
                 float *row = db + (((long)c * Hp + top + h) * Wp + left) * LANES;
-                const float *in = sp + c * plane + (long)h * W;
-                for (int w = 0; w < W; w++) row[(long)w * LANES] = in[w];
+                const float *in = sb + c * plane + (long)h * W;
+                if (rows == LANES) {
+                    for (int w = 0; w < W; w++) {
+                        float *o = row + (long)w * LANES;
+                        for (int l = 0; l < LANES; l++) o[l] = in[l * image + w];
+                    }
+                } else {
+                    for (int w = 0; w < W; w++) {
+                        float *o = row + (long)w * LANES;
+                        for (int l = 0; l < rows; l++) o[l] = in[l * image + w];
+                    }
+                }
             }
     }
 }
