@@ -87,6 +87,11 @@ final class IntakeGoldenTests: XCTestCase {
         XCTAssertFalse(types.contains("Softmax"))
     }
 
+    /// The same graph with every tensor in float_data/int64_data instead of raw_data.
+    func testInitializersInTypedFields() throws {
+        try check("ops.typed.onnx", against: "ops")
+    }
+
     func testKeras3ArchiveWithRescalingAndNestedModels() throws {
         let (_, _, model) = try check("functional.keras", against: "functional")
         let names = model.nodes.map(\.name)
