@@ -93,6 +93,7 @@ final class IntakeGoldenTests: XCTestCase {
         XCTAssertTrue(names.contains("base.conv_a"), "layers of the nested base are named base.<layer>: \(names)")
         XCTAssertTrue(names.contains("head_block.pw"), "\(names)")
         XCTAssertEqual(model.nodes.first?.layer.typeName, "Rescaling")
+        XCTAssertEqual(model.inputBox, try InputBox(lower: 0, upper: 255), "Rescaling(1/255) first: pixel values are the valid inputs")
         XCTAssertEqual(model.metadata["keras_version"]?.stringValue?.hasPrefix("3."), true)
     }
 
