@@ -6,25 +6,40 @@ import PackageDescription
 
 let core = Target.Dependency.product(name: "BorderlineCore", package: "Core")
 
+/// The in-tree plugins: `Plugins/<Folder>` is the `<Name>Kit` library (the logic, which tests
+/// link) and `Plugins/<Folder>/Entry` the `<Name>Plugin` dynamic library holding only the C entry
+/// symbols (`lib<Name>Plugin.so`, which the host loads; never linked into a binary).
+let plugins: [(name: String, folder: String, tests: Bool)] = [
+    ("Bisection", "Bisection", true),
+    ("DeepDIG", "DeepDIG", true),
+    ("FlipPoint", "FlipPoint", true),
+    ("Latent", "Latent", true),
+    ("Region", "Region", true),
+    ("Slices", "Slices", true),
+]
+
+let pluginTargets: [Target] = plugins.flatMap { p -> [Target] in
+    var targets: [Target] = [
+        .target(name: "\(p.name)Kit", dependencies: [core], path: "Plugins/\(p.folder)", exclude: ["Entry"]),
+        .target(name: "\(p.name)Plugin", dependencies: [core, .target(name: "\(p.name)Kit")], path: "Plugins/\(p.folder)/Entry"),
+    ]
+    if p.tests {
+        targets.append(.testTarget(name: "\(p.name)Tests", dependencies: [.target(name: "\(p.name)Kit"), core, "BorderlineTestSupport"],
+                                   exclude: p.name == "DeepDIG" ? ["Golden"] : []))
+    }
+    return targets
+}
+
 let package = Package(
     name: "Borderline",
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "borderline", targets: ["borderline"]),
         .executable(name: "borderline-bench", targets: ["BorderlineBench"]),
-        // In-tree plugins: dynamic libraries the host loads at run time (never linked into it).
-        // The file name must end in `Plugin` (libBisectionPlugin.so) to be found; see
-        // docs/writing-plugins.md.
-        .library(name: "BisectionPlugin", type: .dynamic, targets: ["BisectionPlugin"]),
-        .library(name: "FlipPointPlugin", type: .dynamic, targets: ["FlipPointPlugin"]),
-        .library(name: "DeepDIGPlugin", type: .dynamic, targets: ["DeepDIGPlugin"]),
-        // latent
-        .library(name: "LatentPlugin", type: .dynamic, targets: ["LatentPlugin"]),
-        // slices
-        .library(name: "SlicesPlugin", type: .dynamic, targets: ["SlicesPlugin"]),
-        // region
-        .library(name: "RegionPlugin", type: .dynamic, targets: ["RegionPlugin"]),
-    ],
+        // A plugin that breaks the contract on purpose, for the host's fault tests; its file name
+        // (libHostileFixture.so) is not one the host loads by itself.
+        .library(name: "HostileFixture", type: .dynamic, targets: ["HostileFixture"]),
+    ] + plugins.map { .library(name: "\($0.name)Plugin", type: .dynamic, targets: ["\($0.name)Plugin"]) },
     dependencies: [
         .package(path: "Sources/Core"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -32,132 +47,25 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
+        // glibc calls the host needs: dladdr1 (is a plugin symbol a function?) and renameat2 (atomic commit).
+        .target(name: "CHostSystem"),
         .target(
             name: "BorderlineHost",
-            dependencies: [core, .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")]
+            dependencies: [core, "CHostSystem", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")]
         ),
         .executableTarget(
             name: "borderline",
-            dependencies: [
-                "BorderlineHost", core,
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            dependencies: ["BorderlineHost", core, .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .executableTarget(
-            name: "BorderlineBench",
-            dependencies: ["BorderlineHost", core],
-            path: "bench/BorderlineBench"
-        ),
-        .target(
-            name: "BisectionKit",
-            dependencies: [core],
-            path: "Plugins/Bisection",
-            exclude: ["Entry"]
-        ),
-        .target(
-            name: "BisectionPlugin",
-            dependencies: [core, "BisectionKit"],
-            path: "Plugins/Bisection/Entry"
-        ),
-        .target(
-            name: "FlipPointKit",
-            dependencies: [core],
-            path: "Plugins/FlipPoint",
-            exclude: ["Entry"]
-        ),
-        .target(
-            name: "FlipPointPlugin",
-            dependencies: [core, "FlipPointKit"],
-            path: "Plugins/FlipPoint/Entry"
-        ),
-        .testTarget(
-            name: "FlipPointTests",
-            dependencies: ["FlipPointKit", core]
-        ),
-        .target(
-            name: "DeepDIGKit",
-            dependencies: [core],
-            path: "Plugins/DeepDIG",
-            exclude: ["Entry"]
-        ),
-        .target(
-            name: "DeepDIGPlugin",
-            dependencies: [core, "DeepDIGKit"],
-            path: "Plugins/DeepDIG/Entry"
-        ),
-        .testTarget(
-            name: "DeepDIGTests",
-            dependencies: ["DeepDIGKit", core],
-            exclude: ["Golden"]
-        ),
-        // latent
-        .target(
-            name: "LatentKit",
-            dependencies: [core],
-            path: "Plugins/Latent",
-            exclude: ["Entry"]
-        ),
-        .target(
-            name: "LatentPlugin",
-            dependencies: [core, "LatentKit"],
-            path: "Plugins/Latent/Entry"
-        ),
-        .testTarget(
-            name: "LatentTests",
-            dependencies: ["LatentKit", core]
-        ),
-        // attacks
-        .testTarget(
-            name: "AttacksTests",
-            dependencies: [core],
-            exclude: ["Golden"]
-        ),
-        // slices
-        .target(
-            name: "SlicesKit",
-            dependencies: [core],
-            path: "Plugins/Slices",
-            exclude: ["Entry"]
-        ),
-        .target(
-            name: "SlicesPlugin",
-            dependencies: [core, "SlicesKit"],
-            path: "Plugins/Slices/Entry"
-        ),
-        .testTarget(
-            name: "SlicesTests",
-            dependencies: ["SlicesKit", core]
-        ),
-        // region
-        .target(
-            name: "RegionKit",
-            dependencies: [core],
-            path: "Plugins/Region",
-            exclude: ["Entry"]
-        ),
-        .target(
-            name: "RegionPlugin",
-            dependencies: [core, "RegionKit"],
-            path: "Plugins/Region/Entry"
-        ),
-        .testTarget(
-            name: "RegionTests",
-            dependencies: ["RegionKit", core]
-        ),
-        .testTarget(
-            name: "BorderlineCoreTests",
-            dependencies: [core],
-            resources: [.copy("Golden")]
-        ),
-        .testTarget(
-            name: "BorderlineHostTests",
-            dependencies: ["BorderlineHost", core]
-        ),
+        .executableTarget(name: "BorderlineBench", dependencies: ["BorderlineHost", core], path: "bench/BorderlineBench"),
+        // What several test targets share: running the built CLI as a user would, temporary folders.
+        .target(name: "BorderlineTestSupport", path: "Tests/Support"),
+        .target(name: "HostileFixture", dependencies: [core], path: "Tests/Fixtures/HostilePlugin"),
+        .testTarget(name: "AttacksTests", dependencies: [core], exclude: ["Golden"]),
+        .testTarget(name: "BorderlineCoreTests", dependencies: [core], resources: [.copy("Golden")]),
+        .testTarget(name: "BorderlineHostTests", dependencies: ["BorderlineHost", core, "BorderlineTestSupport"]),
         // Runs the built CLI as a user would; depending on the executable makes `swift test` build it.
         // The core only reads golden files to compare the CLI's output with.
-        .testTarget(
-            name: "BorderlineCLITests",
-            dependencies: ["borderline", core]
-        ),
-    ]
+        .testTarget(name: "BorderlineCLITests", dependencies: ["borderline", core, "BorderlineTestSupport"]),
+    ] + pluginTargets
 )

@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
 swift build -c release   # the CLI and the in-tree plugins beside it
+bash tools/check-abi.sh  # the plugin ABI version matches the core's public API
 # All suites are XCTest; without Swift Testing the closing summary counts the tests that ran.
 BORDERLINE_CLI="$PWD/.build/release/borderline" swift test --disable-swift-testing "$@"

@@ -2,19 +2,19 @@ import BorderlineCore
 
 /// Prober `random-pair-bisection`: for the pair `(s, t)`, draws `samplesPerPair` random pairs
 /// `(a, b)` of data images that the classifier classifies correctly as `s` and as `t`, and
-/// bisects each segment `a → b` until `|p_s − p_t| < β` or `max-steps` halvings
+/// bisects each segment `a → b` until `|p_s − p_t| < β` or `max-halvings` halvings
 /// (``BoundaryBisection``; each attempt's success or failure with the reason goes into the set).
 /// When a class has fewer correctly classified images than attempts, images are reused (a
 /// random permutation, repeated). Needs scores only, so it works on black-box classifiers.
 final class RandomPairBisection: BoundaryProber {
     let name = "random-pair-bisection"
     let summary = "Bisect segments between random correctly classified images of s and t until |p_s − p_t| < β."
-    let options: [PluginOption] = [
-        .number("beta", default: 0.01, in: 1e-6...0.5, help: "β: the largest |p_s − p_t| accepted as on the boundary"),
-        .integer("max-steps", default: 30, in: 1...60, help: "halvings per segment before an attempt fails"),
-    ]
 
-    func probe(_ pair: ClassPair, context: RunContext) throws -> BoundarySet {
+    struct Options: PluginOptions {
+        @OptionGroup var bisection: BisectionOptions
+    }
+
+    func probe(_ pair: ClassPair, options: Options, context: RunContext) throws -> Probe<NoOutput> {
         let sources = context.indices(ofClass: pair.source)
         let targets = context.indices(ofClass: pair.target)
         let classifier = context.classifier
@@ -35,12 +35,11 @@ final class RandomPairBisection: BoundaryProber {
         let outcome = try BoundaryBisection.bisect(
             classifier, from: start, to: end,
             sources: Array(repeating: pair.source, count: n), targets: Array(repeating: pair.target, count: n),
-            configuration: .init(tolerance: try context.options.float("beta"), maxSteps: try context.options.int("max-steps")),
-            checkStop: context.checkInterrupted)
-        return try BoundarySet(
+            configuration: options.bisection.configuration, checkStop: context.checkInterrupted)
+        return Probe(try BoundarySet(
             pair: pair, points: outcome.points, startPoints: start, endPoints: end,
             startIndices: a, endIndices: b, probabilities: outcome.probabilities,
             succeeded: outcome.succeeded, failureReasons: outcome.failureReasons, iterations: outcome.steps,
-            queries: outcome.queries, extras: ["lambda": Tensor(shape: [n], scalars: outcome.lambdas)])
+            extras: ["lambda": Tensor(shape: [n], scalars: outcome.lambdas)]))
     }
 }

@@ -1,35 +1,183 @@
 import BorderlineCore
 import Foundation
 
-/// The per-boundary and all-pairs views of the paper (Table 9, Section 6.4, Figures 7–9), made in
-/// the plugin's `finish` from the metric numbers already stored for every boundary set.
+/// Values keyed by the producer of the boundary sets they describe (`deepdig.deepdig`:
+/// `plugin.prober`), in producer order; files as one group per producer.
+struct ByProducer<Value: Encodable>: Encodable {
+    var entries: [(key: String, value: Value)] = []
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: ResultKey.self)
+        for e in entries { try c.encode(e.value, forKey: ResultKey(e.key)) }
+    }
+}
+
+/// The IDC and EDC metrics' outputs of one producer's sets, by ordered pair.
+struct DirectionValues {
+    var idc: [ClassPair: InputSpaceComplexity.Output] = [:]
+    var edc: [ClassPair: EmbeddingComplexity.Output] = [:]
+
+    /// Every producer of the run's sets (`plugin/prober`, in name order) with its results key
+    /// (`plugin.prober`), the pairs it probed and its sets' IDC and EDC outputs.
+    static func byProducer(_ context: RunContext) -> [(producer: String, key: String, pairs: Set<ClassPair>, values: DirectionValues)] {
+        var pairs: [String: Set<ClassPair>] = [:], keys: [String: String] = [:]
+        for set in context.boundarySets {
+            pairs[set.producer, default: []].insert(set.pair)
+            keys[set.producer] = set.producerKey
+        }
+        var values: [String: DirectionValues] = [:]
+        for o in context.outputs(of: InputSpaceComplexity.self) { values[o.set.producer, default: .init()].idc[o.pair] = o.output }
+        for o in context.outputs(of: EmbeddingComplexity.self) { values[o.set.producer, default: .init()].edc[o.pair] = o.output }
+        return pairs.keys.sorted().map { ($0, keys[$0]!, pairs[$0]!, values[$0] ?? .init()) }
+    }
+
+    /// One per-direction quantity (paper Figures 7–9 per ordered pair) for every pair that has it.
+    func values(_ quantity: AllPairsSummary.Quantity) -> [(pair: ClassPair, value: Double)] {
+        if quantity == .idc { return idc.map { ($0.key, $0.value.idc) } }
+        return edc.compactMap { e in quantity.of(e.value).map { (e.key, $0) } }
+    }
+}
+
+/// One boundary between two classes (both directions of one prober, paper Section 3's remark,
+/// Table 9): IDC = the mean of IDC(s→t) and IDC(t→s), EDC = the `edc` metric's values pooled over
+/// both sets. Files as `pairs."s-t".boundary.<producer>.{idc, edc1_borderline, edc1_test,
+/// edc2_borderline, edc2_test}` (s < t); NaN (null) where a value is missing.
+struct Boundary: Encodable {
+    var pair: ClassPair  // source < target
+    var idcForward: Double, idcReverse: Double
+    var idc: Double
+    var edc1Borderline: Double, edc1Test: Double
+    var edc2Borderline: Double, edc2Test: Double
+    /// Successful points of both directions (the pooled EDC's points).
+    var points: Double
+
+    private enum CodingKeys: String, CodingKey { case idc, edc1Borderline, edc1Test, edc2Borderline, edc2Test }
+}
+
+/// Analysis `boundary`: the values of every boundary of the run (both directions present) per
+/// producer, under the boundary's pair s-t with s < t, from the `idc` and `edc` metrics' outputs.
+final class BoundaryAnalysis: Analysis {
+    let name = "boundary"
+    let summary = "Per boundary (both directions s→t and t→s): IDC (mean of the two) and EDC1/EDC2 of both sets pooled (paper Table 9)."
+
+    func analyse(options: NoOptions, context: RunContext) throws -> PerPair<ByProducer<Boundary>> {
+        var out = PerPair<ByProducer<Boundary>>()
+        for (_, key, pairs, values) in DirectionValues.byProducer(context) {
+            for b in AllPairsSummary.boundaries(values, pairs: pairs) {
+                var entry = out[b.pair] ?? ByProducer()
+                entry.entries.append((key, b))
+                out[b.pair] = entry
+            }
+        }
+        return out
+    }
+}
+
+/// Analysis `all-pairs` (paper Table 9, Section 6.4, Figures 7–9), after `boundary`:
 ///
-/// - **Boundaries.** The paper characterises the decision boundary between s and t with both
-///   directions' borderline points (Section 3's remark): for every unordered pair whose two
-///   directions the run holds, IDC of the boundary = the mean of IDC(s→t) and IDC(t→s) (the
-///   authors' code computes one per direction; the paper prints one number), EDC of the boundary =
-///   the `edc` metric's pooled `boundary_*` values. A table in the layout of Table 9 and numbers
-///   `boundary/<producer>/{idc, edc1_test, edc1_borderline, edc2_test, edc2_borderline}`.
+/// - **Boundaries.** A table in the layout of Table 9 for every producer with at least one
+///   boundary (the `boundary` analysis's values, with IDC of each direction).
 /// - **All pairs** (≥ 3 classes): class×class heatmaps of the boundary values (symmetric; the
 ///   paper's Figures 7–9 show its 45 boundaries) and of the per-direction values (row = source s,
 ///   column = target t), and the Pearson correlation between IDC and EDC2_borderline over the
-///   boundaries (the paper's −0.5066 over 45) and over the ordered pairs.
-enum AllPairsSummary {
-    /// The quantities drawn: (metric number path under `<metric>/<producer key>/`, picture stem, title).
-    static let quantities: [(metric: String, number: String, title: String)] = [
-        ("idc", "idc", "IDC"),
-        ("edc", "edc1_borderline", "EDC1 borderline"), ("edc", "edc1_test", "EDC1 test"),
-        ("edc", "edc2_borderline", "EDC2 borderline %"), ("edc", "edc2_test", "EDC2 test %"),
-    ]
+///   boundaries (the paper's −0.5066 over 45) and over the ordered pairs
+///   (`numbers.all-pairs.<producer>.pearson_*`).
+final class AllPairsAnalysis: Analysis {
+    let name = "all-pairs"
+    let summary = "Table 9 per prober; class×class heatmaps of IDC/EDC per boundary and per direction; Pearson IDC–EDC2_borderline (paper Section 6.4)."
 
-    /// `values[i][j]` of one stored number for one producer key (`deepdig.deepdig`) for the pair
-    /// (classes[i], classes[j]); NaN where absent.
-    static func matrix(_ numbers: [(pair: ClassPair?, path: String, value: Double)], path: String, classes: [Int]) -> [[Double]] {
+    /// One producer's run-wide results.
+    struct View: Encodable {
+        var pearsonIdcEdc2BorderlineBoundaries: Double?
+        var pearsonBoundaries: Int?
+        var pearsonIdcEdc2Borderline: Double?
+        var pearsonPairs: Int?
+        var table: ResultTable?
+        /// Per boundary, then per direction (nil, not empty, without: the encoder would take an
+        /// empty array of pictures for an empty numeric array).
+        var heatmaps: [ResultPicture]?
+
+        mutating func add(_ heatmap: ResultPicture) { heatmaps = (heatmaps ?? []) + [heatmap] }
+    }
+
+    func analyse(options: NoOptions, context: RunContext) throws -> ByProducer<View> {
+        guard let perBoundary = context.output(of: BoundaryAnalysis.self) else {
+            throw BorderlineError(.invalidConfiguration, "\(context.owner) needs the values of the boundary analysis, which did not finish")
+        }
+        var out = ByProducer<View>()
+        for (producer, key, pairs, values) in DirectionValues.byProducer(context) {
+            let found = perBoundary.entries.compactMap { e in e.value.entries.first { $0.key == key }?.value }
+            let classes = Set(pairs.flatMap { [$0.source, $0.target] }).sorted()
+            var view = View(table: AllPairsSummary.table(found, producer: producer, context: context))
+            // The heatmaps only for runs over more than one boundary (≥ 3 classes): one pair's two
+            // directions are already in the tables.
+            if classes.count >= 3 {
+                try AllPairsSummary.drawBoundaryHeatmaps(found, classes: classes, producer: producer, key: key, into: &view, context: context)
+                try AllPairsSummary.drawDirectionHeatmaps(values, classes: classes, producer: producer, key: key, into: &view, context: context)
+            }
+            if view.table != nil || view.heatmaps != nil || view.pearsonPairs != nil { out.entries.append((key, view)) }
+        }
+        return out
+    }
+}
+
+/// The arithmetic and pictures of the two analyses.
+enum AllPairsSummary {
+    /// The quantities drawn, per direction and per boundary, in the order of the pictures.
+    enum Quantity: CaseIterable, Sendable {
+        case idc, edc1Borderline, edc1Test, edc2Borderline, edc2Test
+
+        /// The picture stem (and the metric's key).
+        var number: String {
+            switch self {
+            case .idc: return "idc"
+            case .edc1Borderline: return "edc1_borderline"
+            case .edc1Test: return "edc1_test"
+            case .edc2Borderline: return "edc2_borderline"
+            case .edc2Test: return "edc2_test"
+            }
+        }
+
+        var title: String {
+            switch self {
+            case .idc: return "IDC"
+            case .edc1Borderline: return "EDC1 borderline"
+            case .edc1Test: return "EDC1 test"
+            case .edc2Borderline: return "EDC2 borderline %"
+            case .edc2Test: return "EDC2 test %"
+            }
+        }
+
+        /// The value of a boundary (both directions).
+        func of(_ b: Boundary) -> Double {
+            switch self {
+            case .idc: return b.idc
+            case .edc1Borderline: return b.edc1Borderline
+            case .edc1Test: return b.edc1Test
+            case .edc2Borderline: return b.edc2Borderline
+            case .edc2Test: return b.edc2Test
+            }
+        }
+
+        /// The per-direction value in an `edc` output (nil for IDC).
+        func of(_ e: EmbeddingComplexity.Output) -> Double? {
+            switch self {
+            case .idc: return nil
+            case .edc1Borderline: return e.edc1Borderline
+            case .edc1Test: return e.edc1Test
+            case .edc2Borderline: return e.edc2Borderline
+            case .edc2Test: return e.edc2Test
+            }
+        }
+    }
+
+    /// `values[i][j]` = the value for the pair (classes[i], classes[j]); NaN where absent.
+    static func matrix(_ values: [(pair: ClassPair, value: Double)], classes: [Int]) -> [[Double]] {
         let k = classes.count
         let position = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
         var m = [[Double]](repeating: [Double](repeating: .nan, count: k), count: k)
-        for e in numbers where e.path == path {
-            guard let p = e.pair, let i = position[p.source], let j = position[p.target] else { continue }
+        for e in values {
+            guard let i = position[e.pair.source], let j = position[e.pair.target] else { continue }
             m[i][j] = e.value
         }
         return m
@@ -42,122 +190,94 @@ enum AllPairsSummary {
         return (Charts.pearson(x, y), cells)
     }
 
-    /// The quantities of a boundary (both directions): (stored name under `boundary/<producer>/`, title).
-    static let boundaryQuantities: [(number: String, title: String)] = [
-        ("idc", "IDC"), ("edc1_borderline", "EDC1 borderline"), ("edc1_test", "EDC1 test"),
-        ("edc2_borderline", "EDC2 borderline %"), ("edc2_test", "EDC2 test %"),
-    ]
-
-    /// One boundary's values: IDC of both directions and their mean, EDC of the pooled points.
-    struct Boundary {
-        var pair: ClassPair  // source < target
-        var idcForward: Double, idcReverse: Double
-        var values: [String: Double]
-    }
-
-    /// The boundaries (unordered pairs with both directions in `pairs`) and their values, from the
-    /// stored metric numbers of producer `key`.
-    static func boundaries(_ numbers: [(pair: ClassPair?, path: String, value: Double)], key: String, pairs: Set<ClassPair>) -> [Boundary] {
-        var lookup: [String: Double] = [:]
-        for e in numbers { if let p = e.pair { lookup["\(e.path)#\(p.key)"] = e.value } }
-        func value(_ path: String, _ p: ClassPair) -> Double { lookup["\(path)#\(p.key)"] ?? .nan }
-        return pairs.filter { $0.source < $0.target && pairs.contains(ClassPair($0.target, $0.source)) }.sorted().map { p in
-            let reverse = ClassPair(p.target, p.source)
-            let forward = value("idc/\(key)/idc", p), backward = value("idc/\(key)/idc", reverse)
-            return Boundary(pair: p, idcForward: forward, idcReverse: backward, values: [
-                "idc": (forward + backward) / 2,
-                "edc1_borderline": value("edc/\(key)/boundary_edc1_borderline", p), "edc1_test": value("edc/\(key)/edc1_test", p),
-                "edc2_borderline": value("edc/\(key)/boundary_edc2_borderline", p), "edc2_test": value("edc/\(key)/edc2_test", p),
-                "points": value("edc/\(key)/boundary_borderline_points", p),
-            ])
+    /// The boundaries (unordered pairs with both directions in `pairs`) and their values, from one
+    /// producer's IDC and EDC outputs (EDC's pooled values are on the set with s < t).
+    static func boundaries(_ values: DirectionValues, pairs: Set<ClassPair>) -> [Boundary] {
+        pairs.filter { $0.source < $0.target && pairs.contains(ClassPair($0.target, $0.source)) }.sorted().map { p in
+            let forward = values.idc[p]?.idc ?? .nan, backward = values.idc[ClassPair(p.target, p.source)]?.idc ?? .nan
+            let edc = values.edc[p]
+            return Boundary(pair: p, idcForward: forward, idcReverse: backward, idc: (forward + backward) / 2,
+                            edc1Borderline: edc?.boundaryEdc1Borderline ?? .nan, edc1Test: edc?.edc1Test ?? .nan,
+                            edc2Borderline: edc?.boundaryEdc2Borderline ?? .nan, edc2Test: edc?.edc2Test ?? .nan,
+                            points: edc?.boundaryBorderlinePoints.map(Double.init) ?? .nan)
         }
     }
 
     /// Pearson correlation of two quantities over the boundaries where both are finite.
-    static func correlation(_ boundaries: [Boundary], _ a: String, _ b: String) -> (r: Double, cells: Int) {
+    static func correlation(_ boundaries: [Boundary], _ a: Quantity, _ b: Quantity) -> (r: Double, cells: Int) {
         let both = boundaries.compactMap { x -> (Double, Double)? in
-            guard let u = x.values[a], let v = x.values[b], u.isFinite, v.isFinite else { return nil }
-            return (u, v)
+            let u = a.of(x), v = b.of(x)
+            return u.isFinite && v.isFinite ? (u, v) : nil
         }
         return (Charts.pearson(both.map(\.0), both.map(\.1)), both.count)
     }
 
-    static func run(_ context: RunContext) throws {
-        let numbers = context.store.record.numbers.map { (pair: $0.pair, path: $0.path, value: $0.value) }
-        var producers: [String: Set<ClassPair>] = [:]
-        for set in context.boundarySets { producers[set.producer, default: []].insert(set.pair) }
-        for (producer, pairs) in producers.sorted(by: { $0.key < $1.key }) {
-            let key = producer.replacingOccurrences(of: "/", with: ".")
-            let classes = Set(pairs.flatMap { [$0.source, $0.target] }).sorted()
-            let found = boundaries(numbers, key: key, pairs: pairs)
-            try recordBoundaries(found, producer: producer, key: key, context: context)
-            // The heatmaps only for runs over more than one boundary (≥ 3 classes): one pair's two
-            // directions are already in the tables.
-            guard classes.count >= 3 else { continue }
-            try drawBoundaryHeatmaps(found, classes: classes, producer: producer, key: key, context: context)
-            var matrices: [String: [[Double]]] = [:]
-            for q in quantities {
-                let m = matrix(numbers, path: "\(q.metric)/\(key)/\(q.number)", classes: classes)
-                guard m.flatMap({ $0 }).contains(where: { $0.isFinite }) else { continue }
-                matrices[q.number] = m
-                let image = try Charts.heatmap(m, labels: classes.map { "\($0)" }, title: "\(q.title) per direction (\(producer))")
-                context.store.addPicture(ResultPicture(name: "heatmap-\(q.number)-\(key)", caption:
-                    "\(q.title.lowercased()) of \(producer) for every class pair of the run: row = source class s, column = target class t (class indices: " +
-                    classes.map { "\($0) \(context.classifier.className($0))" }.joined(separator: ", ") + ") " +
-                    "(grey: no value, e.g. the diagonal or a pair without borderline points); colour scale from the smallest to the largest value.",
-                    image: image))
-            }
-            if let idc = matrices["idc"], let edc2 = matrices["edc2_borderline"] {
-                let (r, cells) = correlation(idc, edc2)
-                try context.store.addNumber(r, name: "all-pairs/\(key)/pearson_idc_edc2_borderline")
-                try context.store.addNumber(Double(cells), name: "all-pairs/\(key)/pearson_pairs")
-                context.store.addNote(String(format: "%@: Pearson correlation of IDC and EDC2_borderline over %d ordered class pairs: %.4f", producer, cells, r))
-            }
-        }
-    }
-
-    /// The Table 9 layout for every boundary of one producer, and its numbers.
-    static func recordBoundaries(_ found: [Boundary], producer: String, key: String, context: RunContext) throws {
-        guard !found.isEmpty else { return }
+    /// The Table 9 layout for every boundary of one producer (nil: none).
+    static func table(_ found: [Boundary], producer: String, context: RunContext) -> ResultTable? {
+        guard !found.isEmpty else { return nil }
         let f4 = { (x: Double) in x.isFinite ? String(format: "%.4f", x) : "—" }
         let f2 = { (x: Double) in x.isFinite ? String(format: "%.2f", x) : "—" }
         let name = { (c: Int) in "\(c) \(context.classifier.className(c))" }
-        var rows: [[String]] = []
-        for b in found {
-            for q in boundaryQuantities { try context.store.addNumber(b.values[q.number] ?? .nan, name: "boundary/\(key)/\(q.number)", pair: b.pair) }
-            let v = { (k: String) in b.values[k] ?? .nan }
-            rows.append(["\(name(b.pair.source)) – \(name(b.pair.target))", f4(b.idcForward), f4(b.idcReverse), f4(v("idc")),
-                         f4(v("edc1_test")), f4(v("edc1_borderline")), f2(v("edc2_test")), f2(v("edc2_borderline")),
-                         v("points").isFinite ? "\(Int(v("points")))" : "—"])
+        let rows: [[String]] = found.map { b in
+            ["\(name(b.pair.source)) – \(name(b.pair.target))", f4(b.idcForward), f4(b.idcReverse), f4(b.idc),
+             f4(b.edc1Test), f4(b.edc1Borderline), f2(b.edc2Test), f2(b.edc2Borderline), b.points.isFinite ? "\(Int(b.points))" : "—"]
         }
-        context.store.addTable(ResultTable(
+        return ResultTable(
             title: "Boundary characteristics, both directions (paper Table 9): \(producer)",
             columns: ["boundary s – t", "IDC s→t", "IDC t→s", "IDC (mean)", "EDC1 test", "EDC1 borderline", "EDC2 test %", "EDC2 borderline %", "borderline points"],
-            rows: rows))
+            rows: rows)
+    }
+
+    static func classList(_ classes: [Int], _ context: RunContext) -> String {
+        classes.map { "\($0) \(context.classifier.className($0))" }.joined(separator: ", ")
     }
 
     /// Symmetric class×class heatmaps of the boundary values and the IDC–EDC2_borderline correlation over boundaries.
-    static func drawBoundaryHeatmaps(_ found: [Boundary], classes: [Int], producer: String, key: String, context: RunContext) throws {
+    static func drawBoundaryHeatmaps(_ found: [Boundary], classes: [Int], producer: String, key: String, into view: inout AllPairsAnalysis.View,
+                                     context: RunContext) throws {
         guard !found.isEmpty else { return }
         let position = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
-        for q in boundaryQuantities {
+        for q in Quantity.allCases {
             var m = [[Double]](repeating: [Double](repeating: .nan, count: classes.count), count: classes.count)
             for b in found {
                 guard let i = position[b.pair.source], let j = position[b.pair.target] else { continue }
-                m[i][j] = b.values[q.number] ?? .nan
+                m[i][j] = q.of(b)
                 m[j][i] = m[i][j]
             }
             guard m.flatMap({ $0 }).contains(where: { $0.isFinite }) else { continue }
             let image = try Charts.heatmap(m, labels: classes.map { "\($0)" }, title: "\(q.title) of each boundary, both directions (\(producer))",
                                            rowLabel: "class", columnLabel: "class")
-            context.store.addPicture(ResultPicture(name: "heatmap-boundary-\(q.number)-\(key)", caption:
+            view.add(ResultPicture(name: "heatmap-boundary-\(q.number)-\(key)", caption:
                 "\(q.title.lowercased()) of the boundary between each two classes (both directions of \(producer); symmetric; class indices: " +
-                classes.map { "\($0) \(context.classifier.className($0))" }.joined(separator: ", ") +
-                ") (grey: no value); colour scale from the smallest to the largest value.", image: image))
+                classList(classes, context) + ") (grey: no value); colour scale from the smallest to the largest value.", image: image))
         }
-        let (r, cells) = correlation(found, "idc", "edc2_borderline")
-        try context.store.addNumber(r, name: "all-pairs/\(key)/pearson_idc_edc2_borderline_boundaries")
-        try context.store.addNumber(Double(cells), name: "all-pairs/\(key)/pearson_boundaries")
-        context.store.addNote(String(format: "%@: Pearson correlation of IDC and EDC2_borderline over %d boundaries (both directions): %.4f", producer, cells, r))
+        let (r, cells) = correlation(found, .idc, .edc2Borderline)
+        view.pearsonIdcEdc2BorderlineBoundaries = r
+        view.pearsonBoundaries = cells
+        context.note(String(format: "%@: Pearson correlation of IDC and EDC2_borderline over %d boundaries (both directions): %.4f", producer, cells, r))
+    }
+
+    /// Class×class heatmaps of the per-direction values (row = s, column = t) and the
+    /// IDC–EDC2_borderline correlation over the ordered pairs.
+    static func drawDirectionHeatmaps(_ values: DirectionValues, classes: [Int], producer: String, key: String, into view: inout AllPairsAnalysis.View,
+                                      context: RunContext) throws {
+        var matrices: [String: [[Double]]] = [:]
+        for q in Quantity.allCases {
+            let m = matrix(values.values(q), classes: classes)
+            guard m.flatMap({ $0 }).contains(where: { $0.isFinite }) else { continue }
+            matrices[q.number] = m
+            let image = try Charts.heatmap(m, labels: classes.map { "\($0)" }, title: "\(q.title) per direction (\(producer))")
+            view.add(ResultPicture(name: "heatmap-\(q.number)-\(key)", caption:
+                "\(q.title.lowercased()) of \(producer) for every class pair of the run: row = source class s, column = target class t (class indices: " +
+                classList(classes, context) + ") " +
+                "(grey: no value, e.g. the diagonal or a pair without borderline points); colour scale from the smallest to the largest value.",
+                image: image))
+        }
+        if let idc = matrices["idc"], let edc2 = matrices["edc2_borderline"] {
+            let (r, cells) = correlation(idc, edc2)
+            view.pearsonIdcEdc2Borderline = r
+            view.pearsonPairs = cells
+            context.note(String(format: "%@: Pearson correlation of IDC and EDC2_borderline over %d ordered class pairs: %.4f", producer, cells, r))
+        }
     }
 }

@@ -1,37 +1,42 @@
 import BorderlineCore
 import Foundation
 
+/// What a baseline adds to its boundary set, per attempt and pair.
+struct BaselineOutput: Encodable {
+    /// Rows of the training split the bisection started from (s) and ended at (t), per attempt.
+    var trainIndexStart: [Int]
+    var trainIndexEnd: [Int]
+    /// Start image, end image and borderline point of the first successful attempts.
+    var grid: ResultPicture?
+}
+
 /// Shared body of the two baselines (paper Section 5): bisection (Algorithm 1, same β and cap as
 /// DeepDIG) between correctly classified training images `a` of s and `b` of t.
-private func bisectBaseline(_ prober: String, _ pair: ClassPair, a: [Int], b: [Int], split: TrainingSplit, context: RunContext,
-                            extras: [String: Tensor] = [:]) throws -> BoundarySet {
+private func bisectBaseline(_ prober: String, _ pair: ClassPair, a: [Int], b: [Int], split: RunData, options: ProberOptions,
+                            context: RunContext) throws -> Probe<BaselineOutput> {
     let n = a.count
-    let start = split.data.images.gather(batch: a), end = split.data.images.gather(batch: b)
+    let start = split.images.gather(batch: a), end = split.images.gather(batch: b)
     let outcome = try BoundaryBisection.bisect(
         context.classifier, from: start, to: end,
         sources: Array(repeating: pair.source, count: n), targets: Array(repeating: pair.target, count: n),
-        configuration: try algorithm1Configuration(context.options), checkStop: context.checkInterrupted)
-    var all = extras
-    all["lambda"] = Tensor(shape: [n], scalars: outcome.lambdas)
-    all["train_index_start"] = Tensor(shape: [n], scalars: a.map(Float.init))
-    all["train_index_end"] = Tensor(shape: [n], scalars: b.map(Float.init))
+        configuration: options.algorithm1, checkStop: context.checkInterrupted)
     // The first successful attempts: the images the bisection started from and the point found.
-    let shown = Array(outcome.succeeded.indices.filter { outcome.succeeded[$0] }.prefix(try context.options.int("grid-rows")))
+    let shown = Array(outcome.succeeded.indices.filter { outcome.succeeded[$0] }.prefix(options.gridRows))
     let c = context.classifier
-    try addImageGrid([start, end, outcome.points], rows: shown, name: "\(prober)-grid",
-                     caption: "Columns: training image of \(c.className(pair.source)), training image of \(c.className(pair.target)), " +
-                              "borderline point on the segment between them (first successful attempts, \(pair.source)→\(pair.target)).",
-                     pair: pair, context: context)
+    let grid = try imageGrid([start, end, outcome.points], rows: shown, name: "\(prober)-grid",
+                             caption: "Columns: training image of \(c.className(pair.source)), training image of \(c.className(pair.target)), " +
+                                      "borderline point on the segment between them (first successful attempts, \(pair.source)→\(pair.target)).")
     // Start/end indices refer to the run's data; these images come from the training split.
-    return try BoundarySet(
+    let set = try BoundarySet(
         pair: pair, points: outcome.points, startPoints: start, endPoints: end,
         startIndices: Array(repeating: -1, count: n), endIndices: Array(repeating: -1, count: n),
         probabilities: outcome.probabilities, succeeded: outcome.succeeded, failureReasons: outcome.failureReasons,
-        iterations: outcome.steps, queries: outcome.queries, extras: all)
+        iterations: outcome.steps, extras: ["lambda": Tensor(shape: [n], scalars: outcome.lambdas)])
+    return Probe(set, output: BaselineOutput(trainIndexStart: a, trainIndexEnd: b, grid: grid))
 }
 
-private func pools(_ pair: ClassPair, context: RunContext) throws -> (TrainingSplit, [Int], [Int]) {
-    let split = try TrainingSplit.resolve(try context.options.string("train-data"), context: context)
+private func pools(_ pair: ClassPair, options: ProberOptions, context: RunContext) throws -> (RunData, [Int], [Int]) {
+    let split = try context.trainingData(options.data.choice)
     let sources = split.indices(ofClass: pair.source), targets = split.indices(ofClass: pair.target)
     for (c, pool) in [(pair.source, sources), (pair.target, targets)] where pool.isEmpty {
         throw BorderlineError(.dataMismatch, "no image of class \(c) in \(split.origin) is classified correctly")
@@ -40,21 +45,25 @@ private func pools(_ pair: ClassPair, context: RunContext) throws -> (TrainingSp
 }
 
 /// Prober `rpbs` (Random Pair Binary Search): every correctly classified training image of s
-/// (or `samples` of them, drawn at random) paired with a uniformly drawn correctly classified
+/// (or `max-samples` of them, drawn at random) paired with a uniformly drawn correctly classified
 /// training image of t, then Algorithm 1.
 final class RandomPairBaseline: BoundaryProber {
     let name = "rpbs"
     let summary = "Baseline RPBS: bisection between random correctly classified training images of s and t."
-    let options: [PluginOption] = [SharedOptions.trainData, SharedOptions.beta, SharedOptions.maxHalvings, SharedOptions.samples, SharedOptions.gridRows]
 
-    func probe(_ pair: ClassPair, context: RunContext) throws -> BoundarySet {
-        let (split, sources, targets) = try pools(pair, context: context)
+    struct Options: PluginOptions, Sendable {
+        @OptionGroup var shared: ProberOptions
+        func validate() throws { try shared.validate() }
+    }
+
+    func probe(_ pair: ClassPair, options: Options, context: RunContext) throws -> Probe<BaselineOutput> {
+        let (split, sources, targets) = try pools(pair, options: options.shared, context: context)
         var random = context.randomGenerator(for: pair)
         var a = random.permutation(sources.count).map { sources[$0] }
-        let cap = try context.options.int("samples")
+        let cap = options.shared.maxSamples
         if cap > 0, a.count > cap { a = Array(a.prefix(cap)) }
         let b = a.map { _ in targets[Int(random.next() % UInt64(targets.count))] }
-        return try bisectBaseline(name, pair, a: a, b: b, split: split, context: context)
+        return try bisectBaseline(name, pair, a: a, b: b, split: split, options: options.shared, context: context)
     }
 }
 
@@ -65,7 +74,11 @@ final class RandomPairBaseline: BoundaryProber {
 final class EmbeddingPairBaseline: BoundaryProber {
     let name = "epbs"
     let summary = "Baseline EPBS: bisection from each correctly classified training image of s to its nearest t in embedding space."
-    let options: [PluginOption] = [SharedOptions.trainData, SharedOptions.beta, SharedOptions.maxHalvings, SharedOptions.samples, SharedOptions.gridRows]
+
+    struct Options: PluginOptions, Sendable {
+        @OptionGroup var shared: ProberOptions
+        func validate() throws { try shared.validate() }
+    }
 
     /// For each row of `queries` (`[N, e]`), the index of the nearest row of `pool` (`[M, e]`).
     static func nearest(_ queries: Tensor, in pool: Tensor) -> [Int] {
@@ -103,19 +116,14 @@ final class EmbeddingPairBaseline: BoundaryProber {
         return result
     }
 
-    func probe(_ pair: ClassPair, context: RunContext) throws -> BoundarySet {
-        let (split, sources, targets) = try pools(pair, context: context)
+    func probe(_ pair: ClassPair, options: Options, context: RunContext) throws -> Probe<BaselineOutput> {
+        let (split, sources, targets) = try pools(pair, options: options.shared, context: context)
         var random = context.randomGenerator(for: pair)
         var a = random.permutation(sources.count).map { sources[$0] }
-        let cap = try context.options.int("samples")
+        let cap = options.shared.maxSamples
         if cap > 0, a.count > cap { a = Array(a.prefix(cap)) }
-        let images = split.data.images
-        guard let ea = try context.classifier.embedding(images.gather(batch: a)),
-              let eb = try context.classifier.embedding(images.gather(batch: targets)) else {
-            throw BorderlineError(.invalidArgument, "epbs needs the classifier's embedding, and this classifier has none")
-        }
-        let flatA = ea.reshaped([ea.batchSize, ea.sampleCount]), flatB = eb.reshaped([eb.batchSize, eb.sampleCount])
-        let b = EmbeddingPairBaseline.nearest(flatA, in: flatB).map { targets[$0] }
-        return try bisectBaseline(name, pair, a: a, b: b, split: split, context: context)
+        let b = EmbeddingPairBaseline.nearest(try context.embeddings(of: split, rows: a), in: try context.embeddings(of: split, rows: targets))
+            .map { targets[$0] }
+        return try bisectBaseline(name, pair, a: a, b: b, split: split, options: options.shared, context: context)
     }
 }

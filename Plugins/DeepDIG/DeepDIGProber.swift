@@ -14,22 +14,52 @@ import Foundation
 ///   halvings are capped and pairs that reach the cap fail with that reason.
 ///
 /// The boundary set has one row per pair that entered component III (so its success rate is the
-/// paper's "success rate"); start points are x̂s, end points x̂t. Components I/II accuracies (share
-/// of A1 outputs still classified s, share of A2 outputs classified s) are stored as numbers.
+/// paper's "success rate"); start points are x̂s, end points x̂t, `extras["source_image"]` the
+/// training image x each pair came from (its row: the output's `train_index`). Components I/II
+/// accuracies (share of A1 outputs still classified s, share of A2 outputs classified s) and the
+/// collapse diagnostics are the prober's ``Output``.
 /// The other direction is the ordered pair (t, s): run `--pairs s:t,t:s`.
 final class DeepDIGProber: BoundaryProber {
     let name = "deepdig"
     let summary = "DeepDIG components I–III: autoencoder adversarials s→t and back, then bisection to |f_s − f_t| < β."
     let needsGradients = true
-    let options: [PluginOption] = AutoencoderSettings.options + [
-        SharedOptions.trainData, SharedOptions.beta, SharedOptions.maxHalvings, SharedOptions.samples, SharedOptions.gridRows,
-    ]
 
-    func probe(_ pair: ClassPair, context: RunContext) throws -> BoundarySet {
+    struct Options: PluginOptions, Sendable {
+        @OptionGroup var training: AutoencoderSettings
+        @OptionGroup var shared: ProberOptions
+        func validate() throws {
+            try training.validate()
+            try shared.validate()
+        }
+    }
+
+    /// Components I and II for one direction (summary.json `pairs."s-t".deepdig.…`). Shares are
+    /// NaN when their image set is empty; component II's values are absent when component I kept
+    /// no adversarial.
+    struct Output: Encodable {
+        var component1OutputSpread: Double
+        var component1SaturatedShare: Double
+        var component2OutputSpread: Double?
+        var component2SaturatedShare: Double?
+        var component1Images: Int
+        var component1ValidationImages: Int
+        var component1AccuracyValidation: Double
+        var component1AccuracyTrain: Double
+        var component1Kept: Int
+        var component2Accuracy: Double?
+        var component2AccuracyValidation: Double?
+        var component2Kept: Int
+        /// Per attempt, the row of the training split its source image x came from.
+        var trainIndex: [Int]?
+        /// Training image, x̂t, x̂s and borderline point of the first attempts (paper Tables 3–8).
+        var grid: ResultPicture?
+    }
+
+    func probe(_ pair: ClassPair, options: Options, context: RunContext) throws -> Probe<Output> {
         let s = pair.source, t = pair.target
-        let o = context.options
-        let settings = try AutoencoderSettings(o)
-        let split = try TrainingSplit.resolve(try o.string("train-data"), context: context)
+        let settings = options.training
+        let architecture = try Autoencoders.resolveArchitecture(settings.autoencoder)
+        let split = try context.trainingData(options.shared.data.choice)
         let classifier = context.classifier
         var random = context.randomGenerator(for: pair)
         let labelled = split.indices(ofClass: s, correctlyClassified: false)
@@ -37,21 +67,23 @@ final class DeepDIGProber: BoundaryProber {
             throw BorderlineError(.dataMismatch, "deepdig: fewer than 2 images of class \(s) in \(split.origin)")
         }
         let shuffled = random.permutation(labelled.count).map { labelled[$0] }
-        let validationCount = Int((Double(shuffled.count) * (try o.double("validation-share"))).rounded())
+        let validationCount = Int((Double(shuffled.count) * settings.validationShare).rounded())
         let trainCount = shuffled.count - validationCount
         let isTrainPart = (0..<shuffled.count).map { $0 < trainCount }
-        let images = split.data.images.gather(batch: shuffled)
-        var queries = 0
+        let images = split.images.gather(batch: shuffled)
 
         // Component I.
         var g = random.derived(1)
-        let a1 = try Autoencoders.make(kind: settings.architecture, imageShape: classifier.inputShape, generator: &g)
+        let a1 = try Autoencoders.make(kind: architecture, imageShape: classifier.inputShape, generator: &g)
         if case .string(let file)? = a1.metadata["autoencoder_file"], case .string(let last)? = a1.metadata["output_layer"], last != Sigmoid.typeName {
-            let note = "deepdig: the autoencoder model \(file) ends in \(last), not a sigmoid; its outputs are used as they are (not clamped) and may leave the classifier's input range"
-            if !context.store.record.notes.contains(note) { context.store.addNote(note) }
+            // Once per run, not once per pair.
+            _ = try context.cached(["unclamped-autoencoder-note", file]) { () -> Bool in
+                context.note("deepdig: the autoencoder model \(file) ends in \(last), not a sigmoid; its outputs are used as they are (not clamped) and may leave the classifier's input range")
+                return true
+            }
         }
-        queries += try Autoencoders.train(a1, images: images.slice(batch: 0..<trainCount), target: t, settings: settings,
-                                          context: context, random: &g, task: "component I: A1 \(s)→\(t)")
+        try Autoencoders.train(a1, images: images.slice(batch: 0..<trainCount), target: t, settings: settings,
+                               context: context, random: &g, task: "component I: A1 \(s)→\(t)")
         let xt = Autoencoders.apply(a1, to: images)
         let predictedXt = try classifier.predictions(xt)
         let originalPredictions = shuffled.map { split.predictions[$0] }
@@ -63,30 +95,30 @@ final class DeepDIGProber: BoundaryProber {
         let c1Validation = share(validationRows) { predictedXt[$0] == s }
         let c1Train = share(trainRows) { predictedXt[$0] == s }
         let kept1 = allRows.filter { originalPredictions[$0] == s && predictedXt[$0] == t }
+        let spread1 = Autoencoders.outputDiagnostics(xt)
+        var output = Output(
+            component1OutputSpread: spread1.spread, component1SaturatedShare: spread1.saturated,
+            component1Images: shuffled.count, component1ValidationImages: validationRows.count,
+            component1AccuracyValidation: c1Validation, component1AccuracyTrain: c1Train,
+            component1Kept: kept1.count, component2Kept: 0)
         guard !kept1.isEmpty else {
             // A finding about the model and the settings, not a malfunction: the direction gets an
             // empty set (success rate undefined) and the run goes on.
-            let spread1 = Autoencoders.outputDiagnostics(xt)
-            for (name, value) in [
-                ("component1_output_spread", spread1.spread), ("component1_saturated_share", spread1.saturated),
-                ("component1_images", Double(shuffled.count)), ("component1_validation_images", Double(validationRows.count)),
-                ("component1_accuracy_validation", c1Validation), ("component1_accuracy_train", c1Train),
-                ("component1_kept", 0), ("component2_kept", 0),
-            ] { try context.store.addNumber(value, name: name, pair: pair) }
-            context.store.addNote("deepdig \(pair): component I produced no adversarial classified as \(t) from an image classified as \(s) " +
+            context.note("deepdig \(pair): component I produced no adversarial classified as \(t) from an image classified as \(s) " +
                 String(format: "(share of A1 outputs still classified %d: %.4f on the held-out images); ", s, c1Validation) +
                 "the direction has no pairs for components II and III, so its success rate is undefined")
             let empty = Tensor(shape: [0] + classifier.inputShape, scalars: [])
-            return try BoundarySet(pair: pair, points: empty, startPoints: empty, endPoints: empty, startIndices: [], endIndices: [],
-                                   probabilities: Tensor(shape: [0, classifier.classCount], scalars: []), succeeded: [],
-                                   failureReasons: [], iterations: [], queries: queries)
+            return Probe(try BoundarySet(pair: pair, points: empty, startPoints: empty, endPoints: empty, startIndices: [], endIndices: [],
+                                         probabilities: Tensor(shape: [0, classifier.classCount], scalars: []), succeeded: [],
+                                         failureReasons: [], iterations: []),
+                         output: output)
         }
 
         // Component II.
         let a2Training = kept1.filter { isTrainPart[$0] }
-        let a2 = try Autoencoders.make(kind: settings.architecture, imageShape: classifier.inputShape, generator: &g)
-        queries += try Autoencoders.train(a2, images: xt.gather(batch: a2Training.isEmpty ? kept1 : a2Training), target: s,
-                                          settings: settings, context: context, random: &g, task: "component II: A2 \(t)→\(s)")
+        let a2 = try Autoencoders.make(kind: architecture, imageShape: classifier.inputShape, generator: &g)
+        try Autoencoders.train(a2, images: xt.gather(batch: a2Training.isEmpty ? kept1 : a2Training), target: s,
+                               settings: settings, context: context, random: &g, task: "component II: A2 \(t)→\(s)")
         let xtKept = xt.gather(batch: kept1)
         let xs = Autoencoders.apply(a2, to: xtKept)
         let predictedXs = try classifier.predictions(xs)
@@ -94,20 +126,16 @@ final class DeepDIGProber: BoundaryProber {
         let c2All = share(keptRows) { predictedXs[$0] == s }
         let c2Validation = share(keptRows.filter { !isTrainPart[kept1[$0]] }) { predictedXs[$0] == s }
         var kept2 = keptRows.filter { predictedXs[$0] == s }
-        let cap = try o.int("samples")
+        let cap = options.shared.maxSamples
         if cap > 0, kept2.count > cap { kept2 = Array(kept2.prefix(cap)) }
 
-        let spread1 = Autoencoders.outputDiagnostics(xt), spread2 = Autoencoders.outputDiagnostics(xs)
-        for (name, value) in [
-            ("component1_output_spread", spread1.spread), ("component1_saturated_share", spread1.saturated),
-            ("component2_output_spread", spread2.spread), ("component2_saturated_share", spread2.saturated),
-            ("component1_images", Double(shuffled.count)), ("component1_validation_images", Double(validationRows.count)),
-            ("component1_accuracy_validation", c1Validation), ("component1_accuracy_train", c1Train),
-            ("component1_kept", Double(kept1.count)),
-            ("component2_accuracy", c2All), ("component2_accuracy_validation", c2Validation),
-            ("component2_kept", Double(kept2.count)),
-        ] { try context.store.addNumber(value, name: name, pair: pair) }
-        context.store.addNote("deepdig \(pair): A1/A2 = \(Autoencoders.describe(a1, kind: settings.architecture)), trained on \(split.origin); component I accuracy (share of A1 outputs classified \(s)) " +
+        let spread2 = Autoencoders.outputDiagnostics(xs)
+        output.component2OutputSpread = spread2.spread
+        output.component2SaturatedShare = spread2.saturated
+        output.component2Accuracy = c2All
+        output.component2AccuracyValidation = c2Validation
+        output.component2Kept = kept2.count
+        context.note("deepdig \(pair): A1/A2 = \(Autoencoders.describe(a1, kind: architecture)), trained on \(split.origin); component I accuracy (share of A1 outputs classified \(s)) " +
             String(format: "%.4f on the %d held-out images; component II accuracy (share of A2 outputs classified %d) %.4f", c1Validation, validationRows.count, s, c2All))
 
         // Component III.
@@ -116,22 +144,20 @@ final class DeepDIGProber: BoundaryProber {
         context.progress.begin("component III: bisection of \(n) pairs", total: 1)
         let outcome = try BoundaryBisection.bisect(
             classifier, from: start, to: end, sources: Array(repeating: s, count: n), targets: Array(repeating: t, count: n),
-            configuration: try algorithm1Configuration(o), checkStop: context.checkInterrupted)
+            configuration: options.shared.algorithm1, checkStop: context.checkInterrupted)
         context.progress.end(summary: "component III: \(outcome.succeeded.filter { $0 }.count) of \(n) pairs reached |f_s − f_t| < β")
-        queries += outcome.queries
 
         let sourceRows = kept2.map { kept1[$0] }
         let sourceImages = images.gather(batch: sourceRows)
-        try addImageGrid([sourceImages, end, start, outcome.points], rows: Array(0..<min(try o.int("grid-rows"), n)), name: "deepdig-grid",
-                         caption: "Columns: training image of \(classifier.className(s)), x̂t = A1(x), x̂s = A2(x̂t), borderline point (\(s)→\(t)).",
-                         pair: pair, context: context)
-        return try BoundarySet(
+        output.trainIndex = sourceRows.map { shuffled[$0] }
+        output.grid = try imageGrid([sourceImages, end, start, outcome.points], rows: Array(0..<min(options.shared.gridRows, n)), name: "deepdig-grid",
+                                    caption: "Columns: training image of \(classifier.className(s)), x̂t = A1(x), x̂s = A2(x̂t), borderline point (\(s)→\(t)).")
+        let set = try BoundarySet(
             pair: pair, points: outcome.points, startPoints: start, endPoints: end,
             startIndices: Array(repeating: -1, count: n), endIndices: Array(repeating: -1, count: n),
             probabilities: outcome.probabilities, succeeded: outcome.succeeded, failureReasons: outcome.failureReasons,
-            iterations: outcome.steps, queries: queries,
-            extras: ["lambda": Tensor(shape: [n], scalars: outcome.lambdas),
-                     "train_index": Tensor(shape: [n], scalars: sourceRows.map { Float(shuffled[$0]) }),
-                     "source_image": sourceImages])
+            iterations: outcome.steps,
+            extras: ["lambda": Tensor(shape: [n], scalars: outcome.lambdas), "source_image": sourceImages])
+        return Probe(set, output: output)
     }
 }

@@ -1,78 +1,46 @@
 import BorderlineCore
 import Foundation
 
-/// The training split the DeepDIG probers learn from (the paper trains components I and II on
-/// the standard training set and measures on the test set) and the classifier's predictions on it.
-struct TrainingSplit {
-    var data: Dataset
-    var predictions: [Int]
-    /// Where the images came from, for notes.
-    var origin: String
+/// The images a DeepDIG component learns from (`train-data`), one declaration for every
+/// component that reads it (probers, `edc`, `projection`): the paper trains components I and II,
+/// the baselines' pools and the SVM/PCA on the standard training set and measures on the test set.
+struct TrainDataOption: PluginOptions, Sendable {
+    @Option(help: "images components I/II, the baselines, the SVM (edc) and the PCA (projection) draw from: auto (training split of the run's named data set), run (the run's data) or a data-set argument")
+    var trainData = "auto"
 
-    nonisolated(unsafe) private static var cache: [String: TrainingSplit] = [:]
-    private static let lock = NSLock()
+    var choice: DataChoice { DataChoice(trainData) }
 
-    /// `spec`: `auto` (the training split of the run's named data set, e.g. `fashion-mnist/test` →
-    /// `fashion-mnist` train; the run's own data when it is not a named set), `run` (the run's
-    /// data) or any data-set argument (`Dataset.load(spec, split: .train)`).
-    static func resolve(_ spec: String, context: RunContext) throws -> TrainingSplit {
-        let env = context.environment
-        let key = "\(ObjectIdentifier(env.classifier).hashValue)|\(ObjectIdentifier(env).hashValue)|\(spec)"
-        lock.lock(); defer { lock.unlock() }
-        if let hit = cache[key] { return hit }
-        var data: Dataset
-        var origin: String
-        if spec == "run" {
-            data = context.data
-            origin = "the run's data (\(context.data.name))"
-        } else if spec == "auto" {
-            let base = String(context.data.name.split(separator: "/").first ?? "")
-            if let named = try? Dataset.named(base, split: .train) {
-                data = named
-                origin = "\(base) train split"
-            } else {
-                data = context.data
-                origin = "the run's data (\(context.data.name)): no training split found for it"
-            }
-        } else {
-            data = try Dataset.load(spec, split: .train)
-            origin = "\(spec) train split"
+    /// Refuses what cannot name data before the run starts: an empty value, or a path (a value
+    /// with a slash or a dot, as `Dataset.load` reads it) that does not exist. Names are looked
+    /// up when the run loads them.
+    func validate() throws {
+        if trainData == "auto" || trainData == "run" { return }
+        guard !trainData.isEmpty else {
+            throw BorderlineError(.invalidArgument, "train-data is empty; give auto, run or a data set (a name such as fashion-mnist, an IDX folder or images file, an HDF5 file)")
         }
-        let shape = context.classifier.inputShape
-        if data.imageShape != shape { data = try data.reshaped(to: shape) }
-        let predictions = try context.classifier.predictions(data.images)
-        let made = TrainingSplit(data: data, predictions: predictions, origin: origin)
-        cache[key] = made
-        return made
-    }
-
-    /// Rows labelled `c` (and, by default, predicted `c`).
-    func indices(ofClass c: Int, correctlyClassified: Bool = true) -> [Int] {
-        data.labels.indices.filter { data.labels[$0] == c && (!correctlyClassified || predictions[$0] == c) }
+        if trainData.rangeOfCharacter(from: CharacterSet(charactersIn: "./")) != nil, !FileManager.default.fileExists(atPath: trainData) {
+            throw BorderlineError(.fileNotFound, "train-data '\(trainData)' is neither auto, run nor an existing data-set file or folder", file: trainData)
+        }
     }
 }
 
-/// A per-run cache of values computed once per key (an SVM or a PCA per unordered class pair),
-/// shared by both directions and every prober's sets.
-final class KeyedCache<Value>: @unchecked Sendable {
-    private var values: [String: Value] = [:]
-    private let lock = NSLock()
-
-    func value(_ key: String, make: () throws -> Value) rethrows -> Value {
-        lock.lock(); defer { lock.unlock() }
-        if let hit = values[key] { return hit }
-        let made = try make()
-        values[key] = made
-        return made
-    }
+/// The classifier's embeddings (flattened `[n, e]`) of every image of `split` labelled s or t
+/// (computed once per run, shared by `edc` and `projection`), and those labels.
+func trainingEmbeddings(_ split: RunData, _ s: Int, _ t: Int, context: RunContext) throws -> (embedding: Tensor, labels: [Int]) {
+    let labels = split.labels
+    let rows = labels.indices.filter { labels[$0] == s || labels[$0] == t }
+    return (try context.embeddings(of: split, rows: rows), rows.map { labels[$0] })
 }
 
-/// The classifier's embeddings (flattened `[n, e]`) of every image of `split` labelled s or t,
-/// and those labels.
-func trainingEmbeddings(_ split: TrainingSplit, _ s: Int, _ t: Int, classifier: any Classifier) throws -> (embedding: Tensor, labels: [Int]) {
-    let rows = split.data.labels.indices.filter { split.data.labels[$0] == s || split.data.labels[$0] == t }
-    let embedded = try classifier.embedding(split.data.images.gather(batch: rows))!
-    return (embedded.reshaped([embedded.batchSize, embedded.sampleCount]), rows.map { split.data.labels[$0] })
+/// The key of work shared by both directions of a boundary (an SVM, a PCA): the unordered pair
+/// and the data it learns from.
+struct BoundaryKey: Hashable, Sendable {
+    var low: Int, high: Int, data: String
+    init(_ pair: ClassPair, data: String) {
+        low = min(pair.source, pair.target)
+        high = max(pair.source, pair.target)
+        self.data = data
+    }
 }
 
 /// The run's set of the same prober in the other direction (t→s for an s→t set), if any: with it the
@@ -81,84 +49,98 @@ func reverseSet(of set: BoundarySet, in context: RunContext) -> BoundarySet? {
     context.boundarySets.first { $0.producer == set.producer && $0.pair == ClassPair(set.pair.target, set.pair.source) }
 }
 
-/// The options every DeepDIG prober shares.
-enum SharedOptions {
-    static let trainData = PluginOption.string("train-data", default: "auto",
-        help: "images components I/II and the baselines draw from: auto (training split of the run's named data set), run (the run's data) or a data-set argument")
-    static let beta = PluginOption.number("beta", default: 1e-4, in: 1e-7...0.5, help: "β: bisection stops when |f_s − f_t| < β (paper: 1e-4)")
-    static let maxHalvings = PluginOption.integer("max-halvings", default: 40, in: 1...60,
-        help: "cap on bisection halvings per pair; pairs that reach it count as failures")
-    static let samples = PluginOption.integer("samples", default: 0, in: 0...1_000_000,
-        help: "most attempts per pair (0: every eligible training image of s, as in the paper)")
-    static let gridRows = PluginOption.integer("grid-rows", default: 8, in: 0...50,
-        help: "rows in the picture of the images each borderline point came from and the point itself (0: none)")
+/// The options every DeepDIG prober (deepdig, rpbs, epbs) shares: one declaration, an
+/// `@OptionGroup` in each prober. Bisection is Algorithm 1 with the plugin's defaults
+/// (paper: β = 1e-4; halvings capped at 40).
+struct ProberOptions: PluginOptions, Sendable {
+    @OptionGroup var data: TrainDataOption
+    @OptionGroup var bisection = BisectionOptions(beta: 1e-4, maxHalvings: 40)
+    /// Not `samples`, which would read as the host's `--samples` (attempts per pair for other
+    /// probers); these probers ignore `--samples` and by default use every eligible image.
+    @Option(help: "most samples (bisection attempts) per class pair (0: every eligible training image of s, as in the paper); DeepDIG's probers ignore --samples", in: 0...1_000_000)
+    var maxSamples = 0
+    @Option(help: "rows in the picture of the images each borderline point came from and the point itself (0: none)", in: 0...50)
+    var gridRows = 8
+
+    func validate() throws { try data.validate() }
+
+    /// Algorithm 1's bisection: fail when a midpoint leaves both classes; β and the halving cap.
+    var algorithm1: BoundaryBisection.Configuration {
+        .init(tolerance: bisection.beta, maxSteps: bisection.maxHalvings, failOnThirdClassMidpoint: true)
+    }
 }
 
-/// Adds a picture (paper Tables 3–8) with one row per given row index and one column per tensor
-/// (all `[n] + imageShape`, same n), when the images can be drawn and `rows` is not empty.
-func addImageGrid(_ columns: [Tensor], rows: [Int], name: String, caption: String, pair: ClassPair, context: RunContext) throws {
-    guard let first = columns.first, !rows.isEmpty, ImageGrid.canDraw(first.sampleShape) else { return }
+/// A picture (paper Tables 3–8) with one row per given row index and one column per tensor (all
+/// `[n] + imageShape`, same n); nil when the images cannot be drawn or `rows` is empty.
+func imageGrid(_ columns: [Tensor], rows: [Int], name: String, caption: String) throws -> ResultPicture? {
+    guard let first = columns.first, !rows.isEmpty, ImageGrid.canDraw(first.sampleShape) else { return nil }
     var grid = try ImageGrid(sampleShape: first.sampleShape, rows: rows.count, columns: columns.count, scale: 2)
     for (r, index) in rows.enumerated() {
         for (c, column) in columns.enumerated() { grid.set(row: r, column: c, batch: column, index: index) }
     }
-    context.store.addPicture(ResultPicture(name: name, caption: caption, image: try grid.render()), pair: pair)
+    return ResultPicture(name: name, caption: caption, image: try grid.render())
+}
+
+/// The reconstruction term of the autoencoders' loss.
+enum Reconstruction: String, CaseIterable, OptionValue {
+    /// ‖x − A(x)‖² (paper).
+    case mse
+    /// Binary cross-entropy (the authors' code).
+    case bce
+}
+
+/// How the reconstruction term is reduced over an image's pixels.
+enum ReconstructionReduction: String, CaseIterable, OptionValue {
+    /// Eq. 1 as printed: ‖x − A(x)‖²₂ summed over each image's pixels, then averaged over the
+    /// batch like the CE term.
+    case imageSum = "image-sum"
+    /// Averaged over every pixel too (PyTorch's `mse_loss` default), which divides the
+    /// reconstruction term by the pixel count and so shifts the balance α sets; on our models it
+    /// makes the autoencoders collapse (docs/deepdig.md).
+    case mean
+}
+
+/// The classification term of the autoencoders' loss.
+enum Classification: String, CaseIterable, OptionValue {
+    /// Softmax cross-entropy (the paper's CE).
+    case ce
+    /// Binary cross-entropy between the softmax probabilities and the one-hot target, mean over
+    /// batch × classes (the authors' code).
+    case bce
 }
 
 /// One autoencoder's training settings (paper Section 5: α = 0.8, 5000 steps, batch 128,
-/// Adam lr 0.01 decayed ×0.95 every 1000 steps).
-struct AutoencoderSettings {
+/// Adam lr 0.01 decayed ×0.95 every 1000 steps), and which autoencoder: the `deepdig` prober's
+/// options for components I and II.
+struct AutoencoderSettings: PluginOptions, Sendable {
+    @Option(help: "Adam steps per autoencoder (paper: 5000)", in: 1...1_000_000)
     var steps = 5000
+    @Option(help: "images per step (paper: 128)", in: 1...100_000)
     var batchSize = 128
+    @Option(help: "α, weight of the cross-entropy term (paper: 0.8)", in: 0...1000)
     var alpha: Float = 0.8
+    @Option(help: "Adam learning rate (paper: 0.01)", in: 1e-7...10)
     var learningRate: Float = 0.01
-    var decay: Float = 0.95
-    var decayEvery = 1000
-    /// "mse" (paper: ‖x − A(x)‖², mean over elements) or "bce" (the authors' code).
-    var reconstruction = "mse"
-    /// "image-sum" (Eq. 1 as printed: ‖x − A(x)‖²₂ summed over each image's pixels, then averaged
-    /// over the batch like the CE term) or "mean" (averaged over every pixel too, PyTorch's
-    /// `mse_loss` default, which divides the reconstruction term by the pixel count and so shifts
-    /// the balance α sets; on our models it makes the autoencoders collapse, docs/deepdig.md).
-    var reduction = "image-sum"
-    /// "ce" (softmax cross-entropy, the paper's CE) or "bce" (binary cross-entropy between the
-    /// softmax probabilities and the one-hot target, mean over batch × classes: the authors' code).
-    var classification = "ce"
-    /// "auto", "dense", "conv" or the absolute path of a model file
-    /// (``Autoencoders/make(kind:imageShape:generator:)``, ``Autoencoders/resolveArchitecture(_:)``).
-    var architecture = "auto"
+    @Option(help: "learning-rate factor every lr-decay-every steps (paper: 0.95)", in: 0.01...1)
+    var lrDecay: Float = 0.95
+    @Option(help: "steps between decays (paper: 1000)", in: 1...1_000_000)
+    var lrDecayEvery = 1000
+    @Option(help: "reconstruction term: mse = mean squared error ‖x − A(x)‖² (paper), bce = binary cross-entropy (authors' code)")
+    var reconstruction = Reconstruction.mse
+    @Option(help: "classification term: ce = softmax cross-entropy (paper), bce = binary cross-entropy of the softmax probabilities against the one-hot target (authors' code)")
+    var classification = Classification.ce
+    @Option(help: "image-sum: reconstruction term summed over each image's pixels (‖x − A(x)‖², Eq. 1), averaged over the batch; mean: averaged over all pixels (PyTorch's mse_loss default)")
+    var reconstructionReduction = ReconstructionReduction.imageSum
+    /// "auto", "dense", "conv" or a model file (``Autoencoders/make(kind:imageShape:generator:)``,
+    /// ``Autoencoders/resolveArchitecture(_:)``).
+    @Option(help: "A1/A2: auto = convolutional (paper Table 2, CIFAR10) for 3-channel images with sides divisible by 8, else dense (Table 2, MNIST/Fashion-MNIST); dense; conv; or a model file (native or Keras .h5) mapping the classifier's input to the same shape, whose weights A1 and A2 each start from")
+    var autoencoder = "auto"
+    @Option(help: "share of class-s images held out from training A1 (paper: 0.2)", in: 0...0.9)
+    var validationShare = 0.2
 
-    static let options: [PluginOption] = [
-        .integer("steps", default: 5000, in: 1...1_000_000, help: "Adam steps per autoencoder (paper: 5000)"),
-        .integer("batch-size", default: 128, in: 1...100_000, help: "images per step (paper: 128)"),
-        .number("alpha", default: 0.8, in: 0...1000, help: "α, weight of the cross-entropy term (paper: 0.8)"),
-        .number("learning-rate", default: 0.01, in: 1e-7...10, help: "Adam learning rate (paper: 0.01)"),
-        .number("lr-decay", default: 0.95, in: 0.01...1, help: "learning-rate factor every lr-decay-every steps (paper: 0.95)"),
-        .integer("lr-decay-every", default: 1000, in: 1...1_000_000, help: "steps between decays (paper: 1000)"),
-        .choice("reconstruction", ["mse", "bce"], default: "mse",
-                help: "reconstruction term: mse = mean squared error ‖x − A(x)‖² (paper), bce = binary cross-entropy (authors' code)"),
-        .choice("classification", ["ce", "bce"], default: "ce",
-                help: "classification term: ce = softmax cross-entropy (paper), bce = binary cross-entropy of the softmax probabilities against the one-hot target (authors' code)"),
-        .choice("reconstruction-reduction", ["image-sum", "mean"], default: "image-sum",
-                help: "image-sum: reconstruction term summed over each image's pixels (‖x − A(x)‖², Eq. 1), averaged over the batch; mean: averaged over all pixels (PyTorch's mse_loss default)"),
-        .string("autoencoder", default: "auto",
-                help: "A1/A2: auto = convolutional (paper Table 2, CIFAR10) for 3-channel images with sides divisible by 8, else dense (Table 2, MNIST/Fashion-MNIST); dense; conv; or a model file (native or Keras .h5) mapping the classifier's input to the same shape, whose weights A1 and A2 each start from"),
-        .number("validation-share", default: 0.2, in: 0...0.9, help: "share of class-s images held out from training A1 (paper: 0.2)"),
-    ]
-
-    init() {}
-    init(_ o: PluginOptionValues) throws {
-        steps = try o.int("steps")
-        batchSize = try o.int("batch-size")
-        alpha = try o.float("alpha")
-        learningRate = try o.float("learning-rate")
-        decay = try o.float("lr-decay")
-        decayEvery = try o.int("lr-decay-every")
-        reconstruction = try o.string("reconstruction")
-        reduction = try o.string("reconstruction-reduction")
-        architecture = try Autoencoders.resolveArchitecture(try o.string("autoencoder"))
-        classification = try o.string("classification")
-    }
+    /// A model file named by `autoencoder` must exist (its shapes need the run's classifier and
+    /// are checked when the prober loads it).
+    func validate() throws { _ = try Autoencoders.resolveArchitecture(autoencoder) }
 }
 
 enum Autoencoders {
@@ -222,13 +204,13 @@ enum Autoencoders {
     static func resolveArchitecture(_ spec: String) throws -> String {
         if builtInKinds.contains(spec) { return spec }
         guard !spec.isEmpty else {
-            throw BorderlineError(.invalidArgument, "deepdig: autoencoder is empty; give auto, dense, conv or a model file")
+            throw BorderlineError(.invalidArgument, "autoencoder is empty; give auto, dense, conv or a model file")
         }
         let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
         let path = URL(fileURLWithPath: spec, relativeTo: cwd).standardizedFileURL.path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
-            throw BorderlineError(.fileNotFound, "deepdig: autoencoder '\(spec)' is neither auto, dense, conv nor an existing model file", file: path)
+            throw BorderlineError(.fileNotFound, "autoencoder '\(spec)' is neither auto, dense, conv nor an existing model file", file: path)
         }
         return path
     }
@@ -291,24 +273,23 @@ enum Autoencoders {
     }
 
     /// Trains `autoencoder` on the rows of `images` (`[N, d]`, flattened) through the classifier,
-    /// which is never changed: loss = rec(x, A(x)) + α·CE(f(A(x)), target). One forward and one
-    /// backward pass of the classifier per step when it is a model (the exact path); otherwise
-    /// its logits plus a vector–Jacobian product. Returns the model queries spent.
-    @discardableResult
+    /// which is never changed: loss = rec(x, A(x)) + α·CE(f(A(x)), target). Each step is one
+    /// vector–Jacobian product of the classifier (``RunContext/gradients()``) whose cotangent is
+    /// computed from the logits of the same pass: for a model classifier one forward and one
+    /// backward pass (in chunks of its batch size, each chunk's share of the batch mean), for a
+    /// black box the run's gradient estimator. The host counts the queries.
     static func train(_ autoencoder: Model, images: Tensor, target: Int, settings: AutoencoderSettings,
                       context: RunContext, random: inout RandomGenerator, task: String,
-                      onStep: ((_ step: Int, _ reconstruction: Float, _ classification: Float) -> Void)? = nil) throws -> Int {
+                      onStep: ((_ step: Int, _ reconstruction: Float, _ classification: Float) -> Void)? = nil) throws {
         let n = images.batchSize, d = images.sampleCount
         guard n > 0 else { throw BorderlineError(.dataMismatch, "\(task): no images to train the autoencoder on") }
         let inputShape = context.classifier.inputShape
-        let exact = (context.environment.classifier as? ModelClassifier)?.model
-        let differentiable = exact == nil ? try context.gradients() : nil
+        let classifier = try context.gradients()
         let adam = Adam(learningRate: settings.learningRate)
-        let schedule = StepLR(optimizer: adam, stepSize: settings.decayEvery, gamma: settings.decay)
+        let schedule = StepLR(optimizer: adam, stepSize: settings.lrDecayEvery, gamma: settings.lrDecay)
         let params = autoencoder.trainableParameters
         let b = min(settings.batchSize, n)
         var order: [Int] = [], cursor = 0
-        var queries = 0
         let every = max(1, settings.steps / 50)
         context.progress.begin(task, total: settings.steps)
         var lastLoss: Float = .nan
@@ -321,36 +302,35 @@ enum Autoencoders {
             for p in params { p.zeroGradient() }
             let trace = autoencoder.trace(x)
             let recon = trace.output
-            var rec = settings.reconstruction == "bce"
+            var rec = settings.reconstruction == .bce
                 ? try Loss.binaryCrossEntropy(probabilities: recon, targets: x)
                 : try Loss.meanSquaredError(recon, targets: x)
-            if settings.reduction == "image-sum" {
+            if settings.reconstructionReduction == .imageSum {
                 let scale = Float(d)
                 rec = (rec.value * scale, rec.gradient.map { $0 * scale })
             }
             let labels = [Int](repeating: target, count: b)
             var ceValue: Float = 0
+            var failure: Error?
             let shaped = recon.reshaped([b] + inputShape)
-            let dRecon: Tensor
-            if let exact {
-                var failure: Error?
-                let r = exact.vjp(shaped) { logits in
-                    do {
-                        let ce = try classificationLoss(logits.reshaped([b, logits.sampleCount]), labels: labels, kind: settings.classification)
+            let pass = try classifier.vjp(shaped) { logits, chunk in
+                do {
+                    let ce = try classificationLoss(logits, labels: Array(labels[chunk]), kind: settings.classification)
+                    if chunk.count == b {
                         ceValue = ce.value
-                        return ce.gradient.map { settings.alpha * $0 }.reshaped(logits.shape)
-                    } catch { failure = error; return Tensor(zeros: logits.shape) }
+                        return ce.gradient.map { settings.alpha * $0 }
+                    }
+                    // A chunk of the batch: its rows' share of the mean over all b rows.
+                    let share = Float(chunk.count) / Float(b)
+                    ceValue += share * ce.value
+                    return ce.gradient.map { settings.alpha * (share * $0) }
+                } catch {
+                    failure = error
+                    return Tensor(zeros: logits.shape)
                 }
-                if let failure { throw failure }
-                dRecon = r.inputGradient
-                queries += 2 * b
-            } else {
-                let logits = try context.classifier.logits(shaped)
-                let ce = try classificationLoss(logits.reshaped([b, logits.sampleCount]), labels: labels, kind: settings.classification)
-                ceValue = ce.value
-                dRecon = try differentiable!.vjp(shaped, cotangent: ce.gradient.map { settings.alpha * $0 }, of: .logits).inputGradient
             }
-            autoencoder.backward(trace, outputGradient: rec.gradient + dRecon.reshaped([b, d]), inputGradient: false)
+            if let failure { throw failure }
+            autoencoder.backward(trace, outputGradient: rec.gradient + pass.inputGradient.reshaped([b, d]), inputGradient: false)
             adam.step(params)
             schedule.step()
             lastLoss = rec.value + settings.alpha * ceValue
@@ -360,15 +340,14 @@ enum Autoencoders {
             }
         }
         context.progress.end(summary: String(format: "%@: %d steps, final batch loss %.4f", task, settings.steps, lastLoss))
-        return queries
     }
 
     /// The classification term on `[b, K]` logits and its gradient with respect to the logits:
     /// `ce` = mean softmax cross-entropy; `bce` = PyTorch's `binary_cross_entropy(softmax(z), onehot)`
     /// (mean over b·K entries, log clamped at −100), differentiated back through the softmax:
     /// ∂L/∂z = p ⊙ (g − Σ_k g_k p_k) with g = ∂L/∂p.
-    static func classificationLoss(_ logits: Tensor, labels: [Int], kind: String) throws -> LossValue {
-        if kind != "bce" { return try Loss.softmaxCrossEntropy(logits: logits, labels: labels) }
+    static func classificationLoss(_ logits: Tensor, labels: [Int], kind: Classification) throws -> LossValue {
+        if kind != .bce { return try Loss.softmaxCrossEntropy(logits: logits, labels: labels) }
         let b = logits.batchSize, k = logits.sampleCount
         let p = logits.softmaxRows()
         var onehot = [Float](repeating: 0, count: b * k)
@@ -423,10 +402,4 @@ enum Autoencoders {
         if parts.isEmpty { return images }
         return Tensor.concatenate(batches: parts).reshaped(images.shape)
     }
-}
-
-/// Bisection settings shared by DeepDIG and the baselines: Algorithm 1 (fail when a midpoint
-/// leaves both classes), β and the halving cap from the options.
-func algorithm1Configuration(_ options: PluginOptionValues) throws -> BoundaryBisection.Configuration {
-    .init(tolerance: try options.float("beta"), maxSteps: try options.int("max-halvings"), failOnThirdClassMidpoint: true)
 }

@@ -10,7 +10,8 @@ import Foundation
 ///   (`edc1_borderline`); the raw d̄ are reported too;
 /// - **EDC2** = the SVM's accuracy (in %) on those test images (true labels) and on the boundary
 ///   points, each labelled by the side it was approached from (the set's source class s).
-/// The SVM of an unordered pair is trained once per run and shared by both directions.
+/// The SVM of an unordered pair is trained once per run (``RunContext/cached(_:_:)``) and shared
+/// by both directions; the training embeddings come from ``RunContext/embeddings(of:rows:)``.
 ///
 /// **The boundary between s and t** (paper Section 3's remark, Table 9, Figures 8–9): when the run
 /// holds both directions of one prober (s→t and t→s), the set with s < t also gets the values of
@@ -21,12 +22,32 @@ import Foundation
 final class EmbeddingComplexity: Metric {
     let name = "edc"
     let summary = "EDC1/EDC2 (paper Section 4.2): distance to and accuracy of a linear SVM on training embeddings of s and t."
-    let options: [PluginOption] = [
-        SharedOptions.trainData,
-        .number("svm-c", default: 1, in: 1e-6...1e6, help: "C of the linear SVM (paper: 1)"),
-    ]
 
-    private static let cache = KeyedCache<LinearSVM>()
+    struct Options: PluginOptions, Sendable {
+        @OptionGroup var data: TrainDataOption
+        @Option(help: "C of the linear SVM (paper: 1)", in: 1e-6...1e6)
+        var svmC = 1.0
+        func validate() throws { try data.validate() }
+    }
+
+    /// summary.json `pairs."s-t".edc.<producer>.…`: the per-direction values, and on the set with
+    /// s < t of a run holding both directions the boundary's pooled `boundary_*` values. All are
+    /// absent when the classifier exposes no embedding (the table says so).
+    struct Output: Encodable {
+        var edc1Test: Double?
+        var edc1Borderline: Double?
+        var edc2Test: Double?
+        var edc2Borderline: Double?
+        var meanDistanceTest: Double?
+        var meanDistanceBorderline: Double?
+        var testImages: Int?
+        var borderlinePoints: Int?
+        var boundaryEdc1Borderline: Double?
+        var boundaryEdc2Borderline: Double?
+        var boundaryMeanDistanceBorderline: Double?
+        var boundaryBorderlinePoints: Int?
+        var table: ResultTable?
+    }
 
     static func flat(_ t: Tensor) -> Tensor { t.reshaped([t.batchSize, t.sampleCount]) }
 
@@ -40,51 +61,54 @@ final class EmbeddingComplexity: Metric {
         predicted.isEmpty ? .nan : 100 * Double(zip(predicted, labels).filter { $0 == $1 }.count) / Double(predicted.count)
     }
 
-    func evaluate(_ set: BoundarySet, context: RunContext) throws -> MetricResult {
+    func evaluate(_ set: BoundarySet, options: Options, context: RunContext) throws -> Output {
         let classifier = context.classifier
         guard classifier.embeddingShape != nil else {
-            return MetricResult(tables: [ResultTable(title: "EDC", columns: ["note"], rows: [["the classifier exposes no embedding"]])])
+            return Output(table: ResultTable(title: "EDC", columns: ["note"], rows: [["the classifier exposes no embedding"]]))
         }
         let s = set.pair.source, t = set.pair.target
-        let spec = try context.options.string("train-data"), c = try context.options.double("svm-c")
-        let key = "\(ObjectIdentifier(context.environment).hashValue)|\(min(s, t))-\(max(s, t))|\(spec)|\(c)"
-        let model = try EmbeddingComplexity.cache.value(key) {
-            let train = try trainingEmbeddings(try TrainingSplit.resolve(spec, context: context), s, t, classifier: classifier)
+        let c = options.svmC
+        // One SVM per boundary (unordered pair), shared by both directions and every prober's sets.
+        let model = try context.cached(SVMKey(boundary: BoundaryKey(set.pair, data: options.data.trainData), c: c)) {
+            let train = try trainingEmbeddings(try context.trainingData(options.data.choice), s, t, context: context)
             return try LinearSVM.train(train.embedding, labels: train.labels, C: c)
         }
-        let testRows = context.data.labels.indices.filter { context.data.labels[$0] == s || context.data.labels[$0] == t }
-        let testEmbedding = EmbeddingComplexity.flat(try classifier.embedding(context.data.images.gather(batch: testRows))!)
+        let labels = context.data.labels
+        let testRows = labels.indices.filter { labels[$0] == s || labels[$0] == t }
+        let testEmbedding = try context.embeddings(of: context.runData, rows: testRows)
         let testD = EmbeddingComplexity.edc1(model.distances(testEmbedding))
-        let testAcc = EmbeddingComplexity.accuracy(model.predict(testEmbedding), testRows.map { context.data.labels[$0] })
+        let testAcc = EmbeddingComplexity.accuracy(model.predict(testEmbedding), testRows.map { labels[$0] })
         let ok = set.successfulIndices
         let own = try EmbeddingComplexity.scores(set, model: model, classifier: classifier)
         let borderD = EmbeddingComplexity.edc1(own.distances)
         let borderAcc = EmbeddingComplexity.accuracy(own.predicted, Array(repeating: s, count: ok.count))
-        var numbers: [(String, Double)] = [
-            ("edc1_test", testD.normalised), ("edc1_borderline", borderD.normalised),
-            ("edc2_test", testAcc), ("edc2_borderline", borderAcc),
-            ("mean_distance_test", testD.raw), ("mean_distance_borderline", borderD.raw),
-            ("test_images", Double(testRows.count)), ("borderline_points", Double(ok.count)),
-        ]
-        var tables: [ResultTable] = []
+        var output = Output(
+            edc1Test: testD.normalised, edc1Borderline: borderD.normalised, edc2Test: testAcc, edc2Borderline: borderAcc,
+            meanDistanceTest: testD.raw, meanDistanceBorderline: borderD.raw, testImages: testRows.count, borderlinePoints: ok.count)
         if s < t, let reverse = reverseSet(of: set, in: context) {
             // Pooled: s→t points labelled s, t→s points labelled t.
             let other = try EmbeddingComplexity.scores(reverse, model: model, classifier: classifier)
             let labels = Array(repeating: s, count: own.predicted.count) + Array(repeating: t, count: other.predicted.count)
             let both = (distance: EmbeddingComplexity.edc1(own.distances + other.distances),
                         accuracy: EmbeddingComplexity.accuracy(own.predicted + other.predicted, labels), points: labels.count)
-            numbers += [
-                ("boundary_edc1_borderline", both.distance.normalised), ("boundary_edc2_borderline", both.accuracy),
-                ("boundary_mean_distance_borderline", both.distance.raw), ("boundary_borderline_points", Double(both.points)),
-            ]
+            output.boundaryEdc1Borderline = both.distance.normalised
+            output.boundaryEdc2Borderline = both.accuracy
+            output.boundaryMeanDistanceBorderline = both.distance.raw
+            output.boundaryBorderlinePoints = both.points
             let name = { (c: Int) in "\(c) \(classifier.className(c))" }
-            tables.append(ResultTable(title: "EDC of the boundary \(name(s)) – \(name(t)), both directions pooled (paper Table 9)",
+            output.table = ResultTable(title: "EDC of the boundary \(name(s)) – \(name(t)), both directions pooled (paper Table 9)",
                 columns: ["points", "EDC1 test", "EDC1 borderline", "EDC2 test %", "EDC2 borderline %"],
                 rows: [["\(both.points) (\(ok.count) from \(s)→\(t), \(both.points - ok.count) from \(t)→\(s))",
                         String(format: "%.4f", testD.normalised), String(format: "%.4f", both.distance.normalised),
-                        String(format: "%.2f", testAcc), String(format: "%.2f", both.accuracy)]]))
+                        String(format: "%.2f", testAcc), String(format: "%.2f", both.accuracy)]])
         }
-        return MetricResult(numbers: numbers, tables: tables)
+        return output
+    }
+
+    /// The cache key of an SVM: its boundary, data and C.
+    struct SVMKey: Hashable, Sendable {
+        var boundary: BoundaryKey
+        var c: Double
     }
 
     /// Distances to the SVM's hyperplane and the SVM's predictions for the embeddings of a set's

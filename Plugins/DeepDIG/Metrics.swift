@@ -8,23 +8,30 @@ final class BorderlineSummary: Metric {
     let name = "borderline-summary"
     let summary = "Success rate, mean |f_s − f_t| over successful points, mean steps, failures by reason."
 
-    func evaluate(_ set: BoundarySet, context: RunContext) throws -> MetricResult {
+    /// summary.json `pairs."s-t".borderline-summary.<producer>.…`.
+    struct Output: Encodable {
+        var attempts: Int
+        var successes: Int
+        var successRate: Double
+        var meanGap: Double
+        var maxGap: Double
+        var meanSteps: Double
+        var failures: ResultTable?
+    }
+
+    func evaluate(_ set: BoundarySet, options: NoOptions, context: RunContext) throws -> Output {
         let ok = set.successfulIndices
         let gaps = set.probabilityGaps
         let meanGap = ok.isEmpty ? Double.nan : ok.reduce(0.0) { $0 + Double(gaps[$1]) } / Double(ok.count)
         let maxGap = ok.map { Double(gaps[$0]) }.max() ?? .nan
         let meanSteps = set.count == 0 ? Double.nan : Double(set.iterations.reduce(0, +)) / Double(set.count)
-        var tables: [ResultTable] = []
         let failures = set.failureHistogram
-        if !failures.isEmpty {
-            tables.append(ResultTable(title: "Failed attempts by reason", columns: ["reason", "attempts"],
-                                      rows: failures.map { [$0.reason, "\($0.count)"] }))
-        }
-        return MetricResult(numbers: [
-            ("attempts", Double(set.count)), ("successes", Double(ok.count)),
-            ("success_rate", set.count == 0 ? .nan : Double(ok.count) / Double(set.count)),
-            ("mean_gap", meanGap), ("max_gap", maxGap), ("mean_steps", meanSteps),
-        ], tables: tables)
+        return Output(
+            attempts: set.count, successes: ok.count,
+            successRate: set.count == 0 ? .nan : Double(ok.count) / Double(set.count),
+            meanGap: meanGap, maxGap: maxGap, meanSteps: meanSteps,
+            failures: failures.isEmpty ? nil : ResultTable(title: "Failed attempts by reason", columns: ["reason", "attempts"],
+                                                           rows: failures.map { [$0.reason, "\($0.count)"] }))
     }
 }
 
@@ -37,12 +44,29 @@ final class BorderlineSummary: Metric {
 final class InputSpaceComplexity: Metric {
     let name = "idc"
     let summary = "IDC (paper eq. 3–4): class oscillation along segments between random pairs of borderline points."
-    let options: [PluginOption] = [
-        .integer("k", default: 50, in: 1...10_000, help: "random partners per borderline point (paper: 50)"),
-        .integer("m", default: 50, in: 2...10_000, help: "interpolation points per segment, ends included (paper: 50)"),
-        .integer("points", default: 500, in: 0...1_000_000,
-                 help: "borderline points x_i used (random subset; 0: all, as in the paper — k·m classifier calls each)"),
-    ]
+
+    struct Options: PluginOptions, Sendable {
+        @Option(help: "random partners per borderline point (paper: 50)", in: 1...10_000)
+        var k = 50
+        @Option(help: "interpolation points per segment, ends included (paper: 50)", in: 2...10_000)
+        var m = 50
+        @Option(help: "borderline points x_i used (random subset; 0: all, as in the paper — k·m classifier calls each)", in: 0...1_000_000)
+        var points = 500
+    }
+
+    /// summary.json `pairs."s-t".idc.<producer>.…`; everything but `idc` and `borderline_points`
+    /// is absent when the set has fewer than 2 borderline points (IDC is then NaN).
+    struct Output: Encodable {
+        var idc: Double
+        var borderlinePoints: Int
+        var pointsUsed: Int?
+        var partners: Int?
+        var m: Int?
+        /// O averaged over each anchor's partners, one per anchor used.
+        var idcPerPoint: [Float]?
+        /// Why IDC is undefined or used fewer than k partners.
+        var note: ResultTable?
+    }
 
     struct Result {
         var value: Double
@@ -105,26 +129,22 @@ final class InputSpaceComplexity: Metric {
         return Result(value: total / Double(anchors.count * partners), perPoint: perPoint, partners: partners, pointsUsed: anchors.count)
     }
 
-    func evaluate(_ set: BoundarySet, context: RunContext) throws -> MetricResult {
+    func evaluate(_ set: BoundarySet, options: Options, context: RunContext) throws -> Output {
         let ok = set.successfulIndices
-        let k = try context.options.int("k"), m = try context.options.int("m")
-        var random = context.randomGenerator(for: set.pair)
+        let k = options.k, m = options.m
+        let random = context.randomGenerator(for: set.pair)
         var gen = random.derived(StableHash.fnv1a(set.producer))
-        guard let r = try InputSpaceComplexity.compute(set.points.gather(batch: ok), k: k, m: m,
-                                                       maxPoints: try context.options.int("points"), random: &gen,
+        guard let r = try InputSpaceComplexity.compute(set.points.gather(batch: ok), k: k, m: m, maxPoints: options.points, random: &gen,
                                                        predict: { try context.classifier.predictions($0) }) else {
-            return MetricResult(numbers: [("idc", .nan), ("borderline_points", Double(ok.count))], tables: [
-                ResultTable(title: "IDC", columns: ["note"], rows: [["IDC needs at least 2 borderline points; the set has \(ok.count)"]])])
+            return Output(idc: .nan, borderlinePoints: ok.count, note:
+                ResultTable(title: "IDC", columns: ["note"], rows: [["IDC needs at least 2 borderline points; the set has \(ok.count)"]]))
         }
-        var tables: [ResultTable] = []
+        var note: ResultTable?
         if r.partners < k {
-            tables.append(ResultTable(title: "IDC", columns: ["note"], rows: [[
-                "only \(ok.count) borderline points: \(r.partners) partners per point instead of k = \(k)"]]))
+            note = ResultTable(title: "IDC", columns: ["note"], rows: [[
+                "only \(ok.count) borderline points: \(r.partners) partners per point instead of k = \(k)"]])
         }
-        _ = random.next()
-        return MetricResult(numbers: [
-            ("idc", r.value), ("borderline_points", Double(ok.count)), ("points_used", Double(r.pointsUsed)),
-            ("partners", Double(r.partners)), ("m", Double(m)),
-        ], arrays: [("idc_per_point", Tensor(shape: [r.perPoint.count], scalars: r.perPoint))], tables: tables)
+        return Output(idc: r.value, borderlinePoints: ok.count, pointsUsed: r.pointsUsed, partners: r.partners, m: m,
+                      idcPerPoint: r.perPoint, note: note)
     }
 }

@@ -49,7 +49,8 @@ public enum JacobianFlipSearch {
         public init() {}
     }
 
-    public enum Status: Int { case resolved = 0, capped = 1, neverFlipped = 2 }
+    /// Encoded as its raw value (results.h5 `status`: 0, 1, 2).
+    public enum Status: Int, Encodable, Sendable { case resolved = 0, capped = 1, neverFlipped = 2 }
 
     public struct Outcome {
         /// The flip point (`x(α_hi)`), or the start point for rows that never flipped.

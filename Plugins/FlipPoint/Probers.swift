@@ -13,18 +13,28 @@ import Foundation
 ///   starting from their predicted class) goes to pair number `i mod P` of the run's `P` pairs, so
 ///   each image is probed exactly once in the run (`--samples` is ignored).
 /// Both probers of the plugin draw the same starts for the same seed and pair (the draw derives
-/// from the seed and pair only), so DeepFool and jacobian-flip can be compared per image.
+/// from the seed, the plugin's name and the pair only), so DeepFool and jacobian-flip can be
+/// compared per image.
 enum FlipStarts {
-    static let option = PluginOption.choice("starts", ["pair", "all-images"], default: "pair",
-        help: "pair: samples correct images of s and t; all-images: every data image once, sharded over the pairs")
+    enum Choice: String, CaseIterable, OptionValue {
+        case pair
+        case allImages = "all-images"
+    }
 
-    static func indices(_ pair: ClassPair, context: RunContext) throws -> [Int] {
-        if try context.options.string("starts") == "all-images" {
+    /// The `starts` option, shared by both probers.
+    struct Options: PluginOptions {
+        @Option(help: "pair: samples correct images of s and t; all-images: every data image once, sharded over the pairs")
+        var starts = Choice.pair
+    }
+
+    static func indices(_ pair: ClassPair, choice: Choice, context: RunContext) throws -> [Int] {
+        if choice == .allImages {
             guard let p = context.pairs.firstIndex(of: pair) else { return [] }
             return stride(from: p, to: context.data.count, by: context.pairs.count).map { $0 }
         }
         let n = context.samplesPerPair
-        var random = RandomGenerator(seed: context.seed ^ StableHash.fnv1a("flip-point/starts#\(pair.key)"))
+        // One stream for the plugin (not per prober), so that both probers draw the same starts.
+        var random = RandomGenerator(seed: context.seed ^ StableHash.fnv1a("\(context.plugin)/starts#\(pair.key)"))
         var out: [Int] = []
         for (c, count) in [(pair.source, (n + 1) / 2), (pair.target, n / 2)] where count > 0 {
             let pool = context.indices(ofClass: c)
@@ -38,22 +48,37 @@ enum FlipStarts {
         return out
     }
 
-    static func clip(_ context: RunContext) throws -> ClosedRange<Float>? {
-        try context.options.bool("clip") ? Float(try context.options.double("clip-low"))...Float(try context.options.double("clip-high")) : nil
+    /// Per-row float arrays in the probers' sets (`extras`), which any metric may read.
+    enum Extras {
+        static let l1 = "l1", l2 = "l2", linf = "linf", alpha = "alpha", gap = "gap"
     }
-
-    static let clipOptions: [PluginOption] = [
-        .boolean("clip", default: true, help: "keep every point inside the input domain [clip-low, clip-high]"),
-        .number("clip-low", default: 0, help: "lower end of the input domain"),
-        .number("clip-high", default: 1, help: "upper end of the input domain"),
-        .integer("batch-size", default: 256, in: 1...100_000, help: "rows per batched forward/backward"),
-    ]
 
     static func distanceExtras(start: Tensor, points: Tensor, valid: [Bool]) -> [String: Tensor] {
         let d = RowDistances.between(start, points)
         let n = valid.count
         func masked(_ v: [Float]) -> Tensor { Tensor(shape: [n], scalars: (0..<n).map { valid[$0] ? v[$0] : .nan }) }
-        return ["l1": masked(d.l1), "l2": masked(d.l2), "linf": masked(d.linf)]
+        return [Extras.l1: masked(d.l1), Extras.l2: masked(d.l2), Extras.linf: masked(d.linf)]
+    }
+}
+
+/// The input domain and batch size, shared by both probers.
+struct FlipDomainOptions: PluginOptions {
+    @Option(help: "keep every point inside the input domain [clip-low, clip-high]")
+    var clip = true
+    @Option(help: "lower end of the input domain")
+    var clipLow: Float = 0
+    @Option(help: "upper end of the input domain")
+    var clipHigh: Float = 1
+    @Option(help: "rows per batched forward/backward", in: 1...100_000)
+    var batchSize = 256
+
+    /// The clipping interval, nil without clipping.
+    var clipRange: ClosedRange<Float>? { clip ? clipLow...clipHigh : nil }
+
+    func validate() throws {
+        if clip, !(clipLow <= clipHigh) {
+            throw BorderlineError(.invalidArgument, "clip-low (\(clipLow)) must not exceed clip-high (\(clipHigh)) when clip is on")
+        }
     }
 }
 
@@ -62,36 +87,60 @@ final class JacobianFlipProber: BoundaryProber {
     let name = "jacobian-flip"
     let summary = "Step x − α∇f_top (α ×10 until the label changes), then bisect on α until |p_a − p_b| < tolerance (Gupta, Alg. 1–2)."
     let needsGradients = true
-    let options: [PluginOption] = [
-        FlipStarts.option,
-        .choice("gradient-of", ["logit", "probability"], default: "logit", help: "differentiate the top-1 logit or its softmax probability"),
-        .number("alpha-start", default: 1, in: 1e-12...1e12, help: "first α"),
-        .number("max-alpha", default: 1e10, in: 1e-12...1e30, help: "largest α tried before the point counts as never flipped"),
-        .number("tolerance", default: 1e-4, in: 1e-7...0.5, help: "|p_a − p_b| at the flip point"),
-        .integer("max-steps", default: 60, in: 1...200, help: "bisection halvings before the point counts as capped"),
-    ] + FlipStarts.clipOptions
 
-    func configuration(_ context: RunContext) throws -> JacobianFlipSearch.Configuration {
-        var c = JacobianFlipSearch.Configuration()
-        c.alphaStart = try context.options.float("alpha-start")
-        c.maxAlpha = try context.options.float("max-alpha")
-        c.tolerance = try context.options.float("tolerance")
-        c.maxSteps = try context.options.int("max-steps")
-        c.clip = try FlipStarts.clip(context)
-        c.output = try context.options.string("gradient-of") == "probability" ? .probabilities : .logits
-        c.batchSize = try context.options.int("batch-size")
-        return c
+    enum GradientOf: String, CaseIterable, OptionValue { case logit, probability }
+
+    struct Options: PluginOptions {
+        @OptionGroup var start: FlipStarts.Options
+        @Option(help: "differentiate the top-1 logit or its softmax probability")
+        var gradientOf = GradientOf.logit
+        @Option(help: "first α", in: 1e-12...1e12)
+        var alphaStart: Float = 1
+        @Option(help: "largest α tried before the point counts as never flipped", in: 1e-12...1e30)
+        var maxAlpha: Float = 1e10
+        @Option(help: "|p_a − p_b| at the flip point", in: 1e-7...0.5)
+        var tolerance: Float = 1e-4
+        @Option(help: "bisection halvings before the point counts as capped", in: 1...200)
+        var maxSteps = 60
+        @OptionGroup var domain: FlipDomainOptions
+
+        func validate() throws { try domain.validate() }
+
+        var configuration: JacobianFlipSearch.Configuration {
+            var c = JacobianFlipSearch.Configuration()
+            c.alphaStart = alphaStart
+            c.maxAlpha = maxAlpha
+            c.tolerance = tolerance
+            c.maxSteps = maxSteps
+            c.clip = domain.clipRange
+            c.output = gradientOf == .probability ? .probabilities : .logits
+            c.batchSize = domain.batchSize
+            return c
+        }
     }
 
-    func probe(_ pair: ClassPair, context: RunContext) throws -> BoundarySet {
+    /// Per pair: outcome counts, the data indices of the starts that never flipped, the search's
+    /// time, and per row the start's class, the class beyond the flip point (−1: none) and the
+    /// outcome (0 resolved, 1 capped, 2 never flipped).
+    struct Output: Encodable {
+        var resolved: Int
+        var capped: Int
+        var neverFlipped: Int
+        var neverFlippedIndices: [Int]?
+        var searchSeconds: Double
+        var startClass: [Int]
+        var flipClass: [Int]
+        var status: [JacobianFlipSearch.Status]
+    }
+
+    func probe(_ pair: ClassPair, options: Options, context: RunContext) throws -> Probe<Output> {
         let model = try context.gradients()
-        let idx = try FlipStarts.indices(pair, context: context)
+        let idx = try FlipStarts.indices(pair, choice: options.start.starts, context: context)
         let start = context.data.images.gather(batch: idx)
-        let c = try configuration(context)
-        // Queries through the run's counter, so a zeroth-order estimator's queries are included.
-        let clock = Date(), queriesBefore = context.environment.counter.count
+        let c = options.configuration
+        let clock = Date()
         let o = try JacobianFlipSearch.search(model, start, configuration: c, checkStop: context.checkInterrupted)
-        try context.store.addNumber(Date().timeIntervalSince(clock), name: "search_seconds", pair: pair)
+        let seconds = Date().timeIntervalSince(clock)
         let n = idx.count
         let reasons: [String?] = o.status.map {
             switch $0 {
@@ -101,19 +150,16 @@ final class JacobianFlipProber: BoundaryProber {
             }
         }
         var extras = FlipStarts.distanceExtras(start: start, points: o.points, valid: o.status.map { $0 != .neverFlipped })
-        extras["flip_class"] = Tensor(shape: [n], scalars: o.flipClasses.map(Float.init))
-        extras["start_class"] = Tensor(shape: [n], scalars: o.startClasses.map(Float.init))
-        extras["alpha"] = Tensor(shape: [n], scalars: o.alphas)
-        extras["status"] = Tensor(shape: [n], scalars: o.status.map { Float($0.rawValue) })
-        extras["gap"] = Tensor(shape: [n], scalars: o.gaps)
+        extras[FlipStarts.Extras.alpha] = Tensor(shape: [n], scalars: o.alphas)
+        extras[FlipStarts.Extras.gap] = Tensor(shape: [n], scalars: o.gaps)
         let never = (0..<n).filter { o.status[$0] == .neverFlipped }
-        try context.store.addNumber(Double(never.count), name: "never_flipped", pair: pair)
-        try context.store.addNumber(Double(o.status.filter { $0 == .capped }.count), name: "capped", pair: pair)
-        try context.store.addNumber(Double(o.status.filter { $0 == .resolved }.count), name: "resolved", pair: pair)
-        if !never.isEmpty { try context.store.addIntegers(never.map { idx[$0] }, name: "never_flipped_indices", pair: pair) }
-        return try BoundarySet(pair: pair, points: o.points, startPoints: start, startIndices: idx, probabilities: o.probabilities,
-                               succeeded: o.status.map { $0 == .resolved }, failureReasons: reasons, iterations: o.steps,
-                               queries: context.environment.counter.count - queriesBefore, extras: extras)
+        let set = try BoundarySet(pair: pair, points: o.points, startPoints: start, startIndices: idx, probabilities: o.probabilities,
+                                  succeeded: o.status.map { $0 == .resolved }, failureReasons: reasons, iterations: o.steps,
+                                  extras: extras)
+        return Probe(set, output: Output(
+            resolved: o.status.filter { $0 == .resolved }.count, capped: o.status.filter { $0 == .capped }.count,
+            neverFlipped: never.count, neverFlippedIndices: never.isEmpty ? nil : never.map { idx[$0] },
+            searchSeconds: seconds, startClass: o.startClasses, flipClass: o.flipClasses, status: o.status))
     }
 }
 
@@ -122,35 +168,50 @@ final class DeepFoolProber: BoundaryProber {
     let name = "deepfool"
     let summary = "DeepFool: iterated minimal-L2 step to the nearest linearised boundary, overshoot on the total perturbation."
     let needsGradients = true
-    let options: [PluginOption] = [
-        FlipStarts.option,
-        .integer("max-iterations", default: 50, in: 1...1000, help: "DeepFool iterations before a point counts as not flipped"),
-        .number("overshoot", default: 0.02, in: 0...10, help: "x_i = x0 + (1 + overshoot)·r_tot at every iterate"),
-        .integer("candidates", default: 10, in: 1...1000, help: "candidate classes (highest logits besides the predicted one)"),
-    ] + FlipStarts.clipOptions
 
-    func probe(_ pair: ClassPair, context: RunContext) throws -> BoundarySet {
+    struct Options: PluginOptions {
+        @OptionGroup var start: FlipStarts.Options
+        @Option(help: "DeepFool iterations before a point counts as not flipped", in: 1...1000)
+        var maxIterations = 50
+        @Option(help: "x_i = x0 + (1 + overshoot)·r_tot at every iterate", in: 0...10)
+        var overshoot: Float = 0.02
+        @Option(help: "candidate classes (highest logits besides the predicted one)", in: 1...1000)
+        var candidates = 10
+        @OptionGroup var domain: FlipDomainOptions
+
+        func validate() throws { try domain.validate() }
+    }
+
+    /// Per pair: how many starts did not flip, the search's time, and per row the start's class
+    /// and the class at the final point when it flipped (−1 otherwise).
+    struct Output: Encodable {
+        var notFlipped: Int
+        var searchSeconds: Double
+        var startClass: [Int]
+        var flipClass: [Int]
+    }
+
+    func probe(_ pair: ClassPair, options: Options, context: RunContext) throws -> Probe<Output> {
         let model = try context.gradients()
-        let idx = try FlipStarts.indices(pair, context: context)
+        let idx = try FlipStarts.indices(pair, choice: options.start.starts, context: context)
         let start = context.data.images.gather(batch: idx)
         var c = DeepFoolSearch.Configuration()
-        c.maxIterations = try context.options.int("max-iterations")
-        c.overshoot = try context.options.float("overshoot")
-        c.candidates = try context.options.int("candidates")
-        c.clip = try FlipStarts.clip(context)
-        c.batchSize = try context.options.int("batch-size")
-        // Queries through the run's counter, so a zeroth-order estimator's queries are included.
-        let clock = Date(), queriesBefore = context.environment.counter.count
+        c.maxIterations = options.maxIterations
+        c.overshoot = options.overshoot
+        c.candidates = options.candidates
+        c.clip = options.domain.clipRange
+        c.batchSize = options.domain.batchSize
+        let clock = Date()
         let o = try DeepFoolSearch.search(model, start, configuration: c, checkStop: context.checkInterrupted)
-        try context.store.addNumber(Date().timeIntervalSince(clock), name: "search_seconds", pair: pair)
+        let seconds = Date().timeIntervalSince(clock)
         let n = idx.count
-        var extras = FlipStarts.distanceExtras(start: start, points: o.points, valid: o.flipped)
-        extras["flip_class"] = Tensor(shape: [n], scalars: (0..<n).map { o.flipped[$0] ? Float(o.finalClasses[$0]) : -1 })
-        extras["start_class"] = Tensor(shape: [n], scalars: o.startClasses.map(Float.init))
-        try context.store.addNumber(Double(o.flipped.filter { !$0 }.count), name: "not_flipped", pair: pair)
-        return try BoundarySet(pair: pair, points: o.points, startPoints: start, startIndices: idx, probabilities: o.probabilities,
-                               succeeded: o.flipped,
-                               failureReasons: o.flipped.map { $0 ? nil : "not flipped within \(c.maxIterations) iterations" },
-                               iterations: o.iterations, queries: context.environment.counter.count - queriesBefore, extras: extras)
+        let set = try BoundarySet(pair: pair, points: o.points, startPoints: start, startIndices: idx, probabilities: o.probabilities,
+                                  succeeded: o.flipped,
+                                  failureReasons: o.flipped.map { $0 ? nil : "not flipped within \(c.maxIterations) iterations" },
+                                  iterations: o.iterations,
+                                  extras: FlipStarts.distanceExtras(start: start, points: o.points, valid: o.flipped))
+        return Probe(set, output: Output(
+            notFlipped: o.flipped.filter { !$0 }.count, searchSeconds: seconds, startClass: o.startClasses,
+            flipClass: (0..<n).map { o.flipped[$0] ? o.finalClasses[$0] : -1 }))
     }
 }

@@ -27,31 +27,27 @@ public final class LatentGenerator: Generator {
         self.latentCount = l
     }
 
-    /// Loads the decoder (and encoder) files. An empty path means the shipped Fashion-MNIST VAE
-    /// (`Models/fashion-vae-decoder.h5`, `Models/fashion-vae-encoder.h5`); an encoder path of
-    /// `none` means no encoder.
-    public static func load(decoder decoderPath: String, encoder encoderPath: String) throws -> LatentGenerator {
-        let d = decoderPath.isEmpty ? try shipped("fashion-vae-decoder.h5") : decoderPath
-        let e: String? = encoderPath == "none" ? nil : (encoderPath.isEmpty ? (decoderPath.isEmpty ? try shipped("fashion-vae-encoder.h5") : nil) : encoderPath)
+    /// Loads the decoder (and encoder) files, each a path or a shipped model name that `resolve`
+    /// turns into a path (`RunContext.modelPath(_:)`). An empty decoder means the shipped
+    /// Fashion-MNIST VAE (`Models/fashion-vae-decoder.h5`, with `Models/fashion-vae-encoder.h5`
+    /// unless the encoder is given); an encoder of `none` means no encoder.
+    public static func load(decoder decoderSpec: String, encoder encoderSpec: String,
+                            resolve: (String) throws -> String) throws -> LatentGenerator {
+        func shipped(_ name: String) throws -> String {
+            do { return try resolve(name) } catch let e as BorderlineError {
+                throw BorderlineError(.fileNotFound, "latent: the shipped generator file \(name).h5 was not found (\(e.message)); set latent.decoder=PATH or BORDERLINE_MODELS")
+            }
+        }
+        let d = decoderSpec.isEmpty ? try shipped("fashion-vae-decoder") : try resolve(decoderSpec)
+        let e: String?
+        switch encoderSpec {
+        case "none": e = nil
+        case "": e = decoderSpec.isEmpty ? try shipped("fashion-vae-encoder") : nil
+        default: e = try resolve(encoderSpec)
+        }
         let decoder = try Model.load(contentsOf: d)
         let encoder = try e.map { try Model.load(contentsOf: $0) }
         return try LatentGenerator(decoder: decoder, encoder: encoder)
-    }
-
-    /// The shipped model `name`: `$BORDERLINE_MODELS`, the nearest `Models/` above the running
-    /// executable, then `./Models`.
-    static func shipped(_ name: String) throws -> String {
-        let fm = FileManager.default
-        var candidates: [String] = []
-        if let env = ProcessInfo.processInfo.environment["BORDERLINE_MODELS"] { candidates.append(env + "/" + name) }
-        var dir = URL(fileURLWithPath: (try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<6 {
-            candidates.append(dir.appendingPathComponent("Models").appendingPathComponent(name).path)
-            dir = dir.deletingLastPathComponent()
-        }
-        candidates.append(fm.currentDirectoryPath + "/Models/" + name)
-        if let found = candidates.first(where: { fm.fileExists(atPath: $0) }) { return found }
-        throw BorderlineError(.fileNotFound, "latent: the shipped generator file \(name) is not in Models/ (searched \(candidates.last!)); set latent.decoder=PATH or BORDERLINE_MODELS")
     }
 
     public var latentShape: [Int] { [latentCount] }

@@ -6,29 +6,32 @@ import Foundation
 /// from `G⁻¹(x)`, the exact on-manifold crossing by bisection, and the straight input-space path
 /// for comparison. See docs/latent.md.
 public final class LatentPlugin: BorderlinePlugin {
+    public static let manifest = PluginManifest(
+        name: "latent", version: "0.2.0",
+        summary: "Latent counterfactual trajectories through a fixed generator (VAE): monotone paths across the boundary, on-manifold crossing points.")
     public init() {}
-    public let name = "latent"
-    public let version = "0.1.0"
-    public let summary = "Latent counterfactual trajectories through a fixed generator (VAE): monotone paths across the boundary, on-manifold crossing points."
     public let probers: [any BoundaryProber] = [TrajectoryProber()]
     public let generators: [any GeneratorProvider] = [VAEGeneratorProvider()]
 }
 
-enum GeneratorOptions {
-    static let all: [PluginOption] = [
-        .string("decoder", default: "", help: "generator G: a model file whose input is a latent vector (default: the shipped Models/fashion-vae-decoder.h5)"),
-        .string("encoder", default: "", help: "encoder for G⁻¹ (latent or VAE μ | log σ² output; default: the shipped encoder with the shipped decoder, else none; 'none' forces optimisation)"),
-    ]
-}
-
-/// Offers the plugin's generator to every plugin of the run (`latent/vae`).
+/// Offers the plugin's generator to every plugin of the run (`latent/vae`); the trajectory prober
+/// uses it too, so the host makes it once per run.
 public final class VAEGeneratorProvider: GeneratorProvider {
     public init() {}
-    public let name = "vae"
+    static let providerName = "vae"
+    public let name = providerName
     public let summary = "A generator from model files (default: the shipped Fashion-MNIST VAE decoder and encoder)."
-    public var options: [PluginOption] { GeneratorOptions.all }
-    public func makeGenerator(context: RunContext) throws -> any Generator {
-        try LatentGenerator.load(decoder: try context.options.string("decoder"), encoder: try context.options.string("encoder"))
+
+    public struct Options: PluginOptions {
+        @Option(help: "generator G: a model file (or shipped model name) whose input is a latent vector (default: the shipped Models/fashion-vae-decoder.h5)")
+        public var decoder = ""
+        @Option(help: "encoder for G⁻¹ (latent or VAE μ | log σ² output; default: the shipped encoder with the shipped decoder, else none; 'none' forces optimisation)")
+        public var encoder = ""
+        public init() {}
+    }
+
+    public func makeGenerator(options: Options, context: RunContext) throws -> any Generator {
+        try LatentGenerator.load(decoder: options.decoder, encoder: options.encoder, resolve: context.modelPath)
     }
 }
 
@@ -37,68 +40,167 @@ public final class TrajectoryProber: BoundaryProber {
     public init() {}
     public let name = "trajectory"
     public let summary = "Latent trajectories from G⁻¹(x) towards the target class (ascent or joint path), bisected to the on-manifold crossing."
-    public var options: [PluginOption] {
-        GeneratorOptions.all + [
-            .choice("start-filter", ["reconstruction", "none"], default: "reconstruction", help: "reconstruction: start only from images x of s whose G(G⁻¹(x)) is also classified s (needs an encoder); none: every correctly classified x"),
-            .choice("method", ["ascent", "path"], default: "ascent", help: "ascent: Option 1, z += η∇f_C per step; path: Option 2, the whole path optimised jointly"),
-            .number("step-size", default: 0.1, in: 1e-6...100, help: "ascent: η (latent units per step with step-rule normalized)"),
-            .choice("step-rule", ["normalized", "paper", "adam"], default: "adam", help: "ascent: normalized = η∇f/‖∇f‖ (fixed step length); paper = η∇f literally; adam = Adam on log f_C with learning rate η"),
-            .choice("objective", ["probability", "margin"], default: "probability", help: "ascent: climb f_C (the draft) or the log-odds log f_C − log f_s"),
-            .number("prior-weight", default: 0, in: 0...100, help: "ascent: γ, adds the latent log-prior −γ‖z‖²/2 to the objective (0: the draft)"),
-            .boolean("line-search", default: false, help: "ascent: accept a step only if f_C rises (else halve η and retry), so trajectories are monotone"),
-            .integer("max-steps", default: 2000, in: 1...100_000, help: "ascent: step cap"),
-            .number("target-probability", default: 0.9, in: 0.5...1, help: "ascent: continue past f_C > 0.5 until f_C reaches this"),
-            .integer("path-length", default: 10, in: 2...1000, help: "path: T, the number of latent points z_1…z_T"),
-            .integer("path-steps", default: 200, in: 1...100_000, help: "path: Adam steps"),
-            .number("path-learning-rate", default: 0.05, in: 1e-6...10, help: "path: Adam learning rate"),
-            .choice("path-init", ["start", "ascent"], default: "start", help: "path: initial z_1…z_T all at G⁻¹(x) (start, the draft) or evenly spaced along an Option 1 trajectory (ascent)"),
-            .number("lambda", default: 0.05, in: 0...1000, help: "path: λ, weight of the identity term"),
-            .choice("identity", ["latent", "pixel"], default: "latent", help: "path: identity term ‖z_t − G⁻¹(x)‖ (latent) or ‖G(z_t) − x‖ (pixel)"),
-            .number("tolerance", default: 5e-4, in: 1e-7...0.5, help: "bisection: accept |f_s − f_C| below this (half the 1e-3 bar, so re-evaluation in another batch stays under it)"),
-            .integer("max-halvings", default: 60, in: 1...200, help: "bisection: halving cap"),
-            .choice("estimator", ["auto", "finite-differences", "nes"], default: "auto", help: "black-box f: latent-space zeroth-order gradients (auto: the run's --gradient-estimator method, else finite-differences)"),
-            .number("estimator-step", default: 0.01, in: 1e-6...10, help: "black-box f: finite-difference step h / NES σ in latent units"),
-            .integer("estimator-samples", default: 20, in: 1...10_000, help: "black-box f: NES direction pairs per estimate"),
-            .integer("inversion-restarts", default: 4, in: 1...100, help: "no encoder: seeded Adam restarts of G⁻¹(x) by optimisation"),
-            .integer("inversion-steps", default: 300, in: 1...100_000, help: "no encoder: Adam steps per inversion"),
-            .integer("strip-rows", default: 6, in: 0...100, help: "trajectories drawn in the strip picture"),
-            .integer("strip-frames", default: 9, in: 2...50, help: "frames per trajectory in the strip picture"),
-        ]
+    /// The generator the trajectories run through: this plugin's provider, `latent/vae`.
+    static let generatorName = "\(LatentPlugin.manifest.name)/\(VAEGeneratorProvider.providerName)"
+
+    public enum StartFilter: String, CaseIterable, OptionValue { case reconstruction, none }
+    public enum Method: String, CaseIterable, OptionValue { case ascent, path }
+    public enum PathInit: String, CaseIterable, OptionValue { case start, ascent }
+    public enum Estimator: String, CaseIterable, OptionValue {
+        case auto, finiteDifferences = "finite-differences", nes
     }
 
-    private var cached: (key: String, generator: LatentGenerator)?
+    public struct Options: PluginOptions {
+        @Option(help: "reconstruction: start only from images x of s whose G(G⁻¹(x)) is also classified s (needs an encoder); none: every correctly classified x")
+        public var startFilter: StartFilter = .reconstruction
+        @Option(help: "ascent: Option 1, z += η∇f_C per step; path: Option 2, the whole path optimised jointly")
+        public var method: Method = .ascent
+        @Option(help: "ascent: η (latent units per step with step-rule normalized)", in: 1e-6...100)
+        public var stepSize: Float = 0.1
+        @Option(help: "ascent: normalized = η∇f/‖∇f‖ (fixed step length); paper = η∇f literally; adam = Adam on log f_C with learning rate η")
+        public var stepRule: AscentSettings.Rule = .adam
+        @Option(help: "ascent: climb f_C (the draft) or the log-odds log f_C − log f_s")
+        public var objective: AscentSettings.Objective = .probability
+        @Option(help: "ascent: γ, adds the latent log-prior −γ‖z‖²/2 to the objective (0: the draft)", in: 0...100)
+        public var priorWeight: Float = 0
+        @Option(help: "ascent: accept a step only if f_C rises (else halve η and retry), so trajectories are monotone")
+        public var lineSearch = false
+        @Option(help: "ascent: step cap", in: 1...100_000)
+        public var maxSteps = 2000
+        @Option(help: "ascent: continue past f_C > 0.5 until f_C reaches this", in: 0.5...1)
+        public var targetProbability: Float = 0.9
+        @Option(help: "path: T, the number of latent points z_1…z_T", in: 2...1000)
+        public var pathLength = 10
+        @Option(help: "path: Adam steps", in: 1...100_000)
+        public var pathSteps = 200
+        @Option(help: "path: Adam learning rate", in: 1e-6...10)
+        public var pathLearningRate: Float = 0.05
+        @Option(help: "path: initial z_1…z_T all at G⁻¹(x) (start, the draft) or evenly spaced along an Option 1 trajectory (ascent)")
+        public var pathInit: PathInit = .start
+        @Option(help: "path: λ, weight of the identity term", in: 0...1000)
+        public var lambda: Float = 0.05
+        @Option(help: "path: identity term ‖z_t − G⁻¹(x)‖ (latent) or ‖G(z_t) − x‖ (pixel)")
+        public var identity: PathSettings.Identity = .latent
+        /// The crossing's bisection: β bounds |f_C − max_{j≠C} f_j| (half the 1e-3 bar, so that
+        /// re-evaluation in another batch stays under it), `max-halvings` caps the halvings.
+        @OptionGroup public var bisection = BisectionOptions(beta: 5e-4, maxHalvings: 60)
+        @Option(help: "black-box f: latent-space zeroth-order gradients (auto: the run's --gradient-estimator method, else finite-differences)")
+        public var estimator: Estimator = .auto
+        @Option(help: "black-box f: finite-difference step h / NES σ in latent units", in: 1e-6...10)
+        public var estimatorStep: Float = 0.01
+        @Option(help: "black-box f: NES direction pairs per estimate", in: 1...10_000)
+        public var estimatorSamples = 20
+        @Option(help: "no encoder: seeded Adam restarts of G⁻¹(x) by optimisation", in: 1...100)
+        public var inversionRestarts = 4
+        @Option(help: "no encoder: Adam steps per inversion", in: 1...100_000)
+        public var inversionSteps = 300
+        @Option(help: "trajectories drawn in the strip picture", in: 0...100)
+        public var stripRows = 6
+        @Option(help: "frames per trajectory in the strip picture", in: 2...50)
+        public var stripFrames = 9
+        public init() {}
+    }
 
-    func generator(_ o: PluginOptionValues) throws -> LatentGenerator {
-        let key = try o.string("decoder") + "\u{0}" + o.string("encoder")
-        if let cached, cached.key == key { return cached.generator }
-        let g = try LatentGenerator.load(decoder: try o.string("decoder"), encoder: try o.string("encoder"))
-        cached = (key, g)
-        return g
+    /// What the prober files per pair beside its boundary set (`pairs."s-t".trajectory.*`;
+    /// results.h5 `/latent/pair_s_t/trajectory/…`). Means are over all trajectories unless
+    /// the name says otherwise (docs/latent.md).
+    public struct Output: Encodable {
+        // The start filter (start-filter=reconstruction with an encoder).
+        public var startImagesExamined: Int?
+        public var startFilterRejectedShare: Double?
+        // Off-manifold measure: reconstruction MSE at 11 points of x → G(z*) and of z_0 → z*.
+        public var straightPathReconstructionMse: Tensor?
+        public var latentPathReconstructionMse: Tensor?
+        public var straightPathMaxReconstructionMseMean: Double?
+        public var latentPathMaxReconstructionMseMean: Double?
+        public var straightPathMidpointReconstructionMseMean: Double?
+        public var trajectories: Int
+        public var crossedShare: Double
+        public var startInTargetShare: Double
+        public var boundaryPointShare: Double
+        public var crossingPointShare: Double
+        public var crossingGapMax: Double
+        public var boundaryGapMax: Double
+        public var boundaryGapMean: Double
+        public var boundaryFTargetMean: Double
+        public var crossingStepMean: Double
+        public var finalFTargetMean: Double
+        public var monotonicityViolationsMean: Double
+        public var monotoneShare: Double
+        public var identityLatentMean: Double
+        public var identityPixelMean: Double
+        public var identityLatentFinalMean: Double
+        public var identityPixelFinalMean: Double
+        public var inversionMseMean: Double
+        /// Model queries from the start filter to the last measurement (the pictures' are not in it).
+        public var queries: Int
+        public var queriesPerTrajectory: Double
+        public var trajectoryLengthMean: Double
+        public var seconds: Double
+        /// 1 when the latent gradients were estimated (black-box f), else 0.
+        public var gradientsEstimated: Int
+        public var pathStepLossMean: Double?
+        public var pathIdentityLossMean: Double?
+        /// Per trajectory (row of the set): the first step with f_C > 0.5 (−1: none), steps where
+        /// f_C fell, the crossing bisection's halvings, and the class tied with C there (−1: none).
+        public var crossingStep: [Int]
+        public var monotonicityViolations: [Int]
+        public var bisectionHalvings: [Int]
+        public var tiedClass: [Int]
+        /// Every trajectory `[M, S, L]` and its f_C `[M, S]`, padded with its last point; lengths.
+        public var trajectoryLatents: Tensor
+        public var trajectoryFTarget: Tensor
+        public var trajectoryLengths: [Int]
+        public var strip: ResultPicture?
+        public var fTargetCurves: ResultPicture?
+
+        enum CodingKeys: String, CodingKey {
+            case startImagesExamined = "start_images_examined", startFilterRejectedShare = "start_filter_rejected_share"
+            case straightPathReconstructionMse = "straight_path_reconstruction_mse", latentPathReconstructionMse = "latent_path_reconstruction_mse"
+            case straightPathMaxReconstructionMseMean = "straight_path_max_reconstruction_mse_mean"
+            case latentPathMaxReconstructionMseMean = "latent_path_max_reconstruction_mse_mean"
+            case straightPathMidpointReconstructionMseMean = "straight_path_midpoint_reconstruction_mse_mean"
+            case trajectories, crossedShare = "crossed_share", startInTargetShare = "start_in_target_share"
+            case boundaryPointShare = "boundary_point_share", crossingPointShare = "crossing_point_share"
+            case crossingGapMax = "crossing_gap_max", boundaryGapMax = "boundary_gap_max", boundaryGapMean = "boundary_gap_mean"
+            case boundaryFTargetMean = "boundary_f_target_mean", crossingStepMean = "crossing_step_mean", finalFTargetMean = "final_f_target_mean"
+            case monotonicityViolationsMean = "monotonicity_violations_mean", monotoneShare = "monotone_share"
+            case identityLatentMean = "identity_latent_mean", identityPixelMean = "identity_pixel_mean"
+            case identityLatentFinalMean = "identity_latent_final_mean", identityPixelFinalMean = "identity_pixel_final_mean"
+            case inversionMseMean = "inversion_mse_mean", queries, queriesPerTrajectory = "queries_per_trajectory"
+            case trajectoryLengthMean = "trajectory_length_mean", seconds, gradientsEstimated = "gradients_estimated"
+            case pathStepLossMean = "path_step_loss_mean", pathIdentityLossMean = "path_identity_loss_mean"
+            case crossingStep = "crossing_step", monotonicityViolations = "monotonicity_violations"
+            case bisectionHalvings = "bisection_halvings", tiedClass = "tied_class"
+            case trajectoryLatents = "trajectory_latents", trajectoryFTarget = "trajectory_f_target", trajectoryLengths = "trajectory_lengths"
+            case strip, fTargetCurves = "f_target_curves"
+        }
     }
 
     /// The latent-space classifier with gradients: exact through `f` and `G` when `f` has them,
     /// else a zeroth-order estimator over `f ∘ G` in latent space.
-    func latentGradients(_ g: LatentGenerator, context: RunContext) throws -> any DifferentiableClassifier {
-        if context.environment.classifier is any DifferentiableClassifier {
+    func latentGradients(_ g: any Generator, options o: Options, context: RunContext) throws -> any DifferentiableClassifier {
+        if context.hasExactGradients {
             return try ComposedDifferentiableClassifier(try context.gradients(), g)
         }
-        let o = context.options
         var configuration = ZerothOrderGradientEstimator.Configuration()
-        let chosen = try o.string("estimator")
-        configuration.method = chosen == "auto" ? (context.environment.gradientEstimator?.method ?? .finiteDifferences)
-                                                : (ZerothOrderGradientEstimator.Method(rawValue: chosen) ?? .finiteDifferences)
-        configuration.step = try o.float("estimator-step")
-        configuration.samples = try o.int("estimator-samples")
+        switch o.estimator {
+        case .auto: configuration.method = context.gradientEstimator?.method ?? .finiteDifferences
+        case .finiteDifferences: configuration.method = .finiteDifferences
+        case .nes: configuration.method = .nes
+        }
+        configuration.step = o.estimatorStep
+        configuration.samples = o.estimatorSamples
         configuration.seed = context.seed ^ StableHash.fnv1a(context.owner + "#estimator")
         return try ZerothOrderGradientEstimator(try ComposedClassifier(context.classifier, g), configuration: configuration)
     }
 
-    public func probe(_ pair: ClassPair, context: RunContext) throws -> BoundarySet {
-        let o = context.options, s = pair.source, c = pair.target
-        let g = try generator(o)
+    public func probe(_ pair: ClassPair, options o: Options, context: RunContext) throws -> Probe<Output> {
+        let s = pair.source, c = pair.target
+        let g = try context.generator(named: TrajectoryProber.generatorName)
         let f = context.classifier, k = f.classCount
         let composed = try ComposedClassifier(f, g)
-        let queriesBefore = context.environment.counter.count
+        let queriesBefore = context.queriesSoFar
         let started = Date()
         var indices = context.indices(ofClass: s)
         guard !indices.isEmpty else {
@@ -107,7 +209,8 @@ public final class TrajectoryProber: BoundaryProber {
         // With start-filter=reconstruction (and an encoder), keep the images whose reconstruction
         // G(G⁻¹(x)) the classifier also puts in s: a trajectory from a start already outside s
         // crosses nothing between s and t.
-        let filter = try o.string("start-filter") == "reconstruction" && g.canEncode
+        let filter = o.startFilter == .reconstruction && g.canEncode
+        var startImagesExamined: Int?, startFilterRejectedShare: Double?
         if filter {
             var kept: [Int] = []
             var b = 0
@@ -118,15 +221,15 @@ public final class TrajectoryProber: BoundaryProber {
                 b += chunk.count
             }
             let examined = b
-            try context.store.addNumber(Double(examined), name: "start_images_examined", pair: pair)
-            try context.store.addNumber(Double(examined - min(kept.count, examined)) / Double(max(1, examined)) , name: "start_filter_rejected_share", pair: pair)
+            startImagesExamined = examined
+            startFilterRejectedShare = Double(examined - min(kept.count, examined)) / Double(max(1, examined))
             indices = kept
             guard !indices.isEmpty else {
                 throw BorderlineError(.dataMismatch, "latent: no image of class \(f.className(s)) whose reconstruction G(G⁻¹(x)) the classifier puts in \(f.className(s)); try --set latent.start-filter=none")
             }
         }
         indices = Array(indices.prefix(context.samplesPerPair))
-        let m = indices.count, l = g.latentCount
+        let m = indices.count, l = g.latentShape.reduce(1, *)
         let x = context.data.images.gather(batch: indices)
         let d = x.sampleCount
         var random = context.randomGenerator(for: pair)
@@ -143,32 +246,32 @@ public final class TrajectoryProber: BoundaryProber {
             }
         } else {
             var settings = LatentInversion.Settings()
-            settings.restarts = try o.int("inversion-restarts")
-            settings.steps = try o.int("inversion-steps")
+            settings.restarts = o.inversionRestarts
+            settings.steps = o.inversionSteps
             context.progress.begin("G⁻¹ by optimisation, \(m) images × \(settings.restarts) restarts", total: 0)
             (z0, inversionError) = try LatentInversion.invert(g, images: x, settings: settings, random: &random, checkStop: context.checkInterrupted)
             context.progress.end(summary: String(format: "G⁻¹ by optimisation: mean reconstruction MSE %.4f", mean(inversionError)))
         }
 
         // The trajectories.
-        let fz = try latentGradients(g, context: context)
-        let method = try o.string("method")
+        let fz = try latentGradients(g, options: o, context: context)
+        let method = o.method
         var trajectories: [LatentTrajectory]
         var pathLosses: (step: [Float], identity: [Float])?
-        func ascentSettings() throws -> AscentSettings {
+        func ascentSettings() -> AscentSettings {
             var settings = AscentSettings()
-            settings.stepSize = try o.float("step-size")
-            settings.maxSteps = try o.int("max-steps")
-            settings.targetProbability = try o.float("target-probability")
-            settings.rule = AscentSettings.Rule(rawValue: try o.string("step-rule")) ?? .adam
-            settings.lineSearch = try o.bool("line-search")
-            settings.objective = AscentSettings.Objective(rawValue: try o.string("objective")) ?? .probability
+            settings.stepSize = o.stepSize
+            settings.maxSteps = o.maxSteps
+            settings.targetProbability = o.targetProbability
+            settings.rule = o.stepRule
+            settings.lineSearch = o.lineSearch
+            settings.objective = o.objective
             settings.source = s
-            settings.priorWeight = try o.float("prior-weight")
+            settings.priorWeight = o.priorWeight
             return settings
         }
         func runAscent() throws -> [LatentTrajectory] {
-            let settings = try ascentSettings()
+            let settings = ascentSettings()
             context.progress.begin("gradient ascent, \(m) trajectories", total: settings.maxSteps)
             let t = try LatentSearch.ascend(fz, start: z0, target: c, settings: settings, checkStop: context.checkInterrupted) { done, total in
                 context.progress.update(completed: done, detail: "step \(done)/\(total)")
@@ -176,17 +279,17 @@ public final class TrajectoryProber: BoundaryProber {
             context.progress.end(summary: "gradient ascent done")
             return t
         }
-        if method == "ascent" {
+        if method == .ascent {
             trajectories = try runAscent()
         } else {
             var settings = PathSettings()
-            settings.length = try o.int("path-length")
-            settings.steps = try o.int("path-steps")
-            settings.learningRate = try o.float("path-learning-rate")
-            settings.lambda = try o.float("lambda")
-            settings.identity = PathSettings.Identity(rawValue: try o.string("identity")) ?? .latent
+            settings.length = o.pathLength
+            settings.steps = o.pathSteps
+            settings.learningRate = o.pathLearningRate
+            settings.lambda = o.lambda
+            settings.identity = o.identity
             context.progress.begin("path optimisation, \(m) paths × \(settings.length) points", total: settings.steps)
-            let initial = try o.string("path-init") == "ascent" ? LatentSearch.resample(try runAscent(), points: settings.length) : nil
+            let initial = o.pathInit == .ascent ? LatentSearch.resample(try runAscent(), points: settings.length) : nil
             let r = try LatentSearch.optimizePath(fz, generator: g, start: z0, images: x, target: c, settings: settings,
                                                  initial: initial, checkStop: context.checkInterrupted) { done, total in
                 context.progress.update(completed: done, detail: "Adam step \(done)/\(total)")
@@ -238,7 +341,7 @@ public final class TrajectoryProber: BoundaryProber {
         if !segmentRows.isEmpty {
             let ns = segmentRows.count
             let outcome = try LatentSearch.bisectTopTwo(composed, from: Tensor(shape: [ns, l], scalars: segA), to: Tensor(shape: [ns, l], scalars: segB),
-                target: c, tolerance: try o.float("tolerance"), maxHalvings: try o.int("max-halvings"), checkStop: context.checkInterrupted)
+                target: c, tolerance: o.bisection.beta, maxHalvings: o.bisection.maxHalvings, checkStop: context.checkInterrupted)
             for (r, i) in segmentRows.enumerated() {
                 for j in 0..<l { boundaryLatent[i * l + j] = outcome.points.scalars[r * l + j] }
                 halvings[i] = outcome.halvings[r]
@@ -277,6 +380,7 @@ public final class TrajectoryProber: BoundaryProber {
         // latent path z_0 → z*: encoder–decoder reconstruction error (per-pixel MSE) at 11 points.
         let crossingRows = (0..<m).filter { tieFound[$0] }
         var straightError: [Float] = [], latentPathError: [Float] = []
+        var offManifold: (straight: Tensor, latent: Tensor, straightMax: Double, latentMax: Double, straightMidpoint: Double)?
         if g.canEncode, !crossingRows.isEmpty {
             let a = 11
             var straight = [Float](), along = [Float]()
@@ -303,51 +407,15 @@ public final class TrajectoryProber: BoundaryProber {
             }
             straightError = try reconstructionError(Tensor(shape: [crossingRows.count * a] + x.sampleShape, scalars: straight))
             latentPathError = try reconstructionError(try g.generate(Tensor(shape: [crossingRows.count * a, l], scalars: along)))
-            try context.store.addArray(Tensor(shape: [crossingRows.count, a], scalars: straightError), name: "straight_path_reconstruction_mse", pair: pair)
-            try context.store.addArray(Tensor(shape: [crossingRows.count, a], scalars: latentPathError), name: "latent_path_reconstruction_mse", pair: pair)
             func rowMax(_ v: [Float]) -> [Float] { (0..<crossingRows.count).map { v[($0 * a)..<(($0 + 1) * a)].max()! } }
-            try context.store.addNumber(Double(mean(rowMax(straightError))), name: "straight_path_max_reconstruction_mse_mean", pair: pair)
-            try context.store.addNumber(Double(mean(rowMax(latentPathError))), name: "latent_path_max_reconstruction_mse_mean", pair: pair)
-            try context.store.addNumber(Double(mean(stride(from: 5, to: straightError.count, by: a).map { straightError[$0] })), name: "straight_path_midpoint_reconstruction_mse_mean", pair: pair)
+            offManifold = (Tensor(shape: [crossingRows.count, a], scalars: straightError), Tensor(shape: [crossingRows.count, a], scalars: latentPathError),
+                           Double(mean(rowMax(straightError))), Double(mean(rowMax(latentPathError))),
+                           Double(mean(stride(from: 5, to: straightError.count, by: a).map { straightError[$0] })))
         }
 
-        let queries = context.environment.counter.count - queriesBefore
+        let queries = context.queriesSoFar - queriesBefore
         let okRows = (0..<m).filter { succeeded[$0] }
         let seconds = Date().timeIntervalSince(started)
-
-        // Numbers.
-        let store = context.store
-        let crossed = crossingStep.filter { $0 >= 0 }.count
-        let gaps = okRows.map { abs(pStar.scalars[$0 * k + s] - pStar.scalars[$0 * k + c]) }
-        try store.addNumber(Double(m), name: "trajectories", pair: pair)
-        try store.addNumber(Double(crossed) / Double(m), name: "crossed_share", pair: pair)
-        try store.addNumber(Double(startsInTarget.filter { $0 }.count) / Double(m), name: "start_in_target_share", pair: pair)
-        try store.addNumber(Double(okRows.count) / Double(m), name: "boundary_point_share", pair: pair)
-        try store.addNumber(Double(tieFound.filter { $0 }.count) / Double(m), name: "crossing_point_share", pair: pair)
-        let tieRows = (0..<m).filter { tieFound[$0] }
-        try store.addNumber(Double(tieRows.map { i in abs(pStar.scalars[i * k + c] - pStar.scalars[i * k + partner[i]]) }.max() ?? .nan),
-                            name: "crossing_gap_max", pair: pair)
-        try store.addNumber(Double(gaps.max() ?? .nan), name: "boundary_gap_max", pair: pair)
-        try store.addNumber(Double(mean(gaps)), name: "boundary_gap_mean", pair: pair)
-        try store.addNumber(Double(mean(okRows.map { pStar.scalars[$0 * k + c] })), name: "boundary_f_target_mean", pair: pair)
-        try store.addNumber(Double(mean(crossingStep.filter { $0 >= 0 }.map(Float.init))), name: "crossing_step_mean", pair: pair)
-        try store.addNumber(Double(mean(finalFC)), name: "final_f_target_mean", pair: pair)
-        try store.addNumber(Double(mean(violations.map(Float.init))), name: "monotonicity_violations_mean", pair: pair)
-        try store.addNumber(Double(violations.filter { $0 == 0 }.count) / Double(m), name: "monotone_share", pair: pair)
-        try store.addNumber(Double(mean(okRows.map { idLatent[$0] })), name: "identity_latent_mean", pair: pair)
-        try store.addNumber(Double(mean(okRows.map { idPixel[$0] })), name: "identity_pixel_mean", pair: pair)
-        try store.addNumber(Double(mean(idLatentFinal)), name: "identity_latent_final_mean", pair: pair)
-        try store.addNumber(Double(mean(idPixelFinal)), name: "identity_pixel_final_mean", pair: pair)
-        try store.addNumber(Double(mean(inversionError)), name: "inversion_mse_mean", pair: pair)
-        try store.addNumber(Double(queries), name: "queries", pair: pair)
-        try store.addNumber(Double(queries) / Double(m), name: "queries_per_trajectory", pair: pair)
-        try store.addNumber(Double(mean(trajectories.map { Float($0.count) })), name: "trajectory_length_mean", pair: pair)
-        try store.addNumber(seconds, name: "seconds", pair: pair)
-        try store.addNumber(fz.gradientsAreEstimated ? 1 : 0, name: "gradients_estimated", pair: pair)
-        if let pathLosses {
-            try store.addNumber(Double(mean(pathLosses.step)), name: "path_step_loss_mean", pair: pair)
-            try store.addNumber(Double(mean(pathLosses.identity)), name: "path_identity_loss_mean", pair: pair)
-        }
 
         // Arrays: every trajectory, padded with its last point; lengths.
         let longest = trajectories.map(\.count).max() ?? 1
@@ -359,14 +427,49 @@ public final class TrajectoryProber: BoundaryProber {
                 paddedP.append(t.probability(u, c))
             }
         }
-        try store.addArray(Tensor(shape: [m, longest, l], scalars: paddedZ), name: "trajectory_latents", pair: pair)
-        try store.addArray(Tensor(shape: [m, longest], scalars: paddedP), name: "trajectory_f_target", pair: pair)
-        try store.addIntegers(trajectories.map(\.count), name: "trajectory_lengths", pair: pair)
+
+        // Numbers.
+        let crossed = crossingStep.filter { $0 >= 0 }.count
+        let gaps = okRows.map { abs(pStar.scalars[$0 * k + s] - pStar.scalars[$0 * k + c]) }
+        let tieRows = (0..<m).filter { tieFound[$0] }
+        var output = Output(
+            startImagesExamined: startImagesExamined, startFilterRejectedShare: startFilterRejectedShare,
+            straightPathReconstructionMse: offManifold?.straight, latentPathReconstructionMse: offManifold?.latent,
+            straightPathMaxReconstructionMseMean: offManifold?.straightMax, latentPathMaxReconstructionMseMean: offManifold?.latentMax,
+            straightPathMidpointReconstructionMseMean: offManifold?.straightMidpoint,
+            trajectories: m,
+            crossedShare: Double(crossed) / Double(m),
+            startInTargetShare: Double(startsInTarget.filter { $0 }.count) / Double(m),
+            boundaryPointShare: Double(okRows.count) / Double(m),
+            crossingPointShare: Double(tieFound.filter { $0 }.count) / Double(m),
+            crossingGapMax: Double(tieRows.map { i in abs(pStar.scalars[i * k + c] - pStar.scalars[i * k + partner[i]]) }.max() ?? .nan),
+            boundaryGapMax: Double(gaps.max() ?? .nan),
+            boundaryGapMean: Double(mean(gaps)),
+            boundaryFTargetMean: Double(mean(okRows.map { pStar.scalars[$0 * k + c] })),
+            crossingStepMean: Double(mean(crossingStep.filter { $0 >= 0 }.map(Float.init))),
+            finalFTargetMean: Double(mean(finalFC)),
+            monotonicityViolationsMean: Double(mean(violations.map(Float.init))),
+            monotoneShare: Double(violations.filter { $0 == 0 }.count) / Double(m),
+            identityLatentMean: Double(mean(okRows.map { idLatent[$0] })),
+            identityPixelMean: Double(mean(okRows.map { idPixel[$0] })),
+            identityLatentFinalMean: Double(mean(idLatentFinal)),
+            identityPixelFinalMean: Double(mean(idPixelFinal)),
+            inversionMseMean: Double(mean(inversionError)),
+            queries: queries,
+            queriesPerTrajectory: Double(queries) / Double(m),
+            trajectoryLengthMean: Double(mean(trajectories.map { Float($0.count) })),
+            seconds: seconds,
+            gradientsEstimated: fz.gradientsAreEstimated ? 1 : 0,
+            pathStepLossMean: pathLosses.map { Double(mean($0.step)) },
+            pathIdentityLossMean: pathLosses.map { Double(mean($0.identity)) },
+            crossingStep: crossingStep, monotonicityViolations: violations, bisectionHalvings: halvings, tiedClass: partner,
+            trajectoryLatents: Tensor(shape: [m, longest, l], scalars: paddedZ),
+            trajectoryFTarget: Tensor(shape: [m, longest], scalars: paddedP), trajectoryLengths: trajectories.map(\.count))
 
         // Pictures.
-        let rows = min(try o.int("strip-rows"), m)
+        let rows = min(o.stripRows, m)
         if rows > 0, ImageGrid.canDraw(f.inputShape) {
-            let frames = try o.int("strip-frames")
+            let frames = o.stripFrames
             let pX = try f.probabilities(x.slice(batch: 0..<rows))
             var frameLatents: [Float] = [], frameMeta: [[(fC: Float, step: Int)]] = []
             for i in 0..<rows {
@@ -393,29 +496,31 @@ public final class TrajectoryProber: BoundaryProber {
             }
             let strip = try LatentPictures.strip(sources: x.slice(batch: 0..<rows), sourceProbability: (0..<rows).map { pX.scalars[$0 * k + c] },
                                                  frames: table, boundary: boundary, imageShape: f.inputShape)
-            store.addPicture(ResultPicture(name: "strip", caption:
-                "\(f.className(s)) → \(f.className(c)) (\(method)): per row the source x (blue), G(z_t) at evenly spaced steps t from z_0 to the first step with \(f.className(c)) on top, then the last step, and the bisected crossing point G(z*) (red); the number under each image is f_C = p(\(f.className(c))).",
-                image: strip), pair: pair)
-            store.addPicture(ResultPicture(name: "f-target-curves", caption:
-                "f_C = p(\(f.className(c))) along the first \(min(50, m)) trajectories (\(method)), dashed line at 0.5.",
-                image: try LatentPictures.curves(trajectories.prefix(50).map { t in (0..<t.count).map { t.probability($0, c) } }, target: f.className(c))), pair: pair)
+            output.strip = ResultPicture(name: "strip", caption:
+                "\(f.className(s)) → \(f.className(c)) (\(method.rawValue)): per row the source x (blue), G(z_t) at evenly spaced steps t from z_0 to the first step with \(f.className(c)) on top, then the last step, and the bisected crossing point G(z*) (red); the number under each image is f_C = p(\(f.className(c))).",
+                image: strip)
+            output.fTargetCurves = ResultPicture(name: "f-target-curves", caption:
+                "f_C = p(\(f.className(c))) along the first \(min(50, m)) trajectories (\(method.rawValue)), dashed line at 0.5.",
+                image: try LatentPictures.curves(trajectories.prefix(50).map { t in (0..<t.count).map { t.probability($0, c) } }, target: f.className(c)))
         }
 
         let failures = reasons.enumerated().map { succeeded[$0.offset] ? nil : ($0.element ?? "bisection failed") }
-        return try BoundarySet(pair: pair, points: points, startPoints: x, startIndices: indices, probabilities: pStar,
-            succeeded: succeeded, failureReasons: failures, iterations: trajectories.map { $0.count - 1 }, queries: queries,
+        let set = try BoundarySet(pair: pair, points: points, startPoints: x, startIndices: indices, probabilities: pStar,
+            succeeded: succeeded, failureReasons: failures, iterations: trajectories.map { $0.count - 1 },
             extras: [
                 "latent_point": zStar, "latent_start": z0,
-                "crossing_step": Tensor(shape: [m], scalars: crossingStep.map(Float.init)),
                 "final_f_target": Tensor(shape: [m], scalars: finalFC),
-                "monotonicity_violations": Tensor(shape: [m], scalars: violations.map(Float.init)),
                 "identity_latent": Tensor(shape: [m], scalars: idLatent),
                 "identity_pixel": Tensor(shape: [m], scalars: idPixel),
                 "inversion_mse": Tensor(shape: [m], scalars: inversionError),
-                "bisection_halvings": Tensor(shape: [m], scalars: halvings.map(Float.init)),
-                "tied_class": Tensor(shape: [m], scalars: partner.map(Float.init)),
             ])
+        return Probe(set, output: output)
     }
 }
+
+// The search settings' choices are options of the prober.
+extension AscentSettings.Rule: OptionValue {}
+extension AscentSettings.Objective: OptionValue {}
+extension PathSettings.Identity: OptionValue {}
 
 func mean(_ v: [Float]) -> Float { v.isEmpty ? .nan : v.reduce(0, +) / Float(v.count) }

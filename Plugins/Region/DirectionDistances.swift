@@ -15,7 +15,7 @@ import Foundation
 ///
 /// Every step evaluates all still-active directions of one input in one batch (1568 points for
 /// all 784 QR directions of a 28×28 image and their negatives).
-public struct DirectionSettings: Sendable {
+public struct DirectionSettings: Sendable, Hashable {
     /// `t_max`, the largest RMS distance searched.
     public var maxDistance: Float = 1
     /// `S`, the coarse-scan steps.

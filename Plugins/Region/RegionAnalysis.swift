@@ -93,27 +93,55 @@ public struct RegionAnalysisReport {
     public var seconds: [String: Double]
 }
 
+/// What the prober and the analysis share, computed once per run (``RegionAnalysis/probe``): which
+/// images are held out for the radius, evaluated and attacked, the random directions, and the
+/// attacked images' boundary distances along them.
+public struct RegionProbe {
+    /// What the shared part depends on, so that a prober and an analysis whose options agree use
+    /// one computation (and ones that differ, e.g. after `--set region.directions.max-distance=…`,
+    /// each get their own).
+    public struct Key: Hashable, Sendable {
+        public var images: Int
+        public var heldOut: Int
+        public var directionCount: Int?
+        public var directions: DirectionSettings
+        public var seed: UInt64
+    }
+
+    /// Held-out rows (for the radius, never evaluated) and the rest, in order: the evaluation pool.
+    public var heldOutRows: [Int]
+    public var pool: [Int]
+    /// The first `images` rows of the pool, and those of them the point classifier gets right.
+    public var evaluatedRows: [Int]
+    public var attackedRows: [Int]
+    public var directions: Tensor
+    /// The attacked images and their boundary distances (``ProbedSet`` named `benign`).
+    public var benign: ProbedSet
+    /// The generator that drew the held-out rows, where it stopped: the detector's split continues it.
+    var random: RandomGenerator
+    var seconds: [String: Double]
+}
+
+extension RegionAnalysisSettings {
+    /// The settings the shared part depends on.
+    public var probeKey: RegionProbe.Key {
+        RegionProbe.Key(images: images, heldOut: radius == nil ? radiusImages : 0, directionCount: directionCount,
+                        directions: directions, seed: seed)
+    }
+}
+
 public enum RegionAnalysis {
     public typealias Progress = (_ task: String, _ done: Int, _ total: Int) -> Void
 
-    /// Runs the whole analysis on `data` for `classifier` (gradients for the attacks).
-    public static func run(classifier: any Classifier, gradients: (() throws -> any DifferentiableClassifier)?,
-                           data: Dataset, predictions: [Int], settings: RegionAnalysisSettings,
-                           checkStop: () throws -> Void = {}, progress: Progress = { _, _, _ in }) throws -> RegionAnalysisReport {
+    /// The part of the analysis the per-pair prober needs too: held-out and attacked rows, the
+    /// directions, and the benign boundary distances along them.
+    public static func probe(classifier: any Classifier, data: Dataset, predictions: [Int], settings: RegionAnalysisSettings,
+                             checkStop: () throws -> Void = {}, progress: Progress = { _, _, _ in }) throws -> RegionProbe {
         try settings.validate()
-        let n = data.count, k = classifier.classCount, labels = data.labels
-        var seconds: [String: Double] = [:]
-        func timed<T>(_ key: String, _ body: () throws -> T) rethrows -> T {
-            let t0 = Date(); defer { seconds[key, default: 0] += Date().timeIntervalSince(t0) }
-            return try body()
-        }
-        func accuracy(_ p: [Int], _ rows: [Int]) -> Double {
-            rows.isEmpty ? .nan : Double(zip(p, rows).filter { $0 == labels[$1] }.count) / Double(rows.count)
-        }
-
+        let n = data.count, labels = data.labels
         // Held-out images for the radius: a seeded random subset; the rest, in order, is the pool.
         var random = RandomGenerator(seed: settings.seed ^ 0x7265_6769_6f6e)
-        let heldCount = settings.radius == nil ? settings.radiusImages : 0
+        let heldCount = settings.probeKey.heldOut
         guard heldCount + settings.images <= n else {
             throw BorderlineError(.invalidArgument, "region: the run has \(n) images, fewer than radius-images (\(heldCount)) + images (\(settings.images)); use --images-per-class 0 or smaller counts")
         }
@@ -121,6 +149,50 @@ public enum RegionAnalysis {
         let heldOut = Array(order.prefix(heldCount)).sorted()
         let heldSet = Set(heldOut)
         let pool = (0..<n).filter { !heldSet.contains($0) }
+        // The attacked images: the correctly classified ones among the first `images` of the pool.
+        let evaluated = Array(pool.prefix(settings.images))
+        let attacked = evaluated.filter { predictions[$0] == labels[$0] }
+        guard !attacked.isEmpty else { throw BorderlineError(.dataMismatch, "region: none of the \(evaluated.count) evaluated images is classified correctly") }
+        let x = data.images.gather(batch: attacked)
+        let directions = try DirectionProbe.directions(dimension: x.sampleCount, count: settings.directionCount, seed: settings.seed ^ 0x6469_7273)
+        let t0 = Date()
+        let benign = try probedSet("benign", rows: Array(0..<attacked.count), images: x, classifier: classifier, directions: directions,
+                                   settings: settings, checkStop: checkStop, progress: progress)
+        return RegionProbe(heldOutRows: heldOut, pool: pool, evaluatedRows: evaluated, attackedRows: attacked, directions: directions,
+                           benign: benign, random: random, seconds: ["directions_benign": Date().timeIntervalSince(t0)])
+    }
+
+    /// Boundary distances of `images` along `directions` and their mean purity curve.
+    static func probedSet(_ name: String, rows: [Int], images: Tensor, classifier: any Classifier, directions: Tensor,
+                          settings: RegionAnalysisSettings, checkStop: () throws -> Void, progress: Progress) throws -> ProbedSet {
+        let k = classifier.classCount
+        let distances = try DirectionProbe.measure(classifier, images: images, directions: directions, settings: settings.directions, checkStop: checkStop) { done, total in
+            progress("boundary distances (\(name)), \(directions.batchSize) directions", done, total)
+        }
+        var mean = [Double](repeating: 0, count: k)
+        for i in 0..<rows.count {
+            for (j, p) in AdjacentClassPurity.curve(distances.classes(of: i), classCount: k).enumerated() { mean[j] += p / Double(max(1, rows.count)) }
+        }
+        return ProbedSet(name: name, rows: rows, images: images, distances: distances, meanPurity: mean)
+    }
+
+    /// Runs the rest of the analysis on `data` for `classifier` (gradients for the attacks), given
+    /// the shared part `probe` made with the same settings.
+    public static func run(classifier: any Classifier, gradients: (() throws -> any DifferentiableClassifier)?,
+                           data: Dataset, predictions: [Int], settings: RegionAnalysisSettings, probe shared: RegionProbe,
+                           checkStop: () throws -> Void = {}, progress: Progress = { _, _, _ in }) throws -> RegionAnalysisReport {
+        try settings.validate()
+        let k = classifier.classCount, labels = data.labels
+        var seconds = shared.seconds
+        func timed<T>(_ key: String, _ body: () throws -> T) rethrows -> T {
+            let t0 = Date(); defer { seconds[key, default: 0] += Date().timeIntervalSince(t0) }
+            return try body()
+        }
+        func accuracy(_ p: [Int], _ rows: [Int]) -> Double {
+            rows.isEmpty ? .nan : Double(zip(p, rows).filter { $0 == labels[$1] }.count) / Double(rows.count)
+        }
+        var random = shared.random
+        let heldOut = shared.heldOutRows, pool = shared.pool
 
         var selection: RegionClassifier.RadiusSelection?
         let radius: Float
@@ -156,13 +228,11 @@ public enum RegionAnalysis {
             accuracy(try regionPredictions(data.images.gather(batch: benignRows), task: "region classification of \(benignRows.count) benign images"), benignRows)
         }
 
-        // The attacked images: the correctly classified ones among the first `images` of the pool.
-        let evaluated = Array(pool.prefix(settings.images))
+        let evaluated = shared.evaluatedRows
         let evaluatedPoint = accuracy(evaluated.map { predictions[$0] }, evaluated)
         let evaluatedRegion = try accuracy(regionPredictions(data.images.gather(batch: evaluated), task: "region classification of the evaluated images"), evaluated)
-        let attacked = evaluated.filter { predictions[$0] == labels[$0] }
-        guard !attacked.isEmpty else { throw BorderlineError(.dataMismatch, "region: none of the \(evaluated.count) evaluated images is classified correctly") }
-        let x = data.images.gather(batch: attacked), y = attacked.map { labels[$0] }
+        let attacked = shared.attackedRows
+        let x = shared.benign.images, y = attacked.map { labels[$0] }
 
         var evaluations: [AttackEvaluation] = []
         var skipped: [(String, String)] = []
@@ -194,26 +264,16 @@ public enum RegionAnalysis {
             }
         }
 
-        // Boundary distances along random directions: benign inputs and each attack's successful adversarials.
-        let d = x.sampleCount
-        let directions = try DirectionProbe.directions(dimension: d, count: settings.directionCount, seed: settings.seed ^ 0x6469_7273)
-        func probe(_ name: String, rows: [Int], images: Tensor) throws -> ProbedSet {
-            let distances = try timed("directions_\(name)") {
-                try DirectionProbe.measure(classifier, images: images, directions: directions, settings: settings.directions, checkStop: checkStop) { done, total in
-                    progress("boundary distances (\(name)), \(directions.batchSize) directions", done, total)
-                }
-            }
-            var mean = [Double](repeating: 0, count: k)
-            for i in 0..<rows.count {
-                for (j, p) in AdjacentClassPurity.curve(distances.classes(of: i), classCount: k).enumerated() { mean[j] += p / Double(max(1, rows.count)) }
-            }
-            return ProbedSet(name: name, rows: rows, images: images, distances: distances, meanPurity: mean)
-        }
-        var probed = [try probe("benign", rows: Array(0..<attacked.count), images: x)]
+        // Boundary distances along the same directions for each attack's successful adversarials.
+        let directions = shared.directions
+        var probed = [shared.benign]
         for e in evaluations {
             let ok = (0..<attacked.count).filter { e.outcome.succeeded[$0] }
             if ok.isEmpty { continue }
-            probed.append(try probe(e.outcome.name, rows: ok, images: e.outcome.adversarials.gather(batch: ok)))
+            probed.append(try timed("directions_\(e.outcome.name)") {
+                try probedSet(e.outcome.name, rows: ok, images: e.outcome.adversarials.gather(batch: ok), classifier: classifier,
+                              directions: directions, settings: settings, checkStop: checkStop, progress: progress)
+            })
         }
 
         // The boundary detectors: one per attack, benign vs that attack's adversarials, split by

@@ -44,7 +44,7 @@ public enum RegionAttacks {
     }
 
     /// The names this build can run (the core attacks that exist).
-    public static var available: [String] { known }
+    public static let available = known
 
     static func make(_ name: String, _ p: Parameters) throws -> any AdversarialAttack {
         let cw = CarliniWagnerL2(initialConstant: p.cwInitialConstant, binarySearchSteps: p.cwBinarySteps,

@@ -1,104 +1,75 @@
 import BorderlineCore
 import Foundation
 
-/// Writes a ``RegionAnalysisReport`` into the run: numbers (summary.json), arrays (results.h5),
-/// tables and pictures (report.html).
-enum RegionResults {
+/// The output of the region analysis: the ``RegionAnalysisReport`` with its tables and pictures,
+/// filed under the keys docs/region.md lists — numbers in summary.json, arrays in results.h5,
+/// tables and pictures in the report. Per attack and per probed set (`benign` and each attack's
+/// successful adversarials) the keys carry the name as a prefix (`fgsm_success_rate`,
+/// `benign_mean_purity_top1`), as one flat group.
+struct RegionResults: Encodable {
+    var report: RegionAnalysisReport
+    /// `m` of the region classifier.
+    var regionSamples: Int
+    var tables: [ResultTable]
+    var pictures: [ResultPicture]
+
     static func percent(_ v: Double?) -> String { v.map { $0.isNaN ? "—" : String(format: "%.1f %%", 100 * $0) } ?? "—" }
 
-    static func store(_ r: RegionAnalysisReport, settings: RegionAnalysisSettings, classifier: any Classifier, data: Dataset,
-                      plotImages: Int, store: RunStore) throws {
+    /// Share of directions meeting a boundary, and the mean distance over those.
+    static func boundaryStatistics(_ s: ProbedSet) -> (met: Double, meanDistance: Double) {
+        let found = s.distances.classes.filter { $0 >= 0 }.count
+        let reached = zip(s.distances.distances, s.distances.classes).filter { $0.1 >= 0 }.map { Double($0.0) }
+        return (Double(found) / Double(max(1, s.distances.classes.count)), reached.isEmpty ? .nan : reached.reduce(0, +) / Double(reached.count))
+    }
+
+    /// Lays out the report: the slides' Tables 1 and 2 with the detector, the benign accuracy, the
+    /// boundary statistics, and the pictures (radius selection, purity, direction plots of the
+    /// first `plotImages` attacked images, examples).
+    init(_ r: RegionAnalysisReport, settings: RegionAnalysisSettings, classifier: any Classifier, data: Dataset, plotImages: Int) throws {
+        report = r
+        regionSamples = settings.regionSamples
         let k = classifier.classCount
-        // Numbers.
-        try store.addNumber(Double(r.radius), name: "radius")
-        try store.addNumber(Double(settings.regionSamples), name: "region_samples")
-        try store.addNumber(r.benignPointAccuracy, name: "benign_point_accuracy")
-        try store.addNumber(r.benignRegionAccuracy, name: "benign_region_accuracy")
-        try store.addNumber(Double(r.benignRows.count), name: "benign_images")
-        try store.addNumber(Double(r.attackedRows.count), name: "attacked_images")
-        try store.addNumber(Double(r.directions.batchSize), name: "directions")
-        if let s = r.selection {
-            try store.addNumber(s.pointAccuracy, name: "heldout_point_accuracy")
-            try store.addNumber(Double(r.heldOutRows.count), name: "heldout_images")
-            try store.addArray(Tensor(shape: [s.radii.count], scalars: s.radii), name: "radius_grid")
-            try store.addArray(Tensor(shape: [s.accuracies.count], scalars: s.accuracies.map(Float.init)), name: "radius_grid_accuracy")
-        }
+        var rows = [["benign", "—", "—", Self.percent(r.evaluatedPointAccuracy), Self.percent(r.evaluatedRegionAccuracy), "—", "—", "—", "—"]]
         for a in r.attacks {
-            let n = a.outcome.name
-            try store.addNumber(a.outcome.successRate, name: "\(n)_success_rate")
-            try store.addNumber(a.outcome.meanRMSDistortion, name: "\(n)_mean_rms_distortion")
-            try store.addNumber(a.pointAccuracy, name: "\(n)_point_accuracy")
-            try store.addNumber(a.regionAccuracy, name: "\(n)_region_accuracy")
-            try store.addNumber(a.regionRecovery, name: "\(n)_region_recovery")
-            try store.addNumber(a.regionRecoveryLowDistortion, name: "\(n)_region_recovery_low_distortion")
-            try store.addNumber(a.outcome.seconds, name: "\(n)_seconds")
-            if let v = a.detectionRate { try store.addNumber(v, name: "\(n)_detector_detection_rate") }
-            if let v = a.detectionAccuracy { try store.addNumber(v, name: "\(n)_detector_accuracy") }
-            if let v = a.detectorBenignAccuracy { try store.addNumber(v, name: "\(n)_detector_benign_accuracy") }
-            try store.addArray(a.outcome.adversarials, name: "\(n)_adversarials")
-            try store.addIntegers(a.outcome.succeeded.map { $0 ? 1 : 0 }, name: "\(n)_succeeded")
-            try store.addArray(Tensor(shape: [a.outcome.rmsDistortion.count], scalars: a.outcome.rmsDistortion), name: "\(n)_rms_distortion")
+            rows.append([a.outcome.name, Self.percent(a.outcome.successRate), String(format: "%.4f", a.outcome.meanRMSDistortion),
+                         Self.percent(a.pointAccuracy), Self.percent(a.regionAccuracy), Self.percent(a.regionRecovery), Self.percent(a.regionRecoveryLowDistortion),
+                         a.detectionRate.map { Self.percent($0) + " (\(a.heldOutAdversarials))" } ?? "—",
+                         a.detectorBenignAccuracy.map { Self.percent($0) + " (\(a.heldOutBenign))" } ?? "—"])
         }
-        for (key, seconds) in r.seconds.sorted(by: { $0.key < $1.key }) { try store.addNumber(seconds, name: "seconds_\(key)") }
-        try store.addIntegers(r.attackedRows, name: "attacked_rows")
-        try store.addIntegers(r.heldOutRows, name: "heldout_rows")
-        for set in r.probed {
-            let m = set.distances.directionCount, n = set.rows.count
-            try store.addArray(Tensor(shape: [n, m], scalars: set.distances.distances), name: "\(set.name)_direction_distances")
-            try store.addIntegers(set.distances.classes, shape: [n, m], name: "\(set.name)_direction_classes")
-            try store.addIntegers(set.rows, name: "\(set.name)_rows")
-            try store.addArray(Tensor(shape: [k], scalars: set.meanPurity.map(Float.init)), name: "\(set.name)_mean_purity")
-            for j in 0..<min(3, k) { try store.addNumber(set.meanPurity[j], name: "\(set.name)_mean_purity_top\(j + 1)") }
-            let found = set.distances.classes.filter { $0 >= 0 }.count
-            try store.addNumber(Double(found) / Double(max(1, set.distances.classes.count)), name: "\(set.name)_directions_with_boundary")
-            let reached = zip(set.distances.distances, set.distances.classes).filter { $0.1 >= 0 }.map { Double($0.0) }
-            try store.addNumber(reached.isEmpty ? .nan : reached.reduce(0, +) / Double(reached.count), name: "\(set.name)_mean_boundary_distance")
-        }
-        if !r.detectorLosses.isEmpty { try store.addArray(Tensor(shape: [r.detectorLosses.count], scalars: r.detectorLosses), name: "detector_training_loss") }
+        tables = [
+            ResultTable(title: "Point vs region classification (r = \(r.radius), m = \(settings.regionSamples)) on \(r.evaluatedRows.count) evaluated images; attacks on the \(r.attackedRows.count) the point classifier gets right",
+                        columns: ["examples", "attack success", "mean RMS distortion", "point accuracy", "region accuracy",
+                                  "region recovers (successful)", "region recovers (low-distortion half)",
+                                  "detector: adversarials flagged (held out)", "detector: benign passed (held out)"],
+                        rows: rows),
+            ResultTable(title: "Benign accuracy on \(r.benignRows.count) images (not held out)", columns: ["point", "region"],
+                        rows: [[Self.percent(r.benignPointAccuracy), Self.percent(r.benignRegionAccuracy)]]),
+            ResultTable(title: "Boundary distances along \(r.directions.batchSize) random directions and adjacent-class purity",
+                        columns: ["examples", "images", "directions meeting a boundary", "mean distance (met)", "purity top-1", "top-2", "top-3"],
+                        rows: r.probed.map { s in
+                            let b = Self.boundaryStatistics(s)
+                            return [s.name, String(s.rows.count), Self.percent(b.met), b.meanDistance.isNaN ? "—" : String(format: "%.4f", b.meanDistance),
+                                    String(format: "%.3f", s.meanPurity[0]), String(format: "%.3f", s.meanPurity[min(1, k - 1)]),
+                                    String(format: "%.3f", s.meanPurity[min(2, k - 1)])]
+                        }),
+        ]
 
-        // Tables: the slides' Tables 1 and 2, with the detector.
-        var rows = [["benign", "—", "—", percent(r.evaluatedPointAccuracy), percent(r.evaluatedRegionAccuracy), "—", "—", "—", "—"]]
-        for a in r.attacks {
-            rows.append([a.outcome.name, percent(a.outcome.successRate), String(format: "%.4f", a.outcome.meanRMSDistortion),
-                         percent(a.pointAccuracy), percent(a.regionAccuracy), percent(a.regionRecovery), percent(a.regionRecoveryLowDistortion),
-                         a.detectionRate.map { percent($0) + " (\(a.heldOutAdversarials))" } ?? "—",
-                         a.detectorBenignAccuracy.map { percent($0) + " (\(a.heldOutBenign))" } ?? "—"])
-        }
-        store.addTable(ResultTable(title: "Point vs region classification (r = \(r.radius), m = \(settings.regionSamples)) on \(r.evaluatedRows.count) evaluated images; attacks on the \(r.attackedRows.count) the point classifier gets right",
-                                   columns: ["examples", "attack success", "mean RMS distortion", "point accuracy", "region accuracy",
-                                             "region recovers (successful)", "region recovers (low-distortion half)",
-                                             "detector: adversarials flagged (held out)", "detector: benign passed (held out)"],
-                                   rows: rows))
-        store.addTable(ResultTable(title: "Benign accuracy on \(r.benignRows.count) images (not held out)", columns: ["point", "region"],
-                                   rows: [[percent(r.benignPointAccuracy), percent(r.benignRegionAccuracy)]]))
-        store.addTable(ResultTable(title: "Boundary distances along \(r.directions.batchSize) random directions and adjacent-class purity",
-                                   columns: ["examples", "images", "directions meeting a boundary", "mean distance (met)", "purity top-1", "top-2", "top-3"],
-                                   rows: r.probed.map { s in
-                                       let found = s.distances.classes.filter { $0 >= 0 }.count
-                                       let met = zip(s.distances.distances, s.distances.classes).filter { $0.1 >= 0 }.map { Double($0.0) }
-                                       return [s.name, String(s.rows.count), percent(Double(found) / Double(max(1, s.distances.classes.count))),
-                                               met.isEmpty ? "—" : String(format: "%.4f", met.reduce(0, +) / Double(met.count)),
-                                               String(format: "%.3f", s.meanPurity[0]), String(format: "%.3f", s.meanPurity[min(1, k - 1)]),
-                                               String(format: "%.3f", s.meanPurity[min(2, k - 1)])]
-                                   }))
-        for (name, reason) in r.skippedAttacks { store.addNote("\(name) skipped: \(reason)") }
-
-        // Pictures.
+        var pictures: [ResultPicture] = []
         if let s = r.selection {
-            store.addPicture(ResultPicture(name: "radius-selection", caption: "Region accuracy on \(r.heldOutRows.count) held-out images against r (m = \(settings.selectionSamples)); dashed: point accuracy. Chosen: the largest r not below it, \(r.radius).",
-                                           image: try RegionDrawing.radiusChart(s)))
+            pictures.append(ResultPicture(name: "radius-selection", caption: "Region accuracy on \(r.heldOutRows.count) held-out images against r (m = \(settings.selectionSamples)); dashed: point accuracy. Chosen: the largest r not below it, \(r.radius).",
+                                          image: try RegionDrawing.radiusChart(s)))
         }
-        store.addPicture(ResultPicture(name: "purity", caption: "Mean adjacent-class purity of the top k classes (He et al., Figure 5)", image: try RegionDrawing.purityCurves(r.probed)))
+        pictures.append(ResultPicture(name: "purity", caption: "Mean adjacent-class purity of the top k classes (He et al., Figure 5)", image: try RegionDrawing.purityCurves(r.probed)))
         let shown = Array(0..<min(plotImages, r.attackedRows.count))
         for i in shown {
             for set in r.probed {
                 guard let local = set.rows.firstIndex(of: i) else { continue }
                 let row = r.attackedRows[i]
                 let title = "\(set.name): image \(row) (\(data.className(data.labels[row])))"
-                store.addPicture(ResultPicture(name: "directions-\(set.name)-\(row)",
-                                               caption: "\(title): distance to the boundary along each of \(set.distances.directionCount) directions, coloured by the class met; dashed: r/√3, the RMS distance of a uniform point of the region hypercube",
-                                               image: try RegionDrawing.directionPlot(set, index: local, classNames: classifier.classNames,
-                                                                                     maxDistance: settings.directions.maxDistance, radius: r.radius, title: title)))
+                pictures.append(ResultPicture(name: "directions-\(set.name)-\(row)",
+                                              caption: "\(title): distance to the boundary along each of \(set.distances.directionCount) directions, coloured by the class met; dashed: r/√3, the RMS distance of a uniform point of the region hypercube",
+                                              image: try RegionDrawing.directionPlot(set, index: local, classNames: classifier.classNames,
+                                                                                    maxDistance: settings.directions.maxDistance, radius: r.radius, title: title)))
             }
         }
         if !shown.isEmpty, !r.attacks.isEmpty, ImageGrid.canDraw(r.probed[0].images.sampleShape) {
@@ -107,8 +78,61 @@ enum RegionResults {
                     a.outcome.succeeded[i] ? String(format: "%@ RMS %.3f", a.outcome.name, a.outcome.rmsDistortion[i]) : "\(a.outcome.name) failed"
                 }.joined(separator: ", ")
             }
-            store.addPicture(ResultPicture(name: "examples", caption: "Columns: benign, " + r.attacks.map(\.outcome.name).joined(separator: ", ") + ". " + lines.joined(separator: "; "),
-                                           image: try RegionDrawing.examples(benign: r.probed[0].images, rows: shown, attacks: r.attacks)))
+            pictures.append(ResultPicture(name: "examples", caption: "Columns: benign, " + r.attacks.map(\.outcome.name).joined(separator: ", ") + ". " + lines.joined(separator: "; "),
+                                          image: try RegionDrawing.examples(benign: r.probed[0].images, rows: shown, attacks: r.attacks)))
         }
+        self.pictures = pictures
+    }
+
+    func encode(to encoder: Encoder) throws {
+        let r = report
+        var c = encoder.container(keyedBy: ResultKey.self)
+        func put<V: Encodable>(_ value: V, _ key: String) throws { try c.encode(value, forKey: ResultKey(key)) }
+        try put(Double(r.radius), "radius")
+        try put(regionSamples, "region_samples")
+        try put(r.benignPointAccuracy, "benign_point_accuracy")
+        try put(r.benignRegionAccuracy, "benign_region_accuracy")
+        try put(r.benignRows.count, "benign_images")
+        try put(r.attackedRows.count, "attacked_images")
+        try put(r.directions.batchSize, "directions")
+        if let s = r.selection {
+            try put(s.pointAccuracy, "heldout_point_accuracy")
+            try put(r.heldOutRows.count, "heldout_images")
+            try put(s.radii, "radius_grid")
+            try put(s.accuracies.map(Float.init), "radius_grid_accuracy")
+        }
+        for a in r.attacks {
+            let n = a.outcome.name
+            try put(a.outcome.successRate, "\(n)_success_rate")
+            try put(a.outcome.meanRMSDistortion, "\(n)_mean_rms_distortion")
+            try put(a.pointAccuracy, "\(n)_point_accuracy")
+            try put(a.regionAccuracy, "\(n)_region_accuracy")
+            try put(a.regionRecovery, "\(n)_region_recovery")
+            try put(a.regionRecoveryLowDistortion, "\(n)_region_recovery_low_distortion")
+            try put(a.outcome.seconds, "\(n)_seconds")
+            if let v = a.detectionRate { try put(v, "\(n)_detector_detection_rate") }
+            if let v = a.detectionAccuracy { try put(v, "\(n)_detector_accuracy") }
+            if let v = a.detectorBenignAccuracy { try put(v, "\(n)_detector_benign_accuracy") }
+            try put(a.outcome.adversarials, "\(n)_adversarials")
+            try put(a.outcome.succeeded.map { $0 ? 1 : 0 }, "\(n)_succeeded")
+            try put(a.outcome.rmsDistortion, "\(n)_rms_distortion")
+        }
+        for (key, seconds) in r.seconds.sorted(by: { $0.key < $1.key }) { try put(seconds, "seconds_\(key)") }
+        try put(r.attackedRows, "attacked_rows")
+        try put(r.heldOutRows, "heldout_rows")
+        for set in r.probed {
+            let m = set.distances.directionCount, n = set.rows.count
+            try put(Tensor(shape: [n, m], scalars: set.distances.distances), "\(set.name)_direction_distances")
+            try put((0..<n).map { Array(set.distances.classes(of: $0)) }, "\(set.name)_direction_classes")
+            try put(set.rows, "\(set.name)_rows")
+            try put(set.meanPurity.map(Float.init), "\(set.name)_mean_purity")
+            for j in 0..<min(3, set.meanPurity.count) { try put(set.meanPurity[j], "\(set.name)_mean_purity_top\(j + 1)") }
+            let b = Self.boundaryStatistics(set)
+            try put(b.met, "\(set.name)_directions_with_boundary")
+            try put(b.meanDistance, "\(set.name)_mean_boundary_distance")
+        }
+        if !r.detectorLosses.isEmpty { try put(r.detectorLosses, "detector_training_loss") }
+        for (i, t) in tables.enumerated() { try put(t, "table_\(i)") }
+        for p in pictures { try put(p, "picture_\(p.name)") }
     }
 }

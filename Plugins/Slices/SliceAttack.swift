@@ -9,7 +9,7 @@ import Foundation
 /// PGD-L2 from a random start in the ε-ball, `steps` steps of size `α` projected onto the ball and
 /// the box; Carlini–Wagner L2 with the core's defaults (ε, α and steps do not apply).
 public struct SliceAttack: Sendable {
-    public enum Kind: String, Sendable, CaseIterable { case pgdLinf = "pgd-linf", pgdL2 = "pgd-l2", fgsm, cwL2 = "cw-l2" }
+    public enum Kind: String, Sendable, CaseIterable, OptionValue { case pgdLinf = "pgd-linf", pgdL2 = "pgd-l2", fgsm, cwL2 = "cw-l2" }
     public var kind: Kind
     public var epsilon: Float
     public var stepSize: Float

@@ -7,10 +7,10 @@ import Foundation
 /// strategies, local and global views, church-window plots, probability profiles along the
 /// anchor segments, and the agreement of two models on the same slice. See docs/slices.md.
 public final class SlicesPlugin: BorderlinePlugin {
+    public static let manifest = PluginManifest(
+        name: "slices", version: "0.2.0",
+        summary: "Decision-region slices: planes through three inputs, exact feasible polygon, church windows, probability profiles, model-to-model agreement.")
     public init() {}
-    public let name = "slices"
-    public let version = "0.1.0"
-    public let summary = "Decision-region slices: planes through three inputs, exact feasible polygon, church windows, probability profiles, model-to-model agreement."
     public let probers: [any BoundaryProber] = [SliceProber()]
 }
 
@@ -18,61 +18,176 @@ public final class SlicesPlugin: BorderlinePlugin {
 /// a third point), its local view, a slice through three test images (two of s, one of t),
 /// church-window pair around x, profiles, and (optionally) a second model on the same slices. The
 /// boundary set has one row per slice: the bisected crossing on the segment `x1 → x2`.
+///
+/// It reads the boundary sets of the run's other probers (`third-point=stored`), so the host runs
+/// it after them whatever the order of `--plugin`.
 public final class SliceProber: BoundaryProber {
     public init() {}
     public let name = "slice"
     public let summary = "Slices through (x, adversarial, third point) and (three test images of s and t), church windows, profiles, second-model agreement."
     public let needsGradients = true
-    public static let thirdPoints = ["grey", "random-image", "perturbation", "adversarial-seed", "other-attack", "second-model-adversarial", "stored"]
-    public var options: [PluginOption] {
-        [
-            .integer("grid", default: 512, in: 8...2048, help: "pixels per side of every slice (Definition 1 rectangle)"),
-            .integer("window-grid", default: 256, in: 8...2048, help: "pixels per side of the local view and the church windows"),
-            .integer("batch-size", default: 4096, in: 1...65_536, help: "feasible points per classifier call"),
-            .boolean("shade", default: true, help: "lighten each pixel by how uncertain the top class is"),
-            .integer("image", default: 0, in: 0...100_000, help: "x1 is the image-th correctly classified image of class s (x3 of the three-image slice the next one)"),
-            .choice("third-point", SliceProber.thirdPoints, default: "grey",
-                    help: "third point of the adversarial slice: grey centre, uniform random image, random perturbation of x1, the attack with another seed, another attack, the attack against the second model, or a point an earlier plugin of the run stored for the pair"),
-            .number("perturbation-norm", default: 5, in: 1e-6...1000, help: "third-point=perturbation: L2 norm of the random (Gaussian) perturbation of x1"),
-            .string("stored-from", default: "", help: "third-point=stored: producer 'plugin/prober' of the boundary set to take the point from (default: any earlier set of the pair)"),
-            .string("stored-array", default: "", help: "third-point=stored: instead of a boundary set, an array an earlier plugin stored, 'plugin/path' as in results.h5 below the pair (e.g. flip-point/jacobian-flip/points); rows of the input's size"),
-            .integer("stored-row", default: 0, in: 0...10_000_000, help: "third-point=stored with stored-array: the row to take"),
-            .choice("attack", SliceAttack.Kind.allCases.map(\.rawValue), default: "pgd-linf", help: "core attack giving x2 (untargeted): PGD-L∞, PGD-L2, FGSM, or Carlini–Wagner L2 with the core's defaults"),
-            .number("epsilon", default: 0.1, in: 1e-6...100, help: "attack radius ε (L∞ or L2; PGD and FGSM)"),
-            .number("step-size", default: 0.01, in: 1e-6...100, help: "PGD step α"),
-            .integer("steps", default: 40, in: 1...10_000, help: "PGD steps"),
-            .string("second-model", default: "", help: "a second model file (or the shipped name fashion-cnn / fashion-fcn) drawn on the same slices, with the agreement of the two"),
-            .number("local-scale", default: 2, in: 0...1_000_000, help: "local view: half-width in multiples of ‖x2 − x1‖ (0: none)"),
-            .choice("local-centre", ["x1", "x2", "x3", "midpoint"], default: "x1", help: "local view: the point it is centred on (midpoint: of x1 and x2)"),
-            .number("window-scale", default: 3, in: 1e-6...1_000_000, help: "church windows: half-width in multiples of ‖x2 − x1‖"),
-            .boolean("church-window", default: true, help: "draw the church-window pair (adversarial × random, random × random)"),
-            .choice("church-domain", ["project", "exact"], default: "project", help: "church windows: evaluate every pixel at its point clamped to [0,1]^D (project; a test image has many pixels at 0 or 1, so almost any random direction leaves the box at once) or only the feasible pixels (exact, grey elsewhere)"),
-            .boolean("image-slice", default: true, help: "draw the slice through three test images of s and t"),
-            .integer("profile-points", default: 201, in: 2...100_000, help: "points per segment in the probability profiles"),
-        ]
+    public let readsBoundarySets = true
+
+    /// The third point of the adversarial slice (Section 2.4 of the paper).
+    public enum ThirdPoint: String, CaseIterable, OptionValue {
+        case grey, randomImage = "random-image", perturbation, adversarialSeed = "adversarial-seed", otherAttack = "other-attack"
+        case secondModelAdversarial = "second-model-adversarial", stored
+    }
+    /// Which rows of another prober's boundary set `third-point=stored` reads.
+    public enum StoredField: String, CaseIterable, OptionValue {
+        case points, startPoints = "start-points", endPoints = "end-points"
+    }
+    public enum LocalCentre: String, CaseIterable, OptionValue { case x1, x2, x3, midpoint }
+    public enum ChurchDomain: String, CaseIterable, OptionValue { case project, exact }
+
+    public struct Options: PluginOptions {
+        @Option(help: "pixels per side of every slice (Definition 1 rectangle)", in: 8...2048)
+        public var grid = 512
+        @Option(help: "pixels per side of the local view and the church windows", in: 8...2048)
+        public var windowGrid = 256
+        @Option(help: "feasible points per classifier call", in: 1...65_536)
+        public var batchSize = 4096
+        @Option(help: "lighten each pixel by how uncertain the top class is")
+        public var shade = true
+        @Option(help: "x1 is the image-th correctly classified image of class s (x3 of the three-image slice the next one)", in: 0...100_000)
+        public var image = 0
+        @Option(help: "third point of the adversarial slice: grey centre, uniform random image, random perturbation of x1, the attack with another seed, another attack, the attack against the second model, or a point of another prober's boundary set for the pair (stored-from, stored-field, stored-row)")
+        public var thirdPoint: ThirdPoint = .grey
+        @Option(help: "third-point=perturbation: L2 norm of the random (Gaussian) perturbation of x1", in: 1e-6...1000)
+        public var perturbationNorm: Float = 5
+        @Option(help: "third-point=stored: producer 'plugin/prober' of the boundary set to take the point from (default: the first set of the pair the run made, in plugin-name order)")
+        public var storedFrom = ""
+        @Option(help: "third-point=stored: which points of that set: its boundary points, start points or end points")
+        public var storedField: StoredField = .points
+        @Option(help: "third-point=stored: the row of the set to take (−1: the successful row that started from x1, else the first successful row)", in: -1...10_000_000)
+        public var storedRow = -1
+        @Option(help: "core attack giving x2 (untargeted): PGD-L∞, PGD-L2, FGSM, or Carlini–Wagner L2 with the core's defaults")
+        public var attack: SliceAttack.Kind = .pgdLinf
+        @Option(help: "attack radius ε (L∞ or L2; PGD and FGSM)", in: 1e-6...100)
+        public var epsilon: Float = 0.1
+        @Option(help: "PGD step α", in: 1e-6...100)
+        public var stepSize: Float = 0.01
+        @Option(help: "PGD steps", in: 1...10_000)
+        public var steps = 40
+        @Option(help: "a second model file (or the shipped name fashion-cnn / fashion-fcn) drawn on the same slices, with the agreement of the two")
+        public var secondModel = ""
+        @Option(help: "local view: half-width in multiples of ‖x2 − x1‖ (0: none)", in: 0...1_000_000)
+        public var localScale: Double = 2
+        @Option(help: "local view: the point it is centred on (midpoint: of x1 and x2)")
+        public var localCentre: LocalCentre = .x1
+        @Option(help: "church windows: half-width in multiples of ‖x2 − x1‖", in: 1e-6...1_000_000)
+        public var windowScale: Double = 3
+        @Option(help: "draw the church-window pair (adversarial × random, random × random)")
+        public var churchWindow = true
+        @Option(help: "church windows: evaluate every pixel at its point clamped to [0,1]^D (project; a test image has many pixels at 0 or 1, so almost any random direction leaves the box at once) or only the feasible pixels (exact, grey elsewhere)")
+        public var churchDomain: ChurchDomain = .project
+        @Option(help: "draw the slice through three test images of s and t")
+        public var imageSlice = true
+        @Option(help: "points per segment in the probability profiles", in: 2...100_000)
+        public var profilePoints = 201
+        public init() {}
+
+        public func validate() throws {
+            if thirdPoint == .secondModelAdversarial && secondModel.isEmpty {
+                throw BorderlineError(.invalidArgument, "slices: third-point=second-model-adversarial needs --set slices.second-model=MODEL")
+            }
+        }
     }
 
-    private var secondCache: (path: String, classifier: ModelClassifier)?
+    /// One slice's arrays (results.h5 `/slices/pair_s_t/slice/<slice>/…`) and numbers
+    /// (summary.json `pairs."s-t".slice.<slice>.…`).
+    public struct SliceResult: Encodable {
+        /// The attack that made x2 (the adversarial slice only): ‖x2 − x1‖₂, 1 when x2 left class
+        /// s, and the class predicted at x2.
+        public var l2Distance: Double?
+        public var succeeded: Int?
+        public var predictedClass: [Int]?
+        /// `[3, D]`: o, u, v.
+        public var basis: Tensor
+        /// `[3, D]`: x1, x2, x3 (slices through three anchors).
+        public var anchors: Tensor?
+        public var anchorCoordinates: Tensor
+        public var polygon: Tensor
+        /// `[a_min, a_max, b_min, b_max]`.
+        public var rectangle: Tensor
+        /// `[G, G]` classes, −1 outside the box.
+        public var classes: StoredArray
+        public var topProbability: Tensor
+        public var feasiblePixels: Int
+        public var evaluatedPixels: Int
+        public var polygonVertices: Int
+        public var polygonArea: Double
+        public var rectangleWidth: Double
+        public var rectangleHeight: Double
+        public var classesPresent: Int
+        public var evaluationSeconds: Double
+        public var pointsPerSecond: Double
+        /// `[3, points, K]`: probabilities along x1 → x2, x2 → x3, x3 → x1.
+        public var profiles: Tensor?
+        public var secondModelClasses: StoredArray?
+        public var secondModelAgreement: Double?
+        public var secondModelClassIou: [Float]?
+        public var secondModelMeanClassIou: Double?
+    }
 
-    /// The second model, loaded once per run (nil when none is asked for).
-    func secondModel(_ spec: String, like f: any Classifier) throws -> ModelClassifier? {
+    /// What the prober files per pair beside its boundary set: every slice it drew, the two-model
+    /// table and the pictures.
+    public struct Output: Encodable {
+        public var adversarial: SliceResult
+        public var adversarialLocal: SliceResult?
+        public var images: SliceResult?
+        public var churchAdversarial: SliceResult?
+        public var churchRandom: SliceResult?
+        public var agreement: ResultTable?
+        public var pictures: [ResultPicture] = []
+
+        enum CodingKeys: String, CodingKey {
+            case adversarial, adversarialLocal = "adversarial-local", images, churchAdversarial = "church-adversarial"
+            case churchRandom = "church-random", agreement, pictures
+        }
+
+        /// The result of the slice named `name`.
+        subscript(slice name: String) -> SliceResult? {
+            get {
+                switch name {
+                case "adversarial": return adversarial
+                case "adversarial-local": return adversarialLocal
+                case "images": return images
+                case "church-adversarial": return churchAdversarial
+                case "church-random": return churchRandom
+                default: return nil
+                }
+            }
+            set {
+                switch name {
+                case "adversarial": if let newValue { adversarial = newValue }
+                case "adversarial-local": adversarialLocal = newValue
+                case "images": images = newValue
+                case "church-adversarial": churchAdversarial = newValue
+                case "church-random": churchRandom = newValue
+                default: break
+                }
+            }
+        }
+    }
+
+    /// The second model, loaded once per run by the host (nil when none is asked for), with the
+    /// file it came from.
+    func secondModel(_ spec: String, like f: any Classifier, context: RunContext) throws -> (classifier: ModelClassifier, path: String)? {
         guard !spec.isEmpty else { return nil }
-        let path = try ModelPaths.resolve(spec)
-        if let secondCache, secondCache.path == path { return secondCache.classifier }
-        let c = ModelClassifier(try Model.load(contentsOf: path))
+        let path = try context.modelPath(spec)
+        let c = try context.loadClassifier(spec)
         guard c.inputShape == f.inputShape, c.classCount == f.classCount else {
             throw BorderlineError(.dataMismatch, "slices: the second model \(path) takes \(c.inputShape) and gives \(c.classCount) classes; the run's classifier takes \(f.inputShape) and gives \(f.classCount)")
         }
-        secondCache = (path, c)
-        return c
+        return (c, path)
     }
 
-    public func probe(_ pair: ClassPair, context: RunContext) throws -> BoundarySet {
-        let o = context.options, f = context.classifier, s = pair.source, t = pair.target
+    public func probe(_ pair: ClassPair, options o: Options, context: RunContext) throws -> Probe<Output> {
+        let f = context.classifier, s = pair.source, t = pair.target
         let shape = f.inputShape, d = Tensor.count(of: shape), k = f.classCount
-        let store = context.store
         let names = (0..<k).map { f.className($0) }
-        let imageNumber = try o.int("image")
+        let imageNumber = o.image
         let ofS = context.indices(ofClass: s), ofT = context.indices(ofClass: t)
         guard ofS.count > imageNumber + 1, ofT.count > imageNumber else {
             throw BorderlineError(.dataMismatch, "slices: image=\(imageNumber) needs at least \(imageNumber + 2) correctly classified images of \(f.className(s)) and \(imageNumber + 1) of \(f.className(t)); the data has \(ofS.count) and \(ofT.count)")
@@ -80,38 +195,33 @@ public final class SliceProber: BoundaryProber {
         func image(_ i: Int) -> [Float] { Array(context.data.images.scalars[(i * d)..<((i + 1) * d)]) }
         let i1 = ofS[imageNumber]
         let x1 = image(i1)
-        let second = try secondModel(try o.string("second-model"), like: f)
-        let gridSide = try o.int("grid"), windowSide = try o.int("window-grid")
-        let shade = try o.bool("shade")
-        let maker = SliceMaker(rows: gridSide, columns: gridSide, batchSize: try o.int("batch-size"), checkStop: context.checkInterrupted) { name, done, total in
+        let second = try secondModel(o.secondModel, like: f, context: context)
+        let shade = o.shade
+        let maker = SliceMaker(rows: o.grid, columns: o.grid, batchSize: o.batchSize, checkStop: context.checkInterrupted) { name, done, total in
             context.progress.update(completed: done, detail: "\(name): \(done)/\(total) feasible points")
         }
         var windowMaker = maker
-        windowMaker.rows = windowSide; windowMaker.columns = windowSide
+        windowMaker.rows = o.windowGrid; windowMaker.columns = o.windowGrid
         var random = context.randomGenerator(for: pair)
         let attackSeed = context.seed ^ StableHash.fnv1a("\(context.owner)#\(pair.key)#attack")
 
         // x2: the adversarial of x1.
-        let attack = SliceAttack(kind: SliceAttack.Kind(rawValue: try o.string("attack")) ?? .pgdLinf, epsilon: try o.float("epsilon"),
-                                 stepSize: try o.float("step-size"), steps: try o.int("steps"))
+        let attack = SliceAttack(kind: o.attack, epsilon: o.epsilon, stepSize: o.stepSize, steps: o.steps)
         let model = try context.gradients()
         let x1Tensor = Tensor(shape: [1] + shape, scalars: x1)
         let adversarial = try attack.run(model, inputs: x1Tensor, labels: [s], seed: attackSeed)
         let x2 = adversarial.adversarials.scalars
         let advClass = adversarial.predictions[0]
         let advDistance = Double(zip(x1, x2).reduce(Float(0)) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot())
-        try store.addNumber(advDistance, name: "adversarial/l2_distance", pair: pair)
-        try store.addNumber(advClass == s ? 0 : 1, name: "adversarial/succeeded", pair: pair)
-        try store.addIntegers([advClass], name: "adversarial/predicted_class", pair: pair)
 
         // x3: the third point.
-        let strategy = try o.string("third-point")
-        let third = try thirdPoint(strategy, x1: x1, x1Index: i1, pair: pair, attack: attack, seed: attackSeed, second: second,
-                                   context: context, random: &random)
+        let third = try thirdPoint(o.thirdPoint, options: o, x1: x1, x1Index: i1, pair: pair, attack: attack, seed: attackSeed,
+                                   second: second?.classifier, context: context, random: &random)
         let x3 = third.point
 
         var slices: [(slice: ComputedSlice, anchors: [[Float]], caption: String)] = []
         var rows: [(a: [Float], b: [Float], from: Int, to: Int)] = []
+        var pictures: [ResultPicture] = []
         context.progress.begin("slices of \(f.className(s)) → \(f.className(t))", total: 0)
 
         // Slice A: (x, adversarial, third point), global and local views.
@@ -120,78 +230,83 @@ public final class SliceProber: BoundaryProber {
         let captionA = "x1 = run image #\(i1) (\(f.className(s))), x2 = its \(attack.kind.rawValue) adversarial (\(attack.kind == .cwL2 ? "" : "ε = \(attack.epsilon), ")predicted \(f.className(advClass)), ‖x2 − x1‖ = \(String(format: "%.3f", advDistance))), x3 = \(third.description)"
         slices.append((sliceA, [x1, x2, x3], captionA))
         rows.append((x1, x2, s, advClass))
-        let localScale = try o.double("local-scale")
+        var output = Output(adversarial: record(sliceA, anchors: [x1, x2, x3]))
+        output.adversarial.l2Distance = advDistance
+        output.adversarial.succeeded = advClass == s ? 0 : 1
+        output.adversarial.predictedClass = [advClass]
+        let localScale = o.localScale
         var localPanel: PNGImage?
         var localWindow: SliceRectangle?
-        let localCentre = try o.string("local-centre")
+        let localCentre = o.localCentre.rawValue
         if localScale > 0 {
             let half = localScale * advDistance
             let m = sliceA.markers, anchor = m[["x1": 0, "x2": 1, "x3": 2][localCentre] ?? 0]
             let centre = localCentre == "midpoint" ? ((m[0].a + m[1].a) / 2, (m[0].b + m[1].b) / 2) : (anchor.a, anchor.b)
             let window = SliceRectangle.window(centre: centre, halfWidth: half)
             let local = try windowMaker.evaluate("adversarial-local", plane: sliceA.plane, markers: sliceA.markers, classifier: f, window: window)
-            try record(local, anchors: nil, store: store, pair: pair)
+            output.adversarialLocal = record(local, anchors: nil)
             localPanel = try SlicePictures.classMap(local.decision, grid: local.grid, classNames: names, markers: local.markers,
                                                     title: "local: half-width \(String(format: "%.3g", half)) around \(localCentre)", shade: shade)
             localWindow = window
         }
         let globalA = try SlicePictures.classMap(sliceA.decision, grid: sliceA.grid, classNames: names, markers: sliceA.markers,
                                                  title: "global slice (Definition 1)", shade: shade, frames: localWindow.map { [$0] } ?? [])
-        store.addPicture(ResultPicture(name: "adversarial-slice", caption: "Global vs local view of the slice through " + captionA +
+        pictures.append(ResultPicture(name: "adversarial-slice", caption: "Global vs local view of the slice through " + captionA +
             ". Grey: outside [0,1]^D. " + (localPanel == nil ? "" : "Right: the same plane around \(localCentre) at \(localScale) × ‖x2 − x1‖ (the black frame on the left)."),
-            image: try SlicePictures.sideBySide([globalA] + (localPanel.map { [$0] } ?? []))), pair: pair)
+            image: try SlicePictures.sideBySide([globalA] + (localPanel.map { [$0] } ?? []))))
 
         // Slice B: three test images of two classes.
-        if try o.bool("image-slice") {
+        if o.imageSlice {
             let i2 = ofT[imageNumber], i3 = ofS[imageNumber + 1]
             let sliceB = try maker.slice("images", anchors: [("x1", x1), ("x2", image(i2)), ("x3", image(i3))], sampleShape: shape, classifier: f)
             let captionB = "x1 = run image #\(i1) (\(f.className(s))), x2 = run image #\(i2) (\(f.className(t))), x3 = run image #\(i3) (\(f.className(s)))"
             slices.append((sliceB, [x1, image(i2), image(i3)], captionB))
             rows.append((x1, image(i2), s, t))
-            store.addPicture(ResultPicture(name: "image-slice", caption: "Slice through three test images: " + captionB + ".",
+            output.images = record(sliceB, anchors: [x1, image(i2), image(i3)])
+            pictures.append(ResultPicture(name: "image-slice", caption: "Slice through three test images: " + captionB + ".",
                 image: try SlicePictures.classMap(sliceB.decision, grid: sliceB.grid, classNames: names, markers: sliceB.markers,
-                                                  title: "three test images", shade: shade)), pair: pair)
+                                                  title: "three test images", shade: shade)))
         }
 
-        // Anchors as images, arrays, profiles, second model.
+        // Anchors as images, profiles, second model.
         var agreementRows: [[String]] = []
         for (slice, anchors, caption) in slices {
-            try record(slice, anchors: anchors, store: store, pair: pair)
+            guard var result = output[slice: slice.name] else { continue }
             if ImageGrid.canDraw(shape) {
                 var g = try ImageGrid(sampleShape: shape, rows: 1, columns: 3, scale: 3)
                 for (j, a) in anchors.enumerated() { g.set(row: 0, column: j, sample: a[...]) }
-                store.addPicture(ResultPicture(name: "\(slice.name)-anchors", caption: "Anchors x1, x2, x3 of the \(slice.name) slice: \(caption).", image: try g.render()), pair: pair)
+                pictures.append(ResultPicture(name: "\(slice.name)-anchors", caption: "Anchors x1, x2, x3 of the \(slice.name) slice: \(caption).", image: try g.render()))
             }
-            let profiles = try maker.profiles(slice, classifier: f, count: try o.int("profile-points"))
-            try store.addArray(Tensor.concatenate(batches: profiles.map { $0.probabilities.reshaped([1] + $0.probabilities.shape) }),
-                               name: "\(slice.name)/profiles", pair: pair)
-            store.addPicture(ResultPicture(name: "\(slice.name)-profiles", caption: "Probability of every class along the segments x1 → x2, x2 → x3, x3 → x1 of the \(slice.name) slice (\(try o.int("profile-points")) points each).",
-                image: try SlicePictures.profiles(profiles, classNames: names)), pair: pair)
+            let profiles = try maker.profiles(slice, classifier: f, count: o.profilePoints)
+            result.profiles = Tensor.concatenate(batches: profiles.map { $0.probabilities.reshaped([1] + $0.probabilities.shape) })
+            pictures.append(ResultPicture(name: "\(slice.name)-profiles", caption: "Probability of every class along the segments x1 → x2, x2 → x3, x3 → x1 of the \(slice.name) slice (\(o.profilePoints) points each).",
+                image: try SlicePictures.profiles(profiles, classNames: names)))
             if let second {
-                let other = try maker.evaluate(slice.name, plane: slice.plane, markers: slice.markers, classifier: second,
+                let other = try maker.evaluate(slice.name, plane: slice.plane, markers: slice.markers, classifier: second.classifier,
                                                window: slice.grid.rectangle)
-                try store.addIntegers(other.decision.classes, shape: [other.grid.rows, other.grid.columns], name: "\(slice.name)/second_model_classes", pair: pair)
+                result.secondModelClasses = .int64(values: other.decision.classes.map(Int64.init), shape: [other.grid.rows, other.grid.columns])
                 let agreement = slice.decision.agreement(with: other.decision)
                 let iou = slice.decision.intersectionOverUnion(with: other.decision, classCount: k)
-                try store.addNumber(agreement, name: "\(slice.name)/second_model_agreement", pair: pair)
-                try store.addArray(Tensor(shape: [k], scalars: iou.map(Float.init)), name: "\(slice.name)/second_model_class_iou", pair: pair)
+                result.secondModelAgreement = agreement
+                result.secondModelClassIou = iou.map(Float.init)
                 let validIoU = iou.filter { !$0.isNaN }
-                try store.addNumber(validIoU.isEmpty ? .nan : validIoU.reduce(0, +) / Double(validIoU.count), name: "\(slice.name)/second_model_mean_class_iou", pair: pair)
+                result.secondModelMeanClassIou = validIoU.isEmpty ? .nan : validIoU.reduce(0, +) / Double(validIoU.count)
                 let mine = try SlicePictures.classMap(slice.decision, grid: slice.grid, classNames: names, markers: slice.markers, title: "run's model", shade: shade)
                 let theirs = try SlicePictures.classMap(other.decision, grid: other.grid, classNames: names, markers: other.markers,
-                                                        title: "second model: \(URL(fileURLWithPath: secondCache?.path ?? "").lastPathComponent)", shade: shade)
-                store.addPicture(ResultPicture(name: "\(slice.name)-two-models", caption: "The \(slice.name) slice (\(caption)) through the run's model and the second model; the two agree on \(String(format: "%.1f", agreement * 100)) % of the feasible pixels.",
-                    image: try SlicePictures.sideBySide([mine, theirs])), pair: pair)
+                                                        title: "second model: \(URL(fileURLWithPath: second.path).lastPathComponent)", shade: shade)
+                pictures.append(ResultPicture(name: "\(slice.name)-two-models", caption: "The \(slice.name) slice (\(caption)) through the run's model and the second model; the two agree on \(String(format: "%.1f", agreement * 100)) % of the feasible pixels.",
+                    image: try SlicePictures.sideBySide([mine, theirs])))
                 agreementRows.append([slice.name, String(format: "%.4f", agreement), String(format: "%.4f", validIoU.isEmpty ? .nan : validIoU.reduce(0, +) / Double(validIoU.count))])
             }
+            output[slice: slice.name] = result
         }
         if !agreementRows.isEmpty {
-            store.addTable(ResultTable(title: "Run's model vs second model on the same slices", columns: ["slice", "agreement (share of feasible pixels with the same class)", "mean per-class IoU"], rows: agreementRows), pair: pair)
+            output.agreement = ResultTable(title: "Run's model vs second model on the same slices", columns: ["slice", "agreement (share of feasible pixels with the same class)", "mean per-class IoU"], rows: agreementRows)
         }
 
         // Church windows: adversarial × random and random × random around x1.
-        if try o.bool("church-window") {
-            let half = try o.double("window-scale") * advDistance
+        if o.churchWindow {
+            let half = o.windowScale * advDistance
             guard half > 0 else {
                 throw BorderlineError(.invalidArgument, "slices: the adversarial x2 equals x1 (the attack did not move), so the church window has no scale")
             }
@@ -201,48 +316,44 @@ public final class SliceProber: BoundaryProber {
             let randomPlane = try SlicePlane(origin: x1, first: r1, second: r2, sampleShape: shape)
             let window = SliceRectangle.window(centre: (0, 0), halfWidth: half)
             let x2Marker = SliceMarker(label: "x2", a: adversarialPlane.coordinates(of: x2).a, b: adversarialPlane.coordinates(of: x2).b)
-            let project = try o.string("church-domain") == "project"
+            let project = o.churchDomain == .project
             let churchA = try windowMaker.evaluate("church-adversarial", plane: adversarialPlane, markers: [SliceMarker(label: "x1", a: 0, b: 0), x2Marker],
                                                    classifier: f, window: window, projectOntoBox: project)
             let churchR = try windowMaker.evaluate("church-random", plane: randomPlane, markers: [SliceMarker(label: "x1", a: 0, b: 0)],
                                                    classifier: f, window: window, projectOntoBox: project)
-            try record(churchA, anchors: nil, store: store, pair: pair)
-            try record(churchR, anchors: nil, store: store, pair: pair)
-            store.addPicture(ResultPicture(name: "church-window", caption: "Church-window plots around x1 = run image #\(i1) (\(f.className(s))), half-width \(String(format: "%.3g", half)) (\(try o.double("window-scale")) × ‖x2 − x1‖): left, horizontal axis the adversarial direction x2 − x1 and vertical axis a random orthogonal direction; right, two random directions. " + (project ? "Every pixel is evaluated at its point clamped to [0,1]^D (feasible without clamping: \(churchA.mask.filter { $0 }.count) and \(churchR.mask.filter { $0 }.count) of \(churchA.grid.pixelCount) pixels)." : "Grey: outside [0,1]^D."),
+            output.churchAdversarial = record(churchA, anchors: nil)
+            output.churchRandom = record(churchR, anchors: nil)
+            pictures.append(ResultPicture(name: "church-window", caption: "Church-window plots around x1 = run image #\(i1) (\(f.className(s))), half-width \(String(format: "%.3g", half)) (\(o.windowScale) × ‖x2 − x1‖): left, horizontal axis the adversarial direction x2 − x1 and vertical axis a random orthogonal direction; right, two random directions. " + (project ? "Every pixel is evaluated at its point clamped to [0,1]^D (feasible without clamping: \(churchA.mask.filter { $0 }.count) and \(churchR.mask.filter { $0 }.count) of \(churchA.grid.pixelCount) pixels)." : "Grey: outside [0,1]^D."),
                 image: try SlicePictures.sideBySide([
                     try SlicePictures.classMap(churchA.decision, grid: churchA.grid, classNames: names, markers: churchA.markers, title: "adversarial × random", shade: shade),
                     try SlicePictures.classMap(churchR.decision, grid: churchR.grid, classNames: names, markers: churchR.markers, title: "random × random", shade: shade),
-                ])), pair: pair)
+                ])))
         }
         context.progress.end(summary: "\(slices.count) slice(s) of \(f.className(s)) → \(f.className(t))")
+        output.pictures = pictures
 
         // The boundary set: the crossing on x1 → x2 of every slice whose x1 and x2 differ in class.
-        return try boundarySet(rows, pair: pair, classifier: f, shape: shape, startIndex: i1, context: context)
+        return Probe(try boundarySet(rows, pair: pair, classifier: f, shape: shape, startIndex: i1, context: context), output: output)
     }
 
-    /// Arrays of one slice into results.h5 under `<slice>/…` and its numbers into summary.json.
-    func record(_ slice: ComputedSlice, anchors: [[Float]]?, store: RunStore, pair: ClassPair) throws {
-        let n = slice.name, g = slice.grid, d = slice.plane.dimension
-        try store.addArray(Tensor(shape: [3, d], scalars: slice.plane.origin + slice.plane.u + slice.plane.v), name: "\(n)/basis", pair: pair)
-        if let anchors {
-            try store.addArray(Tensor(shape: [anchors.count, d], scalars: anchors.flatMap { $0 }), name: "\(n)/anchors", pair: pair)
-        }
-        try store.addArray(Tensor(shape: [slice.markers.count, 2], scalars: slice.markers.flatMap { [Float($0.a), Float($0.b)] }), name: "\(n)/anchor_coordinates", pair: pair)
-        try store.addArray(Tensor(shape: [slice.polygon.vertices.count, 2], scalars: slice.polygon.vertices.flatMap { [Float($0.a), Float($0.b)] }), name: "\(n)/polygon", pair: pair)
+    /// One slice's arrays and numbers.
+    func record(_ slice: ComputedSlice, anchors: [[Float]]?) -> SliceResult {
+        let g = slice.grid, d = slice.plane.dimension
         let r = g.rectangle
-        try store.addArray(Tensor(shape: [4], scalars: [r.aRange.lowerBound, r.aRange.upperBound, r.bRange.lowerBound, r.bRange.upperBound].map(Float.init)), name: "\(n)/rectangle", pair: pair)
-        try store.addIntegers(slice.decision.classes, shape: [g.rows, g.columns], name: "\(n)/classes", pair: pair)
-        try store.addArray(Tensor(shape: [g.rows, g.columns], scalars: slice.decision.topProbability), name: "\(n)/top_probability", pair: pair)
         let feasible = slice.mask.filter { $0 }.count, evaluated = slice.decision.evaluatedCount
-        try store.addNumber(Double(feasible), name: "\(n)/feasible_pixels", pair: pair)
-        try store.addNumber(Double(evaluated), name: "\(n)/evaluated_pixels", pair: pair)
-        try store.addNumber(Double(slice.polygon.vertices.count), name: "\(n)/polygon_vertices", pair: pair)
-        try store.addNumber(slice.polygon.area, name: "\(n)/polygon_area", pair: pair)
-        try store.addNumber(r.width, name: "\(n)/rectangle_width", pair: pair)
-        try store.addNumber(r.height, name: "\(n)/rectangle_height", pair: pair)
-        try store.addNumber(Double(Set(slice.decision.classes.filter { $0 >= 0 }).count), name: "\(n)/classes_present", pair: pair)
-        try store.addNumber(slice.evaluationSeconds, name: "\(n)/evaluation_seconds", pair: pair)
-        try store.addNumber(Double(evaluated) / max(1e-9, slice.evaluationSeconds), name: "\(n)/points_per_second", pair: pair)
+        return SliceResult(
+            basis: Tensor(shape: [3, d], scalars: slice.plane.origin + slice.plane.u + slice.plane.v),
+            anchors: anchors.map { Tensor(shape: [$0.count, d], scalars: $0.flatMap { $0 }) },
+            anchorCoordinates: Tensor(shape: [slice.markers.count, 2], scalars: slice.markers.flatMap { [Float($0.a), Float($0.b)] }),
+            polygon: Tensor(shape: [slice.polygon.vertices.count, 2], scalars: slice.polygon.vertices.flatMap { [Float($0.a), Float($0.b)] }),
+            rectangle: Tensor(shape: [4], scalars: [r.aRange.lowerBound, r.aRange.upperBound, r.bRange.lowerBound, r.bRange.upperBound].map(Float.init)),
+            classes: .int64(values: slice.decision.classes.map(Int64.init), shape: [g.rows, g.columns]),
+            topProbability: Tensor(shape: [g.rows, g.columns], scalars: slice.decision.topProbability),
+            feasiblePixels: feasible, evaluatedPixels: evaluated, polygonVertices: slice.polygon.vertices.count,
+            polygonArea: slice.polygon.area, rectangleWidth: r.width, rectangleHeight: r.height,
+            classesPresent: Set(slice.decision.classes.filter { $0 >= 0 }).count,
+            evaluationSeconds: slice.evaluationSeconds,
+            pointsPerSecond: Double(evaluated) / max(1e-9, slice.evaluationSeconds))
     }
 
     /// One row per slice: bisection on `x1 → x2` between their classes (the core's batched
@@ -255,7 +366,6 @@ public final class SliceProber: BoundaryProber {
         var points = starts.scalars, probabilities = [Float](repeating: 0, count: m * k)
         var succeeded = [Bool](repeating: false, count: m), reasons = [String?](repeating: "x1 and x2 are in the same class", count: m)
         var steps = [Int](repeating: 0, count: m)
-        let queriesBefore = context.environment.counter.count
         let crossing = (0..<m).filter { rows[$0].from != rows[$0].to }
         let startP = try f.probabilities(starts)
         for r in 0..<m { for c in 0..<k { probabilities[r * k + c] = startP.scalars[r * k + c] } }
@@ -275,100 +385,101 @@ public final class SliceProber: BoundaryProber {
         return try BoundarySet(pair: pair, points: Tensor(shape: [m] + shape, scalars: points), startPoints: starts, endPoints: ends,
                                startIndices: [Int](repeating: startIndex, count: m), endIndices: [Int](repeating: -1, count: m),
                                probabilities: Tensor(shape: [m, k], scalars: probabilities), succeeded: succeeded, failureReasons: reasons,
-                               iterations: steps, queries: context.environment.counter.count - queriesBefore)
+                               iterations: steps)
     }
 
     /// The third point of the adversarial slice (Section 2.4), with a description for captions.
-    func thirdPoint(_ strategy: String, x1: [Float], x1Index: Int, pair: ClassPair, attack: SliceAttack, seed: UInt64,
+    func thirdPoint(_ strategy: ThirdPoint, options o: Options, x1: [Float], x1Index: Int, pair: ClassPair, attack: SliceAttack, seed: UInt64,
                     second: ModelClassifier?, context: RunContext, random: inout RandomGenerator) throws -> (point: [Float], description: String) {
-        let o = context.options, d = x1.count, shape = context.classifier.inputShape
+        let d = x1.count, shape = context.classifier.inputShape
         let x1Tensor = Tensor(shape: [1] + shape, scalars: x1)
         switch strategy {
-        case "grey":
+        case .grey:
             return ([Float](repeating: 0.5, count: d), "the grey centre of the box (all 0.5)")
-        case "random-image":
+        case .randomImage:
             return ((0..<d).map { _ in random.nextUniform() }, "a uniformly random image")
-        case "perturbation":
-            let norm = try o.float("perturbation-norm")
+        case .perturbation:
+            let norm = o.perturbationNorm
             var z = (0..<d).map { _ in random.nextNormal() }
             let n = max(1e-12, z.reduce(0) { $0 + $1 * $1 }.squareRoot())
             for j in 0..<d { z[j] = min(1, max(0, x1[j] + z[j] * norm / n)) }
             return (z, "x1 plus a Gaussian perturbation of L2 norm \(norm), clipped to the box")
-        case "adversarial-seed":
+        case .adversarialSeed:
             let r = try attack.run(try context.gradients(), inputs: x1Tensor, labels: [pair.source], seed: seed &+ 0x9E37_79B9_7F4A_7C15)
             return (r.adversarials.scalars, "the same attack with another seed (predicted \(context.classifier.className(r.predictions[0])))")
-        case "other-attack":
+        case .otherAttack:
             var other = attack
             other.kind = attack.kind == .fgsm ? .pgdLinf : .fgsm
             let r = try other.run(try context.gradients(), inputs: x1Tensor, labels: [pair.source], seed: seed)
             return (r.adversarials.scalars, "the \(other.kind.rawValue) adversarial of x1 (predicted \(context.classifier.className(r.predictions[0])))")
-        case "second-model-adversarial":
+        case .secondModelAdversarial:
             guard let second else {
                 throw BorderlineError(.invalidArgument, "slices: third-point=second-model-adversarial needs --set slices.second-model=MODEL")
             }
             let r = try attack.run(second, inputs: x1Tensor, labels: [pair.source], seed: seed)
             return (r.adversarials.scalars, "the same attack against the second model (which predicts \(context.classifier.className(r.predictions[0])) there)")
-        case "stored":
-            let arrayName = try o.string("stored-array")
-            if !arrayName.isEmpty {
-                return try storedArrayRow(arrayName, row: try o.int("stored-row"), pair: pair, dimension: d, context: context)
-            }
-            let wanted = try o.string("stored-from")
-            let sets = context.boundarySets.filter { $0.pair == pair && (wanted.isEmpty || $0.producer == wanted) && $0.count > 0 }
-            guard let set = sets.first else {
-                let producers = Set(context.boundarySets.map(\.producer)).sorted()
-                throw BorderlineError(.invalidArgument, "slices: third-point=stored found no boundary set of pair \(pair)\(wanted.isEmpty ? "" : " from \(wanted)") made before slices (sets so far: \(producers.isEmpty ? "none" : producers.joined(separator: ", "))); enable that plugin and list it before slices in --plugin")
-            }
-            let ok = set.successfulIndices
-            let row = ok.first { set.startIndices[$0] == x1Index } ?? ok.first ?? 0
-            let p = set.points.sampleCount
-            return (Array(set.points.scalars[(row * p)..<((row + 1) * p)]), "boundary point \(row) of \(set.producer) (started from image #\(set.startIndices[row]))")
-        default:
-            throw BorderlineError(.invalidArgument, "slices: unknown third-point strategy '\(strategy)' (known: \(SliceProber.thirdPoints.joined(separator: ", ")))")
+        case .stored:
+            return try storedPoint(options: o, x1Index: x1Index, pair: pair, dimension: d, context: context)
         }
     }
 }
 
 extension SliceProber {
-    /// Row `row` of the float array `plugin/path` an earlier plugin of the run stored for `pair`
-    /// (or without a pair), read from the run record.
-    func storedArrayRow(_ name: String, row: Int, pair: ClassPair, dimension d: Int, context: RunContext) throws -> (point: [Float], description: String) {
-        let parts = name.split(separator: "/", maxSplits: 1).map(String.init)
-        guard parts.count == 2 else {
-            throw BorderlineError(.invalidArgument, "slices: stored-array '\(name)' must be written plugin/path (e.g. flip-point/jacobian-flip/points)")
+    /// `third-point=stored`: a row of another prober's boundary set for `pair` (its points, start
+    /// points or end points). The producer is `stored-from`, or when that is empty the first set of
+    /// the pair in run order; the row is `stored-row`, or when that is −1 the successful row that
+    /// started from x1, else the first successful row (said in a note).
+    /// - Throws: `.invalidArgument` naming the producers the run has when the producer made no set
+    ///   for the pair (or an empty one), the set has no such field, the row is past its end, or (for
+    ///   the automatic row) no attempt succeeded.
+    func storedPoint(options o: Options, x1Index: Int, pair: ClassPair, dimension d: Int, context: RunContext) throws -> (point: [Float], description: String) {
+        let wanted = o.storedFrom
+        let producers = Set(context.boundarySets.map(\.producer)).sorted()
+        let listed = producers.isEmpty ? "none; enable a plugin whose prober makes them" : producers.joined(separator: ", ")
+        let candidates = context.boundarySets.filter { $0.pair == pair && (wanted.isEmpty || $0.producer == wanted) }
+        guard let set = candidates.first else {
+            throw BorderlineError(.invalidArgument, "slices: third-point=stored: \(wanted.isEmpty ? "no prober" : wanted) made no boundary set for pair \(pair) (producers of boundary sets in this run: \(listed))")
         }
-        guard let plugin = context.environment.record.plugin(named: parts[0]) else {
-            throw BorderlineError(.invalidArgument, "slices: stored-array '\(name)': plugin '\(parts[0])' is not enabled in this run (enabled: \(context.environment.record.plugins.map(\.name).joined(separator: ", ")))")
+        guard set.count > 0 else {
+            throw BorderlineError(.invalidArgument, "slices: third-point=stored: the boundary set of \(set.producer) for pair \(pair) is empty")
         }
-        let candidates = plugin.arrays.filter { $0.path == parts[1] && ($0.pair == pair || $0.pair == nil) }
-        guard let entry = candidates.first(where: { $0.pair == pair }) ?? candidates.first else {
-            let known = Set(plugin.arrays.filter { $0.pair == pair || $0.pair == nil }.map(\.path)).sorted()
-            throw BorderlineError(.invalidArgument, "slices: stored-array '\(name)': \(parts[0]) stored no array '\(parts[1])' for pair \(pair) before slices ran (its arrays: \(known.isEmpty ? "none" : known.prefix(20).joined(separator: ", "))); list \(parts[0]) before slices in --plugin")
+        if wanted.isEmpty, Set(candidates.map(\.producer)).count > 1 {
+            context.note("third-point=stored, pair \(pair): took the set of \(set.producer), the first of \(Set(candidates.map(\.producer)).sorted().joined(separator: ", ")); set slices.stored-from to choose.")
         }
-        guard case .float(let t) = entry.value, t.count % d == 0, t.count >= d else {
-            throw BorderlineError(.shapeMismatch, "slices: stored-array '\(name)' has shape \(entry.value.shape); it needs float rows of \(d) values")
+        let field: Tensor
+        switch o.storedField {
+        case .points: field = set.points
+        case .startPoints: field = set.startPoints
+        case .endPoints:
+            guard let end = set.endPoints else {
+                throw BorderlineError(.invalidArgument, "slices: third-point=stored: the boundary set of \(set.producer) has no end points; use stored-field=points or start-points")
+            }
+            field = end
         }
-        let rows = t.count / d
-        guard row < rows else {
-            throw BorderlineError(.invalidArgument, "slices: stored-row \(row) is past the \(rows) rows of stored-array '\(name)'")
+        guard field.sampleCount == d else {
+            throw BorderlineError(.shapeMismatch, "slices: third-point=stored: the \(o.storedField.rawValue) of \(set.producer) have \(field.sampleCount) values per row; the classifier's input has \(d)")
         }
-        return (Array(t.scalars[(row * d)..<((row + 1) * d)]), "row \(row) of the array \(name) stored by \(parts[0])")
-    }
-}
-
-/// Model files by path or shipped name (`fashion-cnn` → `Models/fashion-cnn.h5`).
-enum ModelPaths {
-    /// `spec` itself when it is a file; else `<spec>.h5` in `$BORDERLINE_MODELS`, in a `Models/`
-    /// folder up to six levels above the executable, or in `./Models`.
-    static func resolve(_ spec: String) throws -> String {
-        let fm = FileManager.default
-        if fm.fileExists(atPath: spec) { return spec }
-        let file = spec.hasSuffix(".h5") ? spec : spec + ".h5"
-        var folders = ProcessInfo.processInfo.environment["BORDERLINE_MODELS"].map { [$0] } ?? []
-        var dir = URL(fileURLWithPath: (try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<6 { folders.append(dir.appendingPathComponent("Models").path); dir.deleteLastPathComponent() }
-        folders.append(fm.currentDirectoryPath + "/Models")
-        if let hit = folders.map({ $0 + "/" + file }).first(where: { fm.fileExists(atPath: $0) }) { return hit }
-        throw BorderlineError(.fileNotFound, "slices: no model file '\(spec)' (neither a path nor a shipped model in Models/; set BORDERLINE_MODELS)")
+        let row: Int
+        if o.storedRow >= 0 {
+            guard o.storedRow < set.count else {
+                throw BorderlineError(.invalidArgument, "slices: stored-row \(o.storedRow) is past the \(set.count) rows of the boundary set of \(set.producer) for pair \(pair)")
+            }
+            row = o.storedRow
+        } else {
+            let ok = set.successfulIndices
+            guard let first = ok.first else {
+                throw BorderlineError(.invalidArgument, "slices: third-point=stored: no attempt of \(set.producer) succeeded for pair \(pair); choose a row with stored-row")
+            }
+            if let fromX1 = ok.first(where: { set.startIndices[$0] == x1Index }) {
+                row = fromX1
+            } else {
+                row = first
+                context.note("third-point=stored, pair \(pair): no successful row of \(set.producer) started from x1 (run image #\(x1Index)); took its first successful row, \(first).")
+            }
+        }
+        let field0 = o.storedField == .points ? "boundary point" : (o.storedField == .startPoints ? "start point" : "end point")
+        let outcome = set.succeeded[row] ? "" : ", a failed attempt"
+        return (Array(field.scalars[(row * d)..<((row + 1) * d)]),
+                "\(field0) \(row) of \(set.producer) (started from image #\(set.startIndices[row])\(outcome))")
     }
 }

@@ -26,3 +26,8 @@ struct ModelOptions<Help: ModelArgumentHelp>: ParsableArguments {
         return (path, try Model.load(contentsOf: path, architecture: architecture))
     }
 }
+
+// BorderlineCore has plugin-option property wrappers of the same names; in this module the
+// argument parser's are meant.
+typealias Option = ArgumentParser.Option
+typealias OptionGroup = ArgumentParser.OptionGroup

@@ -101,6 +101,7 @@ struct Run: ParsableCommand {
         InterruptFlag.install()
         let engine = RunEngine(configuration: configuration, progress: TerminalProgress(quiet: quiet))
         let outcome = try engine.run()
+        for warning in outcome.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
         let report = (outcome.folder as NSString).appendingPathComponent("report.html")
         switch outcome.status {
         case .interrupted:

@@ -1,4 +1,5 @@
 import Foundation
+import BorderlineTestSupport
 import XCTest
 
 /// A misspelt architecture JSON is refused by the CLI (exit 2, the layer and the key named), and

@@ -1,4 +1,5 @@
 import Foundation
+import BorderlineTestSupport
 import XCTest
 
 /// `borderline attack` end to end: the summary, the adversarials file read back by `evaluate`,

@@ -1,4 +1,5 @@
 import Foundation
+import BorderlineTestSupport
 import XCTest
 
 /// End-to-end tests of `inspect`, `evaluate`, `train` and `convert`: they run the built CLI.

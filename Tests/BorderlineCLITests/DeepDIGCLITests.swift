@@ -1,4 +1,5 @@
 import Foundation
+import BorderlineTestSupport
 import XCTest
 
 /// The deepdig plugin end to end through the CLI: shipped CNN, Trouser–Pullover in both
@@ -9,7 +10,7 @@ final class DeepDIGCLITests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("run").path
         let r = try CLI.run(["run", "--plugin", "deepdig", "--pairs", "Trouser:Pullover,Pullover:Trouser", "--seed", "0",
-                             "--images-per-class", "50", "--set", "deepdig.steps=300", "--set", "deepdig.samples=100",
+                             "--images-per-class", "50", "--set", "deepdig.steps=300", "--set", "deepdig.max-samples=100",
                              "--set", "deepdig.points=20", "--set", "deepdig.k=10", "--set", "deepdig.m=10",
                              "--set", "deepdig.train-points=200", "--out", out, "--quiet"])
         if r.stderr.contains("fashion-mnist") && r.status != 0 { throw XCTSkip("Fashion-MNIST not installed: \(r.stderr)") }
@@ -50,5 +51,16 @@ final class DeepDIGCLITests: XCTestCase {
                                "--out", dir.appendingPathComponent("bad").path, "--quiet"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("alpha"), bad.stderr)
+        // Checked before the run starts: a missing autoencoder file, and the renamed `samples`.
+        let missing = dir.appendingPathComponent("no-such-autoencoder.h5").path
+        let noFile = try CLI.run(["run", "--plugin", "deepdig", "--pairs", "1:2", "--set", "deepdig.autoencoder=\(missing)",
+                                  "--out", dir.appendingPathComponent("bad2").path, "--quiet"])
+        XCTAssertEqual(noFile.status, 2, noFile.stderr)
+        XCTAssertTrue(noFile.stderr.contains(missing), noFile.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("bad2").path))
+        let renamed = try CLI.run(["run", "--plugin", "deepdig", "--pairs", "1:2", "--set", "deepdig.samples=10",
+                                   "--out", dir.appendingPathComponent("bad3").path, "--quiet"])
+        XCTAssertEqual(renamed.status, 2, renamed.stderr)
+        XCTAssertTrue(renamed.stderr.contains("did you mean 'max-samples'"), renamed.stderr)
     }
 }

@@ -1,5 +1,6 @@
 import BorderlineCore
 import Foundation
+import BorderlineTestSupport
 import XCTest
 
 /// `borderline predict` and `--version`, and every bad-intake case through the CLI (exit 2 with a

@@ -1,4 +1,5 @@
 import Foundation
+import BorderlineTestSupport
 import XCTest
 
 /// The latent plugin end to end through the CLI: shipped VAE + shipped CNN, one pair.

@@ -1,4 +1,5 @@
 import Foundation
+import BorderlineTestSupport
 import XCTest
 
 /// The slices plugin end to end through the CLI: shipped CNN, shipped FCN as the second model,
@@ -32,6 +33,26 @@ final class SlicesCLITests: XCTestCase {
             XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/images/slices-\(image)-pair_0_1.png"), image)
         }
         XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/results.h5"))
+
+        // third-point=stored reads another prober's set whatever the order of --plugin (slices first here).
+        let storedOut = dir.appendingPathComponent("stored").path
+        let stored = try CLI.run(["run", "--plugin", "slices", "--plugin", "bisection", "--pairs", "0:1", "--samples", "4", "--seed", "0",
+                                  "--images-per-class", "20", "--set", "slices.grid=16", "--set", "slices.window-grid=16", "--set", "slices.steps=5",
+                                  "--set", "slices.profile-points=5", "--set", "slices.third-point=stored",
+                                  "--set", "slices.stored-from=bisection/random-pair-bisection", "--out", storedOut, "--quiet"])
+        XCTAssertEqual(stored.status, 0, stored.stderr)
+        let storedSummary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: storedOut + "/summary.json"))) as! [String: Any]
+        let storedPlugin = (storedSummary["plugins"] as! [String: Any])["slices"] as! [String: Any]
+        XCTAssertEqual(storedPlugin["status"] as? String, "ok", "\(storedPlugin)")
+        // A named producer without a set for the pair fails the pair with a message naming it; no fallback.
+        let missingOut = dir.appendingPathComponent("missing").path
+        _ = try CLI.run(["run", "--plugin", "slices", "--plugin", "bisection", "--pairs", "0:1", "--samples", "2", "--images-per-class", "20",
+                         "--set", "slices.grid=16", "--set", "slices.window-grid=16", "--set", "slices.third-point=stored",
+                         "--set", "slices.stored-from=bisection/nope", "--out", missingOut, "--quiet"])
+        let missingSummary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: missingOut + "/summary.json"))) as! [String: Any]
+        let missingPlugin = (missingSummary["plugins"] as! [String: Any])["slices"] as! [String: Any]
+        XCTAssertEqual(missingPlugin["status"] as? String, "failed")
+        XCTAssertTrue("\(missingPlugin["error"] ?? "")".contains("bisection/nope"), "\(missingPlugin)")
 
         let bad = try CLI.run(["run", "--plugin", "slices", "--pairs", "0:1", "--set", "slices.second-model=/nonexistent/m.h5",
                                "--set", "slices.grid=16", "--out", dir.appendingPathComponent("bad").path, "--quiet"])

@@ -111,9 +111,11 @@ final class ArchitectureStrictnessTests: XCTestCase {
             let type = try XCTUnwrap(LayerRegistry.type(named: typeName))
             XCTAssertNotNil(type.configKeys, "\(typeName) declares its config keys")
         }
-        XCTAssertEqual(Suggestion.editDistance("strides", "stride"), 1)
-        XCTAssertEqual(Suggestion.editDistance("kernel", "kernel_size"), 5)
-        XCTAssertNil(Suggestion.nearest("kernel", among: ["kernel_size", "stride"]))
-        XCTAssertEqual(Suggestion.nearest("Stride", among: ["kernel_size", "stride"]), "stride")
+        XCTAssertEqual(Suggestion.distance("strides", "stride"), 1)
+        XCTAssertEqual(Suggestion.distance("kernel", "kernel_size"), 5)
+        // Too far to be a typo, but the one key that shares the word.
+        XCTAssertEqual(Suggestion.closest(to: "kernel", in: ["kernel_size", "stride"]), "kernel_size")
+        XCTAssertNil(Suggestion.closest(to: "padd", in: ["kernel_size", "stride"]))
+        XCTAssertEqual(Suggestion.closest(to: "Stride", in: ["kernel_size", "stride"]), "stride")
     }
 }

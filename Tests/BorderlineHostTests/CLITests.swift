@@ -1,5 +1,6 @@
 import BorderlineCore
 import BorderlineHost
+import BorderlineTestSupport
 import Foundation
 import XCTest
 
@@ -61,11 +62,11 @@ final class CLITests: XCTestCase {
         let yaml = (dir as NSString).appendingPathComponent("run.yaml")
         try "plugins: [bisection]\noptions:\n  bisection:\n    beta: 0.05\npairs: [\"Sandal:Sneaker\"]\nsamples: 3\n".write(toFile: yaml, atomically: true, encoding: .utf8)
         let out = (dir as NSString).appendingPathComponent("run")
-        let r = try run(["--config", yaml, "--set", "bisection.max-steps=9"], out: out)
+        let r = try run(["--config", yaml, "--set", "bisection.max-halvings=9"], out: out)
         XCTAssertEqual(r.status, 0, r.stderr)
         let config = try JSONValue.parse(String(contentsOfFile: out + "/config.json", encoding: .utf8))
         XCTAssertEqual(config["options"]?["bisection"]?["random-pair-bisection"]?["beta"], .number(0.05))
-        XCTAssertEqual(config["options"]?["bisection"]?["random-pair-bisection"]?["max-steps"], 9)
+        XCTAssertEqual(config["options"]?["bisection"]?["random-pair-bisection"]?["max-halvings"], 9)
         XCTAssertEqual(config["pairs"], ["5:7"])
         XCTAssertEqual(config["samples"], 6, "the command line overrides the file")
     }
@@ -73,7 +74,7 @@ final class CLITests: XCTestCase {
     func testPluginsCommandListsPluginsAndOptions() throws {
         let r = try TestSupport.borderline(["plugins"] + TestSupport.inTreePluginArguments())
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("bisection 1.0.0"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("bisection 2.0.0"), r.stdout)
         XCTAssertTrue(r.stdout.contains("prober random-pair-bisection"), r.stdout)
         XCTAssertTrue(r.stdout.contains("metric boundary-summary"), r.stdout)
         XCTAssertTrue(r.stdout.contains("--set bisection.beta=…  number"), r.stdout)
@@ -96,37 +97,48 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("problem: plugin folder /no/such/folder does not exist"), r.stdout)
     }
 
-    func testPluginWithoutEntrySymbol() throws {
+    func testBrokenPluginFileIsAWarningUnlessTheRunNeedsIt() throws {
         let dir = try TestSupport.temporaryFolder(self)
         let plugins = dir + "/plugins"
         try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
         let so = try TestSupport.compileSharedLibrary("int borderline_plugin_abi_version(void) { return \(PluginABI.hostVersion); }\n",
-                                                      named: "libNoEntryPlugin.so", in: plugins)
-        assertBadInput(try run(["--plugin-path", plugins], out: dir + "/run"), "\(so): has no entry symbol")
+                                                      named: "libNoManifestPlugin.so", in: plugins)
+        // Not enabled: the run goes on and says which file it did not use.
+        let fine = try run(["--plugin-path", plugins, "--pairs", "0:6"], out: dir + "/run")
+        XCTAssertEqual(fine.status, 0, fine.stderr)
+        XCTAssertTrue(fine.stderr.contains("warning: plugin file not used: \(so): is not a Borderline plugin of this version: it exports no borderline_plugin_manifest symbol"), fine.stderr)
+        // A plugin no file provides: the error mentions the broken file.
+        let r = try run(["--plugin-path", plugins, "--plugin", "no-manifest"], out: dir + "/run2")
+        assertBadInput(r, "unknown plugin 'no-manifest'")
+        XCTAssertTrue(r.stderr.contains("1 plugin file(s) could not be opened: \(so)"), r.stderr)
         let listing = try TestSupport.borderline(["plugins", "--plugin-path", plugins])
         XCTAssertEqual(listing.status, 2)
-        XCTAssertTrue(listing.stdout.contains("problem: \(so): has no entry symbol"), listing.stdout)
+        XCTAssertTrue(listing.stdout.contains("problem: \(so): is not a Borderline plugin of this version"), listing.stdout)
     }
 
     func testABIMismatch() throws {
         let dir = try TestSupport.temporaryFolder(self)
         let so = try TestSupport.compileSharedLibrary("int borderline_plugin_abi_version(void) { return 999; }\n",
                                                       named: "libOldPlugin.so", in: dir)
-        assertBadInput(try run(["--plugin-path", dir], out: dir + "/run"),
-                       "\(so): plugin ABI version mismatch: the plugin was built for ABI version 999, this host implements version \(PluginABI.hostVersion)")
+        let listing = try TestSupport.borderline(["plugins", "--plugin-path", dir])
+        XCTAssertEqual(listing.status, 2)
+        XCTAssertTrue(listing.stdout.contains("\(so): plugin ABI version mismatch: the plugin was built for ABI version 0x3e7, this host implements version 0x"), listing.stdout)
     }
 
     func testUnsafePluginFileIsRefused() throws {
         let dir = try TestSupport.temporaryFolder(self)
         let so = try TestSupport.compileSharedLibrary("int borderline_plugin_abi_version(void) { return 1; }\n", named: "libOpenPlugin.so", in: dir)
         chmod(so, 0o777)
-        assertBadInput(try run(["--plugin-path", dir], out: dir + "/run"), "plugin refused: the file is world-writable")
+        let r = try TestSupport.borderline(["plugins", "--plugin-path", dir])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stdout.contains("plugin refused: the file is world-writable"), r.stdout)
     }
 
     func testUnknownOptionAndWrongType() throws {
         let dir = try TestSupport.temporaryFolder(self)
         assertBadInput(try run(["--set", "bisection.nope=1"], out: dir + "/a"), "unknown option 'bisection.nope'")
-        assertBadInput(try run(["--set", "bisection.beta=abc"], out: dir + "/b"), "option bisection.beta expects number in 1e-06…0.5, got 'abc'")
+        assertBadInput(try run(["--set", "bisection.max-steps=9"], out: dir + "/e"), "unknown option 'bisection.max-steps' (did you mean 'max-halvings'?)")
+        assertBadInput(try run(["--set", "bisection.beta=abc"], out: dir + "/b"), "option bisection.beta expects number in 1e-07…0.5, got 'abc'")
         assertBadInput(try run(["--set", "beta"], out: dir + "/c"), "must look like plugin.option=value")
         let unknownFlag = try TestSupport.borderline(["run", "--frobnicate"])
         XCTAssertEqual(unknownFlag.status, 2, unknownFlag.stderr)

@@ -1,5 +1,6 @@
 import BorderlineCore
 import BorderlineHost
+import BorderlineTestSupport
 import Foundation
 import XCTest
 
@@ -95,14 +96,14 @@ final class CoreProtocolTests: XCTestCase {
         }
         let record = PluginRecord(name: "t", version: "1", summary: "")
         let without = try RunEnvironment(classifier: Flat(), data: data, pairs: [ClassPair(0, 1)], samplesPerPair: 2, seed: 0)
-        XCTAssertThrowsError(try without.context(plugin: record, component: "walk", options: .init([:], owner: "t/walk")).gradients()) { error in
+        XCTAssertThrowsError(try without.context(plugin: record, component: "walk", kind: .prober, visibleSets: []).gradients()) { error in
             let message = "\(error)"
             XCTAssertTrue(message.contains("t/walk needs input gradients"), message)
             XCTAssertTrue(message.contains("--gradient-estimator"), message)
         }
         let with = try RunEnvironment(classifier: Flat(), data: data, pairs: [ClassPair(0, 1)], samplesPerPair: 2, seed: 0,
                                       gradientEstimator: .init(method: .finiteDifferences, step: 1e-3))
-        let context = with.context(plugin: record, component: "walk", options: .init([:], owner: "t/walk"))
+        let context = with.context(plugin: record, component: "walk", kind: .prober, visibleSets: [])
         let gradient = try context.gradients().vjp(Tensor(shape: [1, 1, 1, 2], scalars: [0, 0]),
                                                   cotangent: Tensor(shape: [1, 2], scalars: [-1, 1]), of: .logits)
         XCTAssertEqual(gradient.inputGradient.scalars[0], 4, accuracy: 1e-2)   // d(log p₁ − log p₀)/dx₀ = w
@@ -139,9 +140,6 @@ final class CoreProtocolTests: XCTestCase {
         XCTAssertThrowsError(try steps.validate(.string("2.5"), qualifiedName: "p.max-steps"))
         XCTAssertEqual(try PluginOption.boolean("b", default: false, help: "").validate(.string("yes"), qualifiedName: "p.b"), .bool(true))
         XCTAssertThrowsError(try PluginOption.choice("m", ["a", "b"], default: "a", help: "").validate(.string("c"), qualifiedName: "p.m"))
-        let values = PluginOptionValues.defaults(of: [beta], owner: "p/x")
-        XCTAssertEqual(try values.double("beta"), 0.01)
-        XCTAssertThrowsError(try values.int("undeclared"))
     }
 
     func testBoundarySetChecksThatEveryArrayHasOneRowPerAttempt() {

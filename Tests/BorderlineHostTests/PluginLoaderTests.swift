@@ -1,5 +1,6 @@
 import BorderlineCore
 import BorderlineHost
+import BorderlineTestSupport
 import Foundation
 import XCTest
 
@@ -24,49 +25,78 @@ final class PluginLoaderTests: XCTestCase {
         // Loading again gives the same object (the library is loaded once and never unloaded).
         XCTAssertTrue(try PluginLoader.load(TestSupport.bisectionLibrary, origin: .builtIn).plugin === loaded.plugin)
         // Discovery of the build folder finds it.
-        let discovered = PluginDiscovery(pluginPaths: [], environment: [:], builtInFolder: TestSupport.buildFolder).loadAll()
+        let discovered = PluginDiscovery(pluginPaths: [], environment: [:], builtInFolder: TestSupport.buildFolder).survey()
         XCTAssertTrue(discovered.problems.isEmpty, "\(discovered.problems)")
-        XCTAssertNotNil(discovered.plugin(named: "bisection"))
+        XCTAssertEqual(discovered.library(named: "bisection")?.manifest, BisectionManifest.expected)
 
         // Call the prober and the metric through the core protocols on the shipped model.
         let data = try TestSupport.fashionMNISTOrSkip().prefix(400)
         let model = try Model.load(contentsOf: TestSupport.model)
         let environment = try RunEnvironment(classifier: ModelClassifier(model), data: data, pairs: [ClassPair(7, 9)],
                                              samplesPerPair: 6, seed: 1)
+        let queriesBefore = environment.counter.count
         let record = PluginRecord(name: "bisection", version: loaded.plugin.version, summary: "")
         let prober = loaded.plugin.probers[0]
         let options = try RunEngine.resolveOptions(["bisection.beta": .string("0.05")], plugins: [loaded.plugin])
-        let set = try prober.probe(ClassPair(7, 9), context: environment.context(plugin: record, component: prober.name,
-                                                                                  options: options["bisection"]!["random-pair-bisection"]!))
+        let (set, _) = try prober.probe(ClassPair(7, 9), erasedOptions: options["bisection"]!["random-pair-bisection"]!.options,
+                                        context: environment.context(plugin: record, component: prober.name, kind: .prober, visibleSets: []))
         XCTAssertEqual(set.count, 6)
         XCTAssertGreaterThan(set.successCount, 0)
         for i in set.successfulIndices { XCTAssertLessThan(set.probabilityGaps[i], 0.05) }
-        XCTAssertEqual(environment.counter.count, set.queries, "every query of the prober is counted")
+        XCTAssertEqual(environment.counter.count - queriesBefore, 6 * 2 + set.iterations.reduce(0, +), "every query of the prober is counted")
         let metric = loaded.plugin.metrics[0]
-        let result = try metric.evaluate(set, context: environment.context(plugin: record, component: metric.name,
-                                                                           options: options["bisection"]!["boundary-summary"]!))
-        XCTAssertEqual(result.number("attempts"), 6)
-        XCTAssertEqual(result.number("success_rate")!, Double(set.successCount) / 6, accuracy: 1e-12)
-        XCTAssertEqual(result.pictures.count, 1)
+        let output = try metric.evaluate(set, erasedOptions: options["bisection"]!["boundary-summary"]!.options,
+                                         context: environment.context(plugin: record, component: metric.name, kind: .metric, visibleSets: [set]))
+        let tree = try ResultEncoder.encode(output)
+        XCTAssertEqual(tree.number("attempts"), 6)
+        XCTAssertEqual(tree.number("success_rate")!, Double(set.successCount) / 6, accuracy: 1e-12)
+        guard case .picture? = tree["grid"] else { return XCTFail("the metric draws its grid: \(tree)") }
     }
 
     func testFileWithoutAnySymbolIsNotAPlugin() throws {
         let dir = try TestSupport.temporaryFolder(self)
         let so = try TestSupport.compileSharedLibrary("int unrelated(void) { return 0; }\n", named: "libUnrelatedPlugin.so", in: dir)
         XCTAssertThrowsError(try PluginLoader.load(so, origin: .pluginPath)) { error in
-            XCTAssertTrue("\(error)".contains("is not a Borderline plugin: it exports no borderline_plugin_abi_version symbol"), "\(error)")
+            XCTAssertTrue("\(error)".contains("is not a Borderline plugin of this version: it exports no borderline_plugin_abi_version symbol"), "\(error)")
             XCTAssertTrue("\(error)".hasPrefix(so), "the message names the file: \(error)")
         }
     }
 
     func testPluginWithoutEntrySymbolIsRefused() throws {
         let dir = try TestSupport.temporaryFolder(self)
-        let so = try TestSupport.compileSharedLibrary("int borderline_plugin_abi_version(void) { return \(PluginABI.hostVersion); }\n",
-                                                      named: "libNoEntryPlugin.so", in: dir)
-        XCTAssertThrowsError(try PluginLoader.load(so, origin: .pluginPath)) { error in
-            XCTAssertTrue("\(error)".contains("has no entry symbol"), "\(error)")
-            XCTAssertTrue("\(error)".contains("borderline_plugin_create"), "\(error)")
+        let so = try TestSupport.compileSharedLibrary("""
+            int borderline_plugin_abi_version(void) { return \(PluginABI.hostVersion); }
+            const char *borderline_plugin_manifest(void) { return "{\\"name\\": \\"no-entry\\", \\"version\\": \\"1\\"}"; }
+            """, named: "libNoEntryPlugin.so", in: dir)
+        let library = try PluginLoader.open(so, origin: .pluginPath)
+        XCTAssertEqual(library.manifest.name, "no-entry", "the manifest is read without creating the plugin")
+        XCTAssertThrowsError(try PluginLoader.create(library)) { error in
+            XCTAssertTrue("\(error)".contains("exports no borderline_plugin_create symbol"), "\(error)")
         }
+    }
+
+    func testSymbolsThatAreDataAreRefusedNotCalled() throws {
+        let dir = try TestSupport.temporaryFolder(self)
+        let so = try TestSupport.compileSharedLibrary("int borderline_plugin_abi_version = 1;\n", named: "libDataPlugin.so", in: dir)
+        XCTAssertThrowsError(try PluginLoader.open(so, origin: .pluginPath)) { error in
+            XCTAssertTrue("\(error)".contains("its symbol borderline_plugin_abi_version is not a function"), "\(error)")
+        }
+    }
+
+    func testManifestFileSparesOpeningALibraryTheRunDoesNotNeed() throws {
+        let dir = try TestSupport.temporaryFolder(self)
+        let copy = (dir as NSString).appendingPathComponent("libBisectionPlugin.so")
+        try FileManager.default.copyItem(atPath: try inTreeBisection().file, toPath: copy)
+        let discovery = PluginDiscovery(pluginPaths: [dir], environment: [:], builtInFolder: nil)
+        let first = discovery.survey()
+        XCTAssertEqual(first.library(named: "bisection")?.fromSidecar, false)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: PluginDiscovery.manifestFile(for: copy)), "the host writes the manifest file")
+        let second = discovery.survey()
+        XCTAssertEqual(second.library(named: "bisection")?.fromSidecar, true, "the second survey reads the file, not the library")
+        // A changed library makes the manifest file stale: the library is opened again.
+        let later = Date().addingTimeInterval(5)
+        try FileManager.default.setAttributes([.modificationDate: later], ofItemAtPath: copy)
+        XCTAssertEqual(discovery.survey().library(named: "bisection")?.fromSidecar, false)
     }
 
     func testABIMismatchNamesBothVersions() throws {
@@ -76,7 +106,7 @@ final class PluginLoaderTests: XCTestCase {
             void *borderline_plugin_create(void) { return 0; }
             """, named: "libFuturePlugin.so", in: dir)
         XCTAssertThrowsError(try PluginLoader.load(so, origin: .pluginPath)) { error in
-            XCTAssertTrue("\(error)".contains("built for ABI version 999, this host implements version \(PluginABI.hostVersion)"), "\(error)")
+            XCTAssertTrue("\(error)".contains("built for ABI version 0x3e7, this host implements version 0x"), "\(error)")
         }
     }
 
@@ -94,6 +124,13 @@ final class PluginLoaderTests: XCTestCase {
         XCTAssertThrowsError(try PluginLoader.checkSafety(of: copy)) { XCTAssertTrue("\($0)".contains("world-writable"), "\($0)") }
         chmod(copy, 0o755)
         XCTAssertNoThrow(try PluginLoader.checkSafety(of: copy))
+        // A safe file in a folder others may write to is refused too (they could swap it).
+        chmod(dir, 0o777)
+        XCTAssertThrowsError(try PluginLoader.checkSafety(of: copy)) { XCTAssertTrue("\($0)".contains("its folder \(dir) is world-writable"), "\($0)") }
+        let link = (try TestSupport.temporaryFolder(self) as NSString).appendingPathComponent("libLinkPlugin.so")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: copy)
+        XCTAssertThrowsError(try PluginLoader.checkSafety(of: link), "through a symlink as well")
+        chmod(dir, 0o755)
         if getuid() == 0 {
             // Only root can give a file away to test the ownership rule.
             chown(copy, 4321, 4321)
@@ -112,7 +149,13 @@ final class PluginLoaderTests: XCTestCase {
         XCTAssertEqual(d.folders.map(\.origin), [.pluginPath, .pluginPath, .environment, .environment, .builtIn])
         let none = PluginDiscovery(pluginPaths: [], environment: [:], builtInFolder: nil)
         XCTAssertTrue(none.folders.isEmpty, "the current directory is never searched implicitly")
-        XCTAssertEqual(PluginDiscovery(pluginPaths: ["/does/not/exist"], environment: [:], builtInFolder: nil).loadAll().missingFolders,
+        XCTAssertEqual(PluginDiscovery(pluginPaths: ["/does/not/exist"], environment: [:], builtInFolder: nil).survey().missingFolders,
                        ["/does/not/exist"])
     }
+}
+
+/// What the in-tree bisection library's manifest says.
+enum BisectionManifest {
+    static let expected = PluginManifest(name: "bisection", version: "2.0.0",
+        summary: "Boundary points by bisection between correctly classified images of two classes, and a summary of any boundary set.")
 }

@@ -1,5 +1,6 @@
 import BorderlineCore
 import BorderlineHost
+import BorderlineTestSupport
 import Foundation
 import XCTest
 
@@ -15,6 +16,9 @@ final class ScaffoldTests: XCTestCase {
         let package = dir + "/my-probe"
         let manifest = try String(contentsOfFile: package + "/Package.swift", encoding: .utf8)
         XCTAssertTrue(manifest.contains(".package(path: \"\(core)\")"), manifest)
+        // The bar of the plugin API: a prober and a metric in at most 40 lines of plugin code.
+        let source = try String(contentsOfFile: package + "/Sources/MyProbePlugin/MyProbePlugin.swift", encoding: .utf8)
+        XCTAssertLessThanOrEqual(source.split(separator: "\n", omittingEmptySubsequences: false).count - 1, 40, source)
         XCTAssertEqual(try TestSupport.borderline(["plugin", "new", "my-probe", "--path", dir, "--core", core]).status, 2,
                        "an existing package is never overwritten")
 
@@ -39,10 +43,12 @@ final class ScaffoldTests: XCTestCase {
         let root = try file.root()
         let walk = try root.group("my-probe/pair_7_9/gradient-walk")
         XCTAssertEqual(try walk.readTensor("points").shape, [4, 1, 28, 28])
-        XCTAssertEqual(try walk.readInt64s("steps").values.count, 4)
+        XCTAssertEqual(try walk.readInt64s("iterations").values.count, 4)
         XCTAssertGreaterThan(try walk.dataset("succeeded").readUInt8s().reduce(0) { $0 + Int($1) }, 0, "some walks cross the boundary")
         // The in-tree metric measured the out-of-tree prober's set: metrics do not care who made a set.
         XCTAssertTrue(root.contains("bisection/pair_7_9/boundary-summary/my-probe.gradient-walk/distance_to_start"))
+        // …and the scaffold's metric measured the in-tree prober's set.
+        XCTAssertEqual(try root.readTensor("my-probe/pair_7_9/walk-length/bisection.random-pair-bisection/distances").shape, [4])
         try file.close()
         let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
         XCTAssertTrue(html.contains("id=\"plugin-my-probe\""))

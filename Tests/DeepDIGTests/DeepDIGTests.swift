@@ -22,63 +22,75 @@ private func toyData() throws -> Dataset {
                        labels: Array(repeating: 0, count: 40) + Array(repeating: 1, count: 40), classNames: ["dark", "bright", "never"])
 }
 
-private func context(for component: any BoundaryProber, _ overrides: [String: JSONValue], classifier: ModelClassifier) throws -> RunContext {
+/// A prober with typed options built from option names and values (as `--set` gives them, after
+/// the options' own checks) and a context on the toy data.
+private struct Harness<P: BoundaryProber> {
+    let prober: P
+    let options: P.Options
+    let context: RunContext
+    let record: PluginRecord
+    func probe(_ pair: ClassPair) throws -> Probe<P.Output> { try prober.probe(pair, options: options, context: context) }
+    var notes: [String] { record.notes.map(\.text) }
+}
+
+private func harness<P: BoundaryProber>(_ prober: P, _ overrides: [String: JSONValue], classifier: ModelClassifier) throws -> Harness<P> {
     let environment = try RunEnvironment(classifier: classifier, data: try toyData(), pairs: [ClassPair(0, 1)], samplesPerPair: 10, seed: 7)
-    var values = PluginOptionValues.defaults(of: component.options, owner: "deepdig/\(component.name)").values
-    for (k, v) in overrides { values[k] = v }
-    return environment.context(plugin: PluginRecord(name: "deepdig", version: "0", summary: ""), component: component.name,
-                               options: PluginOptionValues(values, owner: "deepdig/\(component.name)"))
+    let record = PluginRecord(name: "deepdig", version: "0", summary: "")
+    let options = try XCTUnwrap(try prober.makeOptions(overrides) as? P.Options)
+    return Harness(prober: prober, options: options, context: environment.context(plugin: record, component: prober.name, kind: .prober, visibleSets: []),
+                   record: record)
+}
+
+/// A context for calling ``Autoencoders/train`` directly.
+private func trainingContext(_ classifier: ModelClassifier, data: Dataset, pair: ClassPair) throws -> RunContext {
+    let environment = try RunEnvironment(classifier: classifier, data: data, pairs: [pair], samplesPerPair: 1, seed: 7)
+    return environment.context(plugin: PluginRecord(name: "deepdig", version: "0", summary: ""), component: "deepdig", kind: .prober, visibleSets: [])
 }
 
 final class DeepDIGTests: XCTestCase {
     func testDeepDIGFindsBorderlinePointsOnAToyClassifier() throws {
         let classifier = try toyClassifier()
-        let prober = DeepDIGProber()
         // The toy's 16 pixels sum to a far smaller reconstruction term than a real image's, so the
         // pixel-mean reduction is the balance under which 150 steps suffice here.
-        let ctx = try context(for: prober, ["train-data": .string("run"), "steps": .number(150), "batch-size": .number(16),
-                                           "grid-rows": .number(0), "reconstruction-reduction": .string("mean")], classifier: classifier)
-        let set = try prober.probe(ClassPair(0, 1), context: ctx)
-        let numbers = Dictionary(ctx.store.record.numbers.map { ($0.path.split(separator: "/").last.map(String.init) ?? $0.path, $0.value) },
-                                 uniquingKeysWith: { a, _ in a })
-        XCTAssertEqual(numbers["component1_images"], 40)
-        XCTAssertEqual(numbers["component1_validation_images"], 8)
-        XCTAssertLessThanOrEqual(try XCTUnwrap(numbers["component1_accuracy_validation"]), 0.05, "A1 moves dark images to bright")
-        XCTAssertGreaterThanOrEqual(try XCTUnwrap(numbers["component2_accuracy"]), 0.95, "A2 moves them back")
+        let settings: [String: JSONValue] = ["train-data": .string("run"), "steps": .number(150), "batch-size": .number(16),
+                                             "grid-rows": .number(0), "reconstruction-reduction": .string("mean")]
+        let h = try harness(DeepDIGProber(), settings, classifier: classifier)
+        let probe = try h.probe(ClassPair(0, 1))
+        let set = probe.set, numbers = probe.output
+        XCTAssertEqual(numbers.component1Images, 40)
+        XCTAssertEqual(numbers.component1ValidationImages, 8)
+        XCTAssertLessThanOrEqual(numbers.component1AccuracyValidation, 0.05, "A1 moves dark images to bright")
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(numbers.component2Accuracy), 0.95, "A2 moves them back")
         XCTAssertGreaterThan(set.count, 30)
         XCTAssertEqual(set.successCount, set.count, "a linear boundary: every pair bisects to |f_s − f_t| < β")
         for i in set.successfulIndices { XCTAssertLessThan(set.probabilityGaps[i], 1e-4) }
         // Deterministic for a seed.
-        let again = try prober.probe(ClassPair(0, 1), context: try context(for: prober, ["train-data": .string("run"), "steps": .number(150),
-                                                                                         "batch-size": .number(16), "grid-rows": .number(0),
-                                                                                         "reconstruction-reduction": .string("mean")], classifier: classifier))
+        let again = try harness(DeepDIGProber(), settings, classifier: classifier).probe(ClassPair(0, 1)).set
         XCTAssertEqual(again.points.scalars, set.points.scalars)
     }
 
     func testNoAdversarialFromComponentIGivesAnEmptySetNotAFailure() throws {
         // Class 2 never wins on the toy classifier, so A1 cannot turn a dark image into it.
         let classifier = try toyClassifier()
-        let prober = DeepDIGProber()
-        let ctx = try context(for: prober, ["train-data": .string("run"), "steps": .number(20), "batch-size": .number(16),
-                                           "grid-rows": .number(0)], classifier: classifier)
-        let set = try prober.probe(ClassPair(0, 2), context: ctx)
+        let h = try harness(DeepDIGProber(), ["train-data": .string("run"), "steps": .number(20), "batch-size": .number(16),
+                                              "grid-rows": .number(0)], classifier: classifier)
+        let probe = try h.probe(ClassPair(0, 2))
+        let set = probe.set
         XCTAssertEqual(set.count, 0)
         XCTAssertEqual(set.points.shape, [0, 1, 4, 4])
-        let kept = ctx.store.record.numbers.first { $0.path.hasSuffix("component1_kept") }
-        XCTAssertEqual(kept?.value, 0)
-        XCTAssertTrue(ctx.store.record.notes.contains { $0.contains("component I produced no adversarial classified as 2") })
+        XCTAssertEqual(probe.output.component1Kept, 0)
+        XCTAssertTrue(h.notes.contains { $0.contains("component I produced no adversarial classified as 2") })
     }
 
     func testHalvingCapCountsAsFailureWithItsReason() throws {
         let classifier = try toyClassifier()
-        let prober = RandomPairBaseline()
-        let set = try prober.probe(ClassPair(0, 1), context: try context(for: prober, ["train-data": .string("run"), "max-halvings": .number(2),
-                                                                                       "beta": .number(1e-6)], classifier: classifier))
+        let set = try harness(RandomPairBaseline(), ["train-data": .string("run"), "max-halvings": .number(2), "beta": .number(1e-6)],
+                              classifier: classifier).probe(ClassPair(0, 1)).set
         XCTAssertEqual(set.count, 40)
         XCTAssertEqual(set.successCount, 0)
         XCTAssertTrue(set.failureReasons.allSatisfy { $0?.contains("step cap of 2 halvings") == true }, "\(set.failureHistogram)")
         XCTAssertTrue(set.iterations.allSatisfy { $0 == 2 })
-        let uncapped = try prober.probe(ClassPair(0, 1), context: try context(for: prober, ["train-data": .string("run")], classifier: classifier))
+        let uncapped = try harness(RandomPairBaseline(), ["train-data": .string("run")], classifier: classifier).probe(ClassPair(0, 1)).set
         XCTAssertEqual(uncapped.successCount, 40)
     }
 
@@ -143,13 +155,13 @@ final class DeepDIGTests: XCTestCase {
 
 final class DeepDIGAllPairsTests: XCTestCase {
     func testHeatmapMatricesAndCorrelation() throws {
-        let entries: [(pair: ClassPair?, path: String, value: Double)] = [
-            (ClassPair(0, 1), "idc/deepdig.deepdig/idc", 0.1), (ClassPair(1, 0), "idc/deepdig.deepdig/idc", 0.2),
-            (ClassPair(2, 0), "idc/deepdig.deepdig/idc", 0.4), (ClassPair(0, 1), "idc/deepdig.rpbs/idc", 9),
-            (ClassPair(5, 0), "idc/deepdig.deepdig/idc", 9),   // out of range: ignored
+        // One producer's IDC per ordered pair (the analysis takes them from the `idc` metric's outputs).
+        let entries: [(pair: ClassPair, value: Double)] = [
+            (ClassPair(0, 1), 0.1), (ClassPair(1, 0), 0.2), (ClassPair(2, 0), 0.4),
+            (ClassPair(5, 0), 9),   // out of range: ignored
         ]
-        let m = AllPairsSummary.matrix(entries, path: "idc/deepdig.deepdig/idc", classes: [0, 1, 2])
-        let sub = AllPairsSummary.matrix(entries, path: "idc/deepdig.deepdig/idc", classes: [0, 2])
+        let m = AllPairsSummary.matrix(entries, classes: [0, 1, 2])
+        let sub = AllPairsSummary.matrix(entries, classes: [0, 2])
         XCTAssertEqual(sub[1][0], 0.4, "rows and columns follow the listed classes")
         XCTAssertTrue(sub[0][1].isNaN)
         XCTAssertEqual(m[0][1], 0.1); XCTAssertEqual(m[1][0], 0.2); XCTAssertEqual(m[2][0], 0.4)
@@ -185,29 +197,74 @@ final class DeepDIGBoundaryTests: XCTestCase {
     /// A boundary needs both directions; its IDC is the mean of the two, its EDC the pooled values
     /// stored under the pair with s < t; Pearson runs over boundaries.
     func testBoundariesPairTheTwoDirections() throws {
-        let k = "deepdig.deepdig"
-        let entries: [(pair: ClassPair?, path: String, value: Double)] = [
-            (ClassPair(0, 1), "idc/\(k)/idc", 0.1), (ClassPair(1, 0), "idc/\(k)/idc", 0.3),
-            (ClassPair(0, 1), "edc/\(k)/boundary_edc2_borderline", 40), (ClassPair(0, 1), "edc/\(k)/edc2_test", 99),
-            (ClassPair(0, 1), "edc/\(k)/boundary_edc1_borderline", 0.2), (ClassPair(0, 1), "edc/\(k)/edc1_test", 0.8),
-            (ClassPair(0, 1), "edc/\(k)/boundary_borderline_points", 120),
-            (ClassPair(1, 2), "idc/\(k)/idc", 0.05), (ClassPair(2, 1), "idc/\(k)/idc", 0.07),
-            (ClassPair(1, 2), "edc/\(k)/boundary_edc2_borderline", 80),
-            (ClassPair(0, 2), "idc/\(k)/idc", 0.5),   // one direction only: no boundary
-            (ClassPair(0, 1), "idc/deepdig.rpbs/idc", 9), // another producer
-        ]
+        // One producer's `idc` and `edc` outputs (another producer's are another DirectionValues).
+        func idc(_ v: Double) -> InputSpaceComplexity.Output { .init(idc: v, borderlinePoints: 0) }
+        var values = DirectionValues()
+        values.idc = [ClassPair(0, 1): idc(0.1), ClassPair(1, 0): idc(0.3), ClassPair(1, 2): idc(0.05), ClassPair(2, 1): idc(0.07),
+                      ClassPair(0, 2): idc(0.5)]   // one direction only: no boundary
+        values.edc = [ClassPair(0, 1): .init(edc1Test: 0.8, edc2Test: 99, boundaryEdc1Borderline: 0.2, boundaryEdc2Borderline: 40, boundaryBorderlinePoints: 120),
+                      ClassPair(1, 2): .init(boundaryEdc2Borderline: 80)]
         let pairs: Set<ClassPair> = [ClassPair(0, 1), ClassPair(1, 0), ClassPair(1, 2), ClassPair(2, 1), ClassPair(0, 2)]
-        let found = AllPairsSummary.boundaries(entries, key: k, pairs: pairs)
+        let found = AllPairsSummary.boundaries(values, pairs: pairs)
         XCTAssertEqual(found.map(\.pair), [ClassPair(0, 1), ClassPair(1, 2)])
-        XCTAssertEqual(try XCTUnwrap(found[0].values["idc"]), 0.2, accuracy: 1e-12)
+        XCTAssertEqual(found[0].idc, 0.2, accuracy: 1e-12)
         XCTAssertEqual(found[0].idcForward, 0.1); XCTAssertEqual(found[0].idcReverse, 0.3)
-        XCTAssertEqual(found[0].values["edc2_borderline"], 40); XCTAssertEqual(found[0].values["edc1_test"], 0.8)
-        XCTAssertEqual(found[0].values["points"], 120)
-        XCTAssertEqual(try XCTUnwrap(found[1].values["idc"]), 0.06, accuracy: 1e-12)
-        XCTAssertTrue(try XCTUnwrap(found[1].values["edc2_test"]).isNaN, "absent: NaN")
+        XCTAssertEqual(found[0].edc2Borderline, 40); XCTAssertEqual(found[0].edc1Test, 0.8)
+        XCTAssertEqual(found[0].points, 120)
+        XCTAssertEqual(found[1].idc, 0.06, accuracy: 1e-12)
+        XCTAssertTrue(found[1].edc2Test.isNaN, "absent: NaN")
         // Two boundaries: higher IDC, lower EDC2_borderline → r = −1.
-        let r = AllPairsSummary.correlation(found, "idc", "edc2_borderline")
+        let r = AllPairsSummary.correlation(found, .idc, .edc2Borderline)
         XCTAssertEqual(r.cells, 2); XCTAssertEqual(r.r, -1, accuracy: 1e-12)
+    }
+
+    /// The two analyses read the metrics' typed outputs of each producer's sets (no result paths)
+    /// and file the boundary's values under `pairs."0-1".boundary.<producer>`.
+    func testAnalysesReadTheMetricOutputsOfEachProducer() throws {
+        let record = RunRecord()
+        let environment = try RunEnvironment(classifier: try toyClassifier(), data: try toyData(), pairs: [ClassPair(0, 1), ClassPair(1, 0)],
+                                             samplesPerPair: 1, seed: 0, record: record)
+        let plugin = PluginRecord(name: "deepdig", version: "0", summary: "")
+        record.add(plugin)
+        let none = Tensor(shape: [0, 1, 4, 4], scalars: [])
+        func add(_ producer: String, _ pair: ClassPair, idc: Double, edc: EmbeddingComplexity.Output) throws {
+            let set = try BoundarySet(pair: pair, points: none, startPoints: none, startIndices: [], probabilities: Tensor(shape: [0, 3], scalars: []),
+                                      succeeded: [], failureReasons: [], iterations: [], producer: producer)
+            record.add(set)
+            record.add(OutputRecord(plugin: "deepdig", component: "idc", kind: .metric, componentType: ObjectIdentifier(InputSpaceComplexity.self),
+                                    pair: pair, set: set, value: InputSpaceComplexity.Output(idc: idc, borderlinePoints: 0), tree: .empty))
+            record.add(OutputRecord(plugin: "deepdig", component: "edc", kind: .metric, componentType: ObjectIdentifier(EmbeddingComplexity.self),
+                                    pair: pair, set: set, value: edc, tree: .empty))
+        }
+        try add("deepdig/deepdig", ClassPair(0, 1), idc: 0.1, edc: .init(edc1Test: 0.8, edc2Test: 99, boundaryEdc1Borderline: 0.2,
+                                                                           boundaryEdc2Borderline: 40, boundaryBorderlinePoints: 12))
+        try add("deepdig/deepdig", ClassPair(1, 0), idc: 0.3, edc: .init(edc1Test: 0.8))
+        try add("deepdig/rpbs", ClassPair(0, 1), idc: 9, edc: .init(boundaryEdc2Borderline: 70))
+        try add("deepdig/rpbs", ClassPair(1, 0), idc: 7, edc: .init())
+        func context(_ component: String) -> RunContext {
+            environment.context(plugin: plugin, component: component, kind: .analysis, visibleSets: record.boundarySets)
+        }
+        let boundaries = try BoundaryAnalysis().analyse(options: NoOptions(), context: context("boundary"))
+        XCTAssertNil(boundaries[ClassPair(1, 0)], "one boundary, filed under s < t")
+        let values = try XCTUnwrap(boundaries[ClassPair(0, 1)])
+        XCTAssertEqual(values.entries.map(\.key), ["deepdig.deepdig", "deepdig.rpbs"])
+        XCTAssertEqual(values.entries[0].value.idc, 0.2, accuracy: 1e-12)
+        XCTAssertEqual(values.entries[1].value.idc, 8)
+        XCTAssertEqual(values.entries[1].value.edc2Borderline, 70)
+        // As filed: per pair, producer, then the five values (absent ones NaN, i.e. null).
+        let leaves = try ResultEncoder.encode(boundaries).leaves()
+        XCTAssertEqual(leaves.map(\.pair), Array(repeating: Optional(ClassPair(0, 1)), count: 10))
+        XCTAssertEqual(leaves.prefix(5).map(\.path), ["idc", "edc1_borderline", "edc1_test", "edc2_borderline", "edc2_test"].map { ["deepdig.deepdig", $0] })
+        XCTAssertEqual(leaves[3].value.number(), 40)
+
+        record.add(OutputRecord(plugin: "deepdig", component: "boundary", kind: .analysis, componentType: ObjectIdentifier(BoundaryAnalysis.self),
+                                pair: nil, set: nil, value: boundaries, tree: .empty))
+        let all = try AllPairsAnalysis().analyse(options: NoOptions(), context: context("all-pairs"))
+        XCTAssertEqual(all.entries.map(\.key), ["deepdig.deepdig", "deepdig.rpbs"])
+        let table = try XCTUnwrap(all.entries[0].value.table)
+        XCTAssertEqual(table.rows, [["0 dark – 1 bright", "0.1000", "0.3000", "0.2000", "0.8000", "0.2000", "99.00", "40.00", "12"]])
+        XCTAssertNil(all.entries[0].value.heatmaps, "two classes: no heatmaps")
+        XCTAssertNil(all.entries[0].value.pearsonPairs)
     }
 }
 
@@ -234,13 +291,11 @@ final class DeepDIGConvAutoencoderTests: XCTestCase {
         let dark = dg.uniform(shape: [24, 3, 8, 8], low: 0, high: 0.3), bright = dg.uniform(shape: [24, 3, 8, 8], low: 0.7, high: 1)
         let data = try Dataset(name: "rgb", images: Tensor.concatenate(batches: [dark, bright]),
                                labels: Array(repeating: 0, count: 24) + Array(repeating: 1, count: 24), classNames: ["dark", "bright"])
-        let environment = try RunEnvironment(classifier: classifier, data: data, pairs: [ClassPair(0, 1)], samplesPerPair: 10, seed: 7)
-        let ctx = environment.context(plugin: PluginRecord(name: "deepdig", version: "0", summary: ""), component: "deepdig",
-                                      options: PluginOptionValues([:], owner: "deepdig/deepdig"))
+        let ctx = try trainingContext(classifier, data: data, pair: ClassPair(0, 1))
         var settings = AutoencoderSettings()
         settings.steps = 60
         settings.batchSize = 8
-        settings.reduction = "mean"   // the toy's balance, as in DeepDIGTests
+        settings.reconstructionReduction = .mean   // the toy's balance, as in DeepDIGTests
         XCTAssertEqual(try classifier.predictions(dark).filter { $0 == 1 }.count, 0)
         var random = RandomGenerator(seed: 6)
         try Autoencoders.train(conv, images: dark, target: 1, settings: settings, context: ctx, random: &random, task: "conv A1")
@@ -258,9 +313,9 @@ final class DeepDIGLossTests: XCTestCase {
     func testBCEClassificationTermGradient() throws {
         let z: [Float] = [0.3, -1.2, 2.0, 0.5, 0.1, -0.4]
         let labels = [1, 0]
-        let loss = try Autoencoders.classificationLoss(Tensor(shape: [2, 3], scalars: z), labels: labels, kind: "bce")
+        let loss = try Autoencoders.classificationLoss(Tensor(shape: [2, 3], scalars: z), labels: labels, kind: .bce)
         func value(_ v: [Float]) throws -> Double {
-            Double(try Autoencoders.classificationLoss(Tensor(shape: [2, 3], scalars: v), labels: labels, kind: "bce").value)
+            Double(try Autoencoders.classificationLoss(Tensor(shape: [2, 3], scalars: v), labels: labels, kind: .bce).value)
         }
         for i in 0..<6 {
             var up = z, down = z
@@ -275,7 +330,7 @@ final class DeepDIGLossTests: XCTestCase {
             for c in 0..<3 { let p = e[c] / sum; expected -= c == labels[r] ? log(p) : log(1 - p) }
         }
         XCTAssertEqual(Double(loss.value), expected / 6, accuracy: 1e-5)
-        let ce = try Autoencoders.classificationLoss(Tensor(shape: [2, 3], scalars: z), labels: labels, kind: "ce")
+        let ce = try Autoencoders.classificationLoss(Tensor(shape: [2, 3], scalars: z), labels: labels, kind: .ce)
         XCTAssertEqual(ce.value, try Loss.softmaxCrossEntropy(logits: Tensor(shape: [2, 3], scalars: z), labels: labels).value)
     }
 }
@@ -310,9 +365,7 @@ final class DeepDIGGoldenTests: XCTestCase {
         let images = train.images.gather(batch: rows).reshaped([rows.count, 784])
         let data = try Dataset(name: "golden", images: train.images.gather(batch: rows), labels: rows.map { _ in golden.source_class },
                                classNames: train.classNames)
-        let environment = try RunEnvironment(classifier: classifier, data: data, pairs: [ClassPair(2, 1)], samplesPerPair: 1, seed: 0)
-        let ctx = environment.context(plugin: PluginRecord(name: "deepdig", version: "0", summary: ""), component: "deepdig",
-                                      options: PluginOptionValues([:], owner: "deepdig/deepdig"))
+        let ctx = try trainingContext(classifier, data: data, pair: ClassPair(2, 1))
         for (name, run) in golden.runs.sorted(by: { $0.key < $1.key }) {
             var g = RandomGenerator(seed: 0)
             let ae = try Autoencoders.table2(inputSize: 784, generator: &g)
@@ -329,9 +382,9 @@ final class DeepDIGGoldenTests: XCTestCase {
             var settings = AutoencoderSettings()
             settings.steps = golden.steps
             settings.batchSize = golden.images
-            settings.reconstruction = run.reconstruction
-            settings.reduction = run.reduction
-            settings.classification = run.classification
+            settings.reconstruction = try XCTUnwrap(Reconstruction(rawValue: run.reconstruction))
+            settings.reconstructionReduction = try XCTUnwrap(ReconstructionReduction(rawValue: run.reduction))
+            settings.classification = try XCTUnwrap(Classification(rawValue: run.classification))
             var rec: [Double] = [], cls: [Double] = []
             var random = RandomGenerator(seed: 1)
             try Autoencoders.train(ae, images: images, target: golden.target_class, settings: settings, context: ctx, random: &random,
@@ -409,11 +462,6 @@ final class DeepDIGModelFileAutoencoderTests: XCTestCase {
         ])
     }
 
-    private func numbers(_ ctx: RunContext) -> [String: Double] {
-        Dictionary(ctx.store.record.numbers.map { ($0.path.split(separator: "/").last.map(String.init) ?? $0.path, $0.value) },
-                   uniquingKeysWith: { a, _ in a })
-    }
-
     func testA1AndA2StartFromTheFileWeightsAndShapesFlow() throws {
         let file = try swappingAutoencoder()
         let path = folder.appendingPathComponent("ae.h5").path
@@ -436,7 +484,7 @@ final class DeepDIGModelFileAutoencoderTests: XCTestCase {
         let table2Path = folder.appendingPathComponent("table2.h5").path
         try builtIn.save(to: table2Path)
         let copy = try Autoencoders.make(kind: table2Path, imageShape: [1, 4, 4], generator: &g)
-        let trainCtx = try context(for: DeepDIGProber(), [:], classifier: try toyClassifier())
+        let trainCtx = try trainingContext(try toyClassifier(), data: try toyData(), pair: ClassPair(0, 1))
         var settings = AutoencoderSettings()
         settings.steps = 5
         settings.batchSize = 8
@@ -449,22 +497,21 @@ final class DeepDIGModelFileAutoencoderTests: XCTestCase {
                           "training moved the weights")
 
         // Through the prober with a learning rate of 1e-7: A1 and A2 are (to ~1e-5) the file's model.
-        let prober = DeepDIGProber()
-        let ctx = try context(for: prober, ["train-data": .string("run"), "steps": .number(2), "batch-size": .number(16),
-                                            "learning-rate": .number(1e-7), "grid-rows": .number(0), "autoencoder": .string(path)],
-                              classifier: try toyClassifier())
-        let set = try prober.probe(ClassPair(0, 1), context: ctx)
-        let n = numbers(ctx)
-        XCTAssertEqual(n["component1_accuracy_validation"], 0, "the file's A1 already moves every dark image to bright")
-        XCTAssertEqual(n["component2_accuracy"], 1, "the file's A2 moves them back")
+        let h = try harness(DeepDIGProber(), ["train-data": .string("run"), "steps": .number(2), "batch-size": .number(16),
+                                              "learning-rate": .number(1e-7), "grid-rows": .number(0), "autoencoder": .string(path)],
+                            classifier: try toyClassifier())
+        let probe = try h.probe(ClassPair(0, 1))
+        let set = probe.set, n = probe.output
+        XCTAssertEqual(n.component1AccuracyValidation, 0, "the file's A1 already moves every dark image to bright")
+        XCTAssertEqual(n.component2Accuracy, 1, "the file's A2 moves them back")
         XCTAssertEqual(set.count, 40)
         XCTAssertEqual(set.successCount, 40)
         let source = try XCTUnwrap(set.extras["source_image"])
         let xt = try XCTUnwrap(set.endPoints), xs = try XCTUnwrap(set.startPoints)
         for (got, want) in zip(xt.scalars, file.forward(source).scalars) { XCTAssertEqual(got, want, accuracy: 1e-4, "x̂t = A1(x)") }
         for (got, want) in zip(xs.scalars, file.forward(xt).scalars) { XCTAssertEqual(got, want, accuracy: 1e-4, "x̂s = A2(x̂t)") }
-        XCTAssertTrue(ctx.store.record.notes.contains { $0.contains("A1/A2 = the model file \(path)") }, "\(ctx.store.record.notes)")
-        XCTAssertFalse(ctx.store.record.notes.contains { $0.contains("not a sigmoid") })
+        XCTAssertTrue(h.notes.contains { $0.contains("A1/A2 = the model file \(path)") }, "\(h.notes)")
+        XCTAssertFalse(h.notes.contains { $0.contains("not a sigmoid") })
     }
 
     func testKerasFileWithoutSigmoidIsNotedOnceAndUsedUnclamped() throws {
@@ -478,17 +525,16 @@ final class DeepDIGModelFileAutoencoderTests: XCTestCase {
         XCTAssertEqual(URL(fileURLWithPath: resolved).resolvingSymlinksInPath().path,
                        folder.appendingPathComponent("invert.h5").resolvingSymlinksInPath().path)
 
-        let prober = DeepDIGProber()
-        let ctx = try context(for: prober, ["train-data": .string("run"), "steps": .number(1), "batch-size": .number(16),
-                                            "learning-rate": .number(1e-7), "grid-rows": .number(0), "autoencoder": .string("invert.h5")],
-                              classifier: try toyClassifier())
+        let h = try harness(DeepDIGProber(), ["train-data": .string("run"), "steps": .number(1), "batch-size": .number(16),
+                                              "learning-rate": .number(1e-7), "grid-rows": .number(0), "autoencoder": .string("invert.h5")],
+                            classifier: try toyClassifier())
         for pair in [ClassPair(0, 1), ClassPair(1, 0)] {
-            let set = try prober.probe(pair, context: ctx)
+            let set = try h.probe(pair).set
             XCTAssertEqual(set.successCount, set.count, "\(pair)")
             let source = try XCTUnwrap(set.extras["source_image"])
             for (got, x) in zip(try XCTUnwrap(set.endPoints).scalars, source.scalars) { XCTAssertEqual(got, 1 - x, accuracy: 1e-4) }
         }
-        XCTAssertEqual(ctx.store.record.notes.filter { $0.contains("ends in Dense, not a sigmoid") }.count, 1, "\(ctx.store.record.notes)")
+        XCTAssertEqual(h.notes.filter { $0.contains("ends in Dense, not a sigmoid") }.count, 1, "\(h.notes)")
     }
 
     func testBadFilesGiveErrorsNamingTheFile() throws {
@@ -496,14 +542,17 @@ final class DeepDIGModelFileAutoencoderTests: XCTestCase {
         func error(_ body: () throws -> Void) -> BorderlineError? {
             do { try body(); return nil } catch { return error as? BorderlineError }
         }
-        // Missing file: the option check names it.
+        // Missing file: the option check names it, before any run (validate()).
         let missing = folder.appendingPathComponent("nope.h5").path
         let e1 = try XCTUnwrap(error { _ = try Autoencoders.resolveArchitecture(missing) })
         XCTAssertEqual(e1.kind, .fileNotFound)
         XCTAssertTrue(e1.description.contains(missing), e1.description)
-        let prober = DeepDIGProber()
-        let ctx = try context(for: prober, ["train-data": .string("run"), "autoencoder": .string(missing)], classifier: try toyClassifier())
-        XCTAssertThrowsError(try prober.probe(ClassPair(0, 1), context: ctx)) { XCTAssertTrue("\($0)".contains(missing), "\($0)") }
+        XCTAssertThrowsError(try DeepDIGProber().makeOptions(["train-data": .string("run"), "autoencoder": .string(missing)])) {
+            XCTAssertTrue("\($0)".contains(missing), "\($0)")
+        }
+        XCTAssertThrowsError(try RandomPairBaseline().makeOptions(["train-data": .string(folder.appendingPathComponent("none.h5").path)])) {
+            XCTAssertTrue("\($0)".contains("none.h5"), "\($0)")
+        }
         // Not a model file.
         let garbage = folder.appendingPathComponent("garbage.h5").path
         try Data("not hdf5".utf8).write(to: URL(fileURLWithPath: garbage))

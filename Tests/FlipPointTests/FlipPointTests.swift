@@ -135,6 +135,15 @@ final class FlipPointTests: XCTestCase {
         XCTAssertGreaterThan(o.flipped.filter { $0 }.count, 25)
     }
 
+    /// The per-row start and flip classes of either prober's output.
+    static func classes(_ output: any Encodable) -> (start: [Int], flip: [Int])? {
+        switch output {
+        case let o as JacobianFlipProber.Output: return (o.startClass, o.flipClass)
+        case let o as DeepFoolProber.Output: return (o.startClass, o.flipClass)
+        default: return nil
+        }
+    }
+
     func testMisclassifiedStartsAreAttackedFromTheirPredictedClass() throws {
         // Labels say class 0 for every image; half are predicted 1. No prober may return the input.
         let model = TwoClassModel(w: w, b: b)
@@ -145,14 +154,14 @@ final class FlipPointTests: XCTestCase {
         let predicted = try model.predictions(x)
         XCTAssertTrue(predicted.contains(1) && predicted.contains(0))
         for prober in FlipPointPlugin().probers {
-            var values = PluginOptionValues.defaults(of: prober.options, owner: prober.name)
-            values = PluginOptionValues(["starts": .string("all-images")].merging(values.values) { a, _ in a }, owner: prober.name)
-            let set = try prober.probe(ClassPair(0, 1), context: env.context(plugin: record, component: prober.name, options: values))
+            let (set, output) = try prober.probe(ClassPair(0, 1), erasedOptions: try prober.makeOptions(["starts": .string("all-images")]),
+                                                 context: env.context(plugin: record, component: prober.name, kind: .prober, visibleSets: []))
+            let classes = try XCTUnwrap(Self.classes(output), prober.name)
             XCTAssertEqual(set.startIndices, Array(0..<20))
             for r in 0..<20 {
-                XCTAssertEqual(Int(set.extras["start_class"]!.scalars[r]), predicted[r], "\(prober.name) starts from the prediction")
+                XCTAssertEqual(classes.start[r], predicted[r], "\(prober.name) starts from the prediction")
                 if set.succeeded[r] {
-                    XCTAssertEqual(Int(set.extras["flip_class"]!.scalars[r]), 1 - predicted[r], prober.name)
+                    XCTAssertEqual(classes.flip[r], 1 - predicted[r], prober.name)
                     XCTAssertGreaterThan(set.extras["l2"]!.scalars[r], 0, "\(prober.name) returned the input for row \(r)")
                 }
             }
@@ -178,19 +187,32 @@ final class FlipPointTests: XCTestCase {
                 XCTAssertEqual(o.status[r], .resolved)
             }
         }
-        // Through the prober: never-flipped rows fail with a reason and have NaN distances.
+        // Through the prober: never-flipped rows fail with a reason, have NaN distances, and are
+        // counted and listed in the prober's output.
         let data = try Dataset(name: "t", images: x, labels: p0, classNames: ["a", "b"])
         let env = try RunEnvironment(classifier: model, data: data, pairs: [ClassPair(0, 1)], samplesPerPair: 10, seed: 0)
         let prober = JacobianFlipProber()
-        let values = PluginOptionValues(["clip": .bool(false)].merging(PluginOptionValues.defaults(of: prober.options, owner: "t").values) { a, _ in a }, owner: "t")
-        let set = try prober.probe(ClassPair(0, 1), context: env.context(plugin: PluginRecord(name: "flip-point", version: "0", summary: ""),
-                                                                         component: prober.name, options: values))
-        XCTAssertEqual(set.queries, env.counter.count, "every query of the prober is in the set's count")
-        for r in 0..<set.count where Int(set.extras["start_class"]!.scalars[r]) == 0 {
+        var options = JacobianFlipProber.Options()
+        options.domain.clip = false
+        let probe = try prober.probe(ClassPair(0, 1), options: options,
+                                     context: env.context(plugin: PluginRecord(name: "flip-point", version: "0", summary: ""),
+                                                          component: prober.name, kind: .prober, visibleSets: []))
+        let set = probe.set, output = probe.output
+        var never: [Int] = []
+        for r in 0..<set.count where output.startClass[r] == 0 {
             XCTAssertFalse(set.succeeded[r])
+            XCTAssertEqual(output.status[r], .neverFlipped)
+            XCTAssertEqual(output.flipClass[r], -1)
             XCTAssertTrue(set.failureReasons[r]!.contains("never flipped"))
             XCTAssertTrue(set.extras["l2"]!.scalars[r].isNaN)
+            never.append(set.startIndices[r])
         }
+        XCTAssertFalse(never.isEmpty)
+        XCTAssertEqual(output.neverFlipped, never.count)
+        XCTAssertEqual(output.neverFlippedIndices, never)
+        XCTAssertEqual(output.resolved, set.count - never.count)
+        XCTAssertEqual(try ResultEncoder.encode(output)["status"].flatMap { if case .array(.int64(let v, _)) = $0 { return v } else { return nil } },
+                       output.status.map { Int64($0.rawValue) }, "status is stored as int64 codes")
     }
 
     func testBatchingDoesNotChangeResults() throws {
@@ -210,11 +232,11 @@ final class FlipPointTests: XCTestCase {
         XCTAssertEqual(dAll.points, try DeepFoolSearch.search(model, x, configuration: d).points)
     }
 
-    func testDistanceSampleSets() {
+    func testDistanceSampleSets() throws {
         let keys = Array(100..<200)
         let l2 = (0..<100).map { Double(($0 * 37) % 100) }   // a permutation of 0…99
-        let sets = FlipPointPlugin.sampleSets(keys: keys, l2: l2, fraction: 0.1, seed: 1)
-        let byName = Dictionary(uniqueKeysWithValues: sets)
+        let sets = try XCTUnwrap(FlipDistanceAnalysis.sampleSets(keys: keys, l2: l2, fraction: 0.1, seed: 1))
+        let byName = Dictionary(uniqueKeysWithValues: sets.named)
         func distances(_ idx: [Int]) -> [Double] { idx.map { l2[$0 - 100] }.sorted() }
         XCTAssertEqual(distances(byName["lowest_distance_10pct"]!), (0..<10).map(Double.init))
         XCTAssertEqual(distances(byName["highest_distance_10pct"]!), (90..<100).map(Double.init))
@@ -224,6 +246,39 @@ final class FlipPointTests: XCTestCase {
         XCTAssertLessThan(uniform.first!, 10)
         XCTAssertGreaterThan(uniform.last!, 89)
         XCTAssertEqual(byName["random_10pct"]!.count, 10)
+    }
+
+    /// The option names and defaults of the old value declarations, now read from the structs.
+    func testOptionsKeepTheirNamesAndDefaults() throws {
+        let probers = FlipPointPlugin().probers
+        XCTAssertEqual(try probers[0].declaredOptions().map(\.option.name),
+                       ["starts", "gradient-of", "alpha-start", "max-alpha", "tolerance", "max-steps", "clip", "clip-low", "clip-high", "batch-size"])
+        XCTAssertEqual(try probers[1].declaredOptions().map(\.option.name),
+                       ["starts", "max-iterations", "overshoot", "candidates", "clip", "clip-low", "clip-high", "batch-size"])
+        let j = try XCTUnwrap(try probers[0].makeOptions([:]) as? JacobianFlipProber.Options).configuration
+        XCTAssertEqual(j.alphaStart, 1)
+        XCTAssertEqual(j.maxAlpha, 1e10)
+        XCTAssertEqual(j.tolerance, Float(1e-4 as Double))
+        XCTAssertEqual(j.maxSteps, 60)
+        XCTAssertEqual(j.clip, 0...1)
+        XCTAssertEqual(j.output, .logits)
+        XCTAssertEqual(j.batchSize, 256)
+        let d = try XCTUnwrap(try probers[1].makeOptions([:]) as? DeepFoolProber.Options)
+        XCTAssertEqual(d.start.starts, .pair)
+        XCTAssertEqual([d.maxIterations, d.candidates, d.domain.batchSize], [50, 10, 256])
+        XCTAssertEqual(d.overshoot, 0.02)
+        let set = try XCTUnwrap(try probers[0].makeOptions(["gradient-of": .string("probability"), "starts": .string("all-images"), "clip": .bool(false)])
+            as? JacobianFlipProber.Options)
+        XCTAssertEqual(set.configuration.output, .probabilities)
+        XCTAssertNil(set.configuration.clip)
+        XCTAssertEqual(set.start.starts, .allImages)
+        // An empty input domain is refused before the run (it used to trap building the range).
+        for prober in probers {
+            XCTAssertThrowsError(try prober.makeOptions(["clip-low": .number(2)])) { e in
+                XCTAssertTrue("\(e)".contains("clip-low"), "\(e)")
+            }
+            XCTAssertNoThrow(try prober.makeOptions(["clip-low": .number(2), "clip": .bool(false)]))
+        }
     }
 
     func testStatistics() {

@@ -122,11 +122,49 @@ final class LatentTests: XCTestCase {
         let wrong = try Model.sequential(inputShape: [1, 2, 2], [("flatten", Flatten()), ("d", Dense(inFeatures: 4, outFeatures: 3, generator: &rg))])
         XCTAssertThrowsError(try LatentGenerator(decoder: dec, encoder: wrong))
         XCTAssertThrowsError(try g.generate(Tensor(zeros: [1, 3])))
-        XCTAssertThrowsError(try LatentGenerator.load(decoder: "/nonexistent/decoder.h5", encoder: ""))
+        XCTAssertThrowsError(try LatentGenerator.load(decoder: "/nonexistent/decoder.h5", encoder: "", resolve: { $0 }))
         // A classifier whose input does not match the generator's output.
         var rc = RandomGenerator(seed: 1)
         let other = ModelClassifier(try Model.sequential(inputShape: [5], [("d", Dense(inFeatures: 5, outFeatures: 2, generator: &rc))]))
         XCTAssertThrowsError(try ComposedClassifier(other, g))
+    }
+
+    /// The shipped VAE is asked for by name through the host's resolver (RunContext.modelPath), and
+    /// a name it cannot resolve gives an error that says how to point at a generator.
+    func testShippedGeneratorIsResolvedByTheHost() throws {
+        var asked: [String] = []
+        XCTAssertThrowsError(try LatentGenerator.load(decoder: "", encoder: "", resolve: { name in
+            asked.append(name)
+            throw BorderlineError(.fileNotFound, "no model file '\(name)'")
+        })) { e in
+            XCTAssertEqual((e as? BorderlineError)?.kind, .fileNotFound)
+            XCTAssertTrue("\(e)".contains("fashion-vae-decoder") && "\(e)".contains("latent.decoder=PATH"), "\(e)")
+        }
+        XCTAssertEqual(asked, ["fashion-vae-decoder"])
+        // A user's file goes through the resolver too, and the encoder only when asked for.
+        asked = []
+        XCTAssertThrowsError(try LatentGenerator.load(decoder: "/nonexistent/d.h5", encoder: "none", resolve: { asked.append($0); return $0 }))
+        XCTAssertEqual(asked, ["/nonexistent/d.h5"])
+    }
+
+    /// The prober's options keep their names (the crossing bisection's tolerance is the shared
+    /// `beta`) and defaults; the generator's are the provider's.
+    func testOptionsKeepTheirNamesAndDefaults() throws {
+        let declared = try TrajectoryProber().declaredOptions().map(\.option)
+        XCTAssertEqual(declared.map(\.name), ["start-filter", "method", "step-size", "step-rule", "objective", "prior-weight", "line-search",
+            "max-steps", "target-probability", "path-length", "path-steps", "path-learning-rate", "path-init", "lambda", "identity",
+            "beta", "max-halvings", "estimator", "estimator-step", "estimator-samples", "inversion-restarts", "inversion-steps",
+            "strip-rows", "strip-frames"])
+        let defaults = Dictionary(uniqueKeysWithValues: declared.map { ($0.name, $0.defaultValue) })
+        XCTAssertEqual(defaults["beta"], .number(5e-4))
+        XCTAssertEqual(defaults["max-halvings"], .number(60))
+        XCTAssertEqual(defaults["step-rule"], .string("adam"))
+        XCTAssertEqual(defaults["estimator"], .string("auto"))
+        XCTAssertEqual(try VAEGeneratorProvider().declaredOptions().map(\.option.name), ["decoder", "encoder"])
+        let o = try XCTUnwrap(try TrajectoryProber().makeOptions(["estimator": .string("finite-differences"), "beta": .number(1e-3)]) as? TrajectoryProber.Options)
+        XCTAssertEqual(o.estimator, .finiteDifferences)
+        XCTAssertEqual(o.bisection.beta, 1e-3)
+        XCTAssertEqual(o.bisection.maxHalvings, 60)
     }
 
     func testPathOptimisationLowersTheStepLoss() throws {

@@ -21,9 +21,9 @@ final class SlabClassifier: Classifier {
 
 /// Two classes with logits `(0, w·x + b)`: the boundary is the hyperplane `w·x + b = 0`.
 final class LinearClassifier: Classifier {
-    let w: [Float], b: Float
-    init(w: [Float], b: Float) { self.w = w; self.b = b }
-    var inputShape: [Int] { [w.count] }
+    let w: [Float], b: Float, shape: [Int]?
+    init(w: [Float], b: Float, shape: [Int]? = nil) { self.w = w; self.b = b; self.shape = shape }
+    var inputShape: [Int] { shape ?? [w.count] }
     var classNames: [String] { ["negative", "positive"] }
     func logits(_ x: Tensor) throws -> Tensor {
         try checkBatch(x)
@@ -216,5 +216,85 @@ final class DetectorTests: XCTestCase {
         XCTAssertLessThan(losses.last!, losses.first!)
         let fe = BoundaryDetector.features(d, rows: test, maxDistance: 1, classCount: 5)
         XCTAssertEqual(detector.predict(distances: fe.distances, purities: fe.purities), test.map { $0 % 2 })
+    }
+}
+
+/// The plugin through the API: its options, and the prober and the analysis sharing one
+/// measurement of the benign boundary distances.
+final class RegionPluginTests: XCTestCase {
+    func testOptionsKeepTheirNamesAndCheckAttacksBeforeTheRun() throws {
+        let plugin = RegionPlugin()
+        let prober = plugin.probers[0], analysis = plugin.analyses[0]
+        XCTAssertEqual(try prober.declaredOptions().map(\.option.name),
+                       ["images", "radius-images", "radius", "directions", "max-distance", "coarse-steps", "bisection-steps"])
+        XCTAssertEqual(Set(try analysis.declaredOptions().map(\.option.name)), [
+            "images", "benign-images", "radius-images", "radius", "radius-max", "radius-step", "selection-samples", "region-samples",
+            "directions", "max-distance", "coarse-steps", "bisection-steps", "attacks", "fgsm-epsilon", "pgd-epsilon", "pgd-l2-epsilon",
+            "pgd-step-size", "pgd-steps", "cw-iterations", "cw-binary-steps", "cw-learning-rate", "cw-initial-constant",
+            "optmargin-epsilon", "detector-epochs", "detector-learning-rate", "detector-train-share", "plot-images"])
+        let attacks = try XCTUnwrap(try analysis.declaredOptions().first { $0.option.name == "attacks" })
+        XCTAssertEqual(attacks.option.defaultValue, .string("fgsm,pgd-linf,cw-l2,optmargin"))
+        XCTAssertNoThrow(try analysis.makeOptions(["attacks": .string(" fgsm , pgd-l2,")]))
+        XCTAssertNoThrow(try analysis.makeOptions(["attacks": .string("")]))
+        XCTAssertThrowsError(try analysis.makeOptions(["attacks": .string("fgsm,deepfool")])) { e in
+            XCTAssertEqual((e as? BorderlineError)?.kind, .invalidArgument)
+            XCTAssertTrue("\(e)".contains("unknown attack 'deepfool'"), "\(e)")
+        }
+        XCTAssertThrowsError(try analysis.makeOptions(["radius-step": .number(0.2), "radius-max": .number(0.1)]))
+        XCTAssertEqual(AttackList(parsing: " fgsm , pgd-l2,").names, ["fgsm", "pgd-l2"])
+        XCTAssertEqual(AttackList(parsing: "").names, [])
+    }
+
+    func testProberAndAnalysisMeasureTheBenignDistancesOnce() throws {
+        var g = RandomGenerator(seed: 3)
+        let w = (0..<6).map { _ in g.nextNormal() }
+        // The boundary through the centre of the cube, so that both classes have images.
+        let f = LinearClassifier(w: w, b: -w.reduce(0, +) / 2, shape: [1, 1, 6])
+        let x = g.uniform(shape: [30, 1, 1, 6], low: 0, high: 1)
+        let data = try Dataset(name: "t", images: x, labels: try f.predictions(x))
+        let pairs = [ClassPair(0, 1), ClassPair(1, 0)]
+        let env = try RunEnvironment(classifier: f, data: data, pairs: pairs, samplesPerPair: 2, seed: 5)
+        let record = PluginRecord(name: "region", version: "0", summary: "")
+        env.record.add(record)
+        let plugin = RegionPlugin()
+        let prober = plugin.probers[0], analysis = plugin.analyses[0]
+        let values: [String: JSONValue] = ["images": .number(10), "radius": .number(0.05), "benign-images": .number(12),
+                                           "region-samples": .number(7), "attacks": .string(""), "coarse-steps": .number(4), "bisection-steps": .number(3)]
+        let proberOptions = try prober.makeOptions(values.filter { ["images", "radius", "coarse-steps", "bisection-steps"].contains($0.key) })
+        let context = env.context(plugin: record, component: prober.name, kind: .prober, visibleSets: [])
+        var sets: [BoundarySet] = []
+        var queries: [Int] = []
+        for pair in pairs {
+            let before = env.counter.count
+            sets.append(try prober.probe(pair, erasedOptions: proberOptions, context: context).set)
+            queries.append(env.counter.count - before)
+        }
+        // The second pair only evaluates its own points: the distances come from the cache.
+        XCTAssertEqual(queries[1], sets[1].count)
+        XCTAssertGreaterThan(queries[0], 10 * sets[0].count)
+        XCTAssertEqual(sets[0].count + sets[1].count, 10, "every attacked image is a start of the pair of its class")
+        XCTAssertGreaterThan(sets[1].count, 0)
+
+        let before = env.counter.count
+        let output = try analysis.analyse(erasedOptions: try analysis.makeOptions(values),
+                                          context: env.context(plugin: record, component: analysis.name, kind: .analysis, visibleSets: sets))
+        // Without attacks and with a fixed radius the analysis only runs the region classifier
+        // (m = 7 points per image) on the 12 benign and the 10 evaluated images.
+        XCTAssertEqual(env.counter.count - before, (12 + 10) * 7)
+        let tree = try ResultEncoder.encode(output)
+        XCTAssertEqual(tree.number("attacked_images"), 10)
+        XCTAssertEqual(tree.number("directions"), 12)
+        XCTAssertEqual(tree.number("radius")!, Double(Float(0.05)))
+        // The analysis's benign distances are the prober's: a fresh measurement gives the same.
+        var settings = RegionAnalysisSettings()
+        settings.images = 10
+        settings.radius = 0.05
+        settings.directions.coarseSteps = 4
+        settings.directions.bisectionSteps = 3
+        settings.seed = 5
+        let fresh = try RegionAnalysis.probe(classifier: f, data: data, predictions: env.predictions, settings: settings)
+        guard case .array(.float(let distances))? = tree["benign_direction_distances"] else { return XCTFail("no benign distances") }
+        XCTAssertEqual(distances.scalars, fresh.benign.distances.distances)
+        XCTAssertEqual(distances.shape, [10, 12])
     }
 }

@@ -223,25 +223,39 @@ final class SlicesTests: XCTestCase {
         let environment = try RunEnvironment(classifier: f, data: data, pairs: [pair], samplesPerPair: 1, seed: 1)
         let prober = SliceProber()
         let record = PluginRecord(name: "slices", version: "0", summary: "")
-        var options = PluginOptionValues.defaults(of: prober.options, owner: "slices/slice").values
-        options["grid"] = .number(16); options["window-grid"] = .number(12); options["profile-points"] = .number(5)
-        options["epsilon"] = .number(0.5)
-        let context = environment.context(plugin: record, component: prober.name, options: PluginOptionValues(options, owner: "slices/slice"))
-        let set = try prober.probe(pair, context: context)
-        XCTAssertEqual(set.count, 2)
-        let paths = Set(record.arrays.map(\.path))
-        for name in ["adversarial/classes", "adversarial/polygon", "adversarial/basis", "adversarial/anchors", "images/classes",
-                     "adversarial-local/classes", "church-adversarial/classes", "church-random/classes", "adversarial/profiles"] {
-            XCTAssertTrue(paths.contains("slice/" + name), "missing \(name) in \(paths.sorted())")
+        environment.record.add(record)
+        var options = SliceProber.Options()
+        options.grid = 16; options.windowGrid = 12; options.profilePoints = 5; options.epsilon = 0.5
+        let context = environment.context(plugin: record, component: prober.name, kind: .prober, visibleSets: [])
+        let probe = try prober.probe(pair, options: options, context: context)
+        XCTAssertEqual(probe.set.count, 2)
+        XCTAssertEqual(probe.set.queries, 0, "the host counts the queries")
+        let tree = try ResultEncoder.encode(probe.output)
+        var arrays: [String: StoredArray] = [:]
+        var pictures = Set<String>()
+        for leaf in tree.leaves() {
+            if case .array(let a) = leaf.value { arrays[leaf.path.joined(separator: "/")] = a }
+            if case .picture(let p) = leaf.value { pictures.insert(p.name) }
         }
-        let pictures = Set(record.pictures.map(\.picture.name))
+        for name in ["adversarial/classes", "adversarial/polygon", "adversarial/basis", "adversarial/anchors", "images/classes",
+                     "adversarial-local/classes", "church-adversarial/classes", "church-random/classes", "adversarial/profiles",
+                     "adversarial/predicted_class"] {
+            XCTAssertNotNil(arrays[name], "missing \(name) in \(arrays.keys.sorted())")
+        }
         XCTAssertTrue(pictures.isSuperset(of: ["adversarial-slice", "image-slice", "church-window", "adversarial-profiles", "images-profiles"]), "\(pictures)")
-        let classes = try XCTUnwrap(record.arrays.first { $0.path == "slice/adversarial/classes" })
-        XCTAssertEqual(classes.value.shape, [16, 16])
+        // Class grids are int64 [G, G], as results.h5 has always stored them.
+        guard case .int64(let classes, let shape)? = arrays["adversarial/classes"] else { return XCTFail("classes are not int64") }
+        XCTAssertEqual(shape, [16, 16])
+        XCTAssertEqual(classes.count, 256)
+        XCTAssertTrue(classes.allSatisfy { (-1...2).contains($0) })
+        XCTAssertEqual(tree.number("adversarial", "feasible_pixels"), Double(probe.output.adversarial.feasiblePixels))
+        XCTAssertNotNil(tree.number("adversarial-local", "polygon_area"))
+        XCTAssertEqual(arrays["church-random/anchors"] == nil, true, "windows have no anchors")
     }
 
-    /// Third points from other plugins: a boundary set's point (by producer) and a stored array's row.
-    func testThirdPointsFromOtherPlugins() throws {
+    /// Third points from other probers' boundary sets, by producer, field and row; every miss is an
+    /// error naming what the run has.
+    func testThirdPointsFromOtherProbers() throws {
         let f = try TinySlices.classifier()
         var r = RandomGenerator(seed: 7)
         let x = Tensor(shape: [40] + TinySlices.shape, scalars: (0..<(40 * 36)).map { _ in r.nextUniform() })
@@ -249,48 +263,73 @@ final class SlicesTests: XCTestCase {
         let pair = ClassPair(0, 1)
         let environment = try RunEnvironment(classifier: f, data: data, pairs: [pair], samplesPerPair: 1, seed: 1)
         let prober = SliceProber()
-        func context(_ extra: [String: JSONValue]) -> RunContext {
-            var options = PluginOptionValues.defaults(of: prober.options, owner: "slices/slice").values
-            for (k, v) in extra { options[k] = v }
-            return environment.context(plugin: PluginRecord(name: "slices", version: "0", summary: ""), component: prober.name,
-                                       options: PluginOptionValues(options, owner: "slices/slice"))
+        let record = PluginRecord(name: "slices", version: "0", summary: "")
+        environment.record.add(record)
+        func context(_ sets: [BoundarySet]) -> RunContext {
+            environment.context(plugin: record, component: prober.name, kind: .prober, visibleSets: sets)
+        }
+        func options(_ change: (inout SliceProber.Options) -> Void) -> SliceProber.Options {
+            var o = SliceProber.Options()
+            change(&o)
+            return o
         }
         let attack = SliceAttack(kind: .fgsm, epsilon: 0.1, stepSize: 0.1, steps: 1)
         var random = RandomGenerator(seed: 1)
         let x1 = Array(x.scalars[0..<36])
-        // Nothing stored yet: a clear error that says what to do.
-        XCTAssertThrowsError(try prober.thirdPoint("stored", x1: x1, x1Index: 0, pair: pair, attack: attack, seed: 1, second: nil,
-                                                   context: context([:]), random: &random)) { e in
-            XCTAssertTrue("\(e)".contains("list it before slices") || "\(e)".contains("before slices"), "\(e)")
+        func third(_ o: SliceProber.Options, _ sets: [BoundarySet], x1Index: Int = 0) throws -> (point: [Float], description: String) {
+            try prober.thirdPoint(o.thirdPoint, options: o, x1: x1, x1Index: x1Index, pair: pair, attack: attack, seed: 1, second: nil,
+                                  context: context(sets), random: &random)
         }
-        // A boundary set of another plugin: the successful row that started from x1.
+        let stored = options { $0.thirdPoint = .stored }
+        // No set for the pair: a clear error.
+        XCTAssertThrowsError(try third(stored, [])) { e in
+            XCTAssertTrue("\(e)".contains("third-point=stored") && "\(e)".contains("none"), "\(e)")
+        }
+        // Another prober's set: by default the successful row that started from x1.
         let points = Tensor(shape: [2] + TinySlices.shape, scalars: (0..<72).map { Float($0) / 100 })
-        try environment.record.add(BoundarySet(pair: pair, points: points, startPoints: points, startIndices: [5, 0],
-            probabilities: Tensor(zeros: [2, 3]), succeeded: [true, true], failureReasons: [nil, nil], iterations: [0, 0], queries: 0,
-            producer: "other/walker"))
-        let fromSet = try prober.thirdPoint("stored", x1: x1, x1Index: 0, pair: pair, attack: attack, seed: 1, second: nil,
-                                            context: context(["stored-from": .string("other/walker")]), random: &random)
+        let ends = Tensor(shape: [2] + TinySlices.shape, scalars: (0..<72).map { 1 - Float($0) / 100 })
+        var walker = try BoundarySet(pair: pair, points: points, startPoints: points, startIndices: [5, 0],
+            probabilities: Tensor(zeros: [2, 3]), succeeded: [true, true], failureReasons: [nil, nil], iterations: [0, 0],
+            producer: "other/walker")
+        let fromSet = try third(options { $0.thirdPoint = .stored; $0.storedFrom = "other/walker" }, [walker])
         XCTAssertEqual(fromSet.point, Array(points.scalars[36..<72]))
         XCTAssertTrue(fromSet.description.contains("other/walker"))
-        // An array another plugin stored for the pair.
-        let other = PluginRecord(name: "other", version: "0", summary: "")
-        environment.record.add(other)
-        other.add(array: .float(points), path: "walker/points", pair: pair)
-        let fromArray = try prober.thirdPoint("stored", x1: x1, x1Index: 0, pair: pair, attack: attack, seed: 1, second: nil,
-                                              context: context(["stored-array": .string("other/walker/points"), "stored-row": .number(1)]), random: &random)
-        XCTAssertEqual(fromArray.point, Array(points.scalars[36..<72]))
-        XCTAssertThrowsError(try prober.thirdPoint("stored", x1: x1, x1Index: 0, pair: pair, attack: attack, seed: 1, second: nil,
-                                                   context: context(["stored-array": .string("other/walker/nope")]), random: &random)) { e in
-            XCTAssertTrue("\(e)".contains("walker/points"), "\(e)")
+        // A producer that made no set for the pair is an error that names those that did; no fallback.
+        XCTAssertThrowsError(try third(options { $0.thirdPoint = .stored; $0.storedFrom = "other/nope" }, [walker])) { e in
+            XCTAssertTrue("\(e)".contains("other/nope") && "\(e)".contains("other/walker"), "\(e)")
+        }
+        // No row started from x1: the first successful row, and a note says so.
+        XCTAssertEqual(try third(stored, [walker], x1Index: 9).point, Array(points.scalars[0..<36]))
+        XCTAssertTrue(record.notes.contains { $0.text.contains("no successful row") }, "\(record.notes.map(\.text))")
+        // An explicit row of the start or end points; a missing field or row is an error.
+        XCTAssertThrowsError(try third(options { $0.thirdPoint = .stored; $0.storedField = .endPoints }, [walker])) { e in
+            XCTAssertTrue("\(e)".contains("no end points"), "\(e)")
+        }
+        walker.endPoints = ends
+        XCTAssertEqual(try third(options { $0.thirdPoint = .stored; $0.storedField = .endPoints; $0.storedRow = 0 }, [walker]).point,
+                       Array(ends.scalars[0..<36]))
+        XCTAssertEqual(try third(options { $0.thirdPoint = .stored; $0.storedField = .startPoints; $0.storedRow = 1 }, [walker]).point,
+                       Array(points.scalars[36..<72]))
+        XCTAssertThrowsError(try third(options { $0.thirdPoint = .stored; $0.storedRow = 2 }, [walker])) { e in
+            XCTAssertTrue("\(e)".contains("stored-row 2"), "\(e)")
+        }
+        // No successful attempt: the automatic row refuses instead of taking a failed one.
+        walker.succeeded = [false, false]
+        walker.failureReasons = ["no", "no"]
+        XCTAssertThrowsError(try third(stored, [walker])) { e in
+            XCTAssertTrue("\(e)".contains("no attempt"), "\(e)")
         }
         // The grey centre and a perturbation of the asked norm (before clipping).
-        XCTAssertEqual(try prober.thirdPoint("grey", x1: x1, x1Index: 0, pair: pair, attack: attack, seed: 1, second: nil,
-                                             context: context([:]), random: &random).point, [Float](repeating: 0.5, count: 36))
-        let perturbed = try prober.thirdPoint("perturbation", x1: x1, x1Index: 0, pair: pair, attack: attack, seed: 1, second: nil,
-                                              context: context(["perturbation-norm": .number(0.01)]), random: &random).point
+        XCTAssertEqual(try third(SliceProber.Options(), []).point, [Float](repeating: 0.5, count: 36))
+        let perturbed = try third(options { $0.thirdPoint = .perturbation; $0.perturbationNorm = 0.01 }, []).point
         let distance = zip(perturbed, x1).reduce(Float(0)) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
         XCTAssertLessThanOrEqual(distance, 0.01 + 1e-6)
         XCTAssertGreaterThan(distance, 0)
+        // A third point that needs the second model, without one: refused before the run starts.
+        XCTAssertThrowsError(try prober.makeOptions(["third-point": .string("second-model-adversarial")])) { e in
+            XCTAssertTrue("\(e)".contains("second-model"), "\(e)")
+        }
+        XCTAssertTrue(prober.readsBoundarySets)
     }
 
     /// The class map paints each feasible pixel in its class's palette colour, the rest grey, and

@@ -1,9 +1,12 @@
-// The plugin's two C entry points, and nothing else: the logic lives in LatentKit.
+// The plugin's three C entry points, and nothing else: the logic lives in LatentKit.
 import BorderlineCore
 import LatentKit
 
 @_cdecl("borderline_plugin_abi_version")
 public func borderlinePluginABIVersion() -> Int32 { PluginABI.version }
+
+@_cdecl("borderline_plugin_manifest")
+public func borderlinePluginManifest() -> UnsafePointer<CChar> { PluginABI.manifest(of: LatentPlugin.self) }
 
 @_cdecl("borderline_plugin_create")
 public func borderlinePluginCreate() -> UnsafeMutableRawPointer { PluginABI.export(LatentPlugin()) }

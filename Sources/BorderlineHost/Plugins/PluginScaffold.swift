@@ -3,8 +3,8 @@ import Foundation
 
 /// `borderline plugin new NAME`: writes an out-of-tree SwiftPM package for a plugin that builds
 /// and loads as is. It depends on this checkout's core (`Sources/Core`) by absolute path, so the
-/// plugin links the same shared BorderlineCore the host uses. Its one prober, `gradient-walk`,
-/// shows options, gradients, the run store and progress; docs/writing-plugins.md walks through it.
+/// plugin links the same shared BorderlineCore the host uses. Its prober `gradient-walk` and metric
+/// `walk-length` show typed options, gradients and typed outputs; docs/writing-plugins.md walks through it.
 public struct PluginScaffold {
     /// The plugin's name (`--plugin NAME`): lower-case letters, digits and dashes.
     public let name: String
@@ -53,6 +53,7 @@ public struct PluginScaffold {
         [
             ("Package.swift", packageManifest),
             ("Sources/\(productName)/\(productName).swift", pluginSource),
+            ("Sources/\(productName)/Entry.swift", entrySource),
             ("README.md", readme),
             (".gitignore", ".build/\n.swiftpm/\nPackage.resolved\n"),
         ]
@@ -101,81 +102,64 @@ public struct PluginScaffold {
         """
     }
 
+    /// The plugin: one prober and one metric (docs/writing-plugins.md walks through it line by line).
     var pluginSource: String {
         """
         import BorderlineCore
-        import Foundation
-
-        /// The plugin: a name (what `--plugin \(name)` selects), a version, and its components.
+        /// `\(name)`: gradient walks from images of s until the classifier says t, and how far they went.
         public final class \(productName): BorderlinePlugin {
+            public static let manifest = PluginManifest(name: "\(name)", version: "0.1.0", summary: "Gradient walk from s towards t; walk lengths.")
             public init() {}
-            public let name = "\(name)"
-            public let version = "0.1.0"
-            public let summary = "Walks from images of class s along the gradient of z_t − z_s until the classifier says t."
             public let probers: [any BoundaryProber] = [GradientWalk()]
+            public let metrics: [any Metric] = [WalkLength()]
         }
-
-        /// Prober `gradient-walk`: from up to `samplesPerPair` correctly classified images of class s,
-        /// repeatedly steps `x ← x + η g/‖g‖` with `g = ∇ₓ(z_t − z_s)` (one batched vector–Jacobian
-        /// product per step) until the classifier predicts t (success: the first point past the
-        /// boundary, within η of it) or `max-steps` steps have been taken (failure).
+        /// Steps x ← x + η g/‖g‖, g = ∇ₓ(z_t − z_s), from correctly classified images of s until the prediction is t.
         final class GradientWalk: BoundaryProber {
-            let name = "gradient-walk"
-            let summary = "Gradient steps on the margin z_t − z_s until the prediction flips to t."
-            let needsGradients = true
-            let options: [PluginOption] = [
-                .number("step-size", default: 0.05, in: 1e-6...10, help: "η, the length of each step in input space"),
-                .integer("max-steps", default: 100, in: 1...10_000, help: "steps before an attempt fails"),
-            ]
-
-            func probe(_ pair: ClassPair, context: RunContext) throws -> BoundarySet {
-                let eta = try context.options.float("step-size")
-                let maxSteps = try context.options.int("max-steps")
-                let model = try context.gradients()   // exact gradients, or the run's estimator for black boxes
-                var random = context.randomGenerator(for: pair)
-                let pool = context.indices(ofClass: pair.source)
-                guard !pool.isEmpty else {
-                    throw BorderlineError(.dataMismatch, "no correctly classified image of class \\(pair.source)")
-                }
-                let chosen = random.permutation(pool.count).prefix(context.samplesPerPair).map { pool[$0] }
-                let start = context.data.images.gather(batch: chosen)
-                let n = chosen.count, d = start.sampleCount
-                var x = start
-                var probabilities = try model.probabilities(x)
-                var done = [Bool](repeating: false, count: n)
-                var steps = [Int](repeating: 0, count: n)
-                context.progress.begin("gradient walk \\(pair)", total: maxSteps)
-                for step in 1...maxSteps where done.contains(false) {
+            let name = "gradient-walk", summary = "Normalised gradient steps on z_t − z_s until the prediction flips to t.", needsGradients = true
+            struct Options: PluginOptions {
+                @Option(help: "η, the length of each step in input space", in: 1e-6...10) var stepSize = 0.05
+                @Option(help: "steps before an attempt fails", in: 1...10_000) var maxSteps = 100
+            }
+            func probe(_ pair: ClassPair, options: Options, context: RunContext) throws -> Probe<NoOutput> {
+                let model = try context.gradients(), s = pair.source, t = pair.target
+                let rows = Array(context.indices(ofClass: s).prefix(context.samplesPerPair))
+                let start = context.data.images.gather(batch: rows), n = rows.count
+                var x = start, steps = [Int](repeating: 0, count: n), done = [Bool](repeating: false, count: n)
+                for step in 1...options.maxSteps where done.contains(false) {
                     try context.checkInterrupted()
-                    let g = try model.marginGradient(x, from: Array(repeating: pair.source, count: n),
-                                                     to: Array(repeating: pair.target, count: n)).inputGradient
-                    for r in 0..<n where !done[r] {
-                        var norm: Float = 0
-                        for j in 0..<d { norm += g.scalars[r * d + j] * g.scalars[r * d + j] }
-                        let scale = eta / max(norm.squareRoot(), 1e-12)
-                        for j in 0..<d { x.scalars[r * d + j] += scale * g.scalars[r * d + j] }
-                        steps[r] = step
-                    }
-                    probabilities = try model.probabilities(x)
-                    let predicted = probabilities.argmaxRows()
-                    for r in 0..<n where predicted[r] == pair.target { done[r] = true }
-                    context.progress.update(completed: step, detail: "\\(done.filter { $0 }.count)/\\(n) crossed")
+                    let g = try model.marginGradient(x, from: [Int](repeating: s, count: n), to: [Int](repeating: t, count: n)).inputGradient
+                    x.addScaledRows(g, by: zip(g.rowNorms(), done).map { $1 ? 0 : Float(options.stepSize) / max($0, 1e-12) })
+                    for (r, c) in try model.predictions(x).enumerated() where !done[r] { steps[r] = step; done[r] = c == t }
                 }
-                context.progress.end(summary: "")
-                // Extra results: the per-attempt step counts as an array and their mean as a number.
-                try context.store.addIntegers(steps, name: "steps", pair: pair)
-                try context.store.addNumber(Double(steps.reduce(0, +)) / Double(max(n, 1)), name: "mean_steps", pair: pair)
-                return try BoundarySet(
-                    pair: pair, points: x, startPoints: start, startIndices: chosen,
-                    probabilities: probabilities, succeeded: done,
-                    failureReasons: done.map { $0 ? nil : "no flip to class \\(pair.target) within \\(maxSteps) steps of size \\(eta)" },
-                    iterations: steps, queries: n + 2 * n * (steps.max() ?? 0))   // one VJP and one forward per row per step
+                let why = done.map { $0 ? nil : "not \\(context.classifier.className(t)) after \\(options.maxSteps) steps" }
+                return Probe(try BoundarySet(pair: pair, points: x, startPoints: start, startIndices: rows,
+                    probabilities: try model.probabilities(x), succeeded: done, failureReasons: why, iterations: steps))
+            }
+        }
+        /// For any prober's set: the mean L2 distance from start to boundary point over the successful attempts.
+        final class WalkLength: Metric {
+            let name = "walk-length", summary = "Mean ‖x* − x₀‖₂ over successful attempts, and every attempt's distance."
+            struct Output: Encodable { var meanDistance: Double; var distances: [Float] }
+            func evaluate(_ set: BoundarySet, options: NoOptions, context: RunContext) throws -> Output {
+                let d = (set.points - set.startPoints).rowNorms(), ok = set.successfulIndices
+                return Output(meanDistance: ok.isEmpty ? .nan : ok.map { Double(d[$0]) }.reduce(0, +) / Double(ok.count), distances: d)
             }
         }
 
-        // The two C symbols the host looks for. Keep them exactly like this.
+        """
+    }
+
+    /// The three C symbols the host looks for, in a file of their own.
+    var entrySource: String {
+        """
+        // The three C symbols the host looks for. Keep them exactly like this.
+        import BorderlineCore
+
         @_cdecl("borderline_plugin_abi_version")
         public func borderlinePluginABIVersion() -> Int32 { PluginABI.version }
+
+        @_cdecl("borderline_plugin_manifest")
+        public func borderlinePluginManifest() -> UnsafePointer<CChar> { PluginABI.manifest(of: \(productName).self) }
 
         @_cdecl("borderline_plugin_create")
         public func borderlinePluginCreate() -> UnsafeMutableRawPointer { PluginABI.export(\(productName)()) }

@@ -14,6 +14,7 @@ struct ReportPage {
     let accuracy: Double
     let modelHash: String
     let pictures: [String: (file: String, data: Data)]
+    let filed: [String: FiledResults]
 
     static func escape(_ s: String) -> String {
         var out = ""
@@ -126,7 +127,9 @@ struct ReportPage {
         if !plugin.problems.isEmpty {
             h += "<ul class=\"problems\">" + plugin.problems.map { "<li>\(e($0))</li>" }.joined() + "</ul>\n"
         }
-        for note in plugin.notes { h += "<p>\(e(note))</p>\n" }
+        let results = filed[plugin.name]!
+        for note in plugin.notes { h += "<p>\(e(note.text))</p>\n" }
+        for note in results.notes { h += "<p>\(e(note.text))</p>\n" }
 
         // Boundary sets of this plugin's probers.
         let sets = record.boundarySets.filter { $0.producer.hasPrefix(plugin.name + "/") }
@@ -142,10 +145,16 @@ struct ReportPage {
         var groups: [String] = []
         var columns: [String: [String]] = [:]
         var cells: [String: [String: [String: Double]]] = [:]   // group → row → column → value
-        for n in plugin.numbers {
-            let parts = n.path.split(separator: "/").map(String.init)
-            let group = parts.dropLast().joined(separator: " / ")
-            let column = parts.last!
+        let numbers = results.scalars.compactMap { entry -> (pair: ClassPair?, path: [String], value: Double)? in
+            switch entry.value {
+            case .number(let d): return (entry.pair, entry.path, d)
+            case .bool(let b): return (entry.pair, entry.path, b ? 1 : 0)
+            default: return nil
+            }
+        }
+        for n in numbers {
+            let group = n.path.dropLast().joined(separator: " / ")
+            let column = n.path.last!
             let row = n.pair.map(pairLabel) ?? "all pairs"
             if columns[group] == nil { groups.append(group); columns[group] = [] }
             if !columns[group]!.contains(column) { columns[group]!.append(column) }
@@ -154,21 +163,19 @@ struct ReportPage {
         for g in groups {
             let cols = columns[g]!
             var rowOrder: [String] = []
-            for n in plugin.numbers {
-                let parts = n.path.split(separator: "/").map(String.init)
-                guard parts.dropLast().joined(separator: " / ") == g else { continue }
+            for n in numbers where n.path.dropLast().joined(separator: " / ") == g {
                 let row = n.pair.map(pairLabel) ?? "all pairs"
                 if !rowOrder.contains(row) { rowOrder.append(row) }
             }
             let rows = rowOrder.map { r in [r] + cols.map { c in cells[g]?[r]?[c].map(ReportPage.format) ?? "" } }
             h += table(["pair"] + cols, rows, caption: g.isEmpty ? "Numbers" : g)
         }
-        for t in plugin.tables {
+        for t in results.tables {
             h += table(t.table.columns, t.table.rows, caption: t.table.title)
         }
-        for (i, p) in plugin.pictures.enumerated() {
+        for (i, p) in results.pictures.enumerated() {
             guard let file = pictures["\(plugin.name)#\(i)"] else { continue }
-            let caption = (p.pair.map { pairLabel($0) + ": " } ?? "") + p.picture.caption
+            let caption = (p.entry.pair.map { pairLabel($0) + ": " } ?? "") + p.picture.caption
             h += "<figure><img alt=\"\(e(p.picture.caption))\" src=\"data:image/png;base64,\(file.data.base64EncodedString())\">"
             h += "<figcaption>\(e(caption)) <a href=\"\(e(file.file))\">\(e(file.file))</a></figcaption></figure>\n"
         }

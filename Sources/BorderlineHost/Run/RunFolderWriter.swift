@@ -12,20 +12,23 @@ struct RunFolderWriter {
     let totalQueries: Int
     let predictions: [Int]
 
-    /// Writes every file into the temporary folder, then moves it into place.
-    func write() throws {
+    /// Writes every file into the temporary folder, then moves it into place; returns where the
+    /// folder went (see ``RunFolder/commit()``).
+    @discardableResult
+    func write() throws -> String {
         let folder = prepared.folder
         do {
             let modelHash = try SHA256.hex(ofFile: prepared.modelPath)
-            let pictures = try writeImages()
-            try writeResults(modelHash: modelHash)
-            let summary = makeSummary(modelHash: modelHash, pictures: pictures)
+            let filed = self.filed
+            let pictures = try writeImages(filed)
+            try writeResults(modelHash: modelHash, filed: filed)
+            let summary = makeSummary(modelHash: modelHash, pictures: pictures, filed: filed)
             try write(summary.serialized(pretty: true) + "\n", to: "summary.json")
             try write(resolvedConfiguration().serialized(pretty: true) + "\n", to: "config.json")
             try write(ReportPage(prepared: prepared, record: record, status: status, seconds: seconds,
-                                 totalQueries: totalQueries, accuracy: accuracy, modelHash: modelHash, pictures: pictures).html(),
+                                 totalQueries: totalQueries, accuracy: accuracy, modelHash: modelHash, pictures: pictures, filed: filed).html(),
                       to: "report.html")
-            try folder.commit()
+            return try folder.commit()
         } catch {
             folder.discard()
             throw error
@@ -46,21 +49,27 @@ struct RunFolderWriter {
 
     // MARK: images
 
-    /// Writes every picture as `images/<plugin>-<name>.png`; returns the file names by picture identity.
-    private func writeImages() throws -> [String: (file: String, data: Data)] {
+    /// Each plugin's filed outputs.
+    var filed: [String: FiledResults] {
+        Dictionary(uniqueKeysWithValues: record.plugins.map { ($0.name, FiledResults(plugin: $0.name, outputs: record.outputs)) })
+    }
+
+    /// Writes every picture as `images/<plugin>-<name>.png`; returns the file names by
+    /// `plugin#index` (the picture's position among the plugin's pictures).
+    private func writeImages(_ filed: [String: FiledResults]) throws -> [String: (file: String, data: Data)] {
         var out: [String: (String, Data)] = [:]
         var used = Set<String>()
         let dir = prepared.folder.file("images")
         for plugin in record.plugins {
-            for (i, entry) in plugin.pictures.enumerated() {
+            for (i, item) in (filed[plugin.name]?.pictures ?? []).enumerated() {
                 if out.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-                var stem = "\(plugin.name)-\(entry.picture.name)".map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" }
+                var stem = "\(plugin.name)-\(FiledResults.stem(item.entry, item.picture))".map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" }
                     .reduce(into: "") { $0.append($1) }
-                if entry.pair != nil, !stem.contains("pair_") { stem += "-\(entry.pair!.groupName)" }
+                if let pair = item.entry.pair, !stem.contains("pair_") { stem += "-\(pair.groupName)" }
                 var name = stem + ".png", n = 2
                 while used.contains(name) { name = "\(stem)-\(n).png"; n += 1 }
                 used.insert(name)
-                let data = try entry.picture.image.encoded()
+                let data = try item.picture.image.encoded()
                 do { try data.write(to: URL(fileURLWithPath: (dir as NSString).appendingPathComponent(name))) } catch {
                     throw BorderlineError(.ioFailure, "cannot write images/\(name): \(RunFolder.reason(error))", file: prepared.folder.temporaryPath)
                 }
@@ -72,7 +81,7 @@ struct RunFolderWriter {
 
     // MARK: results.h5
 
-    private func writeResults(modelHash: String) throws {
+    private func writeResults(modelHash: String, filed: [String: FiledResults]) throws {
         let file = try HDF5File.create(prepared.folder.file("results.h5"))
         let root = try file.root()
         try root.setAttribute("format", string: "borderline.results")
@@ -115,21 +124,30 @@ struct RunFolderWriter {
                 let s = try group(set.pair).createGroup(prober)
                 try writeBoundarySet(set, to: s)
             }
-            for entry in plugin.arrays {
+            let results = filed[plugin.name]!
+            for (entry, array) in results.arrays {
                 let pg = try group(entry.pair)
-                switch entry.value {
-                case .float(let t): try pg.writeTensor(t, name: entry.path, compressionLevel: t.count > 4096 ? 4 : nil)
-                case .int64(let v, let shape): try pg.writeInt64s(v, shape: shape, name: entry.path)
-                case .uint8(let v, let shape): try pg.writeUInt8s(v, shape: shape, name: entry.path, compressionLevel: v.count > 4096 ? 4 : nil)
+                let name = entry.path.joined(separator: "/")
+                switch array {
+                case .float(let t): try pg.writeTensor(t, name: name, compressionLevel: t.count > 4096 ? 4 : nil)
+                case .float64(let v, let shape): try pg.writeDoubles(v, shape: shape, name: name)
+                case .int64(let v, let shape): try pg.writeInt64s(v, shape: shape, name: name)
+                case .uint8(let v, let shape): try pg.writeUInt8s(v, shape: shape, name: name, compressionLevel: v.count > 4096 ? 4 : nil)
                 }
             }
-            // Numbers also become attributes of the group they belong to (h5py: group.attrs["name"]).
-            for entry in plugin.numbers {
+            // Scalars also become attributes of the group they belong to (h5py: group.attrs["name"]).
+            for entry in results.scalars {
                 let pg = try group(entry.pair)
-                let parts = entry.path.split(separator: "/").map(String.init)
-                let holder = parts.count > 1 ? try (pg.contains(parts.dropLast().joined(separator: "/"))
-                    ? pg.group(parts.dropLast().joined(separator: "/")) : pg.createGroup(parts.dropLast().joined(separator: "/"))) : pg
-                try holder.setAttribute(parts.last!, doubles: [entry.value])
+                let parent = entry.path.dropLast().joined(separator: "/")
+                let holder = parent.isEmpty ? pg : try (pg.contains(parent) ? pg.group(parent) : pg.createGroup(parent))
+                let name = entry.path.last!
+                switch entry.value {
+                case .number(let d): try holder.setAttribute(name, doubles: [d])
+                case .bool(let b): try holder.setAttribute(name, int: b ? 1 : 0)
+                case .string(let t): try holder.setAttribute(name, string: t)
+                case .strings(let a): try holder.setAttribute(name, strings: a)
+                default: break
+                }
             }
         }
         try file.close()
@@ -176,7 +194,7 @@ struct RunFolderWriter {
         object[head] = .object(child)
     }
 
-    private func makeSummary(modelHash: String, pictures: [String: (file: String, data: Data)]) -> JSONValue {
+    private func makeSummary(modelHash: String, pictures: [String: (file: String, data: Data)], filed: [String: FiledResults]) -> JSONValue {
         let config = prepared.configuration
         var plugins: [String: JSONValue] = [:]
         let loaded = Dictionary(prepared.plugins.map { ($0.plugin.name, $0) }, uniquingKeysWith: { a, _ in a })
@@ -199,23 +217,26 @@ struct RunFolderWriter {
                 ]), at: [prober, set.pair.key], into: &sets)
             }
             p["boundary_sets"] = .object(sets)
+            let results = filed[plugin.name]!
             var pairs: [String: JSONValue] = [:], numbers: [String: JSONValue] = [:]
-            for entry in plugin.numbers {
-                let path = entry.path.split(separator: "/").map(String.init)
+            for entry in results.scalars {
                 if let pair = entry.pair {
-                    RunFolderWriter.insert(RunFolderWriter.number(entry.value), at: [pair.key] + path, into: &pairs)
+                    RunFolderWriter.insert(FiledResults.json(entry.value), at: [pair.key] + entry.path, into: &pairs)
                 } else {
-                    RunFolderWriter.insert(RunFolderWriter.number(entry.value), at: path, into: &numbers)
+                    RunFolderWriter.insert(FiledResults.json(entry.value), at: entry.path, into: &numbers)
                 }
             }
             p["pairs"] = .object(pairs)
             p["numbers"] = .object(numbers)
-            p["tables"] = .array(plugin.tables.map { entry in
-                .object(["title": .string(entry.table.title), "pair": entry.pair.map { .string($0.key) } ?? .null,
-                         "columns": .array(entry.table.columns.map { .string($0) }),
-                         "rows": .array(entry.table.rows.map { .array($0.map { .string($0) }) })])
+            p["tables"] = .array(results.tables.map { item in
+                .object(["title": .string(item.table.title), "pair": item.entry.pair.map { .string($0.key) } ?? .null,
+                         "component": .string(item.entry.component),
+                         "columns": .array(item.table.columns.map { .string($0) }),
+                         "rows": .array(item.table.rows.map { .array($0.map { .string($0) }) })])
             })
-            p["pictures"] = .array(plugin.pictures.indices.compactMap { i in pictures["\(plugin.name)#\(i)"].map { .string($0.file) } })
+            p["pictures"] = .array(results.pictures.indices.compactMap { i in pictures["\(plugin.name)#\(i)"].map { .string($0.file) } })
+            p["component_seconds"] = .object(plugin.componentSeconds.mapValues { .number(($0 * 1000).rounded() / 1000) })
+            p["component_queries"] = .object(plugin.componentQueries.mapValues { .number(Double($0)) })
             plugins[plugin.name] = .object(p)
         }
         let model = prepared.model
@@ -264,8 +285,9 @@ struct RunFolderWriter {
         let c = prepared.configuration
         var options: [String: JSONValue] = [:]
         for (plugin, components) in prepared.options {
-            for (component, values) in components where !values.values.isEmpty {
-                RunFolderWriter.insert(values.json, at: [plugin, component], into: &options)
+            for (component, resolved) in components where !resolved.values.isEmpty {
+                let object = JSONValue.object(Dictionary(resolved.values.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }))
+                RunFolderWriter.insert(object, at: [plugin, component], into: &options)
             }
         }
         var object: [String: JSONValue] = [

@@ -28,17 +28,22 @@ public struct BoundarySet {
     public var failureReasons: [String?]
     /// How many refinement steps each attempt took (0 for probers that do not iterate).
     public var iterations: [Int]
-    /// Model queries (input samples evaluated, forward or backward) the prober spent on the set.
+    /// Model queries (input samples evaluated, forward or backward) spent on the set; the host
+    /// fills it in from its own count of the prober's queries.
     public var queries: Int
     /// Further per-attempt arrays particular to the prober (stored in results.h5 next to the rest).
     public var extras: [String: Tensor]
     /// `plugin/prober` of the prober that made the set (filled in by the host).
     public var producer: String
+    /// The producer as one key of a results path, `plugin.prober` (summary.json
+    /// `pairs."s-t".<metric>.<producerKey>`): what metrics' outputs are filed under, and what a
+    /// component that files values per producer keys them by.
+    public var producerKey: String { producer.replacingOccurrences(of: "/", with: ".") }
 
     /// Creates a set and checks that every array has one row per attempt.
     public init(pair: ClassPair, points: Tensor, startPoints: Tensor, endPoints: Tensor? = nil,
                 startIndices: [Int], endIndices: [Int]? = nil, probabilities: Tensor,
-                succeeded: [Bool], failureReasons: [String?], iterations: [Int], queries: Int,
+                succeeded: [Bool], failureReasons: [String?], iterations: [Int], queries: Int = 0,
                 extras: [String: Tensor] = [:], producer: String = "") throws {
         let m = points.batchSize
         func check(_ ok: Bool, _ what: String) throws {

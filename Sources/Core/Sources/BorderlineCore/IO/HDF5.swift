@@ -54,9 +54,16 @@ public enum HDF5ObjectKind: Equatable, Sendable {
 enum H5 {
     private static let silencedKey = "borderline.hdf5.silenced"
 
+    /// libhdf5 normally closes every file still open when the process exits. A file whose close
+    /// failed (disk full) stays half-open inside the library, and closing it again at exit
+    /// crashes; every file Borderline writes is closed explicitly, so the exit-time cleanup is
+    /// switched off (before the library's first use, as `H5dont_atexit` requires).
+    private static let noCleanupAtExit: Void = { _ = H5dont_atexit() }()
+
     /// libhdf5's automatic error printing is per thread in thread-safe builds (Debian's is one), so
     /// it is switched off once on every thread that enters the wrapper.
     static func prepareThread() {
+        _ = noCleanupAtExit
         let dict = Thread.current.threadDictionary
         if dict[silencedKey] == nil {
             bl_h5_silence_errors()
@@ -85,7 +92,12 @@ enum H5 {
     }
 
     static func detail() -> String {
-        lastErrorDescription().map { " (libhdf5: \($0))" } ?? ""
+        guard var text = lastErrorDescription() else { return "" }
+        // A failed write names the system error inside a long dump of its arguments; keep the error.
+        if let start = text.range(of: "error message = '"), let end = text[start.upperBound...].firstIndex(of: "'") {
+            text = "write failed: " + text[start.upperBound..<end]
+        }
+        return " (libhdf5: \(text))"
     }
 
     /// Splits an object path into its components, ignoring empty ones.

@@ -68,40 +68,6 @@ public enum LayerRegistry {
     }
 }
 
-/// "Did you mean" suggestions for misspelt names.
-public enum Suggestion {
-    /// The Levenshtein distance between two strings (insertions, deletions, substitutions).
-    public static func editDistance(_ a: String, _ b: String) -> Int {
-        let x = Array(a), y = Array(b)
-        guard !x.isEmpty else { return y.count }
-        guard !y.isEmpty else { return x.count }
-        var previous = Array(0...y.count), current = [Int](repeating: 0, count: y.count + 1)
-        for i in 1...x.count {
-            current[0] = i
-            for j in 1...y.count {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
-            }
-            swap(&previous, &current)
-        }
-        return previous[y.count]
-    }
-
-    /// The candidate nearest to `word` within edit distance `limit` (ties: the first), if any.
-    public static func nearest(_ word: String, among candidates: [String], limit: Int = 2) -> String? {
-        var best: (String, Int)?
-        for c in candidates where c != word {
-            let d = editDistance(word.lowercased(), c.lowercased())
-            if d <= limit, best == nil || d < best!.1 { best = (c, d) }
-        }
-        return best?.0
-    }
-
-    /// `" (did you mean 'x'?)"` for the nearest candidate, or `""`.
-    public static func didYouMean(_ word: String, among candidates: [String]) -> String {
-        nearest(word, among: candidates).map { " (did you mean '\($0)'?)" } ?? ""
-    }
-}
-
 /// Reads typed fields from a layer configuration with messages that say what was expected.
 public struct ConfigReader {
     public let config: JSONValue

@@ -1,7 +1,7 @@
 import Foundation
 
-/// One typed option of a prober, metric or generator, as `borderline plugins` lists it and
-/// `--set plugin.option=value` (or a config file) sets it.
+/// The declaration of one option, as `borderline plugins` lists it and `--set plugin.option=value`
+/// (or a config file) sets it; made from an `@Option` property (``PluginOptions``).
 public struct PluginOption: Sendable, Equatable {
     /// The value types an option can have.
     public enum Kind: Sendable, Equatable, CustomStringConvertible {
@@ -95,51 +95,4 @@ public struct PluginOption: Sendable, Equatable {
         if let s = value.stringValue { return "'\(s)'" }
         return value.serialized()
     }
-}
-
-/// The resolved options of one component for one run: every declared option with its value
-/// (the run's setting or the default), already type-checked.
-public struct PluginOptionValues: Sendable, Equatable {
-    /// Option name → value.
-    public private(set) var values: [String: JSONValue]
-    /// Who the options belong to, for messages (`bisection/random-pair-bisection`).
-    public var owner: String
-
-    public init(_ values: [String: JSONValue], owner: String) {
-        self.values = values
-        self.owner = owner
-    }
-
-    /// The defaults of a list of options.
-    public static func defaults(of options: [PluginOption], owner: String) -> PluginOptionValues {
-        PluginOptionValues(Dictionary(options.map { ($0.name, $0.defaultValue) }, uniquingKeysWith: { a, _ in a }), owner: owner)
-    }
-
-    private func value(_ name: String) throws -> JSONValue {
-        guard let v = values[name] else {
-            throw BorderlineError(.invalidArgument, "\(owner) reads option '\(name)', which it does not declare (declared: \(values.keys.sorted().joined(separator: ", ")))")
-        }
-        return v
-    }
-
-    public func int(_ name: String) throws -> Int {
-        guard let i = try value(name).intValue else { throw BorderlineError(.invalidArgument, "\(owner): option '\(name)' is not an integer") }
-        return i
-    }
-    public func double(_ name: String) throws -> Double {
-        guard let d = try value(name).doubleValue else { throw BorderlineError(.invalidArgument, "\(owner): option '\(name)' is not a number") }
-        return d
-    }
-    public func float(_ name: String) throws -> Float { Float(try double(name)) }
-    public func bool(_ name: String) throws -> Bool {
-        guard let b = try value(name).boolValue else { throw BorderlineError(.invalidArgument, "\(owner): option '\(name)' is not a boolean") }
-        return b
-    }
-    public func string(_ name: String) throws -> String {
-        guard let s = try value(name).stringValue else { throw BorderlineError(.invalidArgument, "\(owner): option '\(name)' is not a string") }
-        return s
-    }
-
-    /// The values as a JSON object (written into the resolved configuration).
-    public var json: JSONValue { .object(values) }
 }

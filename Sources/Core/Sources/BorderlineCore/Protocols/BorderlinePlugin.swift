@@ -1,31 +1,43 @@
-/// A plugin: a named bundle of probers, metrics and generators, loaded from a dynamic library.
+/// A plugin: a named bundle of probers, metrics, analyses and generators, loaded from a dynamic
+/// library.
 ///
-/// **Contract.** A plugin library exports two C symbols (see ``PluginABI``):
-/// `borderline_plugin_abi_version` returning the ``PluginABI/version`` it was compiled against,
-/// and `borderline_plugin_create` returning a +1 retained instance of a class conforming to this
-/// protocol. The host checks the version before it calls the entry point, and never unloads the
-/// library. `name` is the identifier used by `--plugin NAME` and `--set NAME.option=value`:
-/// lower-case letters, digits and dashes. Component names are unique within the plugin.
+/// **Contract.** ``manifest`` names the plugin (`--plugin NAME`, `--set NAME.option=value`:
+/// lower-case letters, digits and dashes), its version and one line of summary; the host reads it
+/// through the library's manifest symbol without creating the plugin, and creates it (`init()`,
+/// through the entry symbol, see ``PluginABI``) only when a run enables it or `borderline plugins`
+/// lists it. Component names are unique within the plugin.
 ///
-/// When a run enables the plugin, the host calls every prober for every class pair, then every
-/// metric on every boundary set of the run (of any plugin), then ``finish(_:)`` once.
+/// In a run, the host calls every prober for every class pair, then every metric on every
+/// boundary set of the run (of any plugin), then every analysis once; plugins take turns in name
+/// order, so the order of `--plugin` flags never changes a result.
 public protocol BorderlinePlugin: AnyObject {
-    var name: String { get }
-    /// The plugin's own version (semantic versioning recommended).
-    var version: String { get }
-    /// One line for `borderline plugins` and the report.
-    var summary: String { get }
+    static var manifest: PluginManifest { get }
+    init()
     var probers: [any BoundaryProber] { get }
     var metrics: [any Metric] { get }
+    var analyses: [any Analysis] { get }
     var generators: [any GeneratorProvider] { get }
-    /// Called once after the plugin's probers and metrics have run (e.g. to add a picture that
-    /// spans all class pairs). `context.options` is empty here.
-    func finish(_ context: RunContext) throws
 }
 
 extension BorderlinePlugin {
+    public var name: String { Self.manifest.name }
+    public var version: String { Self.manifest.version }
+    public var summary: String { Self.manifest.summary }
+    public var manifest: PluginManifest { Self.manifest }
+
     public var probers: [any BoundaryProber] { [] }
     public var metrics: [any Metric] { [] }
+    public var analyses: [any Analysis] { [] }
     public var generators: [any GeneratorProvider] { [] }
-    public func finish(_ context: RunContext) throws {}
+
+    /// Every component with its kind: probers, metrics, analyses, generators.
+    public var components: [(kind: ComponentKind, component: any PluginComponent)] {
+        probers.map { (ComponentKind.prober, $0 as any PluginComponent) } + metrics.map { (.metric, $0 as any PluginComponent) }
+            + analyses.map { (.analysis, $0 as any PluginComponent) } + generators.map { (.generator, $0 as any PluginComponent) }
+    }
+}
+
+/// The four kinds of plugin component.
+public enum ComponentKind: String, Sendable {
+    case prober, metric, analysis, generator
 }

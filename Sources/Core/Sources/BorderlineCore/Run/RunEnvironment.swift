@@ -8,34 +8,39 @@ public struct RunInterrupted: Error, CustomStringConvertible {
 }
 
 /// What every plugin of one run shares: the classifier, the data and the classifier's predictions
-/// on it, the class pairs, the seed, the gradient policy, the results so far and the generators
-/// the plugins offer. The host builds one per run and hands each component a ``RunContext`` made
-/// by ``context(plugin:component:options:)``.
+/// on it, the class pairs, the seed, the gradient policy, the results so far, the generators the
+/// plugins offer and the run-scoped caches. The host builds one per run and gives each component
+/// call a ``RunContext``; plugins never see the environment itself.
 public final class RunEnvironment {
     /// The classifier as the run analyses it (a ``BlackBoxClassifier`` for black-box runs).
-    public let classifier: any Classifier
-    public let data: Dataset
-    /// `argmax P` for every data row, computed once (not counted as any plugin's queries).
-    public let predictions: [Int]
-    public let pairs: [ClassPair]
-    public let samplesPerPair: Int
-    public let seed: UInt64
+    let classifier: any Classifier
+    /// The run's data with the classifier's predictions.
+    let runData: RunData
+    let pairs: [ClassPair]
+    let samplesPerPair: Int
+    let seed: UInt64
     /// The zeroth-order estimator used when the classifier has no exact gradients; nil: none.
-    public let gradientEstimator: ZerothOrderGradientEstimator.Configuration?
+    let gradientEstimator: ZerothOrderGradientEstimator.Configuration?
     public let record: RunRecord
-    public let progress: ProgressReporter
-    /// Every model query of every plugin.
+    let progress: ProgressReporter
+    /// Every model query of every plugin; the host attributes deltas to components.
     public let counter = QueryCounter()
-    /// Polled by ``RunContext/checkInterrupted()``.
-    public let isInterrupted: () -> Bool
+    let isInterrupted: () -> Bool
+    /// Resolves a model argument (a path or a shipped name) to a file path.
+    let resolveModel: (String) throws -> String
 
-    private var providers: [(plugin: String, provider: any GeneratorProvider, options: PluginOptionValues)] = []
+    private var providers: [(plugin: String, provider: any GeneratorProvider, options: any PluginOptions)] = []
     private var generators: [String: any Generator] = [:]
+    private let lock = NSRecursiveLock()
+    private var shared: [AnyHashable: Any] = [:]
+    private var pluginCaches: [String: [AnyHashable: Any]] = [:]
 
-    /// - Throws: `.dataMismatch` when the data's sample shape is not the classifier's input shape.
+    /// - Throws: `.dataMismatch` when the data's sample shape is not the classifier's input shape,
+    ///   `.invalidArgument` for a pair outside the classifier's classes.
     public init(classifier: any Classifier, data: Dataset, pairs: [ClassPair], samplesPerPair: Int, seed: UInt64,
                 gradientEstimator: ZerothOrderGradientEstimator.Configuration? = nil, progress: ProgressReporter = SilentProgress(),
-                record: RunRecord = RunRecord(), isInterrupted: @escaping () -> Bool = { false }) throws {
+                record: RunRecord = RunRecord(), isInterrupted: @escaping () -> Bool = { false },
+                resolveModel: @escaping (String) throws -> String = { $0 }) throws {
         guard data.imageShape == classifier.inputShape else {
             throw BorderlineError(.dataMismatch, "data set '\(data.name)' has samples of shape \(data.imageShape) but the classifier expects \(classifier.inputShape)")
         }
@@ -43,7 +48,6 @@ public final class RunEnvironment {
             throw BorderlineError(.invalidArgument, "class pair \(p) is not a pair of two different classes in 0…\(classifier.classCount - 1)")
         }
         self.classifier = classifier
-        self.data = data
         self.pairs = pairs
         self.samplesPerPair = samplesPerPair
         self.seed = seed
@@ -51,32 +55,42 @@ public final class RunEnvironment {
         self.progress = progress
         self.record = record
         self.isInterrupted = isInterrupted
-        var predictions: [Int] = []
-        var start = 0
-        while start < data.count {
-            let end = Swift.min(data.count, start + 512)
-            predictions += try classifier.predictions(data.images.slice(batch: start..<end))
-            start = end
-        }
-        self.predictions = predictions
+        self.resolveModel = resolveModel
+        let predictions = try batchedPredictions(classifier, data.images)
+        try RunEnvironment.checkFinite(classifier, data)
+        self.runData = RunData(id: "run", dataset: data, predictions: predictions, origin: "the run's data (\(data.name))")
     }
 
-    /// The context for one component (or, with `component` nil, for the plugin's `finish`).
-    public func context(plugin: PluginRecord, component: String?, options: PluginOptionValues,
-                        progress: ProgressReporter? = nil) -> RunContext {
-        RunContext(environment: self, plugin: plugin, component: component, options: options,
-                   progress: progress ?? self.progress)
+    /// The classifier's predicted class for every row of the run's data.
+    public var predictions: [Int] { runData.predictions }
+
+    /// Refuses a classifier whose outputs are not finite on the first images of the data (NaN or
+    /// infinite logits make every analysis meaningless, and argmax would silently say class 0).
+    static func checkFinite(_ classifier: any Classifier, _ data: Dataset) throws {
+        guard data.count > 0 else { return }
+        let probe = try classifier.probabilities(data.images.slice(batch: 0..<Swift.min(64, data.count)))
+        if let bad = probe.scalars.firstIndex(where: { !$0.isFinite }) {
+            throw BorderlineError(.nonFiniteValues,
+                "the classifier's outputs are not finite (\(probe.scalars[bad]) for image \(bad / Swift.max(1, classifier.classCount)) of \(data.name)); the model's weights or inputs are out of range")
+        }
+    }
+
+    /// The context for one call of a component (nil: the plugin itself).
+    public func context(plugin: PluginRecord, component: String?, kind: ComponentKind?, progress: ProgressReporter? = nil,
+                        visibleSets: [BoundarySet]) -> RunContext {
+        RunContext(environment: self, plugin: plugin, component: component, kind: kind,
+                   progress: progress ?? self.progress, visibleSets: visibleSets)
     }
 
     /// Makes a plugin's generator available to `RunContext.generator(named:)`.
-    public func register(_ provider: any GeneratorProvider, plugin: String, options: PluginOptionValues) {
+    public func register(_ provider: any GeneratorProvider, plugin: String, options: any PluginOptions) {
         providers.append((plugin, provider, options))
     }
 
     /// The names generators can be asked for, `plugin/generator`.
     public var generatorNames: [String] { providers.map { "\($0.plugin)/\($0.provider.name)" } }
 
-    func generator(named name: String, record: PluginRecord) throws -> any Generator {
+    func generator(named name: String) throws -> any Generator {
         let matches = providers.filter { "\($0.plugin)/\($0.provider.name)" == name || $0.provider.name == name }
         guard let match = matches.first else {
             throw BorderlineError(.invalidArgument,
@@ -86,10 +100,43 @@ public final class RunEnvironment {
             throw BorderlineError(.invalidArgument, "generator name '\(name)' is ambiguous; use one of \(matches.map { "\($0.plugin)/\($0.provider.name)" }.joined(separator: ", "))")
         }
         let key = "\(match.plugin)/\(match.provider.name)"
+        lock.lock(); defer { lock.unlock() }
         if let g = generators[key] { return g }
-        let owner = record.name == match.plugin ? record : (self.record.plugin(named: match.plugin) ?? record)
-        let g = try match.provider.makeGenerator(context: context(plugin: owner, component: match.provider.name, options: match.options))
+        guard let owner = record.plugin(named: match.plugin) else {
+            throw BorderlineError(.invalidConfiguration, "generator \(key): its plugin is not part of the run")
+        }
+        let context = self.context(plugin: owner, component: match.provider.name, kind: .generator, visibleSets: [])
+        let g = try RunEnvironment.make(match.provider, options: match.options, context: context)
         generators[key] = g
         return g
+    }
+
+    private static func make<P: GeneratorProvider>(_ provider: P, options: any PluginOptions, context: RunContext) throws -> any Generator {
+        guard let typed = options as? P.Options else {
+            throw BorderlineError(.invalidConfiguration, "generator \(provider.name): options of the wrong type")
+        }
+        return try provider.makeGenerator(options: typed, context: context)
+    }
+
+    // MARK: Caches
+
+    /// A value computed once per run and shared by every plugin (training splits, embeddings).
+    func shared<Value>(_ key: AnyHashable, _ make: () throws -> Value) throws -> Value {
+        lock.lock(); defer { lock.unlock() }
+        let k = AnyHashable([AnyHashable(String(reflecting: Value.self)), key])
+        if let hit = shared[k] as? Value { return hit }
+        let made = try make()
+        shared[k] = made
+        return made
+    }
+
+    /// A value computed once per run for one plugin.
+    func cached<Value>(plugin: String, _ key: AnyHashable, _ make: () throws -> Value) throws -> Value {
+        lock.lock(); defer { lock.unlock() }
+        let k = AnyHashable([AnyHashable(String(reflecting: Value.self)), key])
+        if let hit = pluginCaches[plugin]?[k] as? Value { return hit }
+        let made = try make()
+        pluginCaches[plugin, default: [:]][k] = made
+        return made
     }
 }

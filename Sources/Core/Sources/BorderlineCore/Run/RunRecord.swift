@@ -1,21 +1,7 @@
 import Foundation
 
-/// An array a plugin stored, as it will appear in results.h5.
-public enum StoredArray {
-    case float(Tensor)
-    case int64(values: [Int64], shape: [Int])
-    case uint8(values: [UInt8], shape: [Int])
-
-    public var shape: [Int] {
-        switch self {
-        case .float(let t): return t.shape
-        case .int64(_, let s), .uint8(_, let s): return s
-        }
-    }
-}
-
-/// Everything one plugin produced in a run, in the order it was produced. The host turns it into
-/// the plugin's part of results.h5, summary.json and report.html.
+/// Everything one plugin produced in a run. The host turns it into the plugin's part of
+/// results.h5, summary.json and report.html.
 public final class PluginRecord {
     /// The status of a plugin in a run.
     public enum Status: Equatable, Sendable {
@@ -35,26 +21,10 @@ public final class PluginRecord {
         }
     }
 
-    public struct ArrayEntry {
-        public var pair: ClassPair?
-        /// Slash-separated path below the pair's group, e.g. `random-pair-bisection/points`.
-        public var path: String
-        public var value: StoredArray
-        public var attributes: [String: JSONValue]
-    }
-    public struct NumberEntry {
-        public var pair: ClassPair?
-        /// Slash-separated path, e.g. `boundary-summary/bisection.random-pair-bisection/success_rate`.
-        public var path: String
-        public var value: Double
-    }
-    public struct TableEntry {
-        public var pair: ClassPair?
-        public var table: ResultTable
-    }
-    public struct PictureEntry {
-        public var pair: ClassPair?
-        public var picture: ResultPicture
+    /// A paragraph for the report, and the component that wrote it.
+    public struct Note: Sendable {
+        public var component: String?
+        public var text: String
     }
 
     public let name: String
@@ -65,11 +35,10 @@ public final class PluginRecord {
     public var problems: [String] = []
     public var seconds: Double = 0
     public var queries: Int = 0
-    public private(set) var arrays: [ArrayEntry] = []
-    public private(set) var numbers: [NumberEntry] = []
-    public private(set) var tables: [TableEntry] = []
-    public private(set) var pictures: [PictureEntry] = []
-    public private(set) var notes: [String] = []
+    public private(set) var notes: [Note] = []
+    /// Seconds and queries per component (`prober`, `metric`, …), for the run's timing table.
+    public var componentSeconds: [String: Double] = [:]
+    public var componentQueries: [String: Int] = [:]
 
     public init(name: String, version: String, summary: String) {
         self.name = name
@@ -77,25 +46,59 @@ public final class PluginRecord {
         self.summary = summary
     }
 
-    public func add(array: StoredArray, path: String, pair: ClassPair?, attributes: [String: JSONValue] = [:]) {
-        arrays.append(ArrayEntry(pair: pair, path: path, value: array, attributes: attributes))
+    public func add(note: String, component: String?) { notes.append(Note(component: component, text: note)) }
+
+    /// Records a failure; the plugin's status becomes failed with the first one.
+    public func fail(_ message: String) {
+        problems.append(message)
+        if case .failed = status {} else { status = .failed(message) }
     }
-    public func add(number: Double, path: String, pair: ClassPair?) {
-        numbers.append(NumberEntry(pair: pair, path: path, value: number))
-    }
-    public func add(table: ResultTable, pair: ClassPair?) { tables.append(TableEntry(pair: pair, table: table)) }
-    public func add(picture: ResultPicture, pair: ClassPair?) { pictures.append(PictureEntry(pair: pair, picture: picture)) }
-    public func add(note: String) { notes.append(note) }
 }
 
-/// The results of a whole run while it is in progress: one record per enabled plugin and every
-/// boundary set produced so far (which the metrics of every plugin read).
+/// One typed output of one component call, as the value it returned and as the result tree the
+/// host files.
+public struct OutputRecord {
+    public var plugin: String
+    public var component: String
+    public var kind: ComponentKind
+    /// `ObjectIdentifier` of the component's type, for ``RunContext/outputs(of:)``.
+    public var componentType: ObjectIdentifier
+    /// The pair a prober's or metric's output belongs to (nil: run-wide).
+    public var pair: ClassPair?
+    /// The set a prober made or a metric evaluated.
+    public var set: BoundarySet?
+    /// What the component returned.
+    public var value: Any
+    public var tree: ResultValue
+
+    public init(plugin: String, component: String, kind: ComponentKind, componentType: ObjectIdentifier, pair: ClassPair?,
+                set: BoundarySet?, value: Any, tree: ResultValue) {
+        self.plugin = plugin
+        self.component = component
+        self.kind = kind
+        self.componentType = componentType
+        self.pair = pair
+        self.set = set
+        self.value = value
+        self.tree = tree
+    }
+
+    /// The key of a set's producer in paths (`bisection/random-pair-bisection` → `bisection.random-pair-bisection`).
+    public var producerKey: String? { self.set?.producerKey }
+}
+
+/// The results of a whole run while it is in progress: one record per enabled plugin, every
+/// boundary set and every component output produced so far.
 public final class RunRecord {
     public private(set) var plugins: [PluginRecord] = []
     public private(set) var boundarySets: [BoundarySet] = []
+    public private(set) var outputs: [OutputRecord] = []
     public init() {}
 
     public func add(_ plugin: PluginRecord) { plugins.append(plugin) }
     public func add(_ set: BoundarySet) { boundarySets.append(set) }
+    public func add(_ output: OutputRecord) { outputs.append(output) }
     public func plugin(named name: String) -> PluginRecord? { plugins.first { $0.name == name } }
+    /// The outputs of one plugin, in the order they were made.
+    public func outputs(of plugin: String) -> [OutputRecord] { outputs.filter { $0.plugin == plugin } }
 }

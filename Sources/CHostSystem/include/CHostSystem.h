@@ -1,0 +1,16 @@
+#ifndef BORDERLINE_CHOSTSYSTEM_H
+#define BORDERLINE_CHOSTSYSTEM_H
+
+/// The ELF type of the symbol at `address` in a loaded library: 1 for a function (STT_FUNC or
+/// STT_GNU_IFUNC), 0 for anything else (data, TLS, …), -1 when it cannot be told (no ELF
+/// symbol table entry, or not Linux). Uses glibc's dladdr1(RTLD_DL_SYMENT).
+int borderline_symbol_is_function(const void *address);
+
+/// renameat2(from, to, RENAME_EXCHANGE): swaps two existing paths atomically. 0 on success,
+/// else -1 with errno (EINVAL or ENOSYS where the file system or kernel cannot).
+int borderline_rename_exchange(const char *from, const char *to);
+
+/// renameat2(from, to, RENAME_NOREPLACE): renames unless `to` exists (then -1, errno EEXIST).
+int borderline_rename_noreplace(const char *from, const char *to);
+
+#endif
