@@ -22,9 +22,11 @@ includes=(-I "$modules")
 for shim in Sources/Core/Sources/C*/; do includes+=(-I "$shim"); done
 # C targets of the core: SwiftPM writes their module maps into the build folder.
 for map in "$build"/C*.build/module.modulemap; do [ -e "$map" ] && includes+=(-Xcc "-fmodule-map-file=$map"); done
-# System-library modules of the core's dependencies (ZIPFoundation's CZlib) keep their map in the checkout.
-for map in .build/checkouts/*/Sources/*/module.modulemap; do [ -e "$map" ] && includes+=(-Xcc "-fmodule-map-file=$map"); done
 for header in Sources/Core/Sources/C*/include; do [ -d "$header" ] && includes+=(-I "$header"); done
+# C modules of the core's package dependencies (ZIPFoundation's zlib, …).
+checkouts="$(dirname "$build")/checkouts"
+[ -d "$checkouts" ] || checkouts=".build/checkouts"
+while IFS= read -r map; do includes+=(-I "$(dirname "$map")"); done < <(find "$checkouts" -name module.modulemap 2>/dev/null)
 for flag in $(pkg-config --cflags-only-I hdf5 freetype2 2>/dev/null); do includes+=("$flag"); done
 
 dump=$(mktemp)

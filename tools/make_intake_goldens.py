@@ -18,6 +18,8 @@ d(sum(cotangent * logits))/dx from the framework's own autograd; x is NCHW):
     resnet.onnx              a small ResNet (BasicBlocks with BatchNorm, a strided 1x1 downsample,
                              max pooling, adaptive average pooling, Linear), torch.onnx.export with
                              the TorchScript exporter (dynamo=False), opset 17, dynamic batch axis.
+    ops.typed.onnx           ops.onnx with every tensor in the typed fields (float_data,
+                             int64_data) instead of raw_data.
     resnet.dynamo.onnx(.data) the same model through the default dynamo exporter (opset 18), whose
                              weights go to the external data file beside it.
     mobilenet.onnx           (exported without constant folding, so BatchNormalization nodes stay)
@@ -200,6 +202,26 @@ def export(model: nn.Module, path: Path, dynamo: bool, fold: bool = True):
                           dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
 
 
+def typed_fields(source: Path, target: Path):
+    """The same model with every tensor (initializers, Constant values) in the typed fields
+    (float_data, int64_data) instead of raw_data, as some exporters write them."""
+    import onnx
+    from onnx import helper, numpy_helper
+    m = onnx.load(str(source))
+
+    def retype(t):
+        a = numpy_helper.to_array(t)
+        return helper.make_tensor(t.name, t.data_type, list(t.dims), a.flatten().tolist(), raw=False)
+    for i, t in enumerate(m.graph.initializer):
+        m.graph.initializer[i].CopyFrom(retype(t))
+    for n in m.graph.node:
+        for a in n.attribute:
+            if a.type == onnx.AttributeProto.TENSOR:
+                a.t.CopyFrom(retype(a.t))
+    assert not any(t.HasField("raw_data") for t in m.graph.initializer)
+    onnx.save(m, str(target))
+
+
 def check_onnxruntime(path: Path, x: np.ndarray, logits: np.ndarray):
     import onnxruntime as ort
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -243,6 +265,10 @@ def torch_models():
         # folds them into the convolutions otherwise) and the Identity nodes of shared weights.
         export(model, path, dynamo=False, fold=name != "mobilenet")
         check_onnxruntime(path, x, logits)
+        if name == "ops":
+            typed = OUT / "ops.typed.onnx"
+            typed_fields(path, typed)
+            check_onnxruntime(typed, x, logits)
         if name == "resnet":
             dyn = OUT / f"{name}.dynamo.onnx"
             for p in [dyn, OUT / f"{name}.dynamo.onnx.data"]:

@@ -155,7 +155,10 @@ final class GradientAttackTests: XCTestCase {
         }
         let one = try chunked.vjp(g.x, cotangentFromLogits: cotangent)
         let two = try TwoPass(chunked).vjp(g.x, cotangentFromLogits: cotangent)
-        XCTAssertLessThan(AttackFixtures.maxError(one.output, two.output), 1e-6)
-        XCTAssertLessThan(AttackFixtures.maxError(one.inputGradient, two.inputGradient), 1e-6)
+        // The two paths run different kernels (the lane plan's fused vjp and its forward), so they
+        // agree to float rounding relative to the values' size, not bit for bit.
+        let logitScale = max(1, one.output.scalars.map(abs).max() ?? 1), gradientScale = max(1e-6, one.inputGradient.scalars.map(abs).max() ?? 1)
+        XCTAssertLessThan(AttackFixtures.maxError(one.output, two.output) / logitScale, 2e-6)
+        XCTAssertLessThan(AttackFixtures.maxError(one.inputGradient, two.inputGradient) / gradientScale, 1e-5)
     }
 }

@@ -87,12 +87,18 @@ final class IntakeGoldenTests: XCTestCase {
         XCTAssertFalse(types.contains("Softmax"))
     }
 
+    /// The same graph with every tensor in float_data/int64_data instead of raw_data.
+    func testInitializersInTypedFields() throws {
+        try check("ops.typed.onnx", against: "ops")
+    }
+
     func testKeras3ArchiveWithRescalingAndNestedModels() throws {
         let (_, _, model) = try check("functional.keras", against: "functional")
         let names = model.nodes.map(\.name)
         XCTAssertTrue(names.contains("base.conv_a"), "layers of the nested base are named base.<layer>: \(names)")
         XCTAssertTrue(names.contains("head_block.pw"), "\(names)")
         XCTAssertEqual(model.nodes.first?.layer.typeName, "Rescaling")
+        XCTAssertEqual(model.inputBox, try InputBox(lower: 0, upper: 255), "Rescaling(1/255) first: pixel values are the valid inputs")
         XCTAssertEqual(model.metadata["keras_version"]?.stringValue?.hasPrefix("3."), true)
     }
 

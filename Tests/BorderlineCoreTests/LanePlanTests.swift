@@ -93,6 +93,35 @@ final class LanePlanTests: XCTestCase {
         }
     }
 
+    /// Training through the plan (`ClassifierTraining` → `backpropagate`) takes the same Adam steps
+    /// as training layer by layer, and learns.
+    func testTrainingThroughThePlanMatchesLayerByLayer() throws {
+        var g = RandomGenerator(seed: 11)
+        let images = g.uniform(shape: [96, 1, 28, 28], low: 0, high: 1)
+        // Class = which half of the image is brighter.
+        let labels = (0..<96).map { n in
+            images.scalars[(n * 784)..<(n * 784 + 392)].reduce(0, +) > images.scalars[(n * 784 + 392)..<((n + 1) * 784)].reduce(0, +) ? 1 : 0
+        }
+        let data = try Dataset(name: "halves", images: images, labels: labels, classNames: (0..<10).map(String.init))
+        var configuration = TrainingConfiguration()
+        configuration.epochs = 2
+        configuration.batchSize = 32
+        configuration.learningRate = 0.003
+        var trained: [[Float]] = [], losses: [[Float]] = []
+        for enabled in [true, false] {
+            LaneKernels.plansEnabled = enabled
+            let model = try Model.fashionCNN(seed: 9)
+            XCTAssertEqual(model.lanePlan != nil, enabled)
+            let history = try ClassifierTraining.train(model, on: data, configuration: configuration)
+            losses.append(history.map(\.trainLoss))
+            trained.append(model.namedParameters.flatMap { $0.parameter.value.scalars })
+        }
+        XCTAssertLessThan(losses[0][1], losses[0][0], "the loss falls")
+        for (a, b) in zip(losses[0], losses[1]) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+        let worst = zip(trained[0], trained[1]).map { abs($0 - $1) }.max() ?? 0
+        XCTAssertLessThan(worst, 1e-4, "6 Adam steps through the plan and layer by layer end at the same weights")
+    }
+
     func testThreadSplitEqualsOnePass() throws {
         let model = try Model.fashionCNN(seed: 4)
         var g = RandomGenerator(seed: 2)

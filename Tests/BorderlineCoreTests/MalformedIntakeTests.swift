@@ -77,6 +77,17 @@ final class MalformedIntakeTests: XCTestCase {
         IOTestSupport.expectError(.unreadableFile, containing: [cut, "Keras 3 .keras", "truncated"]) { _ = try Model.load(contentsOf: cut) }
     }
 
+    func testDamagedKerasArchiveFailsItsChecksum() throws {
+        let p = path("damaged.keras")
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: try fixture("functional.keras"))))
+        // A byte inside the stored model.weights.h5 (the archive is not compressed).
+        let weights = Data("model.weights.h5".utf8)
+        let at = try XCTUnwrap(Data(bytes).range(of: weights)).upperBound + 4000
+        bytes[at] ^= 0x5a
+        try Data(bytes).write(to: URL(fileURLWithPath: p))
+        IOTestSupport.expectError(.unreadableFile, containing: [p, "model.weights.h5", "CRC-32", "damaged"]) { _ = try Model.load(contentsOf: p) }
+    }
+
     func testKerasArchiveWithoutWeights() throws {
         let p = try fixture("bad/no_weights.keras")
         IOTestSupport.expectError(.missingEntry, containing: [p, "no model.weights.h5", "config.json"]) { _ = try Model.load(contentsOf: p) }
@@ -115,5 +126,39 @@ final class MalformedIntakeTests: XCTestCase {
     func testTorchFileRenamedKerasIsStillRecognised() throws {
         let p = try copy("bad/checkpoint.pt", to: "model.keras")
         IOTestSupport.expectError(.unreadableFile, containing: [p, "torch.save"]) { _ = try Model.load(contentsOf: p) }
+    }
+}
+
+/// Damaged copies of good files — bytes overwritten at seeded random places — must load or fail
+/// with a `BorderlineError`, never trap.
+final class DamagedIntakeFileTests: XCTestCase {
+    func testDamagedONNXAndKerasFilesNeverTrap() throws {
+        let dir = try IOTestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var generator = RandomGenerator(seed: 15)
+        // BORDERLINE_FUZZ_TRIALS raises the count for a longer local run.
+        let trials = Int(ProcessInfo.processInfo.environment["BORDERLINE_FUZZ_TRIALS"] ?? "") ?? 60
+        let only = ProcessInfo.processInfo.environment["BORDERLINE_FUZZ_FILES"].map { $0.split(separator: ",").map(String.init) }
+        for name in only ?? ["ops.onnx", "resnet.onnx", "bad/wrong_shape.keras", "functional.h5"] {
+            let original = try Data(contentsOf: URL(fileURLWithPath: try IntakeGoldenTests.fixture(name)))
+            var outcomes = [0, 0]
+            for trial in 0..<trials {
+                var bytes = [UInt8](original)
+                for _ in 0..<(1 + trial % 4) {
+                    let at = Int(generator.uniform(shape: [1], low: 0, high: Float(bytes.count)).scalars[0]) % bytes.count
+                    bytes[at] = UInt8(Int(generator.uniform(shape: [1], low: 0, high: 256).scalars[0]) & 0xff)
+                }
+                let p = dir.appendingPathComponent("\(trial)-" + URL(fileURLWithPath: name).lastPathComponent).path
+                try Data(bytes).write(to: URL(fileURLWithPath: p))
+                do {
+                    _ = try Model.load(contentsOf: p)
+                    outcomes[0] += 1
+                } catch let e as BorderlineError {
+                    XCTAssertTrue(e.description.contains(p), "\(e) does not name the file")
+                    outcomes[1] += 1
+                }
+            }
+            XCTAssertEqual(outcomes[0] + outcomes[1], trials, name)
+        }
     }
 }

@@ -57,7 +57,7 @@ if arguments.contains("--intake") {
     let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Tests/BorderlineCoreTests/Golden/intake")
     let fixtures = [("resnet.onnx", "resnet"), ("resnet.dynamo.onnx", "resnet"), ("mobilenet.onnx", "mobilenet"),
-                    ("ops.onnx", "ops"), ("functional.keras", "functional"), ("functional.h5", "functional"),
+                    ("ops.onnx", "ops"), ("ops.typed.onnx", "ops"), ("functional.keras", "functional"), ("functional.h5", "functional"),
                     ("resnet.borderline.h5", "resnet"), ("mobilenet.borderline.h5", "mobilenet"), ("ops.borderline.h5", "ops")]
     print("fixture                  load ms  max |Δ logit|  max |Δ grad| / max |grad|")
     for (file, name) in fixtures {
@@ -186,7 +186,8 @@ if wants("W7") {
     let classifier = ModelClassifier(fcn, batchSize: 1000)
     let s = try classifier.predictions(a0), t = try classifier.predictions(b0)
     let rows = (0..<pairs).filter { s[$0] != t[$0] }
-    print("# W7: \(rows.count) of \(pairs) pairs straddle two classes")
+    // On stderr: compare.py takes the last "#" line of stdout as the header.
+    FileHandle.standardError.write("# W7: \(rows.count) of \(pairs) pairs straddle two classes\n".data(using: .utf8)!)
     let from = a0.gather(batch: rows), to = b0.gather(batch: rows)
     let config = BoundaryBisection.Configuration(tolerance: 1e-6, maxSteps: 20)
     for (name, c) in [("split", classifier as any Classifier), ("plain", Opaque(classifier))] {

@@ -33,12 +33,28 @@ INLINE void NS(conv_block)(const bk_conv_desc *d, int psh, int psw, const float 
             for (int wy = 0; wy < d->PKH; wy++) {
                 for (int wx = 0; wx < d->PKW; wx++) {
                     const float *xp = xb + (long)(py * psh + wy) * d->x_rs + (long)(px * psw + wx) * d->x_xs;
-                    V acc[OB];
-                    for (int k = 0; k < OB; k++) acc[k] = SPLAT(0);
+                    // U independent partial sums per channel when there are few channels, so
+                    // the FMAs do not wait on each other's latency (one output channel — the
+                    // input gradient of a first layer — would otherwise be one serial chain).
+                    const int U = 2 * OB <= OB_FWD ? (OB == 1 ? 4 : 2) : 1;
+                    V part[OB][U];
+                    for (int k = 0; k < OB; k++) for (int u = 0; u < U; u++) part[k][u] = SPLAT(0);
                     const float *wt = w + o0;
-                    for (int t = 0; t < T; t++, wt += O) {
+                    int t = 0;
+                    for (; t + U <= T; t += U, wt += U * O) {
+                        for (int u = 0; u < U; u++) {
+                            V v = LOAD(xp + off[t + u]);
+                            for (int k = 0; k < OB; k++) part[k][u] += wt[u * O + k] * v;
+                        }
+                    }
+                    for (; t < T; t++, wt += O) {
                         V v = LOAD(xp + off[t]);
-                        for (int k = 0; k < OB; k++) acc[k] += wt[k] * v;
+                        for (int k = 0; k < OB; k++) part[k][0] += wt[k] * v;
+                    }
+                    V acc[OB];
+                    for (int k = 0; k < OB; k++) {
+                        acc[k] = part[k][0];
+                        for (int u = 1; u < U; u++) acc[k] += part[k][u];
                     }
                     int widx = wy * d->PKW + wx;
                     if (widx == 0) {

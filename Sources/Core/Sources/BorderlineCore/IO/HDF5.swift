@@ -857,6 +857,16 @@ public final class HDF5Dataset: HDF5Object {
         }
         var dims = [hsize_t](repeating: 0, count: Int(rank))
         if rank > 0 { H5Sget_simple_extent_dims(space, &dims, nil) }
+        // A damaged header can declare any size: refuse shapes whose element count overflows.
+        var elements: UInt64 = 1
+        for d in dims {
+            let (product, overflow) = elements.multipliedReportingOverflow(by: UInt64(d))
+            guard !overflow, product < 1 << 48 else {
+                _ = H5Dclose(id)
+                throw BorderlineError(.unreadableFile, "dataset \(path) declares the impossible shape \(dims); the file looks damaged", file: file.path)
+            }
+            elements = product
+        }
         self.shape = dims.map { Int($0) }
         self.elementType = HDF5Object.elementType(of: type)
         super.init(file: file, id: id, path: path) { H5Dclose($0) }
@@ -878,8 +888,23 @@ public final class HDF5Dataset: HDF5Object {
         }
     }
 
+    /// Checks, before anything is allocated, that the declared shape is backed by stored bytes
+    /// (compression shrinks data by at most about 1000×): a damaged header would otherwise make
+    /// the reader allocate terabytes.
+    private func checkStorage(bytesPerElement: Int) throws {
+        try enter()
+        guard count > 0 else { return }
+        let stored = H5Dget_storage_size(id)
+        let needed = Double(count) * Double(bytesPerElement)
+        guard needed <= Double(stored) * 1100 + Double(1 << 20) else {
+            throw error(.unreadableFile,
+                "dataset \(path) declares shape \(shape) (\(Int(needed)) bytes) but stores only \(stored) bytes; the file looks truncated or damaged")
+        }
+    }
+
     /// The data as `Float` with the dataset's shape; float64 and integer data are converted.
     public func readTensor() throws -> Tensor {
+        try checkStorage(bytesPerElement: 4)
         var values = [Float](repeating: 0, count: count)
         try values.withUnsafeMutableBytes { try read(memType: bl_h5t_native_float(), into: $0.baseAddress, expecting: "numbers") }
         return Tensor(shape: shape, scalars: values)
@@ -898,6 +923,7 @@ public final class HDF5Dataset: HDF5Object {
         case .signedInteger, .unsignedInteger: break
         default: throw error(.unreadableFile, "dataset \(path) holds \(elementType) values; expected integers")
         }
+        try checkStorage(bytesPerElement: 8)
         var values = [Int64](repeating: 0, count: count)
         try values.withUnsafeMutableBytes { try read(memType: bl_h5t_native_int64(), into: $0.baseAddress, expecting: "integers") }
         return values
@@ -908,6 +934,7 @@ public final class HDF5Dataset: HDF5Object {
         guard elementType == .unsignedInteger(bytes: 1) else {
             throw error(.unreadableFile, "dataset \(path) holds \(elementType) values; expected uint8")
         }
+        try checkStorage(bytesPerElement: 1)
         var values = [UInt8](repeating: 0, count: count)
         try values.withUnsafeMutableBytes { try read(memType: bl_h5t_native_uint8(), into: $0.baseAddress, expecting: "uint8") }
         return values

@@ -32,10 +32,17 @@ struct KerasArchive {
                 return nil
             }
             var data = Data()
+            let checksum: CRC32
             do {
-                _ = try archive.extract(e, skipCRC32: false) { chunk in data.append(chunk) }
+                checksum = try archive.extract(e, skipCRC32: false) { chunk in data.append(chunk) }
             } catch {
                 throw BorderlineError(.unreadableFile, "cannot extract \(name) from the Keras 3 archive (\(error)); the file may be truncated or damaged", file: path)
+            }
+            // ZIPFoundation returns the checksum of what it extracted; comparing it is the caller's job.
+            guard checksum == e.checksum else {
+                throw BorderlineError(.unreadableFile,
+                    "\(name) in the Keras 3 archive fails its CRC-32 check (stored \(String(e.checksum, radix: 16)), read \(String(checksum, radix: 16))): the file is damaged; copy or save it again",
+                    file: path)
             }
             return data
         }

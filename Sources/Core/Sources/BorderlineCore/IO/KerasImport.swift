@@ -162,12 +162,26 @@ struct KerasImporter {
             embedding = KerasImporter.penultimateEmbedding(builder.nodes, output: outputNode)
         }
         if classNames.count != Tensor.count(of: builder.shape(outputNode)) { classNames = [] }
+        let model: Model
         do {
-            return try Model(inputShape: builder.inputShape, nodes: builder.nodes, outputNode: outputNode, embeddingNode: embedding,
-                             classNames: classNames, metadata: metadata)
+            model = try Model(inputShape: builder.inputShape, nodes: builder.nodes, outputNode: outputNode, embeddingNode: embedding,
+                              classNames: classNames, metadata: metadata)
         } catch let e as BorderlineError {
             throw e.inFile(path)
         }
+        if let box = KerasImporter.pixelInputBox(model) { model.inputBox = box }
+        return model
+    }
+
+    /// `[0, 255]` for a model whose input goes straight into `Rescaling(1/255)` or
+    /// `Rescaling(1/127.5, …)`, Keras's idioms for byte images: the valid raw inputs are pixel
+    /// values, not the unit box.
+    static func pixelInputBox(_ model: Model) -> InputBox? {
+        let readers = model.nodes.filter { $0.inputs.contains(-1) }
+        guard readers.count == 1, let rescaling = readers[0].layer as? Rescaling, rescaling.scaleValues.count == 1 else { return nil }
+        let s = rescaling.scaleValues[0]
+        guard abs(255 * s - 1) < 1e-6 || abs(127.5 * s - 1) < 1e-6 else { return nil }
+        return try? InputBox(lower: 0, upper: 255)
     }
 
     /// Converts the layers of one model (the whole model, or a nested one) whose input layer is

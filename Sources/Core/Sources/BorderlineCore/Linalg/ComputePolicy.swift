@@ -6,9 +6,10 @@ import Foundation
 ///
 /// - Models with convolutions or pooling run large inference batches **split across threads**,
 ///   each thread doing whole forward/backward passes on its share of the rows with
-///   single-threaded OpenBLAS. Their sgemms are tall and skinny (conv1 of the CNN: 173,056 × 10 ×
-///   9 at batch 256), which OpenBLAS's own threading splits badly: on 2 cores splitting gave 1.7×
-///   over one pass while 2 BLAS threads gave nothing.
+///   single-threaded OpenBLAS. On the im2col path their sgemms are tall and skinny (conv1 of the
+///   CNN: 173,056 × 10 × 9 at batch 256), which OpenBLAS's own threading splits badly: on 2 cores
+///   splitting gave 1.7× over one pass while 2 BLAS threads gave nothing. The lane kernels
+///   (``LanePlan``) are single-threaded by design, so the same split is what spreads them.
 /// - Dense-only models run one pass with **OpenBLAS threading**: their sgemms (256 × 784 × 50)
 ///   split well inside OpenBLAS (1.3× over 1 thread), and batch splitting only added overhead.
 ///

@@ -190,7 +190,20 @@ final class LanePlan {
             buffers[slot] = (p, bytes / 4)
             return p
         }
+        /// Floats held, all buffers together.
+        var floats: Int { buffers.values.reduce(0) { $0 + $1.count } }
         deinit { for b in buffers.values { free(b.pointer) } }
+    }
+
+    /// A workspace larger than this (floats; 256 MiB) is freed after its call instead of being
+    /// kept: one huge batch should not pin its memory for the model's lifetime.
+    static let keptWorkspaceLimit = 64 << 20
+
+    private func giveBack(_ w: Workspace) {
+        guard w.floats <= LanePlan.keptWorkspaceLimit else { return }
+        lock.lock()
+        idle.append(w)
+        lock.unlock()
     }
 
     private let lock = NSLock()
@@ -199,7 +212,7 @@ final class LanePlan {
         lock.lock()
         let w = idle.popLast() ?? Workspace()
         lock.unlock()
-        defer { lock.lock(); idle.append(w); lock.unlock() }
+        defer { giveBack(w) }
         return try body(w)
     }
 
@@ -370,7 +383,7 @@ final class LanePlan {
     /// the trainable parameters when `parameterGradients`. Returns the workspace.
     func finishGradient(_ pending: PendingGradient, outputGradient g: Tensor, parameterGradients: Bool, inputGradient: Bool) -> Tensor? {
         let ws = pending.workspace, x = pending.x, N = pending.N, n = x.batchSize, L = lanes
-        defer { lock.lock(); idle.append(ws); lock.unlock() }
+        defer { giveBack(ws) }
         let lastStep = steps.count - 1
         precondition(g.shape == pending.output.shape, "LanePlan: gradient shape \(g.shape) ≠ output shape \(pending.output.shape)")
         let F = pending.output.sampleCount

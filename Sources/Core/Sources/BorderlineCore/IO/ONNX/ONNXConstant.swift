@@ -95,8 +95,14 @@ struct ONNXConstant: Equatable {
             guard d >= 0, d < 1 << 40 else { throw fail(.invalidConfiguration, "has dimension \(d) in \(t.dims)") }
             return Int(d)
         }
-        let count = dims.reduce(1, *)
-        guard count < 1 << 31 else { throw fail(.invalidConfiguration, "has \(count) elements, more than Borderline reads") }
+        var count = 1
+        for d in dims {
+            let (product, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow, product < 1 << 31 else {
+                throw fail(.invalidConfiguration, "has dimensions \(dims), more elements than Borderline reads")
+            }
+            count = product
+        }
         if t.hasSegment { throw fail(.invalidConfiguration, "is stored in segments, which Borderline does not read") }
         guard let type = Onnx_TensorProto.DataType(rawValue: Int(t.dataType)) else {
             throw fail(.invalidConfiguration, "has unknown data_type \(t.dataType)")

@@ -131,6 +131,10 @@ struct ONNXConversion {
             }
             sample.append(Int(v))
         }
+        guard sample.allSatisfy({ $0 <= 1 << 20 }), sample.reduce(1.0, { $0 * Double($1) }) <= Double(1 << 28) else {
+            throw BorderlineError(.invalidConfiguration,
+                "the ONNX input '\(input.name)' has sample shape \(sample), larger than Borderline handles", file: path)
+        }
         if case .dimValue(let b)? = dims[0].value { exportBatch = b } else { exportBatch = nil }
         builder = GraphBuilder(inputShape: sample)
         initial[input.name] = .tensor(node: -1, shape: sample)
