@@ -87,6 +87,46 @@ final class ScaleOutCLITests: XCTestCase {
         XCTAssertEqual(clash.status, 2, clash.stderr)
     }
 
+    /// Every in-tree plugin, each on every ordered pair of 3 classes with small settings: 3 shards
+    /// merged == one process. Region's whole-run analysis runs at the merge; slices reads
+    /// bisection's sets (`third-point=stored`); flip-point spreads start images over the run's pairs.
+    func testEveryInTreePluginGivesTheSameFolderShardedAndUnsharded() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let runs: [(String, [String])] = [
+            ("bisection", ["--samples", "6", "--images-per-class", "30"]),
+            ("flip-point", ["--plugin", "flip-point", "--samples", "4", "--images-per-class", "30"]),
+            ("latent", ["--plugin", "latent", "--classes", "5,7,9", "--samples", "4", "--images-per-class", "30", "--set", "latent.max-steps=100"]),
+            ("slices", ["--plugin", "slices", "--plugin", "bisection", "--samples", "4", "--images-per-class", "20", "--set", "slices.grid=16",
+                        "--set", "slices.window-grid=16", "--set", "slices.steps=5", "--set", "slices.profile-points=5",
+                        "--set", "slices.third-point=stored", "--set", "slices.stored-from=bisection/random-pair-bisection"]),
+            ("region", ["--plugin", "region", "--samples", "2", "--images-per-class", "20", "--set", "region.images=6",
+                        "--set", "region.benign-images=10", "--set", "region.radius-images=10", "--set", "region.radius-max=0.1",
+                        "--set", "region.radius-step=0.05", "--set", "region.selection-samples=10", "--set", "region.region-samples=20",
+                        "--set", "region.directions=64", "--set", "region.coarse-steps=4", "--set", "region.bisection-steps=4",
+                        "--set", "region.pgd-steps=3", "--set", "region.detector-epochs=2", "--set", "region.plot-images=1",
+                        "--set", "region.attacks=fgsm,pgd-linf"]),
+        ]
+        for (name, options) in runs {
+            var settings = ["--pairs", "all-ordered", "--seed", "2", "--quiet"] + options
+            if !options.contains("--classes") { settings += ["--classes", "0,1,6"] }
+            let whole = dir.appendingPathComponent("\(name)-whole").path
+            let one = try run(["run"] + settings + ["--out", whole])
+            XCTAssertEqual(one.status, 0, "\(name): \(one.stderr)")
+            var shards: [String] = []
+            for i in 0..<3 {
+                let out = dir.appendingPathComponent("\(name)-\(i)").path
+                let r = try run(["run"] + settings + ["--shard", "\(i)/3", "--out", out])
+                XCTAssertEqual(r.status, 0, "\(name) shard \(i): \(r.stderr)")
+                shards.append(out)
+            }
+            let merged = dir.appendingPathComponent("\(name)-merged").path
+            let m = try run(["merge"] + shards + ["-o", merged, "--quiet"])
+            XCTAssertEqual(m.status, 0, "\(name) merge: \(m.stderr)")
+            try assertEqualFolders(whole, merged, name)
+        }
+    }
+
     /// The journal folder of the running run `final` once it holds `steps` finished pairs (the
     /// process is then working on the next pair).
     func waitForJournal(of final: String, steps: Int, process: Process) throws -> String {
