@@ -15,7 +15,7 @@ A set is either a Borderline run folder's results.h5 group (`RUN:pair_1_2/deepdi
 written by tools/deepdig_torch_reference.py --save (`FILE.h5`). For example:
 
     python3 tools/deepdig_authors_gap.py --model ../shared/fixtures/authors-cnn/state_dict.h5 \
-        --st /tmp/run:pair_1_2/deepdig --ts /tmp/run:pair_2_1/deepdig --source 1 --target 2
+        --st /tmp/run:deepdig/pair_1_2/deepdig --ts /tmp/run:deepdig/pair_2_1/deepdig --source 1 --target 2
 """
 import argparse, gzip, json, random
 import numpy as np, h5py, torch, torch.nn as nn, torch.nn.functional as F
