@@ -28,8 +28,7 @@ import Foundation
 ///
 /// **Defaults** are Carlini & Wagner's reference code (`l2_attack.py`): κ = 0, c₀ = 10⁻³,
 /// 9 binary-search steps, learning rate 10⁻², early abort — except 1000 rather than 10,000
-/// iterations per step (with early abort, 10× the time for a distortion docs/attacks.md measures
-/// to be the same to within 2 %).
+/// iterations per step (a tenth of the worst-case time; `iterations` sets the reference's).
 public struct CarliniWagnerL2: AdversarialAttack, Sendable {
     public var confidence: Float
     public var initialConstant: Float
