@@ -24,22 +24,28 @@ public struct FastGradientSignMethod: AdversarialAttack {
                        goal: AttackGoal, seed: UInt64 = 0, progress: (any ProgressReporter)? = nil) throws -> AttackResult {
         let classes = try AttackSupport.validate(classifier, inputs: inputs, labels: labels, goal: goal, domain: domain, attack: name)
         try AttackSupport.requireNonNegative(epsilon, "epsilon", attack: name)
-        let box = try AttackSupport.box(domain, for: classifier, attack: name)
         progress?.begin("fgsm", total: 1)
-        var adversarials = inputs
-        if inputs.batchSize > 0 {
-            let g = try AttackSupport.crossEntropyGradient(classifier, inputs, classes: classes, targeted: goal.isTargeted)
-            let eps = epsilon
-            adversarials.withUnsafeMutableBufferPointer { x in
-                g.withUnsafeBufferPointer { g in
-                    for i in 0..<x.count { x[i] += eps * AttackSupport.sign(g[i]) }
-                }
-            }
-            box.clamp(&adversarials)
-        }
+        let adversarials = try perturb(classifier, inputs: inputs, classes: classes, targeted: goal.isTargeted)
         let result = try AttackResult(classifier: classifier, inputs: inputs, adversarials: adversarials, labels: labels, goal: goal)
         progress?.update(completed: 1, detail: "")
         progress?.end(summary: String(format: "fgsm: %.1f%% succeeded", 100 * result.successRate))
         return result
+    }
+
+    /// `x′` for a batch whose arguments were checked (`classes`: the steering class of every
+    /// row); adversarial training (``ClassifierTraining``) calls this once per mini-batch.
+    func perturb(_ classifier: any DifferentiableClassifier, inputs: Tensor, classes: [Int], targeted: Bool) throws -> Tensor {
+        var adversarials = inputs
+        guard inputs.batchSize > 0 else { return adversarials }
+        let box = try AttackSupport.box(domain, for: classifier, attack: name)
+        let g = try AttackSupport.crossEntropyGradient(classifier, inputs, classes: classes, targeted: targeted)
+        let eps = epsilon
+        adversarials.withUnsafeMutableBufferPointer { x in
+            g.withUnsafeBufferPointer { g in
+                for i in 0..<x.count { x[i] += eps * AttackSupport.sign(g[i]) }
+            }
+        }
+        box.clamp(&adversarials)
+        return adversarials
     }
 }

@@ -79,35 +79,11 @@ public struct ProjectedGradientDescent: AdversarialAttack {
         progress?.begin(name, total: steps * restarts)
         let targeted = goal.isTargeted
         for restart in 0..<(n > 0 ? restarts : 0) {
-            var x = inputs
-            if randomStart {
-                var rng = restart == 0 ? RandomGenerator(seed: seed) : RandomGenerator(seed: seed).derived(UInt64(restart))
-                let start = randomPoints(count: n, dimension: d, rng: &rng)
-                x.withUnsafeMutableBufferPointer { p in
-                    start.withUnsafeBufferPointer { s in for i in 0..<p.count { p[i] += s[i] } }
-                }
-                project(&x, around: inputs, box: box)
-            }
+            var x = start(inputs, seed: restart == 0 ? seed : nil, restart: restart, originalSeed: seed, box: box)
             for step in 0..<steps {
                 let pass = try AttackSupport.crossEntropyVJP(classifier, x, classes: classes, targeted: targeted)
                 if bestIterate { consider(x, logits: pass.output) }   // scores xᵏ from the pass that steps from it
-                let g = pass.inputGradient
-                let alpha = stepSize
-                x.withUnsafeMutableBufferPointer { p in
-                    g.withUnsafeBufferPointer { g in
-                        switch norm {
-                        case .linf:
-                            for i in 0..<p.count { p[i] += alpha * AttackSupport.sign(g[i]) }
-                        case .l2:
-                            for r in 0..<n {
-                                let gn = VectorKernels.dot(g.baseAddress! + r * d, g.baseAddress! + r * d, count: d).squareRoot()
-                                guard gn > 0 else { continue }
-                                let scale = alpha / gn
-                                for i in r * d..<(r + 1) * d { p[i] += scale * g[i] }
-                            }
-                        }
-                    }
-                }
+                ascend(&x, along: pass.inputGradient)
                 project(&x, around: inputs, box: box)
                 progress?.update(completed: restart * steps + step + 1, detail: restarts > 1 ? "restart \(restart + 1)/\(restarts)" : "")
             }
@@ -117,6 +93,55 @@ public struct ProjectedGradientDescent: AdversarialAttack {
         let result = try AttackResult(classifier: classifier, inputs: inputs, adversarials: best, labels: labels, goal: goal)
         progress?.end(summary: String(format: "%@: %.1f%% succeeded", name, 100 * result.successRate))
         return result
+    }
+
+    /// The last iterate of one run for a batch whose arguments were checked (`classes`: the
+    /// steering class of every row). Adversarial training (``ClassifierTraining``) calls this
+    /// directly, once per mini-batch, so no success bookkeeping is paid for.
+    func perturb(_ classifier: any DifferentiableClassifier, inputs: Tensor, classes: [Int], targeted: Bool, seed: UInt64,
+                 stepFinished: (Int) -> Void = { _ in }) throws -> Tensor {
+        let box = try AttackSupport.box(domain, for: classifier, attack: name)
+        var x = start(inputs, seed: seed, restart: 0, originalSeed: seed, box: box)
+        for step in 0..<(inputs.batchSize > 0 ? steps : 0) {
+            ascend(&x, along: try AttackSupport.crossEntropyGradient(classifier, x, classes: classes, targeted: targeted))
+            project(&x, around: inputs, box: box)
+            stepFinished(step + 1)
+        }
+        return x
+    }
+
+    /// `x⁰`: the inputs, or with `randomStart` a random point of the ε-ball around them (restart
+    /// 0 draws from `seed`, restart `i` from a stream derived from the seed and `i`).
+    private func start(_ inputs: Tensor, seed: UInt64?, restart: Int, originalSeed: UInt64, box: InputBox) -> Tensor {
+        var x = inputs
+        guard randomStart, inputs.batchSize > 0 else { return x }
+        var rng = seed.map { RandomGenerator(seed: $0) } ?? RandomGenerator(seed: originalSeed).derived(UInt64(restart))
+        let offsets = randomPoints(count: inputs.batchSize, dimension: inputs.sampleCount, rng: &rng)
+        x.withUnsafeMutableBufferPointer { p in
+            offsets.withUnsafeBufferPointer { s in for i in 0..<p.count { p[i] += s[i] } }
+        }
+        project(&x, around: inputs, box: box)
+        return x
+    }
+
+    /// One step of size `α` along `sign(g)` (L∞) or `g/‖g‖₂` (L2), row by row.
+    private func ascend(_ x: inout Tensor, along g: Tensor) {
+        let n = x.batchSize, d = x.sampleCount, alpha = stepSize
+        x.withUnsafeMutableBufferPointer { p in
+            g.withUnsafeBufferPointer { g in
+                switch norm {
+                case .linf:
+                    for i in 0..<p.count { p[i] += alpha * AttackSupport.sign(g[i]) }
+                case .l2:
+                    for r in 0..<n {
+                        let gn = VectorKernels.dot(g.baseAddress! + r * d, g.baseAddress! + r * d, count: d).squareRoot()
+                        guard gn > 0 else { continue }
+                        let scale = alpha / gn
+                        for i in r * d..<(r + 1) * d { p[i] += scale * g[i] }
+                    }
+                }
+            }
+        }
     }
 
     /// Perturbations uniform in the ε-ball of the attack's norm, one per row.
