@@ -141,7 +141,7 @@ final class BoundaryAtlasTests: XCTestCase {
         XCTAssertTrue(atlas.meanDistance[0][2].isNaN, "no crossing, no distance")
         // Ranking: the two pairs with crossings first, by pooled distance; the 0–2 pair last.
         XCTAssertEqual(atlas.ranking.source.count, 3)
-        XCTAssertEqual(Array(zip(atlas.ranking.source, atlas.ranking.target).last.map { [$0.0, $0.1] } ?? []), [0, 2])
+        XCTAssertEqual([atlas.ranking.source.last, atlas.ranking.target.last], [0, 2])
         XCTAssertLessThanOrEqual(atlas.ranking.meanDistance[0], atlas.ranking.meanDistance[1])
         XCTAssertEqual(atlas.fragile.rows.count, 3)
         XCTAssertTrue(atlas.fragile.isKey)

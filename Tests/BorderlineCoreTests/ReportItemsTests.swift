@@ -18,7 +18,7 @@ final class ReportItemsTests: XCTestCase {
 
     func testHighlightsAndKeyFlagsAreReportLeavesAndRoundTrip() throws {
         let image = try PNGImage(width: 2, height: 2, colour: [9, 8, 7])
-        let value = Section(highlights: [ResultHighlight("success", value: 0.875, unit: "%"), ResultHighlight("distance", value: .nan, unit: "L2")],
+        let value = Section(highlights: [ResultHighlight("success", value: 0.875, unit: "%"), ResultHighlight("distance", value: 2.5, unit: "L2")],
                             best: ResultHighlight("pairs", value: 45, detail: "all"),
                             table: ResultTable(title: "t", columns: ["a"], rows: [["1"]], key: true),
                             picture: ResultPicture(name: "p", caption: "c", image: image, key: true))

@@ -303,7 +303,7 @@ struct ReportPage {
     }
 
     /// Class × class HTML heatmaps (row = source, column = target) of every per-pair number that
-    /// varies, for groups whose pairs involve at least 3 classes.
+    /// varies (timings left out), for groups whose pairs involve at least 3 classes.
     func heatmaps(_ groups: [NumberGroup]) -> [String] {
         let e = ReportPage.escape
         var out: [String] = []
@@ -311,7 +311,8 @@ struct ReportPage {
             let pairs = g.rows.compactMap(\.pair)
             let classes = Set(pairs.flatMap { [$0.source, $0.target] }).sorted()
             guard pairs.count == g.rows.count, classes.count >= 3 else { continue }
-            for (c, column) in g.columns.enumerated() {
+            // Timings are no property of the model (and differ between equal runs): no heatmap.
+            for (c, column) in g.columns.enumerated() where !column.contains("second") {
                 let values = g.rows.compactMap { $0.values[c] }.filter(\.isFinite)
                 guard let low = values.min(), let high = values.max(), high > low else { continue }
                 var cell: [ClassPair: Double] = [:]
