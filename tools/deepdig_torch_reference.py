@@ -6,6 +6,11 @@ PyTorch's default Linear initialisation: same paper settings (alpha 0.8, 5000 st
 Adam lr 0.01 x0.95 every 1000 steps, 80/20 split), mean-MSE reconstruction + alpha * softmax CE.
 
     python3 tools/deepdig_torch_reference.py --model Models/fashion-fcn.h5 --source 2 --target 1
+
+The model may also be a PyTorch state_dict saved with h5py (one dataset per key at the root, e.g.
+../shared/fixtures/authors-cnn/state_dict.h5). --save OUT.h5 writes the pairs that entered
+component III (x_hat_t, x_hat_s), the borderline points and a success flag per pair, so
+tools/deepdig_authors_gap.py can compute IDC/EDC on them.
 """
 import argparse, gzip, time
 import numpy as np, h5py, torch, torch.nn as nn, torch.nn.functional as F
@@ -75,7 +80,7 @@ def train(ae, f, x, target, args, gen, tag):
 
 def bisect(f, xs, xt, s, t, beta=1e-4, cap=40):
     lo, hi = xs.clone(), xt.clone()
-    n = len(xs); ok = torch.zeros(n, dtype=torch.bool); failed = torch.zeros(n, dtype=torch.bool)
+    n = len(xs); ok = torch.zeros(n, dtype=torch.bool); failed = torch.zeros(n, dtype=torch.bool); point = xs.clone()
     active = torch.ones(n, dtype=torch.bool)
     third = torch.zeros(10, dtype=torch.long)
     for _ in range(cap):
@@ -86,10 +91,11 @@ def bisect(f, xs, xt, s, t, beta=1e-4, cap=40):
         done = (p[:, s] - p[:, t]).abs() < beta
         toS = (c == s) & ~done; toT = (c == t) & ~done; bad = (c != s) & (c != t) & ~done
         lo[ia[toS]] = mid[toS]; hi[ia[toT]] = mid[toT]
+        point[ia] = mid
         ok[ia[done]] = True; failed[ia[bad]] = True
         third += torch.bincount(c[bad], minlength=10)
         active[ia[done | bad]] = False
-    return ok, third
+    return ok, third, point
 
 def main():
     a = argparse.ArgumentParser()
@@ -99,12 +105,14 @@ def main():
     a.add_argument('--alpha', type=float, default=0.8); a.add_argument('--bce', action='store_true')
     a.add_argument('--seed', type=int, default=0); a.add_argument('--a1-only', action='store_true')
     a.add_argument('--bce-class', action='store_true', help="classification term as BCE(softmax, one-hot) (authors' code)")
+    a.add_argument('--save', help='HDF5 file for the pairs of component III, the borderline points and their success flags')
     args = a.parse_args()
     torch.set_num_threads(1); torch.manual_seed(args.seed); gen = torch.Generator().manual_seed(args.seed)
     root = '/usr/share/datasets/fashion-mnist/'
     X = torch.tensor(idx(root + 'train-images-idx3-ubyte.gz'), dtype=torch.float32).reshape(-1, 784) / 255
     Y = torch.tensor(idx(root + 'train-labels-idx1-ubyte.gz').astype(np.int64))
-    params = h5py.File(args.model)['parameters']
+    h5 = h5py.File(args.model)
+    params = h5['parameters'] if 'parameters' in h5 else h5   # Borderline native file, or an h5py state_dict
     f = (CNN if 'conv1.weight' in params else FCN)(params); f.requires_grad_(False)
     with torch.no_grad():
         grey = torch.full((1, 784), 0.5); z = f(grey)[0]
@@ -129,8 +137,15 @@ def main():
     print('A2 outputs classes', torch.bincount(cs, minlength=10).tolist(), 'C2 acc', (cs == s).float().mean().item())
     k2 = (cs == s).nonzero().squeeze(1)
     with torch.no_grad():
-        ok, third = bisect(f, xs[k2], xt[k1][k2], s, t)
+        ok, third, point = bisect(f, xs[k2], xt[k1][k2], s, t)
     print(f'bisection success {ok.float().mean().item() * 100:.2f}% ({ok.sum().item()}/{len(k2)}), third-class midpoints {third.tolist()}, {time.time() - t0:.0f}s')
+    if args.save:
+        with h5py.File(args.save, 'w') as out:
+            out['x_hat_t'] = xt[k1][k2].numpy(); out['x_hat_s'] = xs[k2].numpy()
+            out['points'] = point.numpy(); out['success'] = ok.numpy().astype(np.uint8)
+            out.attrs.update(source=s, target=t, seed=args.seed, steps=args.steps, bce=args.bce, bce_class=args.bce_class,
+                             component1_kept=len(k1), component2_kept=len(k2))
+        print('wrote', args.save)
 
 if __name__ == '__main__':
     main()

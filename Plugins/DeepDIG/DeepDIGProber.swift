@@ -78,13 +78,14 @@ final class DeepDIGProber: BoundaryProber {
         if case .string(let file)? = a1.metadata["autoencoder_file"], case .string(let last)? = a1.metadata["output_layer"], last != Sigmoid.typeName {
             // Once per run, not once per pair.
             _ = try context.cached(["unclamped-autoencoder-note", file]) { () -> Bool in
-                context.note("deepdig: the autoencoder model \(file) ends in \(last), not a sigmoid; its outputs are used as they are (not clamped) and may leave the classifier's input range")
+                context.note("deepdig: the autoencoder model \(file) ends in \(last), not a sigmoid; its outputs are used as they are (not clamped) and may leave the classifier's input box \(classifier.inputBox)")
                 return true
             }
         }
         try Autoencoders.train(a1, images: images.slice(batch: 0..<trainCount), target: t, settings: settings,
                                context: context, random: &g, task: "component I: A1 \(s)→\(t)")
-        let xt = Autoencoders.apply(a1, to: images)
+        let coordinates = BoxCoordinates(box: classifier.inputBox, imageShape: classifier.inputShape)
+        let xt = Autoencoders.apply(a1, to: images, coordinates: coordinates)
         let predictedXt = try classifier.predictions(xt)
         let originalPredictions = shuffled.map { split.predictions[$0] }
         func share(_ rows: [Int], _ predicate: (Int) -> Bool) -> Double {
@@ -120,7 +121,7 @@ final class DeepDIGProber: BoundaryProber {
         try Autoencoders.train(a2, images: xt.gather(batch: a2Training.isEmpty ? kept1 : a2Training), target: s,
                                settings: settings, context: context, random: &g, task: "component II: A2 \(t)→\(s)")
         let xtKept = xt.gather(batch: kept1)
-        let xs = Autoencoders.apply(a2, to: xtKept)
+        let xs = Autoencoders.apply(a2, to: xtKept, coordinates: coordinates)
         let predictedXs = try classifier.predictions(xs)
         let keptRows = Array(0..<kept1.count)
         let c2All = share(keptRows) { predictedXs[$0] == s }

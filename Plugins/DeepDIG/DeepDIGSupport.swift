@@ -143,6 +143,46 @@ struct AutoencoderSettings: PluginOptions, Sendable {
     func validate() throws { _ = try Autoencoders.resolveArchitecture(autoencoder) }
 }
 
+/// The autoencoders work in the classifier's input box (``Classifier/inputBox``) mapped onto
+/// [0, 1]: `u = (x − lo_c)/(hi_c − lo_c)` per channel `c`, `x = lo_c + (hi_c − lo_c)·u`. So a
+/// sigmoid output covers exactly the box, BCE's targets are in [0, 1] and the reconstruction
+/// term means the same for every box; the classifier always sees input-space images, and its
+/// gradient is pulled back as `∂L/∂u = (hi_c − lo_c)·∂L/∂x`. The unit box is the identity
+/// (nothing is computed, so results on [0, 1] models are unchanged).
+struct BoxCoordinates {
+    let box: InputBox
+    /// Channels of the classifier's input (1 for a uniform box) and values per channel.
+    private let channels: Int
+    private let perChannel: Int
+
+    init(box: InputBox, imageShape: [Int]) {
+        self.box = box
+        let d = imageShape.reduce(1, *)
+        channels = box.isUniform ? 1 : max(1, imageShape.first ?? 1)
+        perChannel = max(1, d / channels)
+    }
+
+    var isIdentity: Bool { box == .unit }
+
+    /// `body(value, lo, width)` for every element of a batch (any shape with the classifier's sample size).
+    private func map(_ x: Tensor, _ body: (Float, Float, Float) -> Float) -> Tensor {
+        let bounds = (0..<channels).map { box.bounds(channel: $0) }
+        let d = channels * perChannel
+        return Tensor(shape: x.shape) { out in
+            x.withUnsafeBufferPointer { p in
+                for i in 0..<p.count {
+                    let (lo, hi) = bounds[(i % d) / perChannel]
+                    out[i] = body(p[i], lo, hi - lo)
+                }
+            }
+        }
+    }
+
+    func toUnit(_ x: Tensor) -> Tensor { isIdentity ? x : map(x) { v, lo, w in w > 0 ? (v - lo) / w : 0 } }
+    func toInput(_ u: Tensor) -> Tensor { isIdentity ? u : map(u) { v, lo, w in lo + w * v } }
+    func pullback(_ g: Tensor) -> Tensor { isIdentity ? g : map(g) { v, _, w in w * v } }
+}
+
 enum Autoencoders {
     /// Paper Table 2 (MNIST / Fashion-MNIST): Linear(d,100)-ReLU-Linear(100,50)-ReLU-Linear(50,d)-Sigmoid
     /// on flattened inputs.
@@ -273,7 +313,8 @@ enum Autoencoders {
     }
 
     /// Trains `autoencoder` on the rows of `images` (`[N, d]`, flattened) through the classifier,
-    /// which is never changed: loss = rec(x, A(x)) + α·CE(f(A(x)), target). Each step is one
+    /// which is never changed: loss = rec(u, A(u)) + α·CE(f(x(A(u))), target), in the box
+    /// coordinates u of ``BoxCoordinates`` (u = x for the unit box). Each step is one
     /// vector–Jacobian product of the classifier (``RunContext/gradients()``) whose cotangent is
     /// computed from the logits of the same pass: for a model classifier one forward and one
     /// backward pass (in chunks of its batch size, each chunk's share of the batch mean), for a
@@ -284,6 +325,8 @@ enum Autoencoders {
         let n = images.batchSize, d = images.sampleCount
         guard n > 0 else { throw BorderlineError(.dataMismatch, "\(task): no images to train the autoencoder on") }
         let inputShape = context.classifier.inputShape
+        let coordinates = BoxCoordinates(box: context.classifier.inputBox, imageShape: inputShape)
+        let unitImages = coordinates.toUnit(images)
         let classifier = try context.gradients()
         let adam = Adam(learningRate: settings.learningRate)
         let schedule = StepLR(optimizer: adam, stepSize: settings.lrDecayEvery, gamma: settings.lrDecay)
@@ -298,7 +341,7 @@ enum Autoencoders {
             if cursor + b > order.count { order = random.permutation(n); cursor = 0 }
             let rows = Array(order[cursor..<(cursor + b)])
             cursor += b
-            let x = images.gather(batch: rows).reshaped([b, d])
+            let x = unitImages.gather(batch: rows).reshaped([b, d])
             for p in params { p.zeroGradient() }
             let trace = autoencoder.trace(x)
             let recon = trace.output
@@ -312,7 +355,7 @@ enum Autoencoders {
             let labels = [Int](repeating: target, count: b)
             var ceValue: Float = 0
             var failure: Error?
-            let shaped = recon.reshaped([b] + inputShape)
+            let shaped = coordinates.toInput(recon).reshaped([b] + inputShape)
             let pass = try classifier.vjp(shaped) { logits, chunk in
                 do {
                     let ce = try classificationLoss(logits, labels: Array(labels[chunk]), kind: settings.classification)
@@ -330,7 +373,7 @@ enum Autoencoders {
                 }
             }
             if let failure { throw failure }
-            autoencoder.backward(trace, outputGradient: rec.gradient + pass.inputGradient.reshaped([b, d]), inputGradient: false)
+            autoencoder.backward(trace, outputGradient: rec.gradient + coordinates.pullback(pass.inputGradient.reshaped([b, d])), inputGradient: false)
             adam.step(params)
             schedule.step()
             lastLoss = rec.value + settings.alpha * ceValue
@@ -390,7 +433,11 @@ enum Autoencoders {
     }
 
     /// `A(x)` for a batch of classifier-shaped images, in chunks, returned classifier-shaped.
-    static func apply(_ autoencoder: Model, to images: Tensor) -> Tensor {
+    /// A(u) mapped back to the input box, for input-space images (``BoxCoordinates``; identity
+    /// when `coordinates` is nil).
+    static func apply(_ autoencoder: Model, to inputs: Tensor, coordinates: BoxCoordinates? = nil) -> Tensor {
+        let coordinates = coordinates ?? BoxCoordinates(box: .unit, imageShape: inputs.sampleShape)
+        let images = coordinates.toUnit(inputs)
         let n = images.batchSize, d = images.sampleCount
         var parts: [Tensor] = []
         var start = 0
@@ -399,7 +446,7 @@ enum Autoencoders {
             parts.append(autoencoder.forward(images.slice(batch: start..<end).reshaped([end - start, d])))
             start = end
         }
-        if parts.isEmpty { return images }
-        return Tensor.concatenate(batches: parts).reshaped(images.shape)
+        if parts.isEmpty { return inputs }
+        return coordinates.toInput(Tensor.concatenate(batches: parts).reshaped(images.shape))
     }
 }

@@ -35,10 +35,29 @@ final class BorderlineSummary: Metric {
     }
 }
 
+/// Where IDC samples the segment T(τ) = τ·x_i + (1 − τ)·x_j between an anchor x_i and a partner x_j.
+enum IDCSampling: String, CaseIterable, OptionValue {
+    /// τ_p = p/(m − 1), p = 0…m−1: m evenly spaced points including both ends (the paper's
+    /// "m points sampled on the segment").
+    case paper
+    /// τ_p = p/m, p = 0…m−1 (the authors' code, `characterization.py`): spacing 1/m, the
+    /// partner x_j included and the anchor x_i itself (τ = 1) left out.
+    case authors
+
+    /// The m values of τ.
+    func taus(m: Int) -> [Float] {
+        switch self {
+        case .paper: return (0..<m).map { Float($0) / Float(m - 1) }
+        case .authors: return (0..<m).map { Float($0) / Float(m) }
+        }
+    }
+}
+
 /// Metric `idc`: Input-space Decision boundary Complexity (paper eq. 3–4). For each borderline
 /// point x_i (successful points of the set; at most `points` of them, drawn at random, 0 = all),
 /// k other borderline points x_j are drawn at random (without replacement); the segment
-/// x_i → x_j is sampled at m evenly spaced points including both ends,
+/// T(τ) = τ·x_i + (1 − τ)·x_j is sampled at m points x_1…x_m (``IDCSampling``: evenly spaced with
+/// both ends by default, or the authors' code's τ = p/m that leaves x_i out),
 /// O = (1/m) Σ_{p=1}^{m−1} 1[C(x_p) ≠ C(x_{p+1})], and IDC is the mean of O over all (i, j).
 /// With fewer than k + 1 borderline points every other point is a partner (and the result says so).
 final class InputSpaceComplexity: Metric {
@@ -52,6 +71,8 @@ final class InputSpaceComplexity: Metric {
         var m = 50
         @Option(help: "borderline points x_i used (random subset; 0: all, as in the paper — k·m classifier calls each)", in: 0...1_000_000)
         var points = 500
+        @Option(help: "segment points: paper = m evenly spaced with both ends, τ = p/(m−1); authors = the authors' code's τ = p/m, p < m (the anchor itself left out)")
+        var sampling = IDCSampling.paper
     }
 
     /// summary.json `pairs."s-t".idc.<producer>.…`; everything but `idc` and `borderline_points`
@@ -62,6 +83,8 @@ final class InputSpaceComplexity: Metric {
         var pointsUsed: Int?
         var partners: Int?
         var m: Int?
+        /// `paper` or `authors` (``IDCSampling``).
+        var sampling: String?
         /// O averaged over each anchor's partners, one per anchor used.
         var idcPerPoint: [Float]?
         /// Why IDC is undefined or used fewer than k partners.
@@ -76,14 +99,14 @@ final class InputSpaceComplexity: Metric {
     }
 
     /// IDC of `points` (`[n] + inputShape`) under `predict`; `nil` when fewer than 2 points.
-    static func compute(_ points: Tensor, k: Int, m: Int, maxPoints: Int, random: inout RandomGenerator,
-                        predict: (Tensor) throws -> [Int]) throws -> Result? {
+    static func compute(_ points: Tensor, k: Int, m: Int, maxPoints: Int, sampling: IDCSampling = .paper,
+                        random: inout RandomGenerator, predict: (Tensor) throws -> [Int]) throws -> Result? {
         let n = points.batchSize, d = points.sampleCount
         guard n >= 2 else { return nil }
         let partners = min(k, n - 1)
         var anchors = random.permutation(n)
         if maxPoints > 0, anchors.count > maxPoints { anchors = Array(anchors.prefix(maxPoints)) }
-        let ts = (0..<m).map { Float($0) / Float(m - 1) }
+        let ts = sampling.taus(m: m)
         let perBatch = max(1, 8192 / (partners * m))
         var perPoint: [Float] = []
         var total = 0.0
@@ -134,7 +157,8 @@ final class InputSpaceComplexity: Metric {
         let k = options.k, m = options.m
         let random = context.randomGenerator(for: set.pair)
         var gen = random.derived(StableHash.fnv1a(set.producer))
-        guard let r = try InputSpaceComplexity.compute(set.points.gather(batch: ok), k: k, m: m, maxPoints: options.points, random: &gen,
+        guard let r = try InputSpaceComplexity.compute(set.points.gather(batch: ok), k: k, m: m, maxPoints: options.points,
+                                                       sampling: options.sampling, random: &gen,
                                                        predict: { try context.classifier.predictions($0) }) else {
             return Output(idc: .nan, borderlinePoints: ok.count, note:
                 ResultTable(title: "IDC", columns: ["note"], rows: [["IDC needs at least 2 borderline points; the set has \(ok.count)"]]))
@@ -145,6 +169,6 @@ final class InputSpaceComplexity: Metric {
                 "only \(ok.count) borderline points: \(r.partners) partners per point instead of k = \(k)"]])
         }
         return Output(idc: r.value, borderlinePoints: ok.count, pointsUsed: r.pointsUsed, partners: r.partners, m: m,
-                      idcPerPoint: r.perPoint, note: note)
+                      sampling: options.sampling.rawValue, idcPerPoint: r.perPoint, note: note)
     }
 }

@@ -92,6 +92,20 @@ final class IntakeGoldenTests: XCTestCase {
         try check("ops.typed.onnx", against: "ops")
     }
 
+    /// A channels-last tf.keras model through tf2onnx (tools/make_tf2onnx_golden.py): the leading
+    /// Transpose becomes a Permute, BatchNorm is folded into the convolution, "same" pooling pads
+    /// at the end and excludes the padding, and the GlobalAveragePool → Squeeze → MatMul head
+    /// becomes Dense layers.
+    func testTensorFlowModelThroughTf2onnx() throws {
+        let (_, _, model) = try check("tf.onnx", against: "tf")
+        XCTAssertEqual(model.inputShape, [12, 12, 3], "tf2onnx keeps TensorFlow's channels-last input")
+        XCTAssertEqual(model.metadata["onnx_producer"]?.stringValue?.hasPrefix("tf2onnx"), true)
+        XCTAssertTrue(model.nodes.contains { $0.layer.typeName == "Permute" }, "the NHWC → NCHW Transpose")
+        let convs = model.nodes.compactMap { $0.layer as? Conv2D }
+        XCTAssertTrue(convs.contains { $0.groups == $0.inChannels && $0.groups > 1 }, "DepthwiseConv2D is a grouped Conv")
+        XCTAssertEqual(model.nodes.filter { $0.layer is Dense }.count, 2, "both MatMul + Add heads are Dense")
+    }
+
     func testKeras3ArchiveWithRescalingAndNestedModels() throws {
         let (_, _, model) = try check("functional.keras", against: "functional")
         let names = model.nodes.map(\.name)

@@ -69,6 +69,43 @@ final class DeepDIGTests: XCTestCase {
         XCTAssertEqual(again.points.scalars, set.points.scalars)
     }
 
+    /// The autoencoders live in the classifier's input box mapped onto [0, 1] (issue 15): a model
+    /// whose box is [−1, 1] and which first maps x′ ↦ (x′ + 1)/2 onto the toy is the toy in other
+    /// coordinates, so A1 must train exactly as on the toy with x = (x′ + 1)/2, and its outputs be
+    /// 2·A1(x) − 1 — negative pixels a bare sigmoid could never give. BCE's targets stay in [0, 1].
+    func testAutoencodersWorkInTheClassifiersInputBox() throws {
+        let toy = try toyClassifier()
+        let shifted = try Model.sequential(inputShape: [1, 4, 4], [("to-unit", try Rescaling(scale: [0.5], offset: [0.5]))]
+                                           + toy.model.nodes.map { ($0.name, $0.layer) })
+        shifted.inputBox = try InputBox(lower: -1, upper: 1)
+        let boxed = ModelClassifier(shifted, classNames: toy.classNames)
+        let x = try toyData().images.slice(batch: 0..<40).reshaped([40, 16])
+        let xBox = x.map { 2 * $0 - 1 }
+        var settings = AutoencoderSettings()
+        settings.steps = 5
+        settings.batchSize = 8
+        settings.reconstruction = .bce
+        var outputs: [Tensor] = [], weights: [[Float]] = []
+        for (classifier, images) in [(toy, x), (boxed, xBox)] {
+            var g = RandomGenerator(seed: 3), random = RandomGenerator(seed: 4)
+            let a1 = try Autoencoders.table2(inputSize: 16, generator: &g)
+            let ctx = try trainingContext(classifier, data: try toyData(), pair: ClassPair(0, 1))
+            try Autoencoders.train(a1, images: images, target: 1, settings: settings, context: ctx, random: &random, task: "A1")
+            weights.append(a1.namedParameters.flatMap { $0.parameter.value.scalars })
+            outputs.append(Autoencoders.apply(a1, to: images, coordinates: BoxCoordinates(box: classifier.inputBox, imageShape: [1, 4, 4])))
+        }
+        let worst = zip(weights[0], weights[1]).map { abs($0 - $1) }.max()!
+        XCTAssertLessThan(worst, 1e-5, "the same training in box coordinates")
+        for (a, b) in zip(outputs[0].scalars, outputs[1].scalars) { XCTAssertEqual(b, 2 * a - 1, accuracy: 1e-5) }
+        XCTAssertTrue(outputs[1].scalars.contains { $0 < 0 } && outputs[1].scalars.allSatisfy { $0 >= -1 && $0 <= 1 })
+        // Per channel: [C=2] bounds map each channel's block.
+        let c = BoxCoordinates(box: try InputBox(lower: [0, -2], upper: [1, 2]), imageShape: [2, 1, 2])
+        let v = Tensor(shape: [1, 2, 1, 2], scalars: [0.25, 1, -2, 1])
+        XCTAssertEqual(c.toUnit(v).scalars, [0.25, 1, 0, 0.75])
+        XCTAssertEqual(c.toInput(c.toUnit(v)).scalars, v.scalars)
+        XCTAssertEqual(c.pullback(Tensor(shape: [1, 4], scalars: [1, 1, 1, 1])).scalars, [1, 1, 4, 4])
+    }
+
     func testNoAdversarialFromComponentIGivesAnEmptySetNotAFailure() throws {
         // Class 2 never wins on the toy classifier, so A1 cannot turn a dark image into it.
         let classifier = try toyClassifier()
@@ -131,6 +168,30 @@ final class DeepDIGTests: XCTestCase {
         })
         XCTAssertEqual(stripes.value, 4.0 / 9.0, accuracy: 1e-12)
         XCTAssertNil(try InputSpaceComplexity.compute(Tensor(shape: [1, 1], scalars: [0]), k: 5, m: 5, maxPoints: 0, random: &random) { _ in [] })
+    }
+
+    /// The authors' code samples τ = p/m, p < m, so the anchor x_i itself is never classified.
+    /// Two points 0 and 1 with the class boundary exactly at 1 (C(x) = 1 iff x ≥ 1), m = 5:
+    /// paper (τ = 0, ¼, …, 1): segment 0 → 1 gives classes 1 0 0 0 0 and segment 1 → 0 gives
+    /// 0 0 0 0 1, one change each → IDC = 1/5. Authors (τ = 0, 0.2, …, 0.8): anchor 0 sees
+    /// x = 1, 0.8, …, 0.2 → 1 0 0 0 0 (one change), anchor 1 sees x = 0, 0.2, …, 0.8 → no change
+    /// → IDC = (1/5 + 0)/2 = 1/10. With the boundary inside the segment (at ½) both give 1/5.
+    func testIDCAuthorsSamplingLeavesTheAnchorOut() throws {
+        let two = Tensor(shape: [2, 1], scalars: [0, 1])
+        func idc(_ sampling: IDCSampling, _ classify: @escaping (Float) -> Int) throws -> Double {
+            var random = RandomGenerator(seed: 3)
+            return try XCTUnwrap(InputSpaceComplexity.compute(two, k: 1, m: 5, maxPoints: 0, sampling: sampling, random: &random) {
+                $0.scalars.map(classify)
+            }).value
+        }
+        XCTAssertEqual(IDCSampling.authors.taus(m: 5), [0, 0.2, 0.4, 0.6, 0.8])
+        XCTAssertEqual(IDCSampling.paper.taus(m: 5), [0, 0.25, 0.5, 0.75, 1])
+        let atTheEnd: (Float) -> Int = { $0 >= 1 ? 1 : 0 }
+        XCTAssertEqual(try idc(.paper, atTheEnd), 0.2, accuracy: 1e-12)
+        XCTAssertEqual(try idc(.authors, atTheEnd), 0.1, accuracy: 1e-12)
+        let inside: (Float) -> Int = { $0 > 0.5 ? 1 : 0 }
+        XCTAssertEqual(try idc(.paper, inside), 0.2, accuracy: 1e-12)
+        XCTAssertEqual(try idc(.authors, inside), 0.2, accuracy: 1e-12)
     }
 
     func testLinearSVMSeparatesAndMeasuresDistances() throws {

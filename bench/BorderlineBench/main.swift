@@ -57,7 +57,7 @@ if arguments.contains("--intake") {
     let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Tests/BorderlineCoreTests/Golden/intake")
     let fixtures = [("resnet.onnx", "resnet"), ("resnet.dynamo.onnx", "resnet"), ("mobilenet.onnx", "mobilenet"),
-                    ("ops.onnx", "ops"), ("ops.typed.onnx", "ops"), ("functional.keras", "functional"), ("functional.h5", "functional"),
+                    ("ops.onnx", "ops"), ("ops.typed.onnx", "ops"), ("tf.onnx", "tf"), ("functional.keras", "functional"), ("functional.h5", "functional"),
                     ("resnet.borderline.h5", "resnet"), ("mobilenet.borderline.h5", "mobilenet"), ("ops.borderline.h5", "ops")]
     print("fixture                  load ms  max |Δ logit|  max |Δ grad| / max |grad|")
     for (file, name) in fixtures {

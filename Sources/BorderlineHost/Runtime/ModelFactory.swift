@@ -1,14 +1,24 @@
 import BorderlineCore
 import Foundation
 
-/// Builds untrained models for `borderline train`: the DeepDIG paper's Fashion-MNIST CNN and FCN.
+/// Builds untrained models for `borderline train`: the DeepDIG paper's Fashion-MNIST CNN and FCN,
+/// or any architecture JSON file (docs/model-format.md) with PyTorch's default initialisation.
 public enum ModelFactory {
+    /// `spec` is `cnn`, `fcn` or the path of an architecture JSON file. A file's model gets
+    /// ``Model/initializeParameters(seed:)`` and, when it names no classes, `classNames`.
     public static func make(_ spec: String, seed: UInt64, classNames: [String]) throws -> Model {
         switch spec {
         case "cnn": return try Model.fashionCNN(seed: seed, classNames: classNames)
         case "fcn": return try Model.fashionFCN(seed: seed, classNames: classNames)
         default:
-            throw BorderlineError(.invalidArgument, "architecture '\(spec)' is not one of: cnn, fcn")
+            guard FileManager.default.fileExists(atPath: spec) else {
+                throw BorderlineError(.invalidArgument,
+                    "architecture '\(spec)' is not one of: cnn, fcn, or an architecture JSON file (no file at that path)")
+            }
+            let model = try Model.fromArchitectureFile(spec)
+            model.initializeParameters(seed: seed)
+            if model.classNames.isEmpty, classNames.count == model.classCount { model.classNames = classNames }
+            return model
         }
     }
 }

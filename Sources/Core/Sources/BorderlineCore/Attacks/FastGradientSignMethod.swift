@@ -23,20 +23,26 @@ public struct FastGradientSignMethod: AdversarialAttack {
         let classes = try AttackSupport.validate(classifier, inputs: inputs, labels: labels, goal: goal, domain: domain, attack: name)
         try AttackSupport.requireNonNegative(epsilon, "epsilon", attack: name)
         progress?.begin("fgsm", total: 1)
-        var adversarials = inputs
-        if inputs.batchSize > 0 {
-            let g = try AttackSupport.crossEntropyGradient(classifier, inputs, classes: classes, targeted: goal.isTargeted)
-            let eps = epsilon, domain = self.domain
-            adversarials.withUnsafeMutableBufferPointer { x in
-                g.withUnsafeBufferPointer { g in
-                    for i in 0..<x.count { x[i] += eps * AttackSupport.sign(g[i]) }
-                }
-                AttackSupport.clip(x, to: domain)
-            }
-        }
+        let adversarials = try perturb(classifier, inputs: inputs, classes: classes, targeted: goal.isTargeted)
         let result = try AttackResult(classifier: classifier, inputs: inputs, adversarials: adversarials, labels: labels, goal: goal)
         progress?.update(completed: 1, detail: "")
         progress?.end(summary: String(format: "fgsm: %.1f%% succeeded", 100 * result.successRate))
         return result
+    }
+
+    /// `x′` for a batch whose arguments were checked (`classes`: the steering class of every
+    /// row); adversarial training (``ClassifierTraining``) calls this once per mini-batch.
+    func perturb(_ classifier: any DifferentiableClassifier, inputs: Tensor, classes: [Int], targeted: Bool) throws -> Tensor {
+        var adversarials = inputs
+        guard inputs.batchSize > 0 else { return adversarials }
+        let g = try AttackSupport.crossEntropyGradient(classifier, inputs, classes: classes, targeted: targeted)
+        let eps = epsilon, domain = self.domain
+        adversarials.withUnsafeMutableBufferPointer { x in
+            g.withUnsafeBufferPointer { g in
+                for i in 0..<x.count { x[i] += eps * AttackSupport.sign(g[i]) }
+            }
+            AttackSupport.clip(x, to: domain)
+        }
+        return adversarials
     }
 }

@@ -41,6 +41,20 @@ public struct ProjectedGradientDescent: AdversarialAttack {
         try AttackSupport.requireNonNegative(epsilon, "epsilon", attack: name)
         try AttackSupport.requireNonNegative(stepSize, "step size", attack: name)
         guard steps >= 0 else { throw BorderlineError(.invalidArgument, "\(name): steps must be ≥ 0, got \(steps)") }
+        progress?.begin(name, total: steps)
+        let x = try perturb(classifier, inputs: inputs, classes: classes, targeted: goal.isTargeted, seed: seed) { step in
+            progress?.update(completed: step, detail: "")
+        }
+        let result = try AttackResult(classifier: classifier, inputs: inputs, adversarials: x, labels: labels, goal: goal)
+        progress?.end(summary: String(format: "%@: %.1f%% succeeded", name, 100 * result.successRate))
+        return result
+    }
+
+    /// The last iterate for a batch whose arguments were checked (`classes`: the steering class
+    /// of every row). Adversarial training (``ClassifierTraining``) calls this directly, once
+    /// per mini-batch, so no success bookkeeping is paid for.
+    func perturb(_ classifier: any DifferentiableClassifier, inputs: Tensor, classes: [Int], targeted: Bool, seed: UInt64,
+                 stepFinished: (Int) -> Void = { _ in }) throws -> Tensor {
         let n = inputs.batchSize, d = inputs.sampleCount
         var x = inputs
         if randomStart && n > 0 {
@@ -51,8 +65,6 @@ public struct ProjectedGradientDescent: AdversarialAttack {
             }
             project(&x, around: inputs)
         }
-        progress?.begin(name, total: steps)
-        let targeted = goal.isTargeted
         for step in 0..<(n > 0 ? steps : 0) {
             let g = try AttackSupport.crossEntropyGradient(classifier, x, classes: classes, targeted: targeted)
             let alpha = stepSize
@@ -72,11 +84,9 @@ public struct ProjectedGradientDescent: AdversarialAttack {
                 }
             }
             project(&x, around: inputs)
-            progress?.update(completed: step + 1, detail: "")
+            stepFinished(step + 1)
         }
-        let result = try AttackResult(classifier: classifier, inputs: inputs, adversarials: x, labels: labels, goal: goal)
-        progress?.end(summary: String(format: "%@: %.1f%% succeeded", name, 100 * result.successRate))
-        return result
+        return x
     }
 
     /// Perturbations uniform in the ε-ball of the attack's norm, one per row.

@@ -1,7 +1,8 @@
 import Foundation
 
 /// Hyper-parameters of supervised classifier training (the paper's recipe by default:
-/// Adam, lr 0.01 decayed ×0.99 every 100 steps, batch 64).
+/// Adam, lr 0.01 decayed ×0.99 every 100 steps, batch 64), optionally adversarial
+/// (``AdversarialTrainingConfiguration``) or with Mixup (``Mixup``).
 public struct TrainingConfiguration: Sendable, Codable, Equatable {
     public var epochs: Int = 40
     public var batchSize: Int = 64
@@ -13,6 +14,10 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
     /// Momentum for `sgd`.
     public var momentum: Float = 0.9
     public var seed: UInt64 = 0
+    /// Train on adversarial examples of every batch instead of the batch (nil: normal training).
+    public var adversarial: AdversarialTrainingConfiguration?
+    /// Mixup's α: train on mixed batches with `λ ~ Beta(α, α)` (nil: no Mixup).
+    public var mixupAlpha: Float?
     public init() {}
 
     /// Checks the values a person can get wrong.
@@ -23,6 +28,13 @@ public struct TrainingConfiguration: Sendable, Codable, Equatable {
         guard decayRate > 0, decayRate <= 1 else { throw BorderlineError(.invalidArgument, "decay rate must be in (0, 1], got \(decayRate)") }
         guard decaySteps > 0 else { throw BorderlineError(.invalidArgument, "decay steps must be positive, got \(decaySteps)") }
         guard ["adam", "sgd"].contains(optimizer) else { throw BorderlineError(.invalidArgument, "optimizer must be adam or sgd, got '\(optimizer)'") }
+        try adversarial?.validate()
+        if let alpha = mixupAlpha {
+            guard alpha.isFinite, alpha > 0 else { throw BorderlineError(.invalidArgument, "mixup α must be a positive number, got \(alpha)") }
+            guard adversarial == nil else {
+                throw BorderlineError(.invalidArgument, "choose adversarial training or mixup, not both (the adversarial examples need one label per row)")
+            }
+        }
     }
 
     /// The optimiser with its step-decay schedule (stepped once per optimiser step).
@@ -44,6 +56,9 @@ public struct EpochRecord: Sendable, Codable, Equatable {
 }
 
 /// Trains a classifier with softmax cross-entropy, reproducibly from `configuration.seed`.
+/// With `adversarial`, each batch is replaced by its adversarial examples before the step
+/// (Madry et al.); with `mixupAlpha`, by its Mixup (Zhang et al.). Either way the reported
+/// training accuracy is the one on the batches actually trained on.
 public enum ClassifierTraining {
     /// Runs `configuration.epochs` epochs of mini-batch training on shuffled `data`.
     /// - Parameter evaluation: a held-out set scored after every epoch (not used for training).
@@ -61,6 +76,10 @@ public enum ClassifierTraining {
         ComputePolicy.prepareBLAS(for: model)
         let n = data.count
         let batches = (n + configuration.batchSize - 1) / configuration.batchSize
+        // Separate streams, so normal training draws exactly what it always did.
+        var mixupGenerator = generator.derived(0x6D69_7875_70)
+        let attackSeeds = generator.derived(0x6164_7665_7273)
+        let attacked = configuration.adversarial.map { _ in ModelClassifier(model) }
         var step = 0
         var history: [EpochRecord] = []
         for epoch in 1...configuration.epochs {
@@ -70,13 +89,24 @@ public enum ClassifierTraining {
             var lossSum = 0.0, correct = 0
             for b in 0..<batches {
                 let indices = Array(order[(b * configuration.batchSize)..<min(n, (b + 1) * configuration.batchSize)])
-                let x = data.images.gather(batch: indices)
+                var x = data.images.gather(batch: indices)
                 let y = indices.map { data.labels[$0] }
+                var partnerLabels = y, lambda: Float = 1
+                if let adversarial = configuration.adversarial, let attacked {
+                    var seeds = attackSeeds.derived(UInt64(step))
+                    x = try adversarial.adversarialBatch(attacked, x, labels: y, seed: seeds.next())
+                } else if let alpha = configuration.mixupAlpha {
+                    lambda = Mixup.sampleLambda(alpha: alpha, generator: &mixupGenerator)
+                    let partners = mixupGenerator.permutation(indices.count)
+                    partnerLabels = partners.map { y[$0] }
+                    x = Mixup.mix(x, partners: partners, lambda: lambda)
+                }
                 let context = ForwardContext(training: true, generator: generator.derived(UInt64(step)))
                 for p in parameters { p.zeroGradient() }
                 var lossValue: Float = 0
                 let (output, _) = try model.backpropagate(x, context: context, parameterGradients: true, inputGradient: false) { logits in
-                    let loss = try Loss.softmaxCrossEntropy(logits: logits, labels: y)
+                    let loss = configuration.mixupAlpha == nil ? try Loss.softmaxCrossEntropy(logits: logits, labels: y)
+                        : try Loss.mixupCrossEntropy(logits: logits, labels: y, partnerLabels: partnerLabels, lambda: lambda)
                     lossValue = loss.value
                     return loss.gradient
                 }
