@@ -71,9 +71,9 @@ struct RegionResults: Encodable {
         }
         if let s = r.selection {
             pictures.append(ResultPicture(name: "radius-selection", caption: "Region accuracy on \(r.heldOutRows.count) held-out images against r (m = \(settings.selectionSamples)); dashed: point accuracy. Chosen: the largest r not below it, \(r.radius).",
-                                          image: try RegionDrawing.radiusChart(s)))
+                                          image: try RegionDrawing.radiusChart(s), key: true))
         }
-        pictures.append(ResultPicture(name: "purity", caption: "Mean adjacent-class purity of the top k classes (He et al., Figure 5)", image: try RegionDrawing.purityCurves(r.probed)))
+        pictures.append(ResultPicture(name: "purity", caption: "Mean adjacent-class purity of the top k classes (He et al., Figure 5)", image: try RegionDrawing.purityCurves(r.probed), key: true))
         let shown = Array(0..<min(plotImages, r.attackedRows.count))
         for i in shown {
             for set in r.probed {
