@@ -183,6 +183,9 @@ enum AllPairsSummary {
         return m
     }
 
+    /// The fewest points over which the report prints a correlation (over 2 points it is ±1 whatever the data).
+    static let minimumCorrelationPoints = 5
+
     /// Pearson correlation of two matrices over the cells where both are finite, and how many cells.
     static func correlation(_ a: [[Double]], _ b: [[Double]]) -> (r: Double, cells: Int) {
         let x = a.flatMap { $0 }, y = b.flatMap { $0 }
@@ -249,12 +252,16 @@ enum AllPairsSummary {
                                            rowLabel: "class", columnLabel: "class")
             view.add(ResultPicture(name: "heatmap-boundary-\(q.number)-\(key)", caption:
                 "\(q.title.lowercased()) of the boundary between each two classes (both directions of \(producer); symmetric; class indices: " +
-                classList(classes, context) + ") (grey: no value); colour scale from the smallest to the largest value.", image: image))
+                classList(classes, context) + ") (grey: no value); colour scale from the smallest to the largest value.", image: image, key: q == .idc))
         }
         let (r, cells) = correlation(found, .idc, .edc2Borderline)
-        view.pearsonIdcEdc2BorderlineBoundaries = r
         view.pearsonBoundaries = cells
-        context.note(String(format: "%@: Pearson correlation of IDC and EDC2_borderline over %d boundaries (both directions): %.4f", producer, cells, r))
+        if cells >= minimumCorrelationPoints {
+            view.pearsonIdcEdc2BorderlineBoundaries = r
+            context.note(String(format: "%@: Pearson correlation of IDC and EDC2_borderline over %d boundaries (both directions): %.4f", producer, cells, r))
+        } else {
+            context.note("\(producer): no IDC–EDC2_borderline correlation: \(cells) boundaries have both values, fewer than the \(minimumCorrelationPoints) a correlation needs to mean anything.")
+        }
     }
 
     /// Class×class heatmaps of the per-direction values (row = s, column = t) and the
@@ -271,13 +278,17 @@ enum AllPairsSummary {
                 "\(q.title.lowercased()) of \(producer) for every class pair of the run: row = source class s, column = target class t (class indices: " +
                 classList(classes, context) + ") " +
                 "(grey: no value, e.g. the diagonal or a pair without borderline points); colour scale from the smallest to the largest value.",
-                image: image))
+                image: image, key: q == .edc2Borderline))
         }
         if let idc = matrices["idc"], let edc2 = matrices["edc2_borderline"] {
             let (r, cells) = correlation(idc, edc2)
-            view.pearsonIdcEdc2Borderline = r
             view.pearsonPairs = cells
-            context.note(String(format: "%@: Pearson correlation of IDC and EDC2_borderline over %d ordered class pairs: %.4f", producer, cells, r))
+            if cells >= minimumCorrelationPoints {
+                view.pearsonIdcEdc2Borderline = r
+                context.note(String(format: "%@: Pearson correlation of IDC and EDC2_borderline over %d ordered class pairs: %.4f", producer, cells, r))
+            } else {
+                context.note("\(producer): no IDC–EDC2_borderline correlation: \(cells) ordered class pairs have both values, fewer than the \(minimumCorrelationPoints) a correlation needs to mean anything.")
+            }
         }
     }
 }

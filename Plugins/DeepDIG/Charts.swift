@@ -6,17 +6,8 @@ import Foundation
 /// core's ``Chart`` (axes, ticks, legend). Without a font both are drawn without text, as
 /// ``Chart`` is.
 enum Charts {
-    /// Viridis, sampled at 9 anchors and interpolated linearly; `v` in [0, 1]; `[r, g, b]`.
-    static func viridis(_ v: Double) -> [UInt8] {
-        let anchors: [(Double, Double, Double)] = [
-            (68, 1, 84), (71, 44, 122), (59, 81, 139), (44, 113, 142), (33, 144, 141),
-            (39, 173, 129), (92, 200, 99), (170, 220, 50), (253, 231, 37),
-        ]
-        let t = min(1, max(0, v.isFinite ? v : 0)) * Double(anchors.count - 1)
-        let i = min(anchors.count - 2, Int(t)), f = t - Double(i)
-        let a = anchors[i], b = anchors[i + 1]
-        return [UInt8((a.0 + f * (b.0 - a.0)).rounded()), UInt8((a.1 + f * (b.1 - a.1)).rounded()), UInt8((a.2 + f * (b.2 - a.2)).rounded())]
-    }
+    /// Viridis (the core's ``Heatmap/viridis(_:)``); `v` in [0, 1]; `[r, g, b]`.
+    static func viridis(_ v: Double) -> [UInt8] { Heatmap.viridis(v) }
 
     /// Short decimal text for a scale tick.
     static func format(_ v: Double) -> String {

@@ -7,7 +7,9 @@ import Foundation
 /// misclassified input is attacked from where the classifier puts it and is never returned
 /// unchanged). Candidates: the `candidates` classes with the highest logits at `x₀` besides `k₀`.
 /// Iterate: at `xᵢ`, for each candidate `k`, `w_k = ∇f_k − ∇f_{k₀}`, `f'_k = f_k − f_{k₀}`; take
-/// `l = argmin |f'_k| / ‖w_k‖`, `rᵢ = (|f'_l| + 1e-4) w_l / ‖w_l‖²`, `r_tot += rᵢ`, and
+/// `l = argmin |f'_k| / ‖w_k‖` with `pert = |f'_l| / ‖w_l‖`, `rᵢ = (pert + 1e-4) w_l / ‖w_l‖`
+/// (the reference's step: the 1e-4 is a length in input space, a margin past the linearised
+/// boundary), `r_tot += rᵢ`, and
 /// `x_{i+1} = x₀ + (1 + overshoot) r_tot` (clipped to the domain when asked), until the
 /// prediction at `x_{i+1}` is no longer `k₀` or `maxIterations`. The overshoot multiplies the
 /// **total** perturbation at every iterate, not only the last step.
@@ -103,11 +105,12 @@ public enum DeepFoolSearch {
                     if ratio < best { best = ratio; chosen[i] = (row, f, norm2) }
                 }
             }
-            // r_i = (|f'_l| + 1e-4) w_l / ‖w_l‖²: a Newton step to the linearised boundary, whose
-            // slope along w_l is ‖w_l‖. An estimated w_l (zeroth-order, black box) has a norm
-            // inflated by noise and only a fraction of it along the true gradient, so that step
-            // falls short every iteration; there the slope along u = w_l/‖w_l‖ is measured by a
-            // central difference (2 queries per row) and the step is (|f'_l| + 1e-4)/slope · u.
+            // r_i = (pert + 1e-4) w_l / ‖w_l‖ with pert = |f'_l| / ‖w_l‖: a Newton step to the
+            // linearised boundary, whose slope along w_l is ‖w_l‖, plus 1e-4 in input space. An
+            // estimated w_l (zeroth-order, black box) has a norm inflated by noise and only a
+            // fraction of it along the true gradient, so that step falls short every iteration;
+            // there the slope along u = w_l/‖w_l‖ is measured by a central difference (2 queries
+            // per row) and pert = |f'_l| / slope.
             var slopes = [Float?](repeating: nil, count: m)
             if model.gradientsAreEstimated {
                 let h = c.slopeStep
@@ -136,8 +139,9 @@ public enum DeepFoolSearch {
             }
             for (i, r) in active.enumerated() {
                 let (row, bestF, bestNorm2) = chosen[i]
-                let scale = slopes[i].map { (abs(bestF) + 1e-4) / ($0 * max(bestNorm2.squareRoot(), 1e-12)) }
-                    ?? (abs(bestF) + 1e-4) / max(bestNorm2, 1e-24)
+                let norm = max(bestNorm2.squareRoot(), 1e-12)
+                let pert = abs(bestF) / (slopes[i] ?? norm)
+                let scale = (pert + 1e-4) / norm
                 w.withUnsafeBufferPointer { pw in
                     x.withUnsafeMutableBufferPointer { px in
                         x0.withUnsafeBufferPointer { p0 in

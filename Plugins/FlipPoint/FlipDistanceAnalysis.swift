@@ -78,6 +78,7 @@ final class FlipDistanceAnalysis: Analysis {
         var dataPixelStd: Double?
         var naturalMedianL2: Double?
         var distanceHistograms: ResultPicture?
+        var highlights: [ResultHighlight]?
 
         enum CodingKeys: String, CodingKey {
             case jacobianImages, jacobianResolved, jacobianCapped, jacobianNeverFlipped, jacobianNeverFlippedIndices
@@ -96,7 +97,7 @@ final class FlipDistanceAnalysis: Analysis {
             case studentAgreementRandom10pct = "student_agreement_random_10pct"
             case extractionCheck, uniformMedianL2, uniformNeverFlipped, uniformL2, uniformDeepfoolMedianL2, uniformDeepfoolNotFlipped
             case gaussianMedianL2, gaussianNeverFlipped, gaussianL2, gaussianDeepfoolMedianL2, gaussianDeepfoolNotFlipped
-            case naturalDeepfoolMedianL2, dataPixelMean, dataPixelStd, naturalMedianL2, distanceHistograms
+            case naturalDeepfoolMedianL2, dataPixelMean, dataPixelStd, naturalMedianL2, distanceHistograms, highlights
         }
     }
 
@@ -178,7 +179,7 @@ final class FlipDistanceAnalysis: Analysis {
             out.entropyVsDistance = ResultPicture(name: "entropy-vs-distance", caption: String(format:
                 "Jacobian-flip L2 distance (x, log scale) vs softmax entropy of the start image (y), %d images; Pearson %.3f (on log10 distance %.3f), Spearman %.3f.",
                 positive.count, pearson, logPearson, spearman),
-                image: try chart.render())
+                image: try chart.render(), key: true)
         }
 
         // Per class: mean distance, and which class lies beyond.
@@ -282,8 +283,16 @@ final class FlipDistanceAnalysis: Analysis {
             out.distanceHistograms = ResultPicture(name: "distance-histograms", caption: String(format:
                 "Jacobian-flip L2 distance histograms, x from 0 to %.3g (the pooled 95th percentile; larger distances fall in the last bin; 50 bins), as the share of each series per bin: natural images (median %.3g), uniform random (median %.3g), Gaussian random with the data's pixel mean %.3f and std %.3f, clipped to [0, 1] (median %.3g); %d random inputs each.",
                 upper, Stats.median(l2), Stats.median(series[1]), m, std, Stats.median(series[2]), randomCount),
-                image: try chart.render())
+                image: try chart.render(), key: true)
         }
+        // The section's key numbers.
+        var highlights = [ResultHighlight("median distance to the boundary", value: Stats.median(l2), unit: "L2",
+                                          detail: "jacobian flip, \(l2.count) natural images")]
+        if randomCount > 0, series.count > 1 {
+            highlights.append(ResultHighlight("median distance, uniform random inputs", value: Stats.median(series[1]), unit: "L2",
+                                              detail: "\(randomCount) inputs uniform in [0, 1]"))
+        }
+        out.highlights = highlights
         return out
     }
 }

@@ -25,14 +25,16 @@ enum FlipStarts {
     struct Options: PluginOptions {
         @Option(help: "pair: samples correct images of s and t; all-images: every data image once, sharded over the pairs")
         var starts = Choice.pair
+        @Option(help: "starts=pair: images per pair (0: the run's --samples); the default run (model atlas) uses a few", in: 0...1_000_000)
+        var perPair = 0
     }
 
-    static func indices(_ pair: ClassPair, choice: Choice, context: RunContext) throws -> [Int] {
-        if choice == .allImages {
+    static func indices(_ pair: ClassPair, options: Options, context: RunContext) throws -> [Int] {
+        if options.starts == .allImages {
             guard let p = context.pairs.firstIndex(of: pair) else { return [] }
             return stride(from: p, to: context.data.count, by: context.pairs.count).map { $0 }
         }
-        let n = context.samplesPerPair
+        let n = options.perPair > 0 ? options.perPair : context.samplesPerPair
         // One stream for the plugin (not per prober), so that both probers draw the same starts.
         var random = RandomGenerator(seed: context.seed ^ StableHash.fnv1a("\(context.plugin)/starts#\(pair.key)"))
         var out: [Int] = []
@@ -135,7 +137,7 @@ final class JacobianFlipProber: BoundaryProber {
 
     func probe(_ pair: ClassPair, options: Options, context: RunContext) throws -> Probe<Output> {
         let model = try context.gradients()
-        let idx = try FlipStarts.indices(pair, choice: options.start.starts, context: context)
+        let idx = try FlipStarts.indices(pair, options: options.start, context: context)
         let start = context.data.images.gather(batch: idx)
         let c = options.configuration
         let clock = Date()
@@ -193,7 +195,7 @@ final class DeepFoolProber: BoundaryProber {
 
     func probe(_ pair: ClassPair, options: Options, context: RunContext) throws -> Probe<Output> {
         let model = try context.gradients()
-        let idx = try FlipStarts.indices(pair, choice: options.start.starts, context: context)
+        let idx = try FlipStarts.indices(pair, options: options.start, context: context)
         let start = context.data.images.gather(batch: idx)
         var c = DeepFoolSearch.Configuration()
         c.maxIterations = options.maxIterations

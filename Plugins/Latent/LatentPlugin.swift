@@ -498,10 +498,10 @@ public final class TrajectoryProber: BoundaryProber {
                                                  frames: table, boundary: boundary, imageShape: f.inputShape)
             output.strip = ResultPicture(name: "strip", caption:
                 "\(f.className(s)) → \(f.className(c)) (\(method.rawValue)): per row the source x (blue), G(z_t) at evenly spaced steps t from z_0 to the first step with \(f.className(c)) on top, then the last step, and the bisected crossing point G(z*) (red); the number under each image is f_C = p(\(f.className(c))).",
-                image: strip)
+                image: strip, key: true)
             output.fTargetCurves = ResultPicture(name: "f-target-curves", caption:
                 "f_C = p(\(f.className(c))) along the first \(min(50, m)) trajectories (\(method.rawValue)), dashed line at 0.5.",
-                image: try LatentPictures.curves(trajectories.prefix(50).map { t in (0..<t.count).map { t.probability($0, c) } }, target: f.className(c)))
+                image: try LatentPictures.curves(trajectories.prefix(50).map { t in (0..<t.count).map { t.probability($0, c) } }, target: f.className(c)), key: true)
         }
 
         let failures = reasons.enumerated().map { succeeded[$0.offset] ? nil : ($0.element ?? "bisection failed") }

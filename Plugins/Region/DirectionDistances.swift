@@ -5,7 +5,8 @@ import Foundation
 /// Analysis of Adversarial Examples", ICLR 2018).
 ///
 /// **Maths.** For an input `x ∈ ℝ^D` with prediction `c₀ = f(x)` and a unit direction `u`
-/// (`‖u‖₂ = 1`), the point at RMS distance `t` is `x(t) = clip(x + t·√D·u, domain)`, so that
+/// (`‖u‖₂ = 1`), the point at RMS distance `t` is `x(t) = clip(x + t·√D·u, domain)` (`domain`: the
+/// classifier's ``Classifier/inputBox`` unless the settings fix one), so that
 /// `‖x(t) − x‖₂ / √D = t` before clipping. The boundary distance along `u` is the first `t` with
 /// `f(x(t)) ≠ c₀`, searched up to `t_max`: a coarse scan `t_k = t_max·k/S` (`k = 1…S`) brackets the
 /// first change in `(t_{k−1}, t_k]`, then `B` bisection halvings shrink the bracket to
@@ -22,7 +23,8 @@ public struct DirectionSettings: Sendable, Hashable {
     public var coarseSteps: Int = 10
     /// `B`, the bisection halvings after the bracket.
     public var bisectionSteps: Int = 12
-    public var domain: ClosedRange<Float> = 0...1
+    /// One interval for every element; nil (the default): the classifier's input box.
+    public var domain: ClosedRange<Float>? = nil
     public init() {}
 
     /// - Throws: `.invalidArgument` naming the bad setting.
@@ -32,7 +34,7 @@ public struct DirectionSettings: Sendable, Hashable {
         }
         guard coarseSteps >= 1 else { throw BorderlineError(.invalidArgument, "direction distances: coarse-steps must be ≥ 1, got \(coarseSteps)") }
         guard bisectionSteps >= 0 else { throw BorderlineError(.invalidArgument, "direction distances: bisection-steps must be ≥ 0, got \(bisectionSteps)") }
-        guard domain.lowerBound < domain.upperBound else {
+        if let domain, !(domain.lowerBound < domain.upperBound) {
             throw BorderlineError(.invalidArgument, "direction distances: the domain must be an interval low < high, got \(domain)")
         }
     }
@@ -95,22 +97,25 @@ public enum DirectionProbe {
         var distances = [Float](repeating: settings.maxDistance, count: n * m)
         var classes = [Int](repeating: -1, count: n * m)
         let scale = Float(d).squareRoot()
-        let low = settings.domain.lowerBound, high = settings.domain.upperBound
+        let box = try settings.domain.map { try InputBox(lower: Double($0.lowerBound), upper: Double($0.upperBound)) } ?? classifier.inputBox
+        try box.check(inputShape: classifier.inputShape)
         let inputShape = classifier.inputShape
 
         // The points x + t_j·√D·u_j for the listed directions, one batch.
         func points(image i: Int, rows: [Int], steps: [Float]) -> Tensor {
-            Tensor(shape: [rows.count] + inputShape) { out in
+            var t = Tensor(shape: [rows.count] + inputShape) { out in
                 images.withUnsafeBufferPointer { xs in
                     directions.withUnsafeBufferPointer { us in
                         let x = xs.baseAddress! + i * d
                         for (r, j) in rows.enumerated() {
                             let u = us.baseAddress! + j * d, o = out.baseAddress! + r * d, s = steps[r] * scale
-                            for c in 0..<d { o[c] = Swift.min(high, Swift.max(low, x[c] + s * u[c])) }
+                            for c in 0..<d { o[c] = x[c] + s * u[c] }
                         }
                     }
                 }
             }
+            box.clamp(&t)
+            return t
         }
 
         for i in 0..<n {

@@ -3,6 +3,18 @@ import Foundation
 
 /// The analysis's pictures, drawn with the core's ``Chart`` and ``ImageGrid``.
 enum RegionDrawing {
+    /// Robust accuracy against the L∞ budget ε: point classifier under PGD, region classifier on
+    /// the same examples, region classifier under EOT-PGD against itself.
+    static func robustnessCurve(_ c: RobustnessCurve, radius: Float) throws -> PNGImage {
+        var chart = Chart(title: "Accuracy vs ε on \(c.images) images (r = \(radius))", xLabel: "ε (L∞)", yLabel: "accuracy", width: 560, height: 360)
+        chart.yRange = 0...1
+        let x = c.epsilons.map(Double.init)
+        chart.line(x: x, y: c.pointAccuracy, label: "point, PGD", colour: Palette.colour(0))
+        chart.line(x: x, y: c.regionAccuracy, label: "region, PGD examples", colour: Palette.colour(1))
+        if !c.regionAccuracyEOT.isEmpty { chart.line(x: x, y: c.regionAccuracyEOT, label: "region, EOT-PGD (adaptive)", colour: Palette.colour(2)) }
+        return try chart.render()
+    }
+
     /// Distance along every direction, directions sorted by distance, coloured by the adjacent
     /// class met (He et al., Figure 4). The dashed rule is `r/√3`, the RMS distance of a uniform
     /// point of the region classifier's hypercube.

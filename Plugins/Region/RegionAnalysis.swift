@@ -22,6 +22,10 @@ public struct RegionAnalysisSettings: Sendable {
     public var directions = DirectionSettings()
     public var attacks: [String] = ["fgsm", "pgd-linf", "cw-l2", "optmargin"]
     public var attackParameters = RegionAttacks.Parameters()
+    /// Budgets ε (L∞) of the robustness curve on the evaluated images (empty: no curve).
+    public var sweepEpsilons: [Float] = [0, 0.01, 0.02, 0.03, 0.05, 0.1]
+    /// `s`, the EOT samples per step of the adaptive attack on the region classifier (0: none).
+    public var eotSamples = 32
     public var detector = BoundaryDetector.Settings()
     /// Share of the attacked images whose benign and adversarial versions train the detector.
     public var detectorTrainShare = 0.5
@@ -37,6 +41,8 @@ public struct RegionAnalysisSettings: Sendable {
         try check(radius.map { $0.isFinite && $0 >= 0 } ?? true, "radius must be ≥ 0")
         try check(!radiusGrid.isEmpty && radiusGrid.allSatisfy { $0.isFinite && $0 >= 0 }, "the radius grid must be non-empty radii ≥ 0")
         try check(detectorTrainShare > 0 && detectorTrainShare < 1, "detector-train-share must be in (0, 1), got \(detectorTrainShare)")
+        try check(sweepEpsilons.allSatisfy { $0.isFinite && $0 >= 0 }, "sweep-epsilons must be finite budgets ≥ 0, got \(sweepEpsilons)")
+        try check(eotSamples >= 0, "eot-samples must be ≥ 0, got \(eotSamples)")
         for a in attacks where !RegionAttacks.known.contains(a) {
             throw BorderlineError(.invalidArgument, "region: unknown attack '\(a)'; known: \(RegionAttacks.known.joined(separator: ", "))")
         }
@@ -71,6 +77,20 @@ public struct AttackEvaluation {
     public var heldOutBenign = 0
 }
 
+/// Robust accuracy against the L∞ budget ε on the evaluated images (``RegionAnalysisSettings/sweepEpsilons``):
+/// the point classifier under PGD-L∞ against it, the region classifier on those same examples
+/// (transferred), and the region classifier under EOT-PGD against itself (adaptive).
+public struct RobustnessCurve {
+    public var epsilons: [Float]
+    public var pointAccuracy: [Double]
+    public var regionAccuracy: [Double]
+    /// Empty when EOT is off.
+    public var regionAccuracyEOT: [Double]
+    public var images: Int
+    public var steps: Int
+    public var eotSamples: Int
+}
+
 public struct RegionAnalysisReport {
     public var selection: RegionClassifier.RadiusSelection?
     public var radius: Float
@@ -84,6 +104,7 @@ public struct RegionAnalysisReport {
     public var evaluatedPointAccuracy: Double
     public var evaluatedRegionAccuracy: Double
     public var attacks: [AttackEvaluation]
+    public var curve: RobustnessCurve?
     public var skippedAttacks: [(name: String, reason: String)]
     public var directions: Tensor
     public var probed: [ProbedSet]
@@ -248,7 +269,7 @@ public enum RegionAnalysis {
                     try checkStop()
                     progress("attack \(name) on \(attacked.count) images", 0, 1)
                     let outcome = try timed("attack_\(name)") {
-                        try RegionAttacks.run(name, classifier: model, inputs: x, labels: y, parameters: settings.attackParameters,
+                        try RegionAttacks.run(name, classifier: model, inputs: x, labels: y, parameters: settings.attackParameters, radius: radius,
                                               seed: settings.seed ^ StableHash.fnv1a(name), progress: nil)
                     }
                     let pointPredicted = try classifier.predictions(outcome.adversarials)
@@ -261,6 +282,44 @@ public enum RegionAnalysis {
                     evaluations.append(AttackEvaluation(outcome: outcome, pointAccuracy: acc(pointPredicted, all), regionAccuracy: acc(regionPredicted, all),
                                                         regionRecovery: acc(regionPredicted, ok), regionRecoveryLowDistortion: acc(regionPredicted, low)))
                 }
+            }
+        }
+
+        // The robustness curve on the evaluated images (misclassified ones included, so ε = 0 is
+        // the clean accuracy): PGD-L∞ against the point classifier, α = ε/10, and EOT-PGD
+        // against the region classifier with the same budget and steps.
+        var curve: RobustnessCurve?
+        var sweepModel: (any DifferentiableClassifier)?
+        if !settings.sweepEpsilons.isEmpty {
+            do { sweepModel = try gradients?() } catch { skipped.append(("robustness curve", "\(error)")) }
+            if gradients == nil { skipped.append(("robustness curve", "the run's classifier has no gradients")) }
+        }
+        if let model = sweepModel {
+            do {   // a scope for the curve's locals
+                let xe = data.images.gather(batch: evaluated), ye = evaluated.map { labels[$0] }
+                let steps = settings.attackParameters.pgdSteps
+                var c = RobustnessCurve(epsilons: settings.sweepEpsilons, pointAccuracy: [], regionAccuracy: [], regionAccuracyEOT: [],
+                                        images: evaluated.count, steps: steps, eotSamples: settings.eotSamples)
+                func acc(_ p: [Int]) -> Double { Double(zip(p, ye).filter { $0 == $1 }.count) / Double(max(1, ye.count)) }
+                for (i, e) in settings.sweepEpsilons.enumerated() {
+                    try checkStop()
+                    progress("robustness curve: ε = \(e)", i, settings.sweepEpsilons.count)
+                    try timed("robustness_curve") {
+                        let pgd = ProjectedGradientDescent(norm: .linf, epsilon: e, stepSize: e / 10, steps: steps)
+                        let adv = try pgd.attack(model, inputs: xe, labels: ye, goal: .untargeted, seed: settings.seed ^ 0x7377_6570, progress: nil)
+                        c.pointAccuracy.append(acc(adv.predictions))
+                        c.regionAccuracy.append(acc(try regionPredictions(adv.adversarials, task: "robustness curve: region classification, ε = \(e)")))
+                        if settings.eotSamples > 0 && !model.gradientsAreEstimated {
+                            let eot = RegionEOTAttack(epsilon: e, stepSize: e / 10, steps: steps, samples: settings.eotSamples)
+                            let o = try eot.attack(model, region: region, inputs: xe, labels: ye, seed: settings.seed ^ 0x656f_74, checkStop: checkStop)
+                            c.regionAccuracyEOT.append(Double(o.succeeded.filter { !$0 }.count) / Double(max(1, ye.count)))
+                        }
+                    }
+                }
+                curve = c
+            }
+            if settings.eotSamples > 0 && model.gradientsAreEstimated {
+                skipped.append(("EOT attack on the region classifier", "the gradients are zeroth-order estimates (\(settings.eotSamples) EOT samples per step would multiply their queries)"))
             }
         }
 
@@ -321,7 +380,7 @@ public enum RegionAnalysis {
         return RegionAnalysisReport(selection: selection, radius: radius, heldOutRows: heldOut, benignRows: benignRows,
                                     benignPointAccuracy: benignPoint, benignRegionAccuracy: benignRegion,
                                     attackedRows: attacked, evaluatedRows: evaluated, evaluatedPointAccuracy: evaluatedPoint,
-                                    evaluatedRegionAccuracy: evaluatedRegion, attacks: evaluations,
+                                    evaluatedRegionAccuracy: evaluatedRegion, attacks: evaluations, curve: curve,
                                     skippedAttacks: skipped, directions: directions, probed: probed,
                                     detectorLosses: losses, detectorTrainRows: trainRows, seconds: seconds)
     }

@@ -35,19 +35,24 @@ public enum RegionAttacks {
         public var pgdL2Epsilon: Float = 2
         public var pgdStepSize: Float = 0.01
         public var pgdSteps = 40
-        public var cwIterations = 1000
-        public var cwBinarySteps = 4
-        public var cwLearningRate: Float = 0.2
-        public var cwInitialConstant: Float = 0.2
-        public var optMarginEpsilon: Float = 0.3
+        /// C&W and OPTMARGIN: Carlini's reference defaults (``CarliniWagnerL2``).
+        public var cwIterations = CarliniWagnerL2().iterations
+        public var cwBinarySteps = CarliniWagnerL2().binarySearchSteps
+        public var cwLearningRate = CarliniWagnerL2().learningRate
+        public var cwInitialConstant = CarliniWagnerL2().initialConstant
+        public var cwConfidence: Float = 0
+        /// OPTMARGIN's ε (RMS of its perturbations); nil: the region radius `r`, as He et al. do
+        /// (their ε is the radius of the region classifier they evade).
+        public var optMarginEpsilon: Float?
         public init() {}
     }
 
     /// The names this build can run (the core attacks that exist).
     public static let available = known
 
-    static func make(_ name: String, _ p: Parameters) throws -> any AdversarialAttack {
-        let cw = CarliniWagnerL2(initialConstant: p.cwInitialConstant, binarySearchSteps: p.cwBinarySteps,
+    /// The attack `name`; `radius` is the region classifier's `r` (OPTMARGIN's default ε).
+    static func make(_ name: String, _ p: Parameters, radius: Float) throws -> any AdversarialAttack {
+        let cw = CarliniWagnerL2(confidence: p.cwConfidence, initialConstant: p.cwInitialConstant, binarySearchSteps: p.cwBinarySteps,
                                  iterations: p.cwIterations, learningRate: p.cwLearningRate)
         switch name {
         case "fgsm": return FastGradientSignMethod(epsilon: p.fgsmEpsilon)
@@ -55,15 +60,15 @@ public enum RegionAttacks {
         case "pgd-l2":
             return ProjectedGradientDescent(norm: .l2, epsilon: p.pgdL2Epsilon, stepSize: p.pgdStepSize * p.pgdL2Epsilon / max(p.pgdEpsilon, 1e-6), steps: p.pgdSteps)
         case "cw-l2": return cw
-        case "optmargin": return OptMargin(epsilonRMS: p.optMarginEpsilon, carliniWagner: cw)
+        case "optmargin": return OptMargin(epsilonRMS: p.optMarginEpsilon ?? radius, carliniWagner: cw)
         default: throw BorderlineError(.invalidArgument, "region: unknown attack '\(name)'; known: \(known.joined(separator: ", "))")
         }
     }
 
     /// Runs the attack `name` untargeted on `inputs` against `classifier`.
     public static func run(_ name: String, classifier: any DifferentiableClassifier, inputs: Tensor, labels: [Int],
-                           parameters: Parameters, seed: UInt64, progress: (any ProgressReporter)?) throws -> AttackOutcome {
-        let attack = try make(name, parameters)
+                           parameters: Parameters, radius: Float, seed: UInt64, progress: (any ProgressReporter)?) throws -> AttackOutcome {
+        let attack = try make(name, parameters, radius: radius)
         let t0 = Date()
         let r = try attack.attack(classifier, inputs: inputs, labels: labels, goal: .untargeted, seed: seed, progress: progress)
         return AttackOutcome(name: name, adversarials: r.adversarials, succeeded: r.succeeded, rmsDistortion: r.rmsDistortion,

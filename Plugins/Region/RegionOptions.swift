@@ -53,6 +53,33 @@ public struct AttackList: OptionValue, Equatable, ExpressibleByArrayLiteral {
     }
 }
 
+/// A list of budgets, written as one comma-separated option (`0,0.01,0.05`; empty: none).
+public struct EpsilonList: OptionValue, Equatable, ExpressibleByArrayLiteral {
+    public var values: [Float]
+    public init(_ values: [Float]) { self.values = values }
+    public init(arrayLiteral values: Float...) { self.values = values }
+
+    /// The numbers in `text`, ascending, duplicates dropped.
+    /// - Throws: `.invalidArgument` naming an entry that is not a finite number ≥ 0.
+    public init(parsing text: String) throws {
+        var out: [Float] = []
+        for part in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !part.isEmpty {
+            guard let v = Float(part), v.isFinite, v >= 0 else {
+                throw BorderlineError(.invalidArgument, "sweep-epsilons: '\(part)' is not a finite number ≥ 0 (expected e.g. 0,0.01,0.05)")
+            }
+            out.append(v)
+        }
+        values = Array(Set(out)).sorted()
+    }
+
+    public init(from decoder: Decoder) throws {
+        try self.init(parsing: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public static func optionKind(range: ClosedRange<Double>?) -> PluginOption.Kind { .string }
+    public var jsonValue: JSONValue { .string(values.map { String(format: "%g", Double($0)) }.joined(separator: ",")) }
+}
+
 extension RegionAnalysisSettings {
     /// The settings of the shared part (images, directions), the rest at their defaults.
     init(images: RegionImageOptions, directions: RegionDirectionOptions, seed: UInt64) {

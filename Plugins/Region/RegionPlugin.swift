@@ -54,7 +54,7 @@ public final class DirectionProber: BoundaryProber {
             if let j = best {
                 let t = dist[dist.startIndex + j]
                 let u = shared.directions.scalars[(j * d)..<((j + 1) * d)]
-                points += zip(x, u).map { min(1, max(0, $0 + t * scale * $1)) }
+                points += zip(x, u).map { $0 + t * scale * $1 }   // clipped to the input box below
                 ok.append(true); reasons.append(nil)
             } else {
                 points += x
@@ -62,7 +62,7 @@ public final class DirectionProber: BoundaryProber {
             }
         }
         let shape = [rows.count] + context.classifier.inputShape
-        let p = Tensor(shape: shape, scalars: points)
+        let p = context.classifier.inputBox.clamped(Tensor(shape: shape, scalars: points))
         let probabilities = rows.isEmpty ? Tensor(zeros: [0, context.classifier.classCount]) : try context.classifier.probabilities(p)
         return try BoundarySet(pair: pair, points: p, startPoints: context.data.images.gather(batch: starts), startIndices: starts,
                                probabilities: probabilities, succeeded: ok, failureReasons: reasons,

@@ -36,7 +36,7 @@ struct RegionResults: Encodable {
                          a.detectionRate.map { Self.percent($0) + " (\(a.heldOutAdversarials))" } ?? "—",
                          a.detectorBenignAccuracy.map { Self.percent($0) + " (\(a.heldOutBenign))" } ?? "—"])
         }
-        tables = [
+        var tables = [
             ResultTable(title: "Point vs region classification (r = \(r.radius), m = \(settings.regionSamples)) on \(r.evaluatedRows.count) evaluated images; attacks on the \(r.attackedRows.count) the point classifier gets right",
                         columns: ["examples", "attack success", "mean RMS distortion", "point accuracy", "region accuracy",
                                   "region recovers (successful)", "region recovers (low-distortion half)",
@@ -54,12 +54,26 @@ struct RegionResults: Encodable {
                         }),
         ]
 
+        if let c = r.curve {
+            tables.append(ResultTable(title: "Accuracy vs ε (L∞) on the \(c.images) evaluated images: PGD-L∞ against the point classifier (\(c.steps) steps, α = ε/10), the region classifier (r = \(r.radius), m = \(settings.regionSamples)) on those examples, and EOT-PGD against the region classifier (\(c.eotSamples) samples per step)",
+                                      columns: ["ε", "point accuracy (PGD)", "region accuracy (PGD examples)", "region accuracy (EOT-PGD)"],
+                                      rows: c.epsilons.indices.map { i in
+                                          [String(format: "%g", Double(c.epsilons[i])), Self.percent(c.pointAccuracy[i]), Self.percent(c.regionAccuracy[i]),
+                                           i < c.regionAccuracyEOT.count ? Self.percent(c.regionAccuracyEOT[i]) : "—"]
+                                      }))
+        }
+
         var pictures: [ResultPicture] = []
+        if let c = r.curve {
+            pictures.append(ResultPicture(name: "robustness-curve",
+                                          caption: "Accuracy against the L∞ budget ε on \(c.images) images: point classifier under PGD, region classifier on the same examples (transferred) and under EOT-PGD against itself (adaptive).",
+                                          image: try RegionDrawing.robustnessCurve(c, radius: r.radius)))
+        }
         if let s = r.selection {
             pictures.append(ResultPicture(name: "radius-selection", caption: "Region accuracy on \(r.heldOutRows.count) held-out images against r (m = \(settings.selectionSamples)); dashed: point accuracy. Chosen: the largest r not below it, \(r.radius).",
-                                          image: try RegionDrawing.radiusChart(s)))
+                                          image: try RegionDrawing.radiusChart(s), key: true))
         }
-        pictures.append(ResultPicture(name: "purity", caption: "Mean adjacent-class purity of the top k classes (He et al., Figure 5)", image: try RegionDrawing.purityCurves(r.probed)))
+        pictures.append(ResultPicture(name: "purity", caption: "Mean adjacent-class purity of the top k classes (He et al., Figure 5)", image: try RegionDrawing.purityCurves(r.probed), key: true))
         let shown = Array(0..<min(plotImages, r.attackedRows.count))
         for i in shown {
             for set in r.probed {
@@ -82,6 +96,7 @@ struct RegionResults: Encodable {
                                           image: try RegionDrawing.examples(benign: r.probed[0].images, rows: shown, attacks: r.attacks)))
         }
         self.pictures = pictures
+        self.tables = tables
     }
 
     func encode(to encoder: Encoder) throws {
@@ -116,6 +131,12 @@ struct RegionResults: Encodable {
             try put(a.outcome.adversarials, "\(n)_adversarials")
             try put(a.outcome.succeeded.map { $0 ? 1 : 0 }, "\(n)_succeeded")
             try put(a.outcome.rmsDistortion, "\(n)_rms_distortion")
+        }
+        if let curve = r.curve {
+            try put(curve.epsilons, "sweep_epsilon")
+            try put(curve.pointAccuracy.map(Float.init), "sweep_point_accuracy")
+            try put(curve.regionAccuracy.map(Float.init), "sweep_region_accuracy")
+            if !curve.regionAccuracyEOT.isEmpty { try put(curve.regionAccuracyEOT.map(Float.init), "sweep_region_accuracy_eot") }
         }
         for (key, seconds) in r.seconds.sorted(by: { $0.key < $1.key }) { try put(seconds, "seconds_\(key)") }
         try put(r.attackedRows, "attacked_rows")

@@ -36,15 +36,21 @@ final class RegionRunAnalysis: Analysis {
         @Option(help: "PGD steps", in: 1...100_000)
         var pgdSteps = 40
         @Option(help: "C&W / OPTMARGIN Adam iterations per binary-search step", in: 1...100_000)
-        var cwIterations = 1000
+        var cwIterations = CarliniWagnerL2().iterations
         @Option(help: "C&W / OPTMARGIN binary-search steps over c", in: 1...100)
-        var cwBinarySteps = 4
+        var cwBinarySteps = CarliniWagnerL2().binarySearchSteps
         @Option(help: "C&W / OPTMARGIN Adam learning rate", in: 1e-6...10)
-        var cwLearningRate: Float = 0.2
+        var cwLearningRate = CarliniWagnerL2().learningRate
         @Option(help: "C&W / OPTMARGIN initial c", in: 1e-6...1e6)
-        var cwInitialConstant: Float = 0.2
-        @Option(help: "OPTMARGIN: RMS magnitude ε of the 19 fixed random orthogonal perturbations", in: 0...10)
-        var optmarginEpsilon: Float = 0.3
+        var cwInitialConstant = CarliniWagnerL2().initialConstant
+        @Option(help: "C&W confidence κ (logits; OPTMARGIN's is 0)", in: 0...1000)
+        var cwConfidence: Float = 0
+        @Option(help: "OPTMARGIN: RMS magnitude ε of the 19 fixed random orthogonal perturbations; −1: the region radius r (He et al.)", in: -1...10)
+        var optmarginEpsilon: Float = -1
+        @Option(help: "L∞ budgets of the robustness curve (point vs region accuracy under PGD, and EOT-PGD on the region classifier); empty: none")
+        var sweepEpsilons: EpsilonList = [0, 0.01, 0.02, 0.03, 0.05, 0.1]
+        @Option(help: "EOT samples per step of the adaptive PGD attack on the region classifier (0: no EOT curve)", in: 0...10_000)
+        var eotSamples = 32
         @Option(help: "boundary detector: Adam epochs", in: 1...100_000)
         var detectorEpochs = 60
         @Option(help: "boundary detector: Adam learning rate", in: 1e-7...1)
@@ -82,8 +88,11 @@ final class RegionRunAnalysis: Analysis {
             a.cwBinarySteps = cwBinarySteps
             a.cwLearningRate = cwLearningRate
             a.cwInitialConstant = cwInitialConstant
-            a.optMarginEpsilon = optmarginEpsilon
+            a.cwConfidence = cwConfidence
+            a.optMarginEpsilon = optmarginEpsilon < 0 ? nil : optmarginEpsilon
             s.attackParameters = a
+            s.sweepEpsilons = sweepEpsilons.values
+            s.eotSamples = eotSamples
             s.detector.epochs = detectorEpochs
             s.detector.learningRate = detectorLearningRate
             s.detectorTrainShare = detectorTrainShare
@@ -97,7 +106,10 @@ final class RegionRunAnalysis: Analysis {
         let k = context.classifier.classCount
         if classes.count < k {
             let names = classes.sorted().map { context.classifier.className($0) }.joined(separator: ", ")
-            context.note("The analysis covers only the run's \(classes.count) of \(k) classes (\(names)): the run's data holds images of the classes of its pairs only. Use --pairs all for every class.")
+            let text = "The analysis covers only the run's \(classes.count) of \(k) classes (\(names)) — a \(classes.count)-class subset: the run's data holds images of the classes of its pairs only, so the radius, the accuracies, the attacks and the robustness curve are over these classes. Use --pairs all for every class."
+            context.note("Warning: " + text)
+            // Also on the terminal, before the long part of the run: a subset changes every number.
+            FileHandle.standardError.write(Data("warning: region: \(text)\n".utf8))
         }
         let shared = try RegionAnalysis.cachedProbe(settings: settings, context: context)
         let report = try RegionAnalysis.run(classifier: context.classifier, gradients: { try context.gradients() }, data: context.data,

@@ -85,6 +85,8 @@ public final class SliceProber: BoundaryProber {
         public var imageSlice = true
         @Option(help: "points per segment in the probability profiles", in: 2...100_000)
         public var profilePoints = 201
+        @Option(help: "draw slices for the first this many class pairs of the run only, in the run's pair order (0: every pair); the other pairs get an empty boundary set", in: 0...100_000)
+        public var maxPairs = 0
         public init() {}
 
         public func validate() throws {
@@ -133,7 +135,8 @@ public final class SliceProber: BoundaryProber {
     /// What the prober files per pair beside its boundary set: every slice it drew, the two-model
     /// table and the pictures.
     public struct Output: Encodable {
-        public var adversarial: SliceResult
+        /// nil for a pair beyond `max-pairs`, which gets no slices.
+        public var adversarial: SliceResult?
         public var adversarialLocal: SliceResult?
         public var images: SliceResult?
         public var churchAdversarial: SliceResult?
@@ -160,7 +163,7 @@ public final class SliceProber: BoundaryProber {
             }
             set {
                 switch name {
-                case "adversarial": if let newValue { adversarial = newValue }
+                case "adversarial": adversarial = newValue
                 case "adversarial-local": adversarialLocal = newValue
                 case "images": images = newValue
                 case "church-adversarial": churchAdversarial = newValue
@@ -184,6 +187,16 @@ public final class SliceProber: BoundaryProber {
     }
 
     public func probe(_ pair: ClassPair, options o: Options, context: RunContext) throws -> Probe<Output> {
+        // max-pairs: by the pair's place in the whole run, so a shard or a resumed run skips the same pairs.
+        if o.maxPairs > 0, let place = context.pairs.firstIndex(of: pair), place >= o.maxPairs {
+            let drawn = context.pairs.prefix(o.maxPairs).map(\.description).joined(separator: ", ")
+            context.note("max-pairs = \(o.maxPairs): slices drawn for the first \(o.maxPairs) of the run's \(context.pairs.count) pairs only (\(drawn)).")
+            let shape = context.classifier.inputShape
+            return Probe(try BoundarySet(pair: pair, points: Tensor(shape: [0] + shape, scalars: []), startPoints: Tensor(shape: [0] + shape, scalars: []),
+                                         startIndices: [], probabilities: Tensor(shape: [0, context.classifier.classCount], scalars: []),
+                                         succeeded: [], failureReasons: [], iterations: []),
+                         output: Output(adversarial: nil))
+        }
         let f = context.classifier, s = pair.source, t = pair.target
         let shape = f.inputShape, d = Tensor.count(of: shape), k = f.classCount
         let names = (0..<k).map { f.className($0) }
@@ -231,9 +244,9 @@ public final class SliceProber: BoundaryProber {
         slices.append((sliceA, [x1, x2, x3], captionA))
         rows.append((x1, x2, s, advClass))
         var output = Output(adversarial: record(sliceA, anchors: [x1, x2, x3]))
-        output.adversarial.l2Distance = advDistance
-        output.adversarial.succeeded = advClass == s ? 0 : 1
-        output.adversarial.predictedClass = [advClass]
+        output.adversarial?.l2Distance = advDistance
+        output.adversarial?.succeeded = advClass == s ? 0 : 1
+        output.adversarial?.predictedClass = [advClass]
         let localScale = o.localScale
         var localPanel: PNGImage?
         var localWindow: SliceRectangle?
@@ -253,7 +266,7 @@ public final class SliceProber: BoundaryProber {
                                                  title: "global slice (Definition 1)", shade: shade, frames: localWindow.map { [$0] } ?? [])
         pictures.append(ResultPicture(name: "adversarial-slice", caption: "Global vs local view of the slice through " + captionA +
             ". Grey: outside [0,1]^D. " + (localPanel == nil ? "" : "Right: the same plane around \(localCentre) at \(localScale) × ‖x2 − x1‖ (the black frame on the left)."),
-            image: try SlicePictures.sideBySide([globalA] + (localPanel.map { [$0] } ?? []))))
+            image: try SlicePictures.sideBySide([globalA] + (localPanel.map { [$0] } ?? [])), key: true))
 
         // Slice B: three test images of two classes.
         if o.imageSlice {

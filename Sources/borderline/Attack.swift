@@ -6,8 +6,8 @@ extension AttackKind: ExpressibleByArgument {}
 
 struct Attack: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Adversarial examples (FGSM, PGD, Carlini–Wagner L2, OPTMARGIN): success rate and mean RMS distortion.",
-        discussion: "Attacks the first --count images of --data and prints the success rate and the mean RMS distortion of the successful examples (He, Li & Song's Table 1). -o writes the adversarials as a data set (x, y = true labels) that --data of other commands reads. See docs/attacks.md.")
+        abstract: "Adversarial examples (FGSM, PGD, Carlini–Wagner L2, OPTMARGIN; white- or black-box): success rate, mean RMS distortion, robust accuracy vs ε.",
+        discussion: "Attacks the first --count images of --data and prints the success rate and the mean RMS distortion of the successful examples (He, Li & Song's Table 1). -o writes the adversarials as a data set (x, y = true labels) that --data of other commands reads. --epsilons sweeps the budget and prints robust accuracy per ε (--curve-data, --curve-chart write it). Every attack keeps its examples inside the model's input box. See docs/attacks.md.")
 
     @Option(help: "fgsm, pgd-linf, pgd-l2, cw-l2 or optmargin.")
     var attack: AttackKind
@@ -30,14 +30,44 @@ struct Attack: ParsableCommand {
     @Option(help: "Budget: L∞ radius (fgsm, pgd-linf; default 0.1), L2 radius (pgd-l2; default 2), RMS of the ensemble's perturbations (optmargin; default 0.3).")
     var epsilon: Float?
 
+    @Option(help: "Sweep the budget: comma-separated ε values (e.g. 0,0.01,0.02,0.05); prints robust accuracy per ε. cw-l2: L2 radii, read off one run's distortions.")
+    var epsilons: String?
+
+    @Option(help: "With --epsilons: write the curve here (.csv, .json or .h5).")
+    var curveData: String?
+
+    @Option(help: "With --epsilons: draw robust accuracy vs ε here (PNG).")
+    var curveChart: String?
+
     @Option(help: "PGD steps (default 40) or C&W/OPTMARGIN iterations per binary-search step (default 1000).")
     var steps: Int?
 
-    @Option(help: "PGD step size (default ε/10 L∞, ε/8 L2) or C&W/OPTMARGIN learning rate (default 0.2).")
+    @Option(help: "PGD step size (default ε/10 L∞, ε/8 L2) or C&W/OPTMARGIN learning rate (default 0.01).")
     var stepSize: Float?
 
-    @Option(help: "C&W/OPTMARGIN binary-search steps over c (default 4).")
+    @Option(help: "C&W/OPTMARGIN binary-search steps over c (default 9).")
     var binarySearchSteps: Int?
+
+    @Option(help: "C&W confidence κ in logits (default 0; OPTMARGIN's is 0).")
+    var confidence: Float?
+
+    @Option(help: "C&W/OPTMARGIN initial constant c₀ (default 0.001).")
+    var initialConstant: Float?
+
+    @Option(help: "PGD random restarts; per image the best run is kept (default 1).")
+    var restarts: Int = 1
+
+    @Flag(help: "PGD: keep each run's best iterate (goal met, then highest loss) instead of the last.")
+    var bestIterate = false
+
+    @Option(help: "Black-box attack: query probabilities only and follow zeroth-order gradient estimates, nes or finite-differences.")
+    var gradientEstimator: String?
+
+    @Option(help: "NES direction pairs per gradient estimate (default: 50).")
+    var estimatorSamples: Int?
+
+    @Option(help: "Zeroth-order estimator step σ or h (default: 0.01).")
+    var estimatorStep: Float?
 
     @Option(help: "Random seed (PGD start, OPTMARGIN perturbations, targets).")
     var seed: UInt64 = 0
@@ -66,11 +96,41 @@ struct Attack: ParsableCommand {
         settings.steps = steps
         settings.stepSize = stepSize
         settings.binarySearchSteps = binarySearchSteps
+        settings.confidence = confidence
+        settings.initialConstant = initialConstant
+        settings.restarts = restarts
+        settings.bestIterate = bestIterate
+        if let gradientEstimator {
+            guard let method = ZerothOrderGradientEstimator.Method(rawValue: gradientEstimator) else {
+                throw BorderlineError(.invalidArgument, "--gradient-estimator '\(gradientEstimator)' is not one of: \(ZerothOrderGradientEstimator.Method.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            var c = ZerothOrderGradientEstimator.Configuration(method: method, seed: seed)
+            if let estimatorSamples { c.samples = estimatorSamples }
+            if let estimatorStep { c.step = estimatorStep }
+            settings.gradientEstimator = c
+        } else if estimatorSamples != nil || estimatorStep != nil {
+            throw BorderlineError(.invalidArgument, "--estimator-samples and --estimator-step need --gradient-estimator (nes or finite-differences)")
+        }
         settings.targeted = targeted
         settings.seed = seed
         settings.batchSize = batchSize
         settings.onlyCorrect = onlyCorrect
         let classifier = ModelClassifier(loaded, classNames: dataset.classNames.isEmpty ? nil : dataset.classNames)
+        if let epsilons {
+            guard output == nil else {
+                throw BorderlineError(.invalidArgument, "-o writes one attack's adversarials; with --epsilons use --curve-data and --curve-chart")
+            }
+            if let curveData { _ = try AttackSweepOutcome.dataFormat(curveData) }
+            let sweep = try AttackSweep.run(settings, epsilons: try AttackSweep.parseEpsilons(epsilons), classifier: classifier,
+                                            data: try dataset.reshaped(to: loaded.inputShape), count: count, progress: TerminalProgress(quiet: quiet))
+            print(sweep.table(), terminator: "")
+            if let curveData { try sweep.writeData(to: curveData); print("wrote \(curveData)") }
+            if let curveChart { try sweep.chart().write(to: curveChart); print("wrote \(curveChart)") }
+            return
+        }
+        guard curveData == nil, curveChart == nil else {
+            throw BorderlineError(.invalidArgument, "--curve-data and --curve-chart need --epsilons (the budgets to sweep)")
+        }
         let outcome = try AttackRunner.run(settings, classifier: classifier, data: try dataset.reshaped(to: loaded.inputShape),
                                            count: count, progress: TerminalProgress(quiet: quiet))
         print(outcome.summary(), terminator: "")

@@ -38,7 +38,7 @@ final class OptimisationAttackTests: XCTestCase {
     /// FGSM's RMS 0.1 at ε = 0.1), and its success flags agree with the predictions.
     func testCarliniWagnerSucceedsWithSmallDistortion() throws {
         let g = try AttackFixtures.golden(), f = try AttackFixtures.cnn()
-        let r = try CarliniWagnerL2(binarySearchSteps: 3, iterations: 100)
+        let r = try CarliniWagnerL2(initialConstant: 0.2, binarySearchSteps: 3, iterations: 100, learningRate: 0.2)
             .attack(f, inputs: g.x, labels: g.labels, goal: .untargeted, seed: 0, progress: nil)
         XCTAssertEqual(r.successRate, 1)
         XCTAssertLessThan(r.meanRMSDistortion, 0.05)
@@ -69,7 +69,7 @@ final class OptimisationAttackTests: XCTestCase {
         let g = try AttackFixtures.golden(), f = try AttackFixtures.cnn()
         let n = 2, d = 784
         let x = g.x.slice(batch: 0..<n), labels = Array(g.labels.prefix(n))
-        let attack = OptMargin(carliniWagner: CarliniWagnerL2(binarySearchSteps: 2, iterations: 50))
+        let attack = OptMargin(carliniWagner: CarliniWagnerL2(initialConstant: 0.2, binarySearchSteps: 2, iterations: 50, learningRate: 0.2))
         let r = try attack.attack(f, inputs: x, labels: labels, goal: .untargeted, seed: 3, progress: nil)
         XCTAssertGreaterThanOrEqual(r.successRate, 0.5)
         XCTAssertTrue(r.adversarials.scalars.allSatisfy { $0 >= 0 && $0 <= 1 })
@@ -95,8 +95,8 @@ final class OptimisationAttackTests: XCTestCase {
         let g = try AttackFixtures.golden(), f = try AttackFixtures.cnn()
         let rows = Int(try g.parameter("optmargin_rows")), copies = Int(try g.parameter("optmargin_copies"))
         let attack = OptMargin(epsilonRMS: try g.parameter("optmargin_epsilon_rms"), copies: copies,
-                               carliniWagner: CarliniWagnerL2(binarySearchSteps: Int(try g.parameter("optmargin_binary_search_steps")),
-                                                              iterations: Int(try g.parameter("optmargin_iterations"))))
+                               carliniWagner: CarliniWagnerL2(initialConstant: 0.2, binarySearchSteps: Int(try g.parameter("optmargin_binary_search_steps")),
+                                                              iterations: Int(try g.parameter("optmargin_iterations")), learningRate: 0.2))   // the golden's (tools/make_attack_goldens.py)
         let x = g.x.slice(batch: 0..<rows), labels = Array(g.labels.prefix(rows))
         let r = try attack.attack(f, inputs: x, labels: labels, goal: .untargeted,
                                   perturbations: try g.tensor("optmargin_perturbations").scalars, progress: nil)

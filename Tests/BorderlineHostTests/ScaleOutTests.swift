@@ -144,6 +144,9 @@ final class ScaleOutTests: XCTestCase {
             ("i", .array(.int64(values: [Int64.min, Int64.max], shape: [2, 1]))), ("u", .array(.uint8(values: [0, 255], shape: [2]))),
             ("t", .table(ResultTable(title: "T", columns: ["a"], rows: [["1"], ["2"]]))),
             ("p", .picture(ResultPicture(name: "pic", caption: "cap", image: image))), ("note", .note("hello")),
+            ("kt", .table(ResultTable(title: "K", columns: ["a"], rows: [["1"]], key: true))),
+            ("kp", .picture(ResultPicture(name: "key", caption: "k", image: image, key: true))),
+            ("h", .highlight(ResultHighlight("rate", value: 0.25, unit: "%", detail: "over 3 pairs"))),
             ("per", .perPair([(pair: ClassPair(0, 1), value: .number(1)), (pair: ClassPair(1, 0), value: .group([]))])),
         ])
         let calls = [
@@ -163,6 +166,11 @@ final class ScaleOutTests: XCTestCase {
         XCTAssertEqual(step.calls[0].set?.extras.keys.sorted(), ["b", "lambda"])
         XCTAssertEqual(step.calls[0].notes.map(\.text), ["n1", "n2"])
         XCTAssertEqual(step.calls[1].problems.map(\.message), ["m on p/q pair 3:1: failed"])
+        let back = try XCTUnwrap(step.calls[0].tree)
+        guard case .table(let t)? = back["t"], case .table(let kt)? = back["kt"], case .picture(let p)? = back["p"], case .picture(let kp)? = back["kp"],
+              case .highlight(let h)? = back["h"] else { return XCTFail("\(back)") }
+        XCTAssertEqual([t.isKey, kt.isKey, p.isKey, kp.isKey], [false, true, false, true], "key flags survive the journal")
+        XCTAssertEqual(h, ResultHighlight("rate", value: 0.25, unit: "%", detail: "over 3 pairs"))
         XCTAssertEqual(PairArchive.encode(step, fingerprint: fingerprint), bytes, "decoding and encoding again gives the same bytes")
 
         // Damage: every truncation and a flipped byte in the body give a BorderlineError, never a trap.

@@ -1,4 +1,5 @@
 import BorderlineCore
+import BorderlineTestSupport
 @testable import FlipPointKit
 import XCTest
 
@@ -84,13 +85,15 @@ final class FlipPointTests: XCTestCase {
         for r in 0..<40 {
             XCTAssertTrue(o.flipped[r])
             XCTAssertEqual(o.iterations[r], 1, "a linear model needs one DeepFool step")
-            // x₁ = x₀ + 1.02 · (|f| + 1e-4) w / ‖w‖²: the analytic distance times the overshoot.
-            XCTAssertEqual(d.l2[r], 1.02 * (truth[r] + 1e-4 / norm), accuracy: 1e-4 + 1e-4 * truth[r])
+            // x₁ = x₀ + 1.02 · (|f|/‖w‖ + 1e-4) w / ‖w‖ (the reference's step): the analytic
+            // distance plus 1e-4 in input space, times the overshoot.
+            XCTAssertEqual(d.l2[r], 1.02 * (truth[r] + 1e-4), accuracy: 1e-6 + 1e-5 * truth[r])
         }
         c.overshoot = 0
         let none = try DeepFoolSearch.search(model, x, configuration: c)
         let d0 = RowDistances.between(x, none.points)
-        for r in 0..<40 { XCTAssertEqual(d0.l2[r], truth[r] + 1e-4 / norm, accuracy: 1e-4 + 1e-4 * truth[r]) }
+        for r in 0..<40 { XCTAssertEqual(d0.l2[r], truth[r] + 1e-4, accuracy: 1e-6 + 1e-5 * truth[r]) }
+        _ = norm
     }
 
     func testDeepFoolOnEstimatedGradientsMeasuresTheStepSlope() throws {
@@ -133,6 +136,27 @@ final class FlipPointTests: XCTestCase {
             XCTAssertNotEqual(try model.predictions(o.points.slice(batch: r..<(r + 1)))[0], o.startClasses[r])
         }
         XCTAssertGreaterThan(o.flipped.filter { $0 }.count, 25)
+    }
+
+    /// DeepFool on the shipped CNN: every point it reports as flipped is classified differently
+    /// from its start class when classified again on its own (a fresh batch of one row), and
+    /// lies in [0, 1].
+    func testDeepFoolFlipPointsOnTheShippedCNNHaveAnotherClass() throws {
+        let path = CLI.repository.appendingPathComponent("Models/fashion-cnn.h5").path
+        let data: Dataset
+        do { data = try Dataset.named("fashion-mnist", split: .test) } catch { throw XCTSkip("fashion-mnist is not installed") }
+        let model = ModelClassifier(try Model.load(contentsOf: path))
+        let x = data.images.slice(batch: 0..<24)
+        var c = DeepFoolSearch.Configuration()
+        c.batchSize = 8
+        let o = try DeepFoolSearch.search(model, x, configuration: c)
+        XCTAssertGreaterThanOrEqual(o.flipped.filter { $0 }.count, 22)
+        for r in 0..<24 where o.flipped[r] {
+            let alone = try model.predictions(o.points.slice(batch: r..<(r + 1)))[0]
+            XCTAssertNotEqual(alone, o.startClasses[r], "row \(r)")
+            XCTAssertEqual(alone, o.finalClasses[r], "row \(r)")
+        }
+        XCTAssertTrue(InputBox.unit.contains(o.points))
     }
 
     /// The per-row start and flip classes of either prober's output.

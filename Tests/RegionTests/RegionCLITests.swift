@@ -1,3 +1,4 @@
+import BorderlineCore
 import BorderlineTestSupport
 import Foundation
 import XCTest
@@ -36,6 +37,14 @@ final class RegionCLITests: XCTestCase {
         XCTAssertEqual(numbers["attacked_images"] as? Int, 6)
         XCTAssertEqual(numbers["directions"] as? Int, 64)
         XCTAssertTrue(report.contains("covers only the run's 2 of 10 classes"), "no note on the run's classes")
+        XCTAssertTrue(r.stderr.contains("warning: region:") && r.stderr.contains("2-class subset"), "no warning on the terminal: \(r.stderr)")
+        // The robustness curve (default budgets): a table, a chart and the arrays.
+        XCTAssertTrue(report.contains("Accuracy vs ε"), "no robustness-curve table")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("images").path))
+        let file = try HDF5File.open(out.appendingPathComponent("results.h5").path)
+        let group = try file.root().group("region/all/analysis")
+        XCTAssertEqual(try group.dataset("sweep_epsilon").readDoubles().count, 6)
+        XCTAssertEqual(try group.dataset("sweep_region_accuracy_eot").readDoubles().count, 6)
     }
 
     func testBadOptionIsRefused() throws {

@@ -231,7 +231,7 @@ final class RegionPluginTests: XCTestCase {
             "images", "benign-images", "radius-images", "radius", "radius-max", "radius-step", "selection-samples", "region-samples",
             "directions", "max-distance", "coarse-steps", "bisection-steps", "attacks", "fgsm-epsilon", "pgd-epsilon", "pgd-l2-epsilon",
             "pgd-step-size", "pgd-steps", "cw-iterations", "cw-binary-steps", "cw-learning-rate", "cw-initial-constant",
-            "optmargin-epsilon", "detector-epochs", "detector-learning-rate", "detector-train-share", "plot-images"])
+            "cw-confidence", "optmargin-epsilon", "sweep-epsilons", "eot-samples", "detector-epochs", "detector-learning-rate", "detector-train-share", "plot-images"])
         let attacks = try XCTUnwrap(try analysis.declaredOptions().first { $0.option.name == "attacks" })
         XCTAssertEqual(attacks.option.defaultValue, .string("fgsm,pgd-linf,cw-l2,optmargin"))
         XCTAssertNoThrow(try analysis.makeOptions(["attacks": .string(" fgsm , pgd-l2,")]))

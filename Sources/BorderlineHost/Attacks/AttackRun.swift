@@ -23,6 +23,18 @@ public struct AttackRunSettings: Sendable {
     public var stepSize: Float?
     /// C&W and OPTMARGIN binary-search steps over c.
     public var binarySearchSteps: Int?
+    /// C&W confidence κ (OPTMARGIN's is 0 by definition).
+    public var confidence: Float?
+    /// C&W and OPTMARGIN initial constant c₀.
+    public var initialConstant: Float?
+    /// PGD: independent random restarts; per image the best is kept.
+    public var restarts = 1
+    /// PGD: return the best iterate of each run rather than the last.
+    public var bestIterate = false
+    /// Black-box attack: the model is queried for probabilities only and the attack follows
+    /// zeroth-order gradient estimates (NES: Ilyas et al. 2018's query-limited PGD; or finite
+    /// differences: ZOO-style). Nil: exact gradients.
+    public var gradientEstimator: ZerothOrderGradientEstimator.Configuration?
     public var targeted = false
     public var seed: UInt64 = 0
     /// Rows per attack call (bounds memory: OPTMARGIN evaluates 20 copies of each).
@@ -34,27 +46,44 @@ public struct AttackRunSettings: Sendable {
     public init(kind: AttackKind) { self.kind = kind }
 
     /// The defaults: FGSM and PGD-L∞ ε = 0.1, PGD-L2 ε = 2 (RMS 0.071 on 784 pixels), PGD 40
-    /// steps of ε/10 (L∞) or ε/8 (L2) with random start; C&W and OPTMARGIN He et al.'s
-    /// (4 binary-search steps from c = 0.2, 1000 iterations, learning rate 0.2; ε = 0.3 RMS).
+    /// steps of ε/10 (L∞) or ε/8 (L2) with random start; C&W and OPTMARGIN Carlini's reference
+    /// (9 binary-search steps from c₀ = 10⁻³, 1000 iterations, learning rate 10⁻², κ = 0;
+    /// OPTMARGIN ε = 0.3 RMS). Every attack clips to the model's input box.
     public func makeAttack() throws -> any AdversarialAttack {
         if let s = steps, s < 1 { throw BorderlineError(.invalidArgument, "--steps must be ≥ 1, got \(s)") }
+        guard restarts >= 1 else { throw BorderlineError(.invalidArgument, "--restarts must be ≥ 1, got \(restarts)") }
+        let isPGD = kind == .pgdLinf || kind == .pgdL2
+        if !isPGD && (restarts != 1 || bestIterate) {
+            throw BorderlineError(.invalidArgument, "--restarts and --best-iterate are PGD options (pgd-linf, pgd-l2), not \(kind.rawValue)")
+        }
+        let isCW = kind == .cwL2 || kind == .optmargin
+        if !isCW && (confidence != nil || initialConstant != nil || binarySearchSteps != nil) {
+            throw BorderlineError(.invalidArgument, "--confidence, --initial-constant and --binary-search-steps are C&W/OPTMARGIN options, not \(kind.rawValue)")
+        }
         switch kind {
         case .fgsm:
             return FastGradientSignMethod(epsilon: epsilon ?? 0.1)
         case .pgdLinf:
             let eps = epsilon ?? 0.1
-            return ProjectedGradientDescent(norm: .linf, epsilon: eps, stepSize: stepSize ?? eps / 10, steps: steps ?? 40)
+            return ProjectedGradientDescent(norm: .linf, epsilon: eps, stepSize: stepSize ?? eps / 10, steps: steps ?? 40,
+                                            restarts: restarts, bestIterate: bestIterate)
         case .pgdL2:
             let eps = epsilon ?? 2
-            return ProjectedGradientDescent(norm: .l2, epsilon: eps, stepSize: stepSize ?? eps / 8, steps: steps ?? 40)
+            return ProjectedGradientDescent(norm: .l2, epsilon: eps, stepSize: stepSize ?? eps / 8, steps: steps ?? 40,
+                                            restarts: restarts, bestIterate: bestIterate)
         case .cwL2, .optmargin:
             var cw = CarliniWagnerL2()
             if let s = steps { cw.iterations = s }
             if let lr = stepSize { cw.learningRate = lr }
             if let b = binarySearchSteps { cw.binarySearchSteps = b }
+            if let c = initialConstant { cw.initialConstant = c }
             if kind == .cwL2 {
                 guard epsilon == nil else { throw BorderlineError(.invalidArgument, "cw-l2 has no --epsilon (it minimises the distortion)") }
+                if let k = confidence { cw.confidence = k }
                 return cw
+            }
+            if let k = confidence, k != 0 {
+                throw BorderlineError(.invalidArgument, "optmargin's confidence κ is 0 by definition (He et al.); --confidence \(k) applies to cw-l2 only")
             }
             return OptMargin(epsilonRMS: epsilon ?? 0.3, carliniWagner: cw)
         }
@@ -72,6 +101,8 @@ public struct AttackRunOutcome: Sendable {
     public var targets: [Int]?
     public var cleanPredictions: [Int]
     public var seconds: Double
+    /// Black-box runs: the model queries the attack made (estimates and success checks).
+    public var queries: Int?
 
     /// `attack`, images, clean accuracy, success rate and mean RMS distortion over the
     /// successful rows (He, Li & Song's Table 1 columns), and the time.
@@ -86,7 +117,7 @@ public struct AttackRunOutcome: Sendable {
             String(format: "success rate      %.2f %% (%d/%d)", 100 * result.successRate, ok, n),
             "mean RMS distortion " + (ok == 0 ? "n/a (no success)" : String(format: "%.4f (over successful rows)", result.meanRMSDistortion)),
             String(format: "seconds           %.2f", seconds),
-        ]
+        ] + (queries.map { ["queries           \($0) (black box: probabilities only, estimated gradients)"] } ?? [])
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -118,6 +149,9 @@ public enum AttackRunner {
         guard count >= 1 else { throw BorderlineError(.invalidArgument, "--count must be ≥ 1, got \(count)") }
         guard settings.batchSize >= 1 else { throw BorderlineError(.invalidArgument, "--batch-size must be ≥ 1, got \(settings.batchSize)") }
         let attack = try settings.makeAttack()
+        // A black-box attack sees the model through its probabilities alone.
+        let estimator = try settings.gradientEstimator.map { try ZerothOrderGradientEstimator(BlackBoxClassifier(classifier), configuration: $0) }
+        let target: any DifferentiableClassifier = estimator ?? classifier
         var indices = Array(0..<min(count, data.count))
         if settings.onlyCorrect {
             let predicted = try classifier.predictions(data.images)
@@ -142,7 +176,7 @@ public enum AttackRunner {
             let end = min(n, start + settings.batchSize)
             let labels = Array(set.labels[start..<end])
             let goal: AttackGoal = targets.map { .targeted(Array($0[start..<end])) } ?? .untargeted
-            parts.append(try attack.attack(classifier, inputs: set.images.slice(batch: start..<end), labels: labels, goal: goal,
+            parts.append(try attack.attack(target, inputs: set.images.slice(batch: start..<end), labels: labels, goal: goal,
                                            seed: settings.seed &+ UInt64(start), progress: progress))
             start = end
         }
@@ -150,7 +184,8 @@ public enum AttackRunner {
         let result = AttackResult(adversarials: Tensor.concatenate(batches: parts.map(\.adversarials)),
                                   succeeded: parts.flatMap(\.succeeded), predictions: parts.flatMap(\.predictions),
                                   rmsDistortion: parts.flatMap(\.rmsDistortion))
-        return AttackRunOutcome(attackName: attack.name, result: result, indices: indices, labels: set.labels, targets: targets,
-                                cleanPredictions: clean, seconds: seconds)
+        let name = attack.name + (estimator.map { " (black box, \($0.configuration.method.rawValue) gradients)" } ?? "")
+        return AttackRunOutcome(attackName: name, result: result, indices: indices, labels: set.labels, targets: targets,
+                                cleanPredictions: clean, seconds: seconds, queries: estimator?.queryCount)
     }
 }

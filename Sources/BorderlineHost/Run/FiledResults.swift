@@ -55,6 +55,9 @@ struct FiledResults {
     var pictures: [(entry: Entry, picture: ResultPicture)] {
         entries.compactMap { if case .picture(let p) = $0.value { return ($0, p) } else { return nil } }
     }
+    var highlights: [(entry: Entry, highlight: ResultHighlight)] {
+        entries.compactMap { if case .highlight(let h) = $0.value { return ($0, h) } else { return nil } }
+    }
     var notes: [(entry: Entry, text: String)] {
         entries.compactMap { if case .note(let n) = $0.value { return ($0, n) } else { return nil } }
     }

@@ -123,12 +123,14 @@ struct ByteWriter {
             case .uint8(let values, let s): u8(3); shape(s); raw(values)
             }
         case .table(let t):
-            u8(6); string(t.title); strings(t.columns); int(t.rows.count)
+            // Key tables and pictures have tags of their own, so archives without them read as before.
+            u8(t.isKey ? 11 : 6); string(t.title); strings(t.columns); int(t.rows.count)
             for row in t.rows { strings(row) }
         case .picture(let p):
-            u8(7); string(p.name); string(p.caption)
+            u8(p.isKey ? 12 : 7); string(p.name); string(p.caption)
             int(p.image.width); int(p.image.height); int(p.image.channels); raw(p.image.pixels)
         case .note(let n): u8(8); string(n)
+        case .highlight(let h): u8(10); string(h.label); double(h.value); string(h.unit); string(h.detail)
         case .perPair(let entries):
             u8(9); int(entries.count)
             for e in entries { pair(e.pair); value(e.value) }
@@ -272,7 +274,8 @@ struct ByteReader {
 
     mutating func value(depth: Int = 0) throws -> ResultValue {
         guard depth < 200 else { throw damaged("results nested deeper than 200 levels") }
-        switch try u8() {
+        let tag = try u8()
+        switch tag {
         case 0:
             let n = try count(size: 9)
             return .group(try (0..<n).map { _ in (try string(), try value(depth: depth + 1)) })
@@ -290,11 +293,11 @@ struct ByteReader {
             case 3: return .array(.uint8(values: try raw(UInt8.self, count: n), shape: s))
             default: throw damaged("an unknown array type \(kind)")
             }
-        case 6:
+        case 6, 11:
             let title = try string(), columns = try strings()
             let n = try count(size: 8)
-            return .table(ResultTable(title: title, columns: columns, rows: try (0..<n).map { _ in try strings() }))
-        case 7:
+            return .table(ResultTable(title: title, columns: columns, rows: try (0..<n).map { _ in try strings() }, key: tag == 11))
+        case 7, 12:
             let name = try string(), caption = try string()
             let w = try int(), h = try int(), c = try int()
             let (wh, o1) = w.multipliedReportingOverflow(by: h)
@@ -302,11 +305,12 @@ struct ByteReader {
             guard w >= 0, h >= 0, c >= 0, !o1, !o2 else { throw damaged("a picture of \(w)×\(h)×\(c)") }
             let pixels = try raw(UInt8.self, count: n)
             do {
-                return .picture(ResultPicture(name: name, caption: caption, image: try PNGImage(width: w, height: h, channels: c, pixels: pixels)))
+                return .picture(ResultPicture(name: name, caption: caption, image: try PNGImage(width: w, height: h, channels: c, pixels: pixels), key: tag == 12))
             } catch {
                 throw damaged("a picture that is not an image (\(error))")
             }
         case 8: return .note(try string())
+        case 10: return .highlight(ResultHighlight(try string(), value: try double(), unit: try string(), detail: try string()))
         case 9:
             let n = try count(size: 17)
             return .perPair(try (0..<n).map { _ in (try pair(), try value(depth: depth + 1)) })

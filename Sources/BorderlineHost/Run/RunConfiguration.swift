@@ -42,8 +42,39 @@ public struct RunConfiguration: Equatable {
     /// Run only this slice of the pairs (`--shard I/N`) into a shard run folder for `borderline merge`.
     public var shard: ShardSpec?
 
-    /// The plugins a run enables when none are named.
-    public static let defaultPlugins = ["bisection"]
+    /// The plugins a run enables when none are named: the model atlas (docs/report.md) — bisection's
+    /// class × class heatmaps and most fragile pairs, flip-point's natural-vs-random distance
+    /// histograms, one decision slice.
+    public static let defaultPlugins = ["bisection", "flip-point", "slices"]
+
+    /// Settings that keep the default run (the atlas) within a minute on the shipped CNN, per
+    /// default plugin (`option` or `component.option` → value). They apply only to a plugin that
+    /// runs as a default (``pluginsRunningAsDefaults``), beneath the user's own settings; a plugin
+    /// named with `--plugin` runs at its own defaults. The resolved values land in config.json, so
+    /// `--config` repeats the run exactly.
+    public static let atlasOptions: [String: [String: JSONValue]] = [
+        // One slice, drawn smaller; no church windows or three-image slice.
+        "slices": ["max-pairs": 1, "grid": 256, "window-grid": 160, "church-window": false, "image-slice": false, "profile-points": 101],
+        // A few images per pair: the histograms need hundreds of distances, not thousands.
+        "flip-point": ["per-pair": 6],
+    ]
+
+    /// The plugins that run only because they are defaults (none was named), which get ``atlasOptions``.
+    public var pluginsRunningAsDefaults: [String] { plugins.isEmpty ? RunConfiguration.defaultPlugins : [] }
+
+    /// `options` with the ``atlasOptions`` of every plugin in ``pluginsRunningAsDefaults`` added
+    /// where the user set nothing of that name for the plugin.
+    public var optionsWithAtlasSettings: [String: JSONValue] {
+        var out = options
+        for plugin in pluginsRunningAsDefaults {
+            for (option, value) in RunConfiguration.atlasOptions[plugin] ?? [:] {
+                let name = option.split(separator: ".").last.map(String.init) ?? option
+                let userSet = options.keys.contains { $0.hasPrefix(plugin + ".") && $0.split(separator: ".").last.map(String.init) == name }
+                if !userSet { out["\(plugin).\(option)"] = value }
+            }
+        }
+        return out
+    }
 
     public init() {}
 

@@ -136,6 +136,7 @@ public final class RunEngine {
         try config.validate()
 
         let (plugins, pluginWarnings) = try loadPlugins(config)
+        config.options = config.optionsWithAtlasSettings
         let options = try RunEngine.resolveOptions(config.options, plugins: plugins.map(\.plugin))
 
         // Model and data.
@@ -180,7 +181,7 @@ public final class RunEngine {
     public func checkConfiguration() throws -> Int {
         try configuration.validate()
         let (plugins, _) = try loadPlugins(configuration)
-        _ = try RunEngine.resolveOptions(configuration.options, plugins: plugins.map(\.plugin))
+        _ = try RunEngine.resolveOptions(configuration.optionsWithAtlasSettings, plugins: plugins.map(\.plugin))
         let modelPath = try ShippedModels.resolve(configuration.model)
         let model = try Model.load(contentsOf: modelPath, architecture: configuration.architecture)
         let pairs = try ClassSelection(classNames: ModelClassifier(model).classNames).pairs(configuration.pairs, classes: configuration.classes)

@@ -237,6 +237,11 @@ struct RunFolderWriter {
                          "rows": .array(item.table.rows.map { .array($0.map { .string($0) }) })])
             })
             p["pictures"] = .array(results.pictures.indices.compactMap { i in pictures["\(plugin.name)#\(i)"].map { .string($0.file) } })
+            p["highlights"] = .array(results.highlights.map { item in
+                .object(["label": .string(item.highlight.label), "value": item.highlight.value.isFinite ? .number(item.highlight.value) : .null,
+                         "unit": .string(item.highlight.unit), "detail": .string(item.highlight.detail),
+                         "pair": item.entry.pair.map { .string($0.key) } ?? .null, "component": .string(item.entry.component)])
+            })
             p["component_seconds"] = .object(plugin.componentSeconds.mapValues { .number(($0 * 1000).rounded() / 1000) })
             p["component_queries"] = .object(plugin.componentQueries.mapValues { .number(Double($0)) })
             plugins[plugin.name] = .object(p)

@@ -4,7 +4,8 @@ import Foundation
 /// Networks", 2017), batched over rows.
 ///
 /// **Maths.** The adversarial is parametrised through `tanh` so it always lies in the domain
-/// `[lo, hi]`: `x′(w) = b₊ + b× tanh(w + w₀)` with `b₊ = (hi + lo)/2`, `b× = (hi − lo)/2` and
+/// `[lo, hi]` — the classifier's ``Classifier/inputBox`` (per element; per channel when the box
+/// is) unless `domain` overrides it: `x′(w) = b₊ + b× tanh(w + w₀)` with `b₊ = (hi + lo)/2`, `b× = (hi − lo)/2` and
 /// `w₀ = atanh(0.999999 (x − b₊)/b×)`. For a constant `c` it minimises with Adam (learning rate
 /// `lr`, β = (0.9, 0.999), ε̂ = 1e−8, from `w = 0`) over `iterations` steps
 ///
@@ -24,6 +25,10 @@ import Foundation
 /// **Batching.** All still-running rows, each with its own `c`, go through one forward and one
 /// backward pass per iteration (the margin cotangent `±c (e_j − e_t)` is computed from that pass's
 /// logits). Rows that never succeed are returned unchanged.
+///
+/// **Defaults** are Carlini & Wagner's reference code (`l2_attack.py`): κ = 0, c₀ = 10⁻³,
+/// 9 binary-search steps, learning rate 10⁻², early abort — except 1000 rather than 10,000
+/// iterations per step (a tenth of the worst-case time; `iterations` sets the reference's).
 public struct CarliniWagnerL2: AdversarialAttack, Sendable {
     public var confidence: Float
     public var initialConstant: Float
@@ -31,12 +36,13 @@ public struct CarliniWagnerL2: AdversarialAttack, Sendable {
     public var iterations: Int
     public var learningRate: Float
     public var abortEarly: Bool
-    public var domain: ClosedRange<Float>
+    /// One interval for every element; nil (the default): the classifier's input box.
+    public var domain: ClosedRange<Float>?
     public var name: String { "cw-l2" }
 
-    public init(confidence: Float = 0, initialConstant: Float = 0.2, binarySearchSteps: Int = 4,
-                iterations: Int = 1000, learningRate: Float = 0.2, abortEarly: Bool = true,
-                domain: ClosedRange<Float> = 0...1) {
+    public init(confidence: Float = 0, initialConstant: Float = 1e-3, binarySearchSteps: Int = 9,
+                iterations: Int = 1000, learningRate: Float = 1e-2, abortEarly: Bool = true,
+                domain: ClosedRange<Float>? = nil) {
         self.confidence = confidence
         self.initialConstant = initialConstant
         self.binarySearchSteps = binarySearchSteps
@@ -64,6 +70,14 @@ public struct CarliniWagnerL2: AdversarialAttack, Sendable {
         guard binarySearchSteps >= 1, iterations >= 1 else {
             throw BorderlineError(.invalidArgument, "\(attack): binary-search steps (\(binarySearchSteps)) and iterations (\(iterations)) must be ≥ 1")
         }
+        // The tanh change of variables needs every input strictly inside a box of positive width.
+        let box = try AttackSupport.box(domain, for: classifier, attack: attack)
+        for c in 0..<box.channelCount where !(box.bounds(channel: c).lower < box.bounds(channel: c).upper) {
+            throw BorderlineError(.invalidArgument, "\(attack): the input box \(box) has no width\(box.isUniform ? "" : " in channel \(c)"); the tanh change of variables needs lower < upper")
+        }
+        guard box.contains(inputs, tolerance: 1e-6) else {
+            throw BorderlineError(.invalidArgument, "\(attack): some inputs lie outside the input box \(box) (the model's valid inputs); scale the data to the model's box")
+        }
         return classes
     }
 
@@ -75,11 +89,13 @@ public struct CarliniWagnerL2: AdversarialAttack, Sendable {
                   perturbations: [Float]?, copies: Int, task: String, progress: (any ProgressReporter)?) throws -> Tensor {
         let n = inputs.batchSize, d = inputs.sampleCount, k = classifier.classCount
         guard n > 0 else { return inputs }
-        let boxMul = (domain.upperBound - domain.lowerBound) / 2, boxPlus = (domain.upperBound + domain.lowerBound) / 2
+        // b× and b₊ per element of one sample (the box may differ per channel).
+        let (lo, hi) = AttackSupport.elementBounds(try AttackSupport.box(domain, for: classifier, attack: task), sampleShape: inputs.sampleShape)
+        let boxMul = zip(lo, hi).map { ($1 - $0) / 2 }, boxPlus = zip(lo, hi).map { ($1 + $0) / 2 }
         let kappa = confidence
         let x = inputs.scalars
-        let w0 = x.map { Float(atanh(Double(($0 - boxPlus) / boxMul * 0.999999))) }
-        let reconstructed = w0.map { boxPlus + boxMul * tanh($0) }
+        let w0 = x.indices.map { i in Float(atanh(Double(Swift.min(1, Swift.max(-1, (x[i] - boxPlus[i % d]) / boxMul[i % d])) * 0.999999))) }
+        let reconstructed = w0.indices.map { i in boxPlus[i % d] + boxMul[i % d] * tanh(w0[i]) }
         var best = x
         var bestDistance = [Float](repeating: .infinity, count: n)
         var constant = [Float](repeating: initialConstant, count: n)
@@ -106,7 +122,7 @@ public struct CarliniWagnerL2: AdversarialAttack, Sendable {
                 // x′ = b₊ + b× tanh(w + w₀) for the running rows, and the batch of their copies.
                 let batch = Tensor(shape: [a * copies] + inputs.sampleShape) { out in
                     for (j, r) in active.enumerated() {
-                        for i in r * d..<(r + 1) * d { current[i] = boxPlus + boxMul * tanh(w[i] + w0[i]) }
+                        for i in 0..<d { current[r * d + i] = boxPlus[i] + boxMul[i] * tanh(w[r * d + i] + w0[r * d + i]) }
                         for c in 0..<copies {
                             let o = (j * copies + c) * d
                             if let p = perturbations {
@@ -166,8 +182,8 @@ public struct CarliniWagnerL2: AdversarialAttack, Sendable {
                             let e = r * d + i
                             var gx = 2 * (current[e] - reconstructed[e])
                             for c in 0..<copies { gx += g[(j * copies + c) * d + i] }
-                            let th = (current[e] - boxPlus) / boxMul
-                            let gw = gx * boxMul * (1 - th * th)
+                            let th = (current[e] - boxPlus[i]) / boxMul[i]
+                            let gw = gx * boxMul[i] * (1 - th * th)
                             m[e] = beta1 * m[e] + (1 - beta1) * gw
                             v[e] = beta2 * v[e] + (1 - beta2) * gw * gw
                             w[e] -= stepScale * m[e] / (v[e].squareRoot() * secondMomentCorrection + adamEpsilon)

@@ -6,14 +6,16 @@ import Foundation
 ///     x′ = clip_D(x + ε · sign(∇ₓ CE(Z(x), y)))      (untargeted: increase the label's loss)
 ///     x′ = clip_D(x − ε · sign(∇ₓ CE(Z(x), t)))      (targeted: decrease the target's loss)
 ///
-/// with `D` the input domain, so `‖x′ − x‖∞ ≤ ε`. One forward and one backward pass for the
+/// with `D` the input domain — the classifier's ``Classifier/inputBox`` unless `domain` overrides
+/// it — so `‖x′ − x‖∞ ≤ ε`. One forward and one backward pass for the
 /// whole batch. `sign(0) = 0`: elements with an exactly-zero gradient do not move.
 public struct FastGradientSignMethod: AdversarialAttack {
     public var epsilon: Float
-    public var domain: ClosedRange<Float>
+    /// One interval for every element; nil (the default): the classifier's input box.
+    public var domain: ClosedRange<Float>?
     public var name: String { "fgsm" }
 
-    public init(epsilon: Float, domain: ClosedRange<Float> = 0...1) {
+    public init(epsilon: Float, domain: ClosedRange<Float>? = nil) {
         self.epsilon = epsilon
         self.domain = domain
     }
@@ -35,14 +37,15 @@ public struct FastGradientSignMethod: AdversarialAttack {
     func perturb(_ classifier: any DifferentiableClassifier, inputs: Tensor, classes: [Int], targeted: Bool) throws -> Tensor {
         var adversarials = inputs
         guard inputs.batchSize > 0 else { return adversarials }
+        let box = try AttackSupport.box(domain, for: classifier, attack: name)
         let g = try AttackSupport.crossEntropyGradient(classifier, inputs, classes: classes, targeted: targeted)
-        let eps = epsilon, domain = self.domain
+        let eps = epsilon
         adversarials.withUnsafeMutableBufferPointer { x in
             g.withUnsafeBufferPointer { g in
                 for i in 0..<x.count { x[i] += eps * AttackSupport.sign(g[i]) }
             }
-            AttackSupport.clip(x, to: domain)
         }
+        box.clamp(&adversarials)
         return adversarials
     }
 }

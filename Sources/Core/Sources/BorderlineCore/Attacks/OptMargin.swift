@@ -17,9 +17,11 @@ import Foundation
 /// Each row draws its own frame from a stream derived from `seed` and its row index, so a row's
 /// result does not depend on the other rows of the batch.
 ///
-/// **Defaults** (He et al., MNIST): ε = 0.3 RMS, 20 copies, κ = 0, 4 binary-search steps from
-/// c = 0.2, 1000 iterations, learning rate 0.2 — the C&W defaults of ``CarliniWagnerL2``. The
-/// confidence of `carliniWagner` is forced to 0 (the paper's κ).
+/// **Defaults** (He et al., MNIST): ε = 0.3 RMS — He et al. set ε to the radius of the region
+/// classifier they evade (Cao & Gong's r = 0.3 on MNIST); the region plugin passes its own r —
+/// 20 copies, κ = 0, and the C&W defaults of ``CarliniWagnerL2`` (Carlini's reference). The
+/// confidence of `carliniWagner` is forced to 0 (the paper's κ). `x′` stays in the classifier's
+/// input box (or `carliniWagner.domain`).
 ///
 /// **Batching.** All running rows × all copies go through one forward and one backward pass
 /// per iteration (`rows × copies` inputs).

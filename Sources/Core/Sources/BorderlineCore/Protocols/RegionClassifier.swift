@@ -5,7 +5,8 @@ import Foundation
 /// hypercube around the input.
 ///
 /// **Maths.** For an input `x ∈ ℝ^D`, radius `r` and `m` offsets `δ_j ~ U([−1, 1]^D)`, the region
-/// classifier votes over `x_j = clip(x + r·δ_j, domain)`: `P[x, k] = |{j : f(x_j) = k}| / m`, and
+/// classifier votes over `x_j = clip(x + r·δ_j, domain)` (`domain`: the base classifier's
+/// ``Classifier/inputBox`` unless one is given): `P[x, k] = |{j : f(x_j) = k}| / m`, and
 /// predicts `argmax_k P[x, k]` (ties: the lowest class). Logits are `log P` (the ``Classifier``
 /// default). The `m` offsets are drawn once from `seed` and shared by every input, so the
 /// classifier is a deterministic function of each row (the ``Classifier`` contract); each input
@@ -21,7 +22,10 @@ public final class RegionClassifier: Classifier {
     public let base: any Classifier
     public let radius: Float
     public let sampleCount: Int
-    public let domain: ClosedRange<Float>
+    /// The explicit domain, or nil: the base classifier's input box (``box``).
+    public let domain: ClosedRange<Float>?
+    /// The box the sampled points are clipped to.
+    public let box: InputBox
     public let pointsPerBatch: Int
     /// The shared offsets `δ_j`, row-major `[m, D]`, uniform in `[−1, 1]`.
     private let offsets: [Float]
@@ -29,16 +33,18 @@ public final class RegionClassifier: Classifier {
     /// - Throws: `.invalidArgument` for `r < 0` or not finite, `m < 1`, an empty domain or a
     ///   non-positive batch size.
     public init(_ base: any Classifier, radius: Float, samples: Int = 1000, seed: UInt64 = 0,
-                domain: ClosedRange<Float> = 0...1, pointsPerBatch: Int = 8192) throws {
+                domain: ClosedRange<Float>? = nil, pointsPerBatch: Int = 8192) throws {
         guard radius.isFinite, radius >= 0 else {
             throw BorderlineError(.invalidArgument, "region classifier: radius must be a finite number ≥ 0, got \(radius)")
         }
         guard samples >= 1 else {
             throw BorderlineError(.invalidArgument, "region classifier: samples must be ≥ 1, got \(samples)")
         }
-        guard domain.lowerBound.isFinite, domain.upperBound.isFinite, domain.lowerBound < domain.upperBound else {
+        if let domain, !(domain.lowerBound.isFinite && domain.upperBound.isFinite && domain.lowerBound < domain.upperBound) {
             throw BorderlineError(.invalidArgument, "region classifier: the domain must be a finite interval low < high, got \(domain)")
         }
+        box = try domain.map { try InputBox(lower: Double($0.lowerBound), upper: Double($0.upperBound)) } ?? base.inputBox
+        try box.check(inputShape: base.inputShape)
         guard pointsPerBatch >= 1 else {
             throw BorderlineError(.invalidArgument, "region classifier: pointsPerBatch must be ≥ 1, got \(pointsPerBatch)")
         }
@@ -64,24 +70,25 @@ public final class RegionClassifier: Classifier {
         let n = x.batchSize, d = x.sampleCount, m = sampleCount, k = classCount
         var counts = [Int](repeating: 0, count: n * k)
         let rowsPerBatch = Swift.max(1, pointsPerBatch / m)
-        let low = domain.lowerBound, high = domain.upperBound, r = radius
+        let r = radius
         var start = 0
         while start < n {
             let end = Swift.min(n, start + rowsPerBatch)
             let rows = end - start
-            let points = Tensor(shape: [rows * m] + inputShape) { out in
+            var points = Tensor(shape: [rows * m] + inputShape) { out in
                 x.withUnsafeBufferPointer { xs in
                     offsets.withUnsafeBufferPointer { ds in
                         for i in 0..<rows {
                             let xi = xs.baseAddress! + (start + i) * d
                             for j in 0..<m {
                                 let o = out.baseAddress! + (i * m + j) * d, dj = ds.baseAddress! + j * d
-                                for c in 0..<d { o[c] = Swift.min(high, Swift.max(low, xi[c] + r * dj[c])) }
+                                for c in 0..<d { o[c] = xi[c] + r * dj[c] }
                             }
                         }
                     }
                 }
             }
+            box.clamp(&points)
             let predicted = try base.predictions(points)
             for i in 0..<rows {
                 for j in 0..<m { counts[(start + i) * k + predicted[i * m + j]] += 1 }
@@ -117,7 +124,7 @@ public final class RegionClassifier: Classifier {
     /// `r = 0` is always a candidate (it is the point classifier), so the rule always answers.
     /// - Throws: `.invalidArgument` for an empty or negative grid, no images, or labels that do not match.
     public static func selectRadius(_ base: any Classifier, images: Tensor, labels: [Int], radii: [Float],
-                                    samples: Int, seed: UInt64, domain: ClosedRange<Float> = 0...1) throws -> RadiusSelection {
+                                    samples: Int, seed: UInt64, domain: ClosedRange<Float>? = nil) throws -> RadiusSelection {
         guard images.batchSize >= 1, labels.count == images.batchSize else {
             throw BorderlineError(.invalidArgument, "radius selection needs at least one held-out image and one label per image (got \(images.batchSize) images, \(labels.count) labels)")
         }

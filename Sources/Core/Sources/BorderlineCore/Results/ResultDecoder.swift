@@ -157,6 +157,7 @@ struct TreeDecoder: ResultTreeDecoding {
             case .table: return "a table"
             case .picture: return "a picture"
             case .note: return "a note"
+            case .highlight(let h): return "the highlight \"\(h.label.prefix(40))\""
             case .perPair(let e): return "per-pair values (\(e.count) pairs)"
             }
         }
@@ -395,7 +396,7 @@ extension StoredArray: Decodable {
 }
 
 extension ResultTable: Decodable {
-    private enum DecodingKeys: String, CodingKey { case title, columns, rows }
+    private enum DecodingKeys: String, CodingKey { case title, columns, rows, key }
     public init(from decoder: Decoder) throws {
         if let tree = decoder as? TreeDecoder {
             guard case .value(.table(let t)) = tree.node else { throw tree.mismatch("a table") }
@@ -404,7 +405,7 @@ extension ResultTable: Decodable {
         }
         let c = try decoder.container(keyedBy: DecodingKeys.self)
         self.init(title: try c.decode(String.self, forKey: .title), columns: try c.decode([String].self, forKey: .columns),
-                  rows: try c.decode([[String]].self, forKey: .rows))
+                  rows: try c.decode([[String]].self, forKey: .rows), key: try c.decodeIfPresent(Bool.self, forKey: .key) ?? false)
     }
 }
 
@@ -416,6 +417,21 @@ extension ResultPicture: Decodable {
         }
         guard case .value(.picture(let p)) = tree.node else { throw tree.mismatch("a picture") }
         self = p
+    }
+}
+
+extension ResultHighlight: Decodable {
+    private enum DecodingKeys: String, CodingKey { case label, value, unit, detail }
+    /// From a result tree: its highlight leaf; from other decoders: `label`, `value`, `unit`, `detail`.
+    public init(from decoder: Decoder) throws {
+        if let tree = decoder as? TreeDecoder {
+            guard case .value(.highlight(let h)) = tree.node else { throw tree.mismatch("a highlight") }
+            self = h
+            return
+        }
+        let c = try decoder.container(keyedBy: DecodingKeys.self)
+        self.init(try c.decode(String.self, forKey: .label), value: try c.decodeIfPresent(Double.self, forKey: .value) ?? .nan,
+                  unit: try c.decodeIfPresent(String.self, forKey: .unit) ?? "", detail: try c.decodeIfPresent(String.self, forKey: .detail) ?? "")
     }
 }
 

@@ -9,7 +9,7 @@ import Foundation
 /// - `Tensor`, arrays of numbers or booleans and rectangular nested arrays of them → arrays
 ///   (`Float` → float32, `Double` → float64, integers → int64, `Bool`/`UInt8` → uint8);
 ///   `[String]` → a list of text;
-/// - ``ResultTable``, ``ResultPicture``, ``ResultNote`` → the report; ``PerPair`` → per pair;
+/// - ``ResultTable``, ``ResultPicture``, ``ResultNote``, ``ResultHighlight`` → the report; ``PerPair`` → per pair;
 /// - nested structs and `[String: X]` dictionaries → groups; arrays of structs → groups keyed
 ///   `0`, `1`, ….
 public enum ResultEncoder {
@@ -77,6 +77,7 @@ public enum ResultEncoder {
         case let v as ResultTable: return .table(v)
         case let v as ResultPicture: return .picture(v)
         case let v as ResultNote: return .note(v.text)
+        case let v as ResultHighlight: return .highlight(v)
         case let v as StoredArray: return .array(v)
         default: return nil
         }

@@ -38,7 +38,7 @@ extension StoredArray: Encodable {
 /// A component's output as the host files it: what the ``ResultEncoder`` made of an `Encodable`
 /// value. Numbers, booleans and text go to summary.json (and become attributes in results.h5);
 /// arrays (`Tensor`, `[Float]`, `[Int]`, nested rectangular arrays, …) become results.h5 datasets;
-/// tables, pictures and notes go to the report; ``PerPair`` values are filed under their pairs.
+/// tables, pictures, notes and highlights go to the report; ``PerPair`` values are filed under their pairs.
 public indirect enum ResultValue: Sendable {
     case group([(key: String, value: ResultValue)])
     case number(Double)
@@ -49,6 +49,7 @@ public indirect enum ResultValue: Sendable {
     case table(ResultTable)
     case picture(ResultPicture)
     case note(String)
+    case highlight(ResultHighlight)
     case perPair([(pair: ClassPair, value: ResultValue)])
 
     /// The empty group.
