@@ -10,7 +10,7 @@ import Foundation
 /// `l = argmin |f'_k| / ‖w_k‖` with `pert = |f'_l| / ‖w_l‖`, `rᵢ = (pert + 1e-4) w_l / ‖w_l‖`
 /// (the reference's step: the 1e-4 is a length in input space, a margin past the linearised
 /// boundary), `r_tot += rᵢ`, and
-/// `x_{i+1} = x₀ + (1 + overshoot) r_tot` (clipped to the domain when asked), until the
+/// `x_{i+1} = x₀ + (1 + overshoot) r_tot` (clipped to the input box when one is given), until the
 /// prediction at `x_{i+1}` is no longer `k₀` or `maxIterations`. The overshoot multiplies the
 /// **total** perturbation at every iterate, not only the last step.
 public enum DeepFoolSearch {
@@ -18,7 +18,8 @@ public enum DeepFoolSearch {
         public var maxIterations: Int = 50
         public var overshoot: Float = 0.02
         public var candidates: Int = 10
-        public var clip: ClosedRange<Float>? = 0...1
+        /// The input box every iterate is clipped to; nil: no clipping.
+        public var box: InputBox? = .unit
         public var batchSize: Int = 128
         /// With estimated gradients only: the central-difference step along the estimated
         /// direction that measures the slope of the step (see `searchBatch`).
@@ -43,8 +44,9 @@ public enum DeepFoolSearch {
     public static func search(_ model: any DifferentiableClassifier, _ x: Tensor, configuration c: Configuration = Configuration(),
                               checkStop: () throws -> Void = {}) throws -> Outcome {
         try model.checkBatch(x)
+        let bounds = try c.box.map { try ElementBounds($0, sampleShape: x.sampleShape) }
         let parts = try inBatches(x, size: c.batchSize, checkStop: checkStop) { batch in
-            try searchBatch(model, batch, configuration: c, checkStop: checkStop)
+            try searchBatch(model, batch, configuration: c, bounds: bounds, checkStop: checkStop)
         }
         if parts.isEmpty {
             return Outcome(points: x, probabilities: Tensor(zeros: [0, model.classCount]), startClasses: [], finalClasses: [],
@@ -58,7 +60,7 @@ public enum DeepFoolSearch {
                        queries: parts.reduce(0) { $0 + $1.queries })
     }
 
-    static func searchBatch(_ model: any DifferentiableClassifier, _ x0: Tensor, configuration c: Configuration,
+    static func searchBatch(_ model: any DifferentiableClassifier, _ x0: Tensor, configuration c: Configuration, bounds: ElementBounds?,
                             checkStop: () throws -> Void) throws -> Outcome {
         let n = x0.batchSize, k = model.classCount, d = x0.sampleCount
         var queries = 0
@@ -148,7 +150,7 @@ public enum DeepFoolSearch {
                             for q in 0..<d {
                                 rTot[r * d + q] += scale * pw[row * d + q]
                                 var value = p0[r * d + q] + (1 + c.overshoot) * rTot[r * d + q]
-                                if let clip = c.clip { value = min(max(value, clip.lowerBound), clip.upperBound) }
+                                if let bounds { value = min(max(value, bounds.lower[q]), bounds.upper[q]) }
                                 px[r * d + q] = value
                             }
                         }

@@ -63,31 +63,92 @@ enum FlipStarts {
     }
 }
 
-/// The input domain and batch size, shared by both probers.
+/// Clipping and batch size, shared by both probers. The box is the classifier's
+/// ``Classifier/inputBox`` (the model's declared valid inputs, `[0, 1]` unless its file says
+/// otherwise, possibly per channel); the plugin has no bounds of its own (issue 15).
 struct FlipDomainOptions: PluginOptions {
-    @Option(help: "keep every point inside the input domain [clip-low, clip-high]")
+    @Option(help: "keep every point inside the model's input box")
     var clip = true
-    @Option(help: "lower end of the input domain")
-    var clipLow: Float = 0
-    @Option(help: "upper end of the input domain")
-    var clipHigh: Float = 1
     @Option(help: "rows per batched forward/backward", in: 1...100_000)
     var batchSize = 256
 
-    /// The clipping interval, nil without clipping.
-    var clipRange: ClosedRange<Float>? { clip ? clipLow...clipHigh : nil }
+    /// The box to clip to, nil without clipping.
+    func box(for classifier: any Classifier) throws -> InputBox? {
+        guard clip else { return nil }
+        let box = classifier.inputBox
+        try box.check(inputShape: classifier.inputShape)
+        return box
+    }
+}
 
-    func validate() throws {
-        if clip, !(clipLow <= clipHigh) {
-            throw BorderlineError(.invalidArgument, "clip-low (\(clipLow)) must not exceed clip-high (\(clipHigh)) when clip is on")
+/// The settings a prober searched with, recorded in its output so that the run-wide analysis
+/// runs its random-input baselines with the run's settings (also after `--resume` or a merge).
+struct JacobianSettings: Codable, Equatable {
+    var gradientOf: String
+    var alphaSchedule: String
+    var firstStep: Float
+    var stepGrowth: Float
+    var alphaStart: Float
+    var alphaGrowth: Float
+    var maxAlpha: Float
+    var tolerance: Float
+    var maxSteps: Int
+    var clip: Bool
+    var batchSize: Int
+
+    init(_ c: JacobianFlipSearch.Configuration) {
+        gradientOf = c.output == .probabilities ? "probability" : "logit"
+        alphaSchedule = c.schedule.rawValue
+        firstStep = c.firstStep; stepGrowth = c.stepGrowth
+        alphaStart = c.alphaStart; alphaGrowth = c.alphaGrowth; maxAlpha = c.maxAlpha
+        tolerance = c.tolerance; maxSteps = c.maxSteps
+        clip = c.box != nil
+        batchSize = c.batchSize
+    }
+
+    /// The configuration these settings describe, clipping to `box` when they clip.
+    func configuration(box: InputBox) throws -> JacobianFlipSearch.Configuration {
+        var c = JacobianFlipSearch.Configuration()
+        guard let schedule = JacobianFlipSearch.AlphaSchedule(rawValue: alphaSchedule) else {
+            throw BorderlineError(.invalidArgument, "unknown alpha schedule '\(alphaSchedule)' in a jacobian-flip output")
         }
+        c.schedule = schedule
+        c.output = gradientOf == "probability" ? .probabilities : .logits
+        c.firstStep = firstStep; c.stepGrowth = stepGrowth
+        c.alphaStart = alphaStart; c.alphaGrowth = alphaGrowth; c.maxAlpha = maxAlpha
+        c.tolerance = tolerance; c.maxSteps = maxSteps
+        c.box = clip ? box : nil
+        c.batchSize = batchSize
+        return c
+    }
+}
+
+/// DeepFool's settings, recorded in its output (see ``JacobianSettings``).
+struct DeepFoolSettings: Codable, Equatable {
+    var maxIterations: Int
+    var overshoot: Float
+    var candidates: Int
+    var clip: Bool
+    var batchSize: Int
+
+    init(_ c: DeepFoolSearch.Configuration) {
+        maxIterations = c.maxIterations; overshoot = c.overshoot; candidates = c.candidates
+        clip = c.box != nil; batchSize = c.batchSize
+    }
+
+    func configuration(box: InputBox) -> DeepFoolSearch.Configuration {
+        var c = DeepFoolSearch.Configuration()
+        c.maxIterations = maxIterations; c.overshoot = overshoot; c.candidates = candidates
+        c.box = clip ? box : nil
+        c.batchSize = batchSize
+        return c
     }
 }
 
 /// Prober `jacobian-flip`: ``JacobianFlipSearch`` from each start image.
 final class JacobianFlipProber: BoundaryProber {
     let name = "jacobian-flip"
-    let summary = "Step x − α∇f_top (α ×10 until the label changes), then bisect on α until |p_a − p_b| < tolerance (Gupta, Alg. 1–2)."
+    let summary = "Step x − α∇f_top up an α ladder (scaled to ‖∇f‖ so the first crossing is found; or the paper's α = 1, 10, …) until the label changes, then bisect on α until |p_a − p_b| < tolerance (Gupta, Alg. 1–2)."
     let needsGradients = true
 
     enum GradientOf: String, CaseIterable, OptionValue { case logit, probability }
@@ -96,7 +157,13 @@ final class JacobianFlipProber: BoundaryProber {
         @OptionGroup var start: FlipStarts.Options
         @Option(help: "differentiate the top-1 logit or its softmax probability")
         var gradientOf = GradientOf.logit
-        @Option(help: "first α", in: 1e-12...1e12)
+        @Option(help: "scaled: α_k = first-step·step-growth^k/‖∇f‖ up to the box's saturation α (finds the first crossing); paper: Gupta's literal α = alpha-start·10^k")
+        var alphaSchedule = JacobianFlipSearch.AlphaSchedule.scaled
+        @Option(help: "alpha-schedule=scaled: length ‖α₀∇f‖₂ of the first step in input units", in: 1e-9...1e6)
+        var firstStep: Float = 1e-3
+        @Option(help: "alpha-schedule=scaled: factor between consecutive α", in: 1.01...1000)
+        var stepGrowth: Float = 2
+        @Option(help: "alpha-schedule=paper: first α (Gupta: 1; each next one ×10)", in: 1e-12...1e12)
         var alphaStart: Float = 1
         @Option(help: "largest α tried before the point counts as never flipped", in: 1e-12...1e30)
         var maxAlpha: Float = 1e10
@@ -106,23 +173,26 @@ final class JacobianFlipProber: BoundaryProber {
         var maxSteps = 60
         @OptionGroup var domain: FlipDomainOptions
 
-        func validate() throws { try domain.validate() }
-
-        var configuration: JacobianFlipSearch.Configuration {
+        /// The search's configuration, clipping to `box` when `clip` is on.
+        func configuration(box: InputBox? = .unit) -> JacobianFlipSearch.Configuration {
             var c = JacobianFlipSearch.Configuration()
+            c.schedule = alphaSchedule
+            c.firstStep = firstStep
+            c.stepGrowth = stepGrowth
             c.alphaStart = alphaStart
             c.maxAlpha = maxAlpha
             c.tolerance = tolerance
             c.maxSteps = maxSteps
-            c.clip = domain.clipRange
+            c.box = domain.clip ? box : nil
             c.output = gradientOf == .probability ? .probabilities : .logits
             c.batchSize = domain.batchSize
             return c
         }
     }
 
-    /// Per pair: outcome counts, the data indices of the starts that never flipped, the search's
-    /// time, and per row the start's class, the class beyond the flip point (−1: none) and the
+    /// Per pair: outcome counts, the data-set indices (of the full data set, like the set's
+    /// `start_indices`) of the starts that never flipped, the search's time, the settings it ran
+    /// with, and per row the start's class, the class beyond the flip point (−1: none) and the
     /// outcome (0 resolved, 1 capped, 2 never flipped).
     struct Output: Codable {
         var resolved: Int
@@ -130,6 +200,7 @@ final class JacobianFlipProber: BoundaryProber {
         var neverFlipped: Int
         var neverFlippedIndices: [Int]?
         var searchSeconds: Double
+        var settings: JacobianSettings?
         var startClass: [Int]
         var flipClass: [Int]
         var status: [JacobianFlipSearch.Status]
@@ -139,7 +210,7 @@ final class JacobianFlipProber: BoundaryProber {
         let model = try context.gradients()
         let idx = try FlipStarts.indices(pair, options: options.start, context: context)
         let start = context.data.images.gather(batch: idx)
-        let c = options.configuration
+        let c = options.configuration(box: try options.domain.box(for: context.classifier))
         let clock = Date()
         let o = try JacobianFlipSearch.search(model, start, configuration: c, checkStop: context.checkInterrupted)
         let seconds = Date().timeIntervalSince(clock)
@@ -148,7 +219,10 @@ final class JacobianFlipProber: BoundaryProber {
             switch $0 {
             case .resolved: return nil
             case .capped: return "flipped, but |p_a − p_b| ≥ \(c.tolerance) after the bisection step cap"
-            case .neverFlipped: return "never flipped up to α = \(c.maxAlpha)"
+            case .neverFlipped:
+                return c.schedule == .scaled && c.box != nil
+                    ? "never flipped along the clipped ray (up to its saturation α, beyond which it no longer moves, or α = \(c.maxAlpha))"
+                    : "never flipped up to α = \(c.maxAlpha)"
             }
         }
         var extras = FlipStarts.distanceExtras(start: start, points: o.points, valid: o.status.map { $0 != .neverFlipped })
@@ -160,8 +234,8 @@ final class JacobianFlipProber: BoundaryProber {
                                   extras: extras)
         return Probe(set, output: Output(
             resolved: o.status.filter { $0 == .resolved }.count, capped: o.status.filter { $0 == .capped }.count,
-            neverFlipped: never.count, neverFlippedIndices: never.isEmpty ? nil : never.map { idx[$0] },
-            searchSeconds: seconds, startClass: o.startClasses, flipClass: o.flipClasses, status: o.status))
+            neverFlipped: never.count, neverFlippedIndices: never.isEmpty ? nil : context.dataSetIndices(ofRows: never.map { idx[$0] }),
+            searchSeconds: seconds, settings: JacobianSettings(c), startClass: o.startClasses, flipClass: o.flipClasses, status: o.status))
     }
 }
 
@@ -180,15 +254,14 @@ final class DeepFoolProber: BoundaryProber {
         @Option(help: "candidate classes (highest logits besides the predicted one)", in: 1...1000)
         var candidates = 10
         @OptionGroup var domain: FlipDomainOptions
-
-        func validate() throws { try domain.validate() }
     }
 
-    /// Per pair: how many starts did not flip, the search's time, and per row the start's class
-    /// and the class at the final point when it flipped (−1 otherwise).
+    /// Per pair: how many starts did not flip, the search's time, the settings it ran with, and
+    /// per row the start's class and the class at the final point when it flipped (−1 otherwise).
     struct Output: Codable {
         var notFlipped: Int
         var searchSeconds: Double
+        var settings: DeepFoolSettings?
         var startClass: [Int]
         var flipClass: [Int]
     }
@@ -201,7 +274,7 @@ final class DeepFoolProber: BoundaryProber {
         c.maxIterations = options.maxIterations
         c.overshoot = options.overshoot
         c.candidates = options.candidates
-        c.clip = options.domain.clipRange
+        c.box = try options.domain.box(for: context.classifier)
         c.batchSize = options.domain.batchSize
         let clock = Date()
         let o = try DeepFoolSearch.search(model, start, configuration: c, checkStop: context.checkInterrupted)
@@ -213,7 +286,9 @@ final class DeepFoolProber: BoundaryProber {
                                   iterations: o.iterations,
                                   extras: FlipStarts.distanceExtras(start: start, points: o.points, valid: o.flipped))
         return Probe(set, output: Output(
-            notFlipped: o.flipped.filter { !$0 }.count, searchSeconds: seconds, startClass: o.startClasses,
+            notFlipped: o.flipped.filter { !$0 }.count, searchSeconds: seconds, settings: DeepFoolSettings(c), startClass: o.startClasses,
             flipClass: (0..<n).map { o.flipped[$0] ? o.finalClasses[$0] : -1 }))
     }
 }
+
+extension JacobianFlipSearch.AlphaSchedule: OptionValue {}

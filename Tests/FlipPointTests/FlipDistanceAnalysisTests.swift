@@ -9,18 +9,23 @@ final class FlipDistanceAnalysisTests: XCTestCase {
     let w: [Float] = [0.6, -0.8, 0.3]
     let b: Float = 0.1
 
-    /// Runs both probers with `starts=all-images`, no clipping, as the host would, files their sets
-    /// and outputs in the run record, and runs the analysis on them.
-    func analyse(_ x: Tensor, model: TwoClassModel) throws -> (FlipDistanceAnalysis.Output, RunEnvironment) {
+    /// Runs both probers with `starts=all-images`, no clipping (plus `settings`), as the host
+    /// would, files their sets and outputs in the run record, and runs the analysis on them with
+    /// `options`. `dataSetIndices`: the run's rows as a subset of a larger data set.
+    func analyse(_ x: Tensor, model: TwoClassModel, settings: [String: JSONValue] = [:], options: FlipDistanceAnalysis.Options = .init(),
+                 dataSetIndices: [Int]? = nil) throws -> (FlipDistanceAnalysis.Output, RunEnvironment) {
         let labels = try model.predictions(x)
         let data = try Dataset(name: "t", images: x, labels: labels, classNames: model.classNames)
         let pairs = [ClassPair(0, 1), ClassPair(1, 0)]
-        let env = try RunEnvironment(classifier: model, data: data, pairs: pairs, samplesPerPair: 4, seed: 2)
+        let env = try RunEnvironment(classifier: model, data: data, pairs: pairs, samplesPerPair: 4, seed: 2, dataSetIndices: dataSetIndices)
         let record = PluginRecord(name: "flip-point", version: "0", summary: "")
         env.record.add(record)
         let plugin = FlipPointPlugin()
         for prober in plugin.probers {
-            let options = try prober.makeOptions(["starts": .string("all-images"), "clip": .bool(false)])
+            var values: [String: JSONValue] = ["starts": .string("all-images"), "clip": .bool(false)]
+            let names = Set(try prober.declaredOptions().map(\.option.name))
+            for (key, value) in settings where names.contains(key) { values[key] = value }
+            let options = try prober.makeOptions(values)
             for pair in pairs {
                 var (set, output) = try prober.probe(pair, erasedOptions: options,
                                                      context: env.context(plugin: record, component: prober.name, kind: .prober, visibleSets: []))
@@ -31,7 +36,7 @@ final class FlipDistanceAnalysisTests: XCTestCase {
             }
         }
         let analysis = FlipDistanceAnalysis()
-        let output = try analysis.analyse(options: NoOptions(), context: env.context(plugin: record, component: analysis.name, kind: .analysis,
+        let output = try analysis.analyse(options: options, context: env.context(plugin: record, component: analysis.name, kind: .analysis,
                                                                                        visibleSets: env.record.boundarySets))
         return (output, env)
     }
@@ -89,9 +94,74 @@ final class FlipDistanceAnalysisTests: XCTestCase {
         let model = TwoClassModel(w: w, b: b)
         let data = try Dataset(name: "t", images: Tensor(zeros: [2, 1, 1, 3]), labels: [1, 1], classNames: model.classNames)
         let env = try RunEnvironment(classifier: model, data: data, pairs: [ClassPair(0, 1)], samplesPerPair: 2, seed: 0)
-        let out = try FlipDistanceAnalysis().analyse(options: NoOptions(), context: env.context(
+        let out = try FlipDistanceAnalysis().analyse(options: .init(), context: env.context(
             plugin: PluginRecord(name: "flip-point", version: "0", summary: ""), component: "flip-distances", kind: .analysis, visibleSets: []))
         guard case .group(let members) = try ResultEncoder.encode(out) else { return XCTFail("not a group") }
         XCTAssertTrue(members.isEmpty)
+    }
+
+    /// Item 4: every image index the analysis stores is a data-set index (row r of the run is
+    /// image 500 + 7r of the full set here), like the boundary sets' `start_indices`.
+    func testImageIndicesAreDataSetIndices() throws {
+        let model = TwoClassModel(w: w, b: b)
+        var g = RandomGenerator(seed: 4)
+        let n = 30
+        let x = g.uniform(shape: [n, 1, 1, 3], low: 0, high: 1)
+        let map = (0..<n).map { 500 + 7 * $0 }
+        let (out, _) = try analyse(x, model: model, dataSetIndices: map)
+        let (plain, _) = try analyse(x, model: model)
+        XCTAssertEqual(out.jacobianImageIndices, try XCTUnwrap(plain.jacobianImageIndices).map { map[$0] })
+        for (a, b) in [(out.sampleLowestDistance10pct, plain.sampleLowestDistance10pct), (out.sampleHighestDistance10pct, plain.sampleHighestDistance10pct),
+                       (out.sampleUniformOverDistance, plain.sampleUniformOverDistance), (out.sampleRandom10pct, plain.sampleRandom10pct)] {
+            XCTAssertEqual(try XCTUnwrap(a), try XCTUnwrap(b).map { map[$0] })
+        }
+        XCTAssertEqual(out.jacobianL2, plain.jacobianL2, "the mapping changes indices only")
+    }
+
+    /// Item 2: `norm=l1` (the paper's distance) drives the statistics. On the linear model the
+    /// flip point is x₀ − t·w/‖w‖₂, so its L1 distance is the L2 one times ‖w‖₁/‖w‖₂.
+    func testL1NormDrivesTheStatistics() throws {
+        let model = TwoClassModel(w: w, b: b)
+        var g = RandomGenerator(seed: 9)
+        let n = 40
+        let x = g.uniform(shape: [n, 1, 1, 3], low: 0, high: 1)
+        var options = FlipDistanceAnalysis.Options()
+        options.norm = .l1
+        let (out, _) = try analyse(x, model: model, options: options)
+        let norm2 = w.reduce(0) { $0 + $1 * $1 }.squareRoot(), norm1 = w.reduce(0) { $0 + abs($1) }
+        let truth = (0..<n).map { Double(abs(model.u(x, $0)) / norm2 * norm1) }
+        XCTAssertEqual(out.distanceNorm, "l1")
+        for (i, d) in try XCTUnwrap(out.jacobianL1).enumerated() { XCTAssertEqual(Double(d), truth[i], accuracy: 2e-3 + 1e-3 * truth[i]) }
+        XCTAssertEqual(try XCTUnwrap(out.naturalMedianL1), Stats.median(truth), accuracy: 2e-3)
+        XCTAssertEqual(out.sampleLowestDistance10pct.map { Set($0) }, Set((0..<n).sorted { truth[$0] < truth[$1] }.prefix(4)))
+        XCTAssertLessThan(try XCTUnwrap(out.entropyDistanceSpearman), -0.99)
+        XCTAssertNotNil(out.uniformMedianL1)
+        XCTAssertTrue(try XCTUnwrap(out.distanceByClass).columns.contains("mean L1"))
+    }
+
+    /// Item 2: the random-input baselines run with the run's settings, not the defaults. Here
+    /// the probers run without clipping, so the uniform inputs' distances are the unclipped
+    /// analytic ones |w·x + b|/‖w‖ (with the default clip to [0, 1] many would differ or never flip).
+    func testRandomBaselinesUseTheRunsSettings() throws {
+        let model = TwoClassModel(w: [3, -4, 1], b: 4)
+        var g = RandomGenerator(seed: 11)
+        let n = 40
+        let x = g.uniform(shape: [n, 1, 1, 3], low: 0, high: 1)
+        let (out, _) = try analyse(x, model: model, settings: ["alpha-schedule": .string("paper"), "alpha-start": .number(1e-3)])
+        // The analysis's stream: the run's seed (2, see `analyse`) ⊕ a hash of the plugin's name.
+        var random = RandomGenerator(seed: 2 ^ StableHash.fnv1a("flip-point"))
+        let uniform = InputBox.unit.uniformSamples(n, inputShape: [1, 1, 3], generator: &random)
+        let norm = Float(26).squareRoot()
+        let truth = (0..<n).map { Double(abs(model.u(uniform, $0)) / norm) }.sorted()
+        let got = try XCTUnwrap(out.uniformL2).map(Double.init).sorted()
+        XCTAssertEqual(out.uniformNeverFlipped, 0)
+        XCTAssertEqual(got.count, n)
+        for i in 0..<min(n, got.count) { XCTAssertEqual(got[i], truth[i], accuracy: 1e-3 + 1e-3 * truth[i], "uniform input \(i)") }
+        // And with the default clip to [0, 1] the same inputs give other distances.
+        var c = JacobianFlipSearch.Configuration()
+        c.schedule = .paper
+        c.alphaStart = 1e-3
+        let clipped = RowDistances.between(uniform, try JacobianFlipSearch.search(model, uniform, configuration: c).points).l2
+        XCTAssertGreaterThan(zip(clipped.map(Double.init).sorted(), truth).map { abs($0 - $1) }.max()!, 0.01)
     }
 }

@@ -9,7 +9,10 @@ import XCTest
 /// constant, so a point of class 0 never flips along its gradient.
 final class TwoClassModel: DifferentiableClassifier {
     let w: [Float], b: Float, q: Float, halfOnly: Bool
-    init(w: [Float], b: Float, q: Float = 0, halfOnly: Bool = false) { self.w = w; self.b = b; self.q = q; self.halfOnly = halfOnly }
+    let inputBox: InputBox
+    init(w: [Float], b: Float, q: Float = 0, halfOnly: Bool = false, box: InputBox = .unit) {
+        self.w = w; self.b = b; self.q = q; self.halfOnly = halfOnly; self.inputBox = box
+    }
     var inputShape: [Int] { [1, 1, w.count] }
     let classNames = ["a", "b"]
     func u(_ x: Tensor, _ r: Int) -> Float {
@@ -55,9 +58,11 @@ final class FlipPointTests: XCTestCase {
         let model = TwoClassModel(w: w, b: b)
         let x = points(40)
         for output in [ClassifierOutput.logits, .probabilities] {
+          for schedule in JacobianFlipSearch.AlphaSchedule.allCases {
             var c = JacobianFlipSearch.Configuration()
-            c.clip = nil
+            c.box = nil
             c.output = output
+            c.schedule = schedule
             c.alphaStart = output == .logits ? 1e-3 : 1e-2
             let o = try JacobianFlipSearch.search(model, x, configuration: c)
             let d = RowDistances.between(x, o.points)
@@ -68,8 +73,9 @@ final class FlipPointTests: XCTestCase {
                 XCTAssertLessThan(o.gaps[r], 1e-4)
                 XCTAssertEqual(o.flipClasses[r], 1 - p0[r])
                 XCTAssertEqual(try model.predictions(o.points.slice(batch: r..<(r + 1)))[0], 1 - p0[r], "flip point is on the other side")
-                XCTAssertEqual(d.l2[r], truth[r], accuracy: 1e-3 + 1e-3 * truth[r], "row \(r) \(output)")
+                XCTAssertEqual(d.l2[r], truth[r], accuracy: 1e-3 + 1e-3 * truth[r], "row \(r) \(output) \(schedule)")
             }
+          }
         }
     }
 
@@ -77,7 +83,7 @@ final class FlipPointTests: XCTestCase {
         let model = TwoClassModel(w: w, b: b)
         let x = points(40, seed: 2)
         var c = DeepFoolSearch.Configuration()
-        c.clip = nil
+        c.box = nil
         let o = try DeepFoolSearch.search(model, x, configuration: c)
         let d = RowDistances.between(x, o.points)
         let norm = w.reduce(0) { $0 + $1 * $1 }.squareRoot()
@@ -107,7 +113,7 @@ final class FlipPointTests: XCTestCase {
         let estimator = try ZerothOrderGradientEstimator(model, configuration: .init(method: .nes, samples: 10, step: 0.01, seed: 3))
         let x = g.uniform(shape: [16, 1, 1, 200], low: -0.05, high: 0.05)
         var c = DeepFoolSearch.Configuration()
-        c.clip = nil
+        c.box = nil
         c.maxIterations = 3
         let o = try DeepFoolSearch.search(estimator, x, configuration: c)
         let d = RowDistances.between(x, o.points)
@@ -126,7 +132,7 @@ final class FlipPointTests: XCTestCase {
         let model = TwoClassModel(w: w, b: b, q: 3)
         let x = points(30, seed: 3).map { $0 / 4 }
         var c = DeepFoolSearch.Configuration()
-        c.clip = nil
+        c.box = nil
         let o = try DeepFoolSearch.search(model, x, configuration: c)
         XCTAssertGreaterThan(o.iterations.max()!, 1, "the test needs rows with more than one iteration")
         for r in 0..<30 where o.flipped[r] {
@@ -198,23 +204,29 @@ final class FlipPointTests: XCTestCase {
         let model = TwoClassModel(w: w, b: b, halfOnly: true)
         let x = points(20, seed: 5)
         let p0 = try model.predictions(x)
-        var c = JacobianFlipSearch.Configuration()
-        c.clip = nil
-        c.maxAlpha = 1e6
-        let o = try JacobianFlipSearch.search(model, x, configuration: c)
-        for r in 0..<20 {
-            if p0[r] == 0 {
-                XCTAssertEqual(o.status[r], .neverFlipped)
-                XCTAssertTrue(o.alphas[r].isNaN)
-                XCTAssertEqual(o.flipClasses[r], -1)
-            } else {
-                XCTAssertEqual(o.status[r], .resolved)
+        for schedule in JacobianFlipSearch.AlphaSchedule.allCases {
+            var c = JacobianFlipSearch.Configuration()
+            c.box = nil
+            c.maxAlpha = 1e6
+            c.schedule = schedule
+            let o = try JacobianFlipSearch.search(model, x, configuration: c)
+            for r in 0..<20 {
+                if p0[r] == 0 {
+                    XCTAssertEqual(o.status[r], .neverFlipped, "\(schedule)")
+                    XCTAssertTrue(o.alphas[r].isNaN)
+                    XCTAssertEqual(o.flipClasses[r], -1)
+                    XCTAssertEqual(o.gradientNorms[r], 0)
+                } else {
+                    XCTAssertEqual(o.status[r], .resolved, "\(schedule)")
+                }
             }
         }
         // Through the prober: never-flipped rows fail with a reason, have NaN distances, and are
-        // counted and listed in the prober's output.
+        // counted and listed in the prober's output — by data-set index (the run's rows are a
+        // subset of the data set: row r is image 1000 + 3r here).
         let data = try Dataset(name: "t", images: x, labels: p0, classNames: ["a", "b"])
-        let env = try RunEnvironment(classifier: model, data: data, pairs: [ClassPair(0, 1)], samplesPerPair: 10, seed: 0)
+        let env = try RunEnvironment(classifier: model, data: data, pairs: [ClassPair(0, 1)], samplesPerPair: 10, seed: 0,
+                                     dataSetIndices: (0..<20).map { 1000 + 3 * $0 })
         let prober = JacobianFlipProber()
         var options = JacobianFlipProber.Options()
         options.domain.clip = false
@@ -233,7 +245,9 @@ final class FlipPointTests: XCTestCase {
         }
         XCTAssertFalse(never.isEmpty)
         XCTAssertEqual(output.neverFlipped, never.count)
-        XCTAssertEqual(output.neverFlippedIndices, never)
+        XCTAssertEqual(output.neverFlippedIndices, never.map { 1000 + 3 * $0 }, "data-set indices, like start_indices in results.h5")
+        XCTAssertEqual(output.settings?.alphaSchedule, "scaled")
+        XCTAssertEqual(output.settings?.clip, false)
         XCTAssertEqual(output.resolved, set.count - never.count)
         XCTAssertEqual(try ResultEncoder.encode(output)["status"].flatMap { if case .array(.int64(let v, _)) = $0 { return v } else { return nil } },
                        output.status.map { Int64($0.rawValue) }, "status is stored as int64 codes")
@@ -243,14 +257,14 @@ final class FlipPointTests: XCTestCase {
         let model = TwoClassModel(w: w, b: b, q: 2)
         let x = points(17, seed: 6).map { $0 / 4 }
         var c = JacobianFlipSearch.Configuration()
-        c.clip = nil
+        c.box = nil
         c.batchSize = 256
         let all = try JacobianFlipSearch.search(model, x, configuration: c)
         c.batchSize = 3
         let split = try JacobianFlipSearch.search(model, x, configuration: c)
         XCTAssertEqual(all.points, split.points)
         var d = DeepFoolSearch.Configuration()
-        d.clip = nil
+        d.box = nil
         let dAll = try DeepFoolSearch.search(model, x, configuration: d)
         d.batchSize = 4
         XCTAssertEqual(dAll.points, try DeepFoolSearch.search(model, x, configuration: d).points)
@@ -275,33 +289,38 @@ final class FlipPointTests: XCTestCase {
     /// The option names and defaults of the old value declarations, now read from the structs.
     func testOptionsKeepTheirNamesAndDefaults() throws {
         let probers = FlipPointPlugin().probers
+        // clip-low/clip-high are gone (issue 15): the box is the model's input box.
         XCTAssertEqual(try probers[0].declaredOptions().map(\.option.name),
-                       ["starts", "gradient-of", "alpha-start", "max-alpha", "tolerance", "max-steps", "clip", "clip-low", "clip-high", "batch-size"])
+                       ["starts", "gradient-of", "alpha-schedule", "first-step", "step-growth", "alpha-start", "max-alpha", "tolerance",
+                        "max-steps", "clip", "batch-size"])
         XCTAssertEqual(try probers[1].declaredOptions().map(\.option.name),
-                       ["starts", "max-iterations", "overshoot", "candidates", "clip", "clip-low", "clip-high", "batch-size"])
-        let j = try XCTUnwrap(try probers[0].makeOptions([:]) as? JacobianFlipProber.Options).configuration
+                       ["starts", "max-iterations", "overshoot", "candidates", "clip", "batch-size"])
+        XCTAssertEqual(try FlipDistanceAnalysis().declaredOptions().map(\.option.name), ["norm", "dense-check", "dense-check-steps"])
+        let j = try XCTUnwrap(try probers[0].makeOptions([:]) as? JacobianFlipProber.Options).configuration()
+        XCTAssertEqual(j.schedule, .scaled, "the scaled ladder is the default (issue 20 item 1)")
+        XCTAssertEqual(j.firstStep, Float(1e-3 as Double))
+        XCTAssertEqual(j.stepGrowth, 2)
         XCTAssertEqual(j.alphaStart, 1)
+        XCTAssertEqual(j.alphaGrowth, 10)
         XCTAssertEqual(j.maxAlpha, 1e10)
         XCTAssertEqual(j.tolerance, Float(1e-4 as Double))
         XCTAssertEqual(j.maxSteps, 60)
-        XCTAssertEqual(j.clip, 0...1)
+        XCTAssertEqual(j.box, .unit)
         XCTAssertEqual(j.output, .logits)
         XCTAssertEqual(j.batchSize, 256)
         let d = try XCTUnwrap(try probers[1].makeOptions([:]) as? DeepFoolProber.Options)
         XCTAssertEqual(d.start.starts, .pair)
         XCTAssertEqual([d.maxIterations, d.candidates, d.domain.batchSize], [50, 10, 256])
         XCTAssertEqual(d.overshoot, 0.02)
-        let set = try XCTUnwrap(try probers[0].makeOptions(["gradient-of": .string("probability"), "starts": .string("all-images"), "clip": .bool(false)])
+        let set = try XCTUnwrap(try probers[0].makeOptions(["gradient-of": .string("probability"), "starts": .string("all-images"), "clip": .bool(false),
+                                                            "alpha-schedule": .string("paper")])
             as? JacobianFlipProber.Options)
-        XCTAssertEqual(set.configuration.output, .probabilities)
-        XCTAssertNil(set.configuration.clip)
+        XCTAssertEqual(set.configuration().output, .probabilities)
+        XCTAssertNil(set.configuration().box)
+        XCTAssertEqual(set.configuration().schedule, .paper)
         XCTAssertEqual(set.start.starts, .allImages)
-        // An empty input domain is refused before the run (it used to trap building the range).
-        for prober in probers {
-            XCTAssertThrowsError(try prober.makeOptions(["clip-low": .number(2)])) { e in
-                XCTAssertTrue("\(e)".contains("clip-low"), "\(e)")
-            }
-            XCTAssertNoThrow(try prober.makeOptions(["clip-low": .number(2), "clip": .bool(false)]))
+        XCTAssertThrowsError(try probers[0].makeOptions(["alpha-schedule": .string("fast")])) { e in
+            XCTAssertTrue("\(e)".contains("alpha-schedule"), "\(e)")
         }
     }
 

@@ -345,7 +345,7 @@ public final class RunEngine {
         let environment = try RunEnvironment(classifier: prepared.classifier, data: prepared.data, pairs: prepared.pairs,
                                              samplesPerPair: config.samples, seed: config.seed, gradientEstimator: estimator,
                                              progress: progress, record: record, isInterrupted: isInterrupted,
-                                             resolveModel: { try ShippedModels.resolve($0) })
+                                             resolveModel: { try ShippedModels.resolve($0) }, dataSetIndices: prepared.dataIndices)
         progress.end(summary: "classified \(prepared.data.count) images of \(prepared.data.name)")
         for p in prepared.plugins {
             record.add(PluginRecord(name: p.plugin.name, version: p.plugin.version, summary: p.plugin.summary))

@@ -52,6 +52,18 @@ public final class RunContext {
     public var predictions: [Int] { environment.runData.predictions }
     /// The run's data with the predictions, as ``RunData``.
     public var runData: RunData { environment.runData }
+    /// The index in the full data set of every row of ``data``: a run on part of a data set
+    /// (`--images-per-class`) holds a subset of its images, and results.h5 maps its rows back
+    /// with `/data/indices`. The host converts boundary sets' `startIndices` itself; a component
+    /// that stores image indices in its own output converts them with ``dataSetIndices(ofRows:)``.
+    /// The identity when the environment was made without them (tests).
+    public var dataSetIndices: [Int] { environment.dataSetIndices ?? Array(0..<environment.runData.count) }
+    /// The full-data-set index of each of `rows` (rows of ``data``); negative rows (synthetic
+    /// points) give −1.
+    public func dataSetIndices(ofRows rows: [Int]) -> [Int] {
+        guard let map = environment.dataSetIndices else { return rows.map { $0 < 0 ? -1 : $0 } }
+        return rows.map { $0 < 0 ? -1 : map[$0] }
+    }
     /// The class pairs of the run.
     public var pairs: [ClassPair] { environment.pairs }
     /// How many attempts a prober makes per pair (`--samples`).

@@ -16,6 +16,8 @@ public final class RunEnvironment {
     let classifier: any Classifier
     /// The run's data with the classifier's predictions.
     let runData: RunData
+    /// The index in the full data set of every row of the run's data (nil: the identity).
+    let dataSetIndices: [Int]?
     let pairs: [ClassPair]
     let samplesPerPair: Int
     let seed: UInt64
@@ -50,13 +52,17 @@ public final class RunEnvironment {
     public init(classifier: any Classifier, data: Dataset, pairs: [ClassPair], samplesPerPair: Int, seed: UInt64,
                 gradientEstimator: ZerothOrderGradientEstimator.Configuration? = nil, progress: ProgressReporter = SilentProgress(),
                 record: RunRecord = RunRecord(), isInterrupted: @escaping () -> Bool = { false },
-                resolveModel: @escaping (String) throws -> String = { $0 }) throws {
+                resolveModel: @escaping (String) throws -> String = { $0 }, dataSetIndices: [Int]? = nil) throws {
         guard data.imageShape == classifier.inputShape else {
             throw BorderlineError(.dataMismatch, "data set '\(data.name)' has samples of shape \(data.imageShape) but the classifier expects \(classifier.inputShape)")
         }
         for p in pairs where !(0..<classifier.classCount).contains(p.source) || !(0..<classifier.classCount).contains(p.target) || p.source == p.target {
             throw BorderlineError(.invalidArgument, "class pair \(p) is not a pair of two different classes in 0…\(classifier.classCount - 1)")
         }
+        if let dataSetIndices, dataSetIndices.count != data.count {
+            throw BorderlineError(.dataMismatch, "\(dataSetIndices.count) data-set indices for the \(data.count) images of '\(data.name)'")
+        }
+        self.dataSetIndices = dataSetIndices
         self.classifier = classifier
         self.pairs = pairs
         self.samplesPerPair = samplesPerPair
