@@ -121,6 +121,10 @@ final class FlipDistanceAnalysis: Analysis {
         var denseCheckMaxRatio: Double?
         var denseCheckMedianDistance: Double?
         var denseCheckDataSetIndices: [Int]?
+        /// Aligned with `dense_check_data_set_indices`: the reported distance and the dense
+        /// scan's first crossing (NaN: none), in the `norm` norm.
+        var denseCheckReported: [Float]?
+        var denseCheckFirstCrossing: [Float]?
 
         enum CodingKeys: String, CodingKey {
             case jacobianImages, jacobianResolved, jacobianCapped, jacobianNeverFlipped, jacobianNeverFlippedIndices
@@ -145,6 +149,7 @@ final class FlipDistanceAnalysis: Analysis {
             case denseCheckImages, denseCheckSteps, denseCheckFlipped, denseCheckEarlierCrossings
             case denseCheckBeyond15x = "dense_check_beyond_1_5x"
             case denseCheckNeverFlippedThatCross, denseCheckMaxRatio, denseCheckMedianDistance, denseCheckDataSetIndices
+            case denseCheckReported, denseCheckFirstCrossing
         }
     }
 
@@ -409,6 +414,8 @@ final class FlipDistanceAnalysis: Analysis {
         out.denseCheckMaxRatio = maxRatio
         out.denseCheckMedianDistance = Stats.median(firsts)
         out.denseCheckDataSetIndices = context.dataSetIndices(ofRows: rows)
+        out.denseCheckReported = rows.map { Float(extra($0, normKey)) }
+        out.denseCheckFirstCrossing = (0..<rows.count).map { scan.alphas[$0].isNaN ? .nan : dense[$0] }
     }
 
     /// One panel of the distance histograms: one input kind.

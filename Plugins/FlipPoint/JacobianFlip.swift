@@ -68,7 +68,7 @@ public struct ElementBounds: Sendable {
 /// Phase 2 bisects on α between the last unflipped rung `α_lo` (0 for the first) and the first
 /// flipped `α_hi` (Algorithm 1; with clipping the path is not a straight line, so bisecting in α
 /// keeps the points on it) until, at `x(α_hi)`, `|p_a − p_b| < tolerance` with `b` its top-1
-/// class, or `maxSteps` halvings. The flip point reported is always `x(α_hi)`: it is classified
+/// class and `α_hi − α_lo ≤ bracket · α_hi`, or `maxSteps` halvings. The flip point reported is always `x(α_hi)`: it is classified
 /// differently from `x₀` by construction.
 public enum JacobianFlipSearch {
     /// How phase 1 chooses its α values.
@@ -84,13 +84,17 @@ public enum JacobianFlipSearch {
         /// `scaled`: the length ‖α₀ g‖₂ of the first (unclipped) step, in input units.
         public var firstStep: Float = 1e-3
         /// `scaled`: the factor between consecutive rungs.
-        public var stepGrowth: Float = 2
+        public var stepGrowth: Float = 1.1
         /// `paper`: the first α and the factor between rungs (Gupta: 1 and 10).
         public var alphaStart: Float = 1
         public var alphaGrowth: Float = 10
         /// The largest α tried (both schedules).
         public var maxAlpha: Float = 1e10
         public var tolerance: Float = 1e-4
+        /// The bisection also narrows the α bracket to `(α_hi − α_lo) ≤ bracket · α_hi`: the gap
+        /// alone can stop it with `α_lo` far below `α_hi` where the probabilities change slowly
+        /// (starts next to a boundary), and the crossing may lie anywhere in between.
+        public var bracket: Float = 1e-3
         public var maxSteps: Int = 60
         /// The input box the path is clipped to; nil: no clipping.
         public var box: InputBox? = .unit
@@ -206,14 +210,15 @@ public enum JacobianFlipSearch {
     }
 
     /// Algorithm 1 on α for the rows with a bracket `lo[r]` (start class) < `hi[r]` (another
-    /// class, probabilities `hiProbs`): halves until the gap at `hi` is below the tolerance, the
-    /// step cap, or Float's resolution. Returns the halvings per row and the queries spent.
+    /// class, probabilities `hiProbs`): halves until the gap at `hi` is below the tolerance and
+    /// the bracket is narrower than `bracket · hi`, or the step cap, or Float's resolution. Returns the halvings per row and the queries spent.
     static func bisect(_ model: any DifferentiableClassifier, _ x0: Tensor, _ g: Tensor, start a: [Int], bounds: ElementBounds?,
                        lo: inout [Float], hi: inout [Float], hiProbs: inout [Float], configuration c: Configuration,
                        checkStop: () throws -> Void) throws -> (steps: [Int], queries: Int) {
         let n = x0.batchSize, k = model.classCount
         var steps = [Int](repeating: 0, count: n), queries = 0
-        var active = (0..<n).filter { !hi[$0].isNaN && gap(hiProbs, row: $0, k: k, start: a[$0]) >= c.tolerance }
+        func open(_ r: Int) -> Bool { gap(hiProbs, row: r, k: k, start: a[r]) >= c.tolerance || hi[r] - lo[r] > c.bracket * hi[r] }
+        var active = (0..<n).filter { !hi[$0].isNaN && open($0) }
         while !active.isEmpty {
             try checkStop()
             let mids = active.map { (lo[$0] + hi[$0]) / 2 }
@@ -228,7 +233,7 @@ public enum JacobianFlipSearch {
                     hi[r] = mids[i]
                     for j in 0..<k { hiProbs[r * k + j] = px.scalars[i * k + j] }
                 }
-                if gap(hiProbs, row: r, k: k, start: a[r]) >= c.tolerance && steps[r] < c.maxSteps && !stuck { next.append(r) }
+                if open(r) && steps[r] < c.maxSteps && !stuck { next.append(r) }
             }
             active = next
         }

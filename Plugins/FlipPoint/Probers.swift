@@ -92,6 +92,7 @@ struct JacobianSettings: Codable, Equatable {
     var alphaGrowth: Float
     var maxAlpha: Float
     var tolerance: Float
+    var bracket: Float?
     var maxSteps: Int
     var clip: Bool
     var batchSize: Int
@@ -101,7 +102,7 @@ struct JacobianSettings: Codable, Equatable {
         alphaSchedule = c.schedule.rawValue
         firstStep = c.firstStep; stepGrowth = c.stepGrowth
         alphaStart = c.alphaStart; alphaGrowth = c.alphaGrowth; maxAlpha = c.maxAlpha
-        tolerance = c.tolerance; maxSteps = c.maxSteps
+        tolerance = c.tolerance; bracket = c.bracket; maxSteps = c.maxSteps
         clip = c.box != nil
         batchSize = c.batchSize
     }
@@ -117,6 +118,7 @@ struct JacobianSettings: Codable, Equatable {
         c.firstStep = firstStep; c.stepGrowth = stepGrowth
         c.alphaStart = alphaStart; c.alphaGrowth = alphaGrowth; c.maxAlpha = maxAlpha
         c.tolerance = tolerance; c.maxSteps = maxSteps
+        if let bracket { c.bracket = bracket }
         c.box = clip ? box : nil
         c.batchSize = batchSize
         return c
@@ -162,13 +164,15 @@ final class JacobianFlipProber: BoundaryProber {
         @Option(help: "alpha-schedule=scaled: length ‖α₀∇f‖₂ of the first step in input units", in: 1e-9...1e6)
         var firstStep: Float = 1e-3
         @Option(help: "alpha-schedule=scaled: factor between consecutive α", in: 1.01...1000)
-        var stepGrowth: Float = 2
+        var stepGrowth: Float = 1.1
         @Option(help: "alpha-schedule=paper: first α (Gupta: 1; each next one ×10)", in: 1e-12...1e12)
         var alphaStart: Float = 1
         @Option(help: "largest α tried before the point counts as never flipped", in: 1e-12...1e30)
         var maxAlpha: Float = 1e10
         @Option(help: "|p_a − p_b| at the flip point", in: 1e-7...0.5)
         var tolerance: Float = 1e-4
+        @Option(help: "the bisection also narrows α_hi − α_lo to at most bracket·α_hi", in: 1e-7...1)
+        var bracket: Float = 1e-3
         @Option(help: "bisection halvings before the point counts as capped", in: 1...200)
         var maxSteps = 60
         @OptionGroup var domain: FlipDomainOptions
@@ -182,6 +186,7 @@ final class JacobianFlipProber: BoundaryProber {
             c.alphaStart = alphaStart
             c.maxAlpha = maxAlpha
             c.tolerance = tolerance
+            c.bracket = bracket
             c.maxSteps = maxSteps
             c.box = domain.clip ? box : nil
             c.output = gradientOf == .probability ? .probabilities : .logits

@@ -292,14 +292,14 @@ final class FlipPointTests: XCTestCase {
         // clip-low/clip-high are gone (issue 15): the box is the model's input box.
         XCTAssertEqual(try probers[0].declaredOptions().map(\.option.name),
                        ["starts", "gradient-of", "alpha-schedule", "first-step", "step-growth", "alpha-start", "max-alpha", "tolerance",
-                        "max-steps", "clip", "batch-size"])
+                        "bracket", "max-steps", "clip", "batch-size"])
         XCTAssertEqual(try probers[1].declaredOptions().map(\.option.name),
                        ["starts", "max-iterations", "overshoot", "candidates", "clip", "batch-size"])
         XCTAssertEqual(try FlipDistanceAnalysis().declaredOptions().map(\.option.name), ["norm", "dense-check", "dense-check-steps"])
         let j = try XCTUnwrap(try probers[0].makeOptions([:]) as? JacobianFlipProber.Options).configuration()
         XCTAssertEqual(j.schedule, .scaled, "the scaled ladder is the default (issue 20 item 1)")
         XCTAssertEqual(j.firstStep, Float(1e-3 as Double))
-        XCTAssertEqual(j.stepGrowth, 2)
+        XCTAssertEqual(j.stepGrowth, 1.1)
         XCTAssertEqual(j.alphaStart, 1)
         XCTAssertEqual(j.alphaGrowth, 10)
         XCTAssertEqual(j.maxAlpha, 1e10)
