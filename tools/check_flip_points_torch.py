@@ -120,7 +120,7 @@ def path_grid(x0, g, box, end, steps):
     return a
 
 
-def dense_scan(model, root, steps, limit, box):
+def dense_scan(model, root, steps, limit, box, indices=None):
     """The independent first-crossing check of jacobian-flip (see the module's docstring)."""
     rows = []
     for pair in sorted(k for k in root.keys() if k.startswith('pair_')):
@@ -142,7 +142,10 @@ def dense_scan(model, root, steps, limit, box):
             continue
         seen.add(row[0])
         chosen.append(row)
-    chosen = chosen[:limit]
+    if indices:
+        chosen = [t for t in chosen if t[0] in indices]
+    else:
+        chosen = chosen[:limit]
     x0 = torch.tensor(np.stack([t[1]['start_points'][t[2]] for t in chosen])).double()
     start = torch.tensor([int(t[1]['start_class'][t[2]]) for t in chosen])
     status = np.array([int(t[1]['status'][t[2]]) for t in chosen])
@@ -205,6 +208,8 @@ def main():
     ap.add_argument('--dense-scan', type=int, default=0, metavar='STEPS',
                     help='also check jacobian-flip against a dense scan of each ray with STEPS points (0: off)')
     ap.add_argument('--limit', type=int, default=200, help='--dense-scan: the first LIMIT images by data-set index')
+    ap.add_argument('--indices', default='', help='--dense-scan: these data-set indices (comma-separated) instead, '
+                    'e.g. the run\'s jacobian_never_flipped_indices; "never" for exactly those')
     args = ap.parse_args()
     model32 = load(args.model)
     model64 = load(args.model).double()
@@ -239,7 +244,16 @@ def main():
               f'min {m.min() if len(m) else float("nan"):.3g}, median {np.median(m) if len(m) else float("nan"):.3g}')
         bad_any += same32 + same64
     if args.dense_scan > 0:
-        bad_any += dense_scan(model64, root, args.dense_scan, args.limit, input_box(args.model))
+        indices = None
+        if args.indices == 'never':
+            a = root['all']['flip-distances']
+            indices = set(int(i) for i in a['jacobian_never_flipped_indices'][()]) if 'jacobian_never_flipped_indices' in a else set()
+            if not indices:
+                print('jacobian-flip dense scan: the run reports no never-flipped image')
+        elif args.indices:
+            indices = set(int(i) for i in args.indices.split(','))
+        if indices is None or indices:
+            bad_any += dense_scan(model64, root, args.dense_scan, args.limit, input_box(args.model), indices)
     sys.exit(1 if bad_any else 0)
 
 

@@ -30,7 +30,7 @@ final class FlipDistanceAnalysis: Analysis {
     struct Options: PluginOptions {
         @Option(help: "distance for the entropy correlations, per-class table, histograms and distance-chosen sets: l2, or l1 (the paper's Algorithm 2)")
         var norm = DistanceNorm.l2
-        @Option(help: "check the first N probed images (0: off) against a dense scan of the same ray: no class change before the reported flip point, none at all for never-flipped images", in: 0...1_000_000)
+        @Option(help: "check the first N probed images and every never-flipped one (0: off) against a dense scan of the same ray: no class change before the reported flip point, none at all for never-flipped images", in: 0...1_000_000)
         var denseCheck = 0
         @Option(help: "dense-check: grid points per ray (from 0 to the reported α, or to the saturation α for never-flipped images)", in: 10...1_000_000)
         var denseCheckSteps = 2000
@@ -113,6 +113,8 @@ final class FlipDistanceAnalysis: Analysis {
         /// farther than 1.5× the dense scan's first crossing, never-flipped ones whose ray does
         /// change class, and the largest ratio reported / dense distance (in the `norm` norm).
         var denseCheckImages: Int?
+        /// Of those, the first N images by data-set index (the rest: never-flipped images outside them).
+        var denseCheckSample: Int?
         var denseCheckSteps: Int?
         var denseCheckFlipped: Int?
         var denseCheckEarlierCrossings: Int?
@@ -146,7 +148,7 @@ final class FlipDistanceAnalysis: Analysis {
             case gaussianMedianL2, gaussianNeverFlipped, gaussianL2, gaussianMedianL1, gaussianL1
             case gaussianDeepfoolMedianL2, gaussianDeepfoolNotFlipped
             case naturalDeepfoolMedianL2, dataPixelMean, dataPixelStd, naturalMedianL2, naturalMedianL1, distanceHistograms, highlights
-            case denseCheckImages, denseCheckSteps, denseCheckFlipped, denseCheckEarlierCrossings
+            case denseCheckImages, denseCheckSample, denseCheckSteps, denseCheckFlipped, denseCheckEarlierCrossings
             case denseCheckBeyond15x = "dense_check_beyond_1_5x"
             case denseCheckNeverFlippedThatCross, denseCheckMaxRatio, denseCheckMedianDistance, denseCheckDataSetIndices
             case denseCheckReported, denseCheckFirstCrossing
@@ -364,7 +366,11 @@ final class FlipDistanceAnalysis: Analysis {
                 image: image, key: true)
         }
         if options.denseCheck > 0 {
-            try denseCheck(rows: Array(keys.prefix(options.denseCheck)), status: status, extra: { jac[$0]!.extra($1) }, normKey: normKey,
+            // The first N images, and every never-flipped one (the bar: each shown not to change
+            // class along its ray).
+            let sample = Array(keys.prefix(options.denseCheck)), inSample = Set(sample)
+            out.denseCheckSample = sample.count
+            try denseCheck(rows: sample + never.filter { !inSample.contains($0) }, status: status, extra: { jac[$0]!.extra($1) }, normKey: normKey,
                            configuration: jacConfig, steps: options.denseCheckSteps, model: model, context: context, into: &out)
         }
         // The section's key numbers.

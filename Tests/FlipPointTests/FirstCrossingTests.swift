@@ -58,8 +58,11 @@ final class FirstCrossingTests: XCTestCase {
         let x = Tensor(shape: [2, 1, 1, 3], scalars: [1, 1, 1, 0.5, 0.2, 0.9])
         let o = try JacobianFlipSearch.search(model, x, configuration: JacobianFlipSearch.Configuration())
         XCTAssertEqual(o.status, [.neverFlipped, .neverFlipped])
-        // Two queries per start, then ⌈log2(saturation α / first α)⌉ + 1 rungs (12 here), not the paper's 11 up to α = 1e10 plus wasted bisection.
-        XCTAssertLessThan(o.queries, 2 * 2 + 2 * 14)
+        // Two queries per start, then at most ⌈log_1.1(saturation α / first α)⌉ + 1 rungs: the
+        // ladder stops at the saturation α (≈ 80 rungs here), not at max-alpha (1e10, ≈ 300).
+        let rungs = (0..<2).map { r in Int((log(Double(o.saturationAlphas[r] * o.gradientNorms[r]) / 1e-3) / log(1.1)).rounded(.up)) + 1 }
+        XCTAssertLessThanOrEqual(o.queries, 2 * 2 + rungs.reduce(0, +))
+        XCTAssertGreaterThan(o.queries, 2 * 2 + rungs.reduce(0, +) - 4)
         for r in 0..<2 { XCTAssertEqual(o.saturationAlphas[r], 2 * x.scalars[r * 3 ..< r * 3 + 3].max()!, accuracy: 1e-5) }
         let dense = try JacobianFlipSearch.denseFirstCrossing(model, x, steps: 200)
         XCTAssertTrue(dense.alphas.allSatisfy(\.isNaN), "no class change anywhere on the clipped ray")

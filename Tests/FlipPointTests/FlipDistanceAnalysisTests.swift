@@ -119,7 +119,8 @@ final class FlipDistanceAnalysisTests: XCTestCase {
     }
 
     /// Item 2: `norm=l1` (the paper's distance) drives the statistics. On the linear model the
-    /// flip point is x₀ − t·w/‖w‖₂, so its L1 distance is the L2 one times ‖w‖₁/‖w‖₂.
+    /// flip point is x₀ − t·w/‖w‖₂ with t = |u|/‖w‖₂ the L2 distance, so its L1 distance is
+    /// t·‖w‖₁/‖w‖₂.
     func testL1NormDrivesTheStatistics() throws {
         let model = TwoClassModel(w: w, b: b)
         var g = RandomGenerator(seed: 9)
@@ -129,7 +130,7 @@ final class FlipDistanceAnalysisTests: XCTestCase {
         options.norm = .l1
         let (out, _) = try analyse(x, model: model, options: options)
         let norm2 = w.reduce(0) { $0 + $1 * $1 }.squareRoot(), norm1 = w.reduce(0) { $0 + abs($1) }
-        let truth = (0..<n).map { Double(abs(model.u(x, $0)) / norm2 * norm1) }
+        let truth = (0..<n).map { Double(abs(model.u(x, $0)) / norm2 * norm1 / norm2) }
         XCTAssertEqual(out.distanceNorm, "l1")
         for (i, d) in try XCTUnwrap(out.jacobianL1).enumerated() { XCTAssertEqual(Double(d), truth[i], accuracy: 2e-3 + 1e-3 * truth[i]) }
         XCTAssertEqual(try XCTUnwrap(out.naturalMedianL1), Stats.median(truth), accuracy: 2e-3)

@@ -291,10 +291,10 @@ final class FlipPointTests: XCTestCase {
         let probers = FlipPointPlugin().probers
         // clip-low/clip-high are gone (issue 15): the box is the model's input box.
         XCTAssertEqual(try probers[0].declaredOptions().map(\.option.name),
-                       ["starts", "gradient-of", "alpha-schedule", "first-step", "step-growth", "alpha-start", "max-alpha", "tolerance",
+                       ["starts", "per-pair", "gradient-of", "alpha-schedule", "first-step", "step-growth", "alpha-start", "max-alpha", "tolerance",
                         "bracket", "max-steps", "clip", "batch-size"])
         XCTAssertEqual(try probers[1].declaredOptions().map(\.option.name),
-                       ["starts", "max-iterations", "overshoot", "candidates", "clip", "batch-size"])
+                       ["starts", "per-pair", "max-iterations", "overshoot", "candidates", "clip", "batch-size"])
         XCTAssertEqual(try FlipDistanceAnalysis().declaredOptions().map(\.option.name), ["norm", "dense-check", "dense-check-steps"])
         let j = try XCTUnwrap(try probers[0].makeOptions([:]) as? JacobianFlipProber.Options).configuration()
         XCTAssertEqual(j.schedule, .scaled, "the scaled ladder is the default (issue 20 item 1)")
@@ -320,7 +320,7 @@ final class FlipPointTests: XCTestCase {
         XCTAssertEqual(set.configuration().schedule, .paper)
         XCTAssertEqual(set.start.starts, .allImages)
         XCTAssertThrowsError(try probers[0].makeOptions(["alpha-schedule": .string("fast")])) { e in
-            XCTAssertTrue("\(e)".contains("alpha-schedule"), "\(e)")
+            XCTAssertTrue("\(e)".contains("alphaSchedule") && "\(e)".contains("fast"), "\(e)")
         }
     }
 
