@@ -197,6 +197,10 @@ def dense_scan(model, root, steps, limit, box, indices=None):
           f'{int((~flipped).sum())} reported never flipped, {int(crossing_never.sum())} of them change class on their ray; '
           f'median first grid crossing L2 {np.median(first_l2[flipped & has]) if (flipped & has).any() else float("nan"):.4g}, '
           f'median reported L2 {np.median(reported[flipped]) if flipped.any() else float("nan"):.4g}')
+    if earlier.any():
+        ratio = reported[earlier] / first_l2[earlier]
+        print(f'  reported / first grid crossing where earlier: median {np.median(ratio):.4g}, max {ratio.max():.4g} '
+              f'(data-set indices {sorted(int(chosen[i][0]) for i in np.where(earlier)[0])[:20]})')
     return int(earlier.sum() + crossing_never.sum())
 
 
