@@ -91,6 +91,7 @@ struct Attack: ParsableCommand {
         let loaded = try Model.load(contentsOf: path, architecture: architecture)
         let dataset = try DataSources.load(data, split: split)
         try dataset.validate(for: loaded)
+        try FiniteOutputs.check(loaded, on: dataset.images, name: path, data: dataset.name)
         var settings = AttackRunSettings(kind: attack)
         settings.epsilon = epsilon
         settings.steps = steps

@@ -6,11 +6,11 @@ import Foundation
 /// made (floats as their bit patterns, order kept), so that a resumed or merged run files the
 /// same numbers as a run that never stopped.
 ///
-/// Layout: the magic `BLPAIR01`, the run's fingerprint (text), the step's pair, the calls, the
+/// Layout: the magic `BLPAIR02` (02: boundary sets carry their gap tolerance), the run's fingerprint (text), the step's pair, the calls, the
 /// payload length and the magic `BLPAIREND`. Integers are little-endian; this host writes and
 /// reads only on little-endian machines (x86-64, arm64).
 enum PairArchive {
-    static let magic = Array("BLPAIR01".utf8)
+    static let magic = Array("BLPAIR02".utf8)
     static let endMagic = Array("BLPAIREND".utf8)
 
     static func encode(_ step: StepRecord, fingerprint: String) -> [UInt8] {
@@ -30,7 +30,7 @@ enum PairArchive {
     static func decode(_ bytes: [UInt8], file: String) throws -> (fingerprint: String, step: StepRecord) {
         var r = ByteReader(bytes: bytes, file: file)
         guard bytes.count >= magic.count + endMagic.count + 8, Array(bytes.prefix(magic.count)) == magic else {
-            throw BorderlineError(.unreadableFile, "is not a Borderline pair archive (no BLPAIR01 signature)", file: file)
+            throw BorderlineError(.unreadableFile, "is not a Borderline pair archive (no BLPAIR02 signature; journals of an older Borderline cannot be resumed)", file: file)
         }
         guard Array(bytes.suffix(endMagic.count)) == endMagic else {
             throw BorderlineError(.unreadableFile, "is incomplete (no end marker): written by a run that stopped while writing it", file: file)
@@ -100,6 +100,8 @@ struct ByteWriter {
         raw(s.succeeded.map { UInt8($0 ? 1 : 0) })
         for r in s.failureReasons { optionalString(r) }
         ints(s.iterations)
+        bool(s.gapTolerance != nil)
+        if let beta = s.gapTolerance { raw([beta]) }
         let extras = s.extras.sorted { $0.key < $1.key }
         int(extras.count)
         for (name, t) in extras { string(name); tensor(t) }
@@ -260,13 +262,14 @@ struct ByteReader {
         let succeeded = try raw(UInt8.self, count: m).map { $0 != 0 }
         let reasons = try (0..<m).map { _ in try optionalString() }
         let iterations = try ints()
+        let gapTolerance = try bool() ? try raw(Float.self, count: 1)[0] : nil
         let n = try count(size: 16)
         var extras: [String: Tensor] = [:]
         for _ in 0..<n { extras[try string()] = try tensor() }
         do {
             return try BoundarySet(pair: pair, points: points, startPoints: start, endPoints: end, startIndices: startIndices,
                                    endIndices: endIndices, probabilities: probabilities, succeeded: succeeded, failureReasons: reasons,
-                                   iterations: iterations, queries: queries, extras: extras, producer: producer)
+                                   iterations: iterations, gapTolerance: gapTolerance, queries: queries, extras: extras, producer: producer)
         } catch let e as BorderlineError {
             throw damaged("a boundary set that does not fit together (\(e.message))")
         }
