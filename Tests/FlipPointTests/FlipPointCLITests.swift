@@ -9,7 +9,7 @@ final class FlipPointCLITests: XCTestCase {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("run").path
-        let r = try CLI.run(["run", "--quiet", "--plugin", "flip-point", "--pairs", "0:6", "--samples", "4", "--images-per-class", "30", "--out", out])
+        let r = try CLI.run(["run", "--quiet", "--no-defaults", "--plugin", "flip-point", "--pairs", "0:6", "--samples", "4", "--images-per-class", "30", "--out", out])
         guard r.status == 0 else {
             if r.stderr.contains("fashion-mnist") { throw XCTSkip("fashion-mnist is not installed") }
             return XCTFail(r.stderr)
@@ -51,7 +51,7 @@ final class FlipPointCLITests: XCTestCase {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         for (setting, named) in [("flip-point.clip-low=2", "clip-low"), ("flip-point.starts=everything", "starts"), ("flip-point.max-steps=0", "max-steps")] {
-            let r = try CLI.run(["run", "--quiet", "--plugin", "flip-point", "--pairs", "0:6", "--set", setting,
+            let r = try CLI.run(["run", "--quiet", "--no-defaults", "--plugin", "flip-point", "--pairs", "0:6", "--set", setting,
                                  "--out", dir.appendingPathComponent("bad").path])
             XCTAssertEqual(r.status, 2, "\(setting): \(r.stderr)")
             XCTAssertTrue(r.stderr.contains(named), "\(setting): \(r.stderr)")

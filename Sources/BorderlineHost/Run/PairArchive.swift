@@ -6,16 +6,21 @@ import Foundation
 /// made (floats as their bit patterns, order kept), so that a resumed or merged run files the
 /// same numbers as a run that never stopped.
 ///
-/// Layout: the magic `BLPAIR01`, the run's fingerprint (text), the step's pair, the calls, the
+/// Layout: the magic `BLPAIR02`, the run's fingerprint (text), the step's pair, the calls, the
 /// payload length and the magic `BLPAIREND`. Integers are little-endian; this host writes and
-/// reads only on little-endian machines (x86-64, arm64).
+/// reads only on little-endian machines (x86-64, arm64). Version 02 adds to each call, after its
+/// problems, why it declined the pair (``PairDeclined``; an optional string); version 01
+/// archives (no such field) are still read.
 enum PairArchive {
-    static let magic = Array("BLPAIR01".utf8)
+    static let magic = Array("BLPAIR02".utf8)
+    static let magicVersion1 = Array("BLPAIR01".utf8)
     static let endMagic = Array("BLPAIREND".utf8)
 
-    static func encode(_ step: StepRecord, fingerprint: String) -> [UInt8] {
+    /// `version` 1 writes the old layout (no declined reasons; for tests of reading old journals).
+    static func encode(_ step: StepRecord, fingerprint: String, version: Int = 2) -> [UInt8] {
         var w = ByteWriter()
-        w.bytes(magic)
+        w.version = version
+        w.bytes(version >= 2 ? magic : magicVersion1)
         w.string(fingerprint)
         w.pair(step.pair)
         w.int(step.calls.count)
@@ -29,9 +34,11 @@ enum PairArchive {
     /// - Throws: `.unreadableFile` naming `file` for bytes that are not a complete archive.
     static func decode(_ bytes: [UInt8], file: String) throws -> (fingerprint: String, step: StepRecord) {
         var r = ByteReader(bytes: bytes, file: file)
-        guard bytes.count >= magic.count + endMagic.count + 8, Array(bytes.prefix(magic.count)) == magic else {
-            throw BorderlineError(.unreadableFile, "is not a Borderline pair archive (no BLPAIR01 signature)", file: file)
+        let signature = Array(bytes.prefix(magic.count))
+        guard bytes.count >= magic.count + endMagic.count + 8, signature == magic || signature == magicVersion1 else {
+            throw BorderlineError(.unreadableFile, "is not a Borderline pair archive (no BLPAIR02 or BLPAIR01 signature)", file: file)
         }
+        r.version = signature == magic ? 2 : 1
         guard Array(bytes.suffix(endMagic.count)) == endMagic else {
             throw BorderlineError(.unreadableFile, "is incomplete (no end marker): written by a run that stopped while writing it", file: file)
         }
@@ -51,6 +58,8 @@ enum PairArchive {
 
 struct ByteWriter {
     var buffer: [UInt8] = []
+    /// The archive's format version (see ``PairArchive``).
+    var version = 2
 
     mutating func bytes(_ b: [UInt8]) { buffer.append(contentsOf: b) }
     mutating func u8(_ v: UInt8) { buffer.append(v) }
@@ -151,6 +160,7 @@ struct ByteWriter {
         for n in c.notes { string(n.plugin); optionalString(n.component); string(n.text) }
         int(c.problems.count)
         for p in c.problems { string(p.plugin); string(p.message) }
+        if version >= 2 { optionalString(c.declined) }
         bool(c.set != nil)
         if let s = c.set { set(s) }
         bool(c.tree != nil)
@@ -162,6 +172,8 @@ struct ByteReader {
     let bytes: [UInt8]
     let file: String
     var position = 0
+    /// The archive's format version (1: `BLPAIR01`, 2: `BLPAIR02`).
+    var version = 2
 
     init(bytes: [UInt8], file: String) {
         self.bytes = bytes
@@ -330,9 +342,10 @@ struct ByteReader {
         let notes = try (0..<n).map { _ in CallRecord.Note(plugin: try string(), component: try optionalString(), text: try string()) }
         let m = try count(size: 16)
         let problems = try (0..<m).map { _ in (plugin: try string(), message: try string()) }
+        let declined = version >= 2 ? try optionalString() : nil
         let set = try bool() ? try set() : nil
         let tree = try bool() ? try value() : nil
         return CallRecord(plugin: plugin, component: component, kind: kind, readsSets: readsSets, pair: pair, producer: producer,
-                          seconds: seconds, queries: queries, notes: notes, problems: problems, set: set, tree: tree, value: nil)
+                          seconds: seconds, queries: queries, notes: notes, problems: problems, declined: declined, set: set, tree: tree, value: nil)
     }
 }
