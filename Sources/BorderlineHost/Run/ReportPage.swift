@@ -183,7 +183,8 @@ struct ReportPage {
                 if let i = byReason.firstIndex(where: { $0.reason == o.reason }) { byReason[i].pairs.append(label) } else { byReason.append((o.reason, [label])) }
             }
             let items = byReason.map { "<li>\(e($0.pairs.joined(separator: ", "))): \(e($0.reason))</li>" }.joined()
-            h += ReportPage.folded("\(plugin.skippedPairs.count) pair(s) skipped (the component declined them; the other pairs ran)", "<ul>\(items)</ul>")
+            let pairs = Set(plugin.skippedPairs.map(\.pair)).count
+            h += ReportPage.folded("\(pairs) pair(s) skipped (declined by the plugin; the other pairs ran)", "<ul>\(items)</ul>")
         }
         let results = filed[plugin.name]!
 
