@@ -37,6 +37,7 @@ final class RandomPairBisection: BoundaryProber {
             pair: pair, points: outcome.points, startPoints: start, endPoints: end,
             startIndices: a, endIndices: b, probabilities: outcome.probabilities,
             succeeded: outcome.succeeded, failureReasons: outcome.failureReasons, iterations: outcome.steps,
+            gapTolerance: options.bisection.configuration.tolerance,
             extras: ["lambda": Tensor(shape: [n], scalars: outcome.lambdas)]))
     }
 }

@@ -31,7 +31,7 @@ private func bisectBaseline(_ prober: String, _ pair: ClassPair, a: [Int], b: [I
         pair: pair, points: outcome.points, startPoints: start, endPoints: end,
         startIndices: Array(repeating: -1, count: n), endIndices: Array(repeating: -1, count: n),
         probabilities: outcome.probabilities, succeeded: outcome.succeeded, failureReasons: outcome.failureReasons,
-        iterations: outcome.steps, extras: ["lambda": Tensor(shape: [n], scalars: outcome.lambdas)])
+        iterations: outcome.steps, gapTolerance: options.algorithm1.tolerance, extras: ["lambda": Tensor(shape: [n], scalars: outcome.lambdas)])
     return Probe(set, output: BaselineOutput(trainIndexStart: a, trainIndexEnd: b, grid: grid))
 }
 

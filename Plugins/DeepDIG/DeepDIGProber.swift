@@ -159,7 +159,7 @@ final class DeepDIGProber: BoundaryProber {
             pair: pair, points: outcome.points, startPoints: start, endPoints: end,
             startIndices: Array(repeating: -1, count: n), endIndices: Array(repeating: -1, count: n),
             probabilities: outcome.probabilities, succeeded: outcome.succeeded, failureReasons: outcome.failureReasons,
-            iterations: outcome.steps,
+            iterations: outcome.steps, gapTolerance: options.shared.algorithm1.tolerance,
             extras: ["lambda": Tensor(shape: [n], scalars: outcome.lambdas), "source_image": sourceImages])
         return Probe(set, output: output)
     }

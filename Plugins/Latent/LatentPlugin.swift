@@ -506,7 +506,7 @@ public final class TrajectoryProber: BoundaryProber {
 
         let failures = reasons.enumerated().map { succeeded[$0.offset] ? nil : ($0.element ?? "bisection failed") }
         let set = try BoundarySet(pair: pair, points: points, startPoints: x, startIndices: indices, probabilities: pStar,
-            succeeded: succeeded, failureReasons: failures, iterations: trajectories.map { $0.count - 1 },
+            succeeded: succeeded, failureReasons: failures, iterations: trajectories.map { $0.count - 1 }, gapTolerance: o.bisection.beta,
             extras: [
                 "latent_point": zStar, "latent_start": z0,
                 "final_f_target": Tensor(shape: [m], scalars: finalFC),

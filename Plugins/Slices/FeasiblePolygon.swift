@@ -1,15 +1,16 @@
+import BorderlineCore
 import Foundation
 
-/// The exact intersection of a ``SlicePlane`` with the box `[lo, hi]^D`, a convex polygon in
-/// plane coordinates.
+/// The exact intersection of a ``SlicePlane`` with the input box `∏ᵢ [loᵢ, hiᵢ]` (the model's
+/// ``InputBox``, one bound pair or one per channel), a convex polygon in plane coordinates.
 ///
 /// **Maths.** The point `o + a·u + b·v` lies in the box iff for every coordinate `i`
-/// `lo ≤ oᵢ + a·uᵢ + b·vᵢ ≤ hi`: `2·D` half-planes `uᵢa + vᵢb ≤ hi − oᵢ` and
-/// `−uᵢa − vᵢb ≤ oᵢ − lo` in the `(a, b)` plane. Their intersection is convex. It is computed by
+/// `loᵢ ≤ oᵢ + a·uᵢ + b·vᵢ ≤ hiᵢ`: `2·D` half-planes `uᵢa + vᵢb ≤ hiᵢ − oᵢ` and
+/// `−uᵢa − vᵢb ≤ oᵢ − loᵢ` in the `(a, b)` plane. Their intersection is convex. It is computed by
 /// Sutherland–Hodgman clipping: start from a square that surely holds it (every feasible point is
-/// within `‖o − c‖ + √D·(hi − lo)/2` of `o`, `c` the box centre) and clip it by each half-plane in
+/// within `‖o − c‖ + ‖hi − lo‖/2` of `o`, `c` the box centre) and clip it by each half-plane in
 /// turn, `O(D · vertices)`. Coordinates where `uᵢ = vᵢ = 0` give no half-plane; if such an `oᵢ`
-/// is outside `[lo, hi]` the polygon is empty.
+/// is outside `[loᵢ, hiᵢ]` the polygon is empty.
 public struct FeasiblePolygon: Sendable {
     /// Vertices in order (counter-clockwise), plane coordinates `(a, b)`; empty when the plane
     /// misses the box.
@@ -19,16 +20,20 @@ public struct FeasiblePolygon: Sendable {
 
     public init(vertices: [(a: Double, b: Double)]) { self.vertices = vertices }
 
-    /// Intersects the plane with `domain^D`.
-    public init(plane: SlicePlane, domain: ClosedRange<Float> = 0...1) {
-        let lo = Double(domain.lowerBound), hi = Double(domain.upperBound)
+    /// Intersects the plane with the box.
+    public init(plane: SlicePlane, box: InputBox = .unit) {
         let d = plane.dimension
-        var centreDistance = 0.0
-        for i in 0..<d { let r = Double(plane.origin[i]) - (lo + hi) / 2; centreDistance += r * r }
-        let radius = centreDistance.squareRoot() + Double(d).squareRoot() * (hi - lo) / 2 + 1
+        let (lower, upper) = box.elementBounds(sampleShape: plane.sampleShape)
+        var centreDistance = 0.0, diagonal = 0.0
+        for i in 0..<d {
+            let r = Double(plane.origin[i]) - (lower[i] + upper[i]) / 2, w = upper[i] - lower[i]
+            centreDistance += r * r
+            diagonal += w * w
+        }
+        let radius = centreDistance.squareRoot() + diagonal.squareRoot() / 2 + 1
         var polygon: [(a: Double, b: Double)] = [(-radius, -radius), (radius, -radius), (radius, radius), (-radius, radius)]
         for i in 0..<d where !polygon.isEmpty {
-            let ui = Double(plane.u[i]), vi = Double(plane.v[i]), oi = Double(plane.origin[i])
+            let ui = Double(plane.u[i]), vi = Double(plane.v[i]), oi = Double(plane.origin[i]), lo = lower[i], hi = upper[i]
             if ui == 0 && vi == 0 {
                 if oi < lo || oi > hi { polygon = [] }
                 continue
@@ -144,4 +149,20 @@ public struct SliceRectangle: Sendable, Equatable {
     }
     public var width: Double { aRange.upperBound - aRange.lowerBound }
     public var height: Double { bRange.upperBound - bRange.lowerBound }
+}
+
+extension InputBox {
+    /// The bounds of every element of one sample of shape `sampleShape` (element `i` lies in
+    /// channel `i / (D / C)` when the box has `C` per-channel bounds).
+    func elementBounds(sampleShape: [Int]) -> (lower: [Double], upper: [Double]) {
+        let d = sampleShape.reduce(1, *), c = isUniform ? 1 : channelCount
+        let block = max(1, d / max(1, c))
+        var lower = [Double](repeating: 0, count: d), upper = [Double](repeating: 0, count: d)
+        for i in 0..<d {
+            let (lo, hi) = bounds(channel: min(c - 1, i / block))
+            lower[i] = Double(lo)
+            upper[i] = Double(hi)
+        }
+        return (lower, upper)
+    }
 }

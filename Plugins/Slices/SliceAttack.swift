@@ -4,8 +4,8 @@ import Foundation
 /// The adversarial perturbation a slice is drawn through: one of the core's attacks
 /// (`BorderlineCore/Attacks`) by name, untargeted, with the plugin's settings.
 ///
-/// **Maths.** Untargeted attacks on the cross-entropy loss `L(x) = −log p_y(x)` inside the box
-/// `[0, 1]^D` (see each attack's documentation): FGSM `x' = clip(x + ε·sign ∇L(x))`; PGD-L∞ /
+/// **Maths.** Untargeted attacks on the cross-entropy loss `L(x) = −log p_y(x)` inside the
+/// classifier's input box (``Classifier/inputBox``) (see each attack's documentation): FGSM `x' = clip(x + ε·sign ∇L(x))`; PGD-L∞ /
 /// PGD-L2 from a random start in the ε-ball, `steps` steps of size `α` projected onto the ball and
 /// the box; Carlini–Wagner L2 with the core's defaults (ε, α and steps do not apply).
 public struct SliceAttack: Sendable {
@@ -14,7 +14,8 @@ public struct SliceAttack: Sendable {
     public var epsilon: Float
     public var stepSize: Float
     public var steps: Int
-    public var domain: ClosedRange<Float> = 0...1
+    /// The box the attacks keep to; nil: the classifier's ``Classifier/inputBox``.
+    public var domain: ClosedRange<Float>? = nil
 
     public init(kind: Kind, epsilon: Float, stepSize: Float, steps: Int) {
         self.kind = kind

@@ -53,8 +53,8 @@ public struct SliceGrid: Sendable {
     /// The largest violation of the box at every pixel, `max_k max(lo − x_k, x_k − hi)` (≤ 0 means
     /// feasible), checking every coordinate of every pixel's point — the per-point oracle the
     /// polygon is tested against. Costs `rows · columns · D` and memory for one row of points.
-    public func boxViolation(domain: ClosedRange<Float> = 0...1) -> [Double] {
-        let lo = Double(domain.lowerBound), hi = Double(domain.upperBound), d = plane.dimension
+    public func boxViolation(box: InputBox = .unit) -> [Double] {
+        let (lo, hi) = box.elementBounds(sampleShape: plane.sampleShape), d = plane.dimension
         var out = [Double](repeating: 0, count: pixelCount)
         for i in 0..<rows {
             let b = self.b(row: i)
@@ -63,7 +63,7 @@ public struct SliceGrid: Sendable {
                 var worst = -Double.infinity
                 for k in 0..<d {
                     let x = Double(plane.origin[k]) + a * Double(plane.u[k]) + b * Double(plane.v[k])
-                    worst = max(worst, lo - x, x - hi)
+                    worst = max(worst, lo[k] - x, x - hi[k])
                 }
                 out[i * columns + j] = worst
             }
@@ -103,9 +103,9 @@ public struct SliceDecision: Sendable {
     public var evaluatedCount: Int { classes.lazy.filter { $0 >= 0 }.count }
 
     /// Evaluates `classifier` on every feasible pixel of `grid` in batches of `batchSize` rows:
-    /// each batch of points is one sgemm (``SlicePlane/points(coordinates:domain:)``), then one
+    /// each batch of points is one sgemm (``SlicePlane/points(coordinates:box:)``), then one
     /// `probabilities` call. `checkStop` runs before every batch; `progress(done, total)` after.
-    public static func evaluate(_ classifier: any Classifier, grid: SliceGrid, mask: [Bool], domain: ClosedRange<Float>,
+    public static func evaluate(_ classifier: any Classifier, grid: SliceGrid, mask: [Bool], box: InputBox,
                                 batchSize: Int = 4096, checkStop: () throws -> Void = {},
                                 progress: (Int, Int) -> Void = { _, _ in }) throws -> SliceDecision {
         let k = classifier.classCount
@@ -118,7 +118,7 @@ public struct SliceDecision: Sendable {
             let end = min(feasible.count, start + max(1, batchSize))
             let pixels = feasible[start..<end]
             let coordinates = pixels.map { (a: grid.a(column: $0 % grid.columns), b: grid.b(row: $0 / grid.columns)) }
-            let p = try classifier.probabilities(grid.plane.points(coordinates: coordinates, domain: domain))
+            let p = try classifier.probabilities(grid.plane.points(coordinates: coordinates, box: box))
             p.withUnsafeBufferPointer { buffer in
                 for (r, pixel) in pixels.enumerated() {
                     var best = 0

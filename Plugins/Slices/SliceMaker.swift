@@ -23,16 +23,17 @@ public struct SliceMaker {
     public var rows: Int
     public var columns: Int
     public var batchSize: Int
-    public var domain: ClosedRange<Float>
+    /// The input box slices are cut from (the classifier's ``Classifier/inputBox``).
+    public var box: InputBox
     public var checkStop: () throws -> Void
     public var progress: (String, Int, Int) -> Void
 
-    public init(rows: Int = 512, columns: Int = 512, batchSize: Int = 4096, domain: ClosedRange<Float> = 0...1,
+    public init(rows: Int = 512, columns: Int = 512, batchSize: Int = 4096, box: InputBox = .unit,
                 checkStop: @escaping () throws -> Void = {}, progress: @escaping (String, Int, Int) -> Void = { _, _, _ in }) {
         self.rows = rows
         self.columns = columns
         self.batchSize = batchSize
-        self.domain = domain
+        self.box = box
         self.checkStop = checkStop
         self.progress = progress
     }
@@ -53,19 +54,19 @@ public struct SliceMaker {
 
     /// Evaluates a plane on `window` (or on the polygon's Definition-1 rectangle when nil).
     /// With `projectOntoBox`, every pixel is evaluated at its point clamped to the box (the
-    /// projection onto `[lo, hi]^D`, as church-window plots usually do) instead of only the
+    /// projection onto the box, as church-window plots usually do) instead of only the
     /// feasible ones; `mask` still says which pixels are feasible.
     public func evaluate(_ name: String, plane: SlicePlane, markers: [SliceMarker], classifier: any Classifier,
                          window: SliceRectangle? = nil, projectOntoBox: Bool = false) throws -> ComputedSlice {
         let started = Date()
-        let polygon = FeasiblePolygon(plane: plane, domain: domain)
+        let polygon = FeasiblePolygon(plane: plane, box: box)
         guard let rectangle = window ?? polygon.boundingBox else {
-            throw BorderlineError(.invalidArgument, "slices: the plane of slice '\(name)' does not meet the box [\(domain.lowerBound), \(domain.upperBound)]^\(plane.dimension)")
+            throw BorderlineError(.invalidArgument, "slices: the plane of slice '\(name)' does not meet the box \(box) (the model's input box)")
         }
         let grid = try SliceGrid(plane: plane, rectangle: rectangle, rows: rows, columns: columns)
         let mask = grid.feasibleMask(polygon)
         let evaluated = projectOntoBox ? [Bool](repeating: true, count: grid.pixelCount) : mask
-        let decision = try SliceDecision.evaluate(classifier, grid: grid, mask: evaluated, domain: domain, batchSize: batchSize,
+        let decision = try SliceDecision.evaluate(classifier, grid: grid, mask: evaluated, box: box, batchSize: batchSize,
                                                   checkStop: checkStop) { done, total in progress(name, done, total) }
         return ComputedSlice(name: name, plane: plane, polygon: polygon, grid: grid, mask: mask, decision: decision,
                              markers: markers, evaluationSeconds: Date().timeIntervalSince(started))
@@ -82,7 +83,7 @@ public struct SliceMaker {
                 let t = Double(q) / Double(count - 1)
                 return (m[i].a + t * (m[j].a - m[i].a), m[i].b + t * (m[j].b - m[i].b))
             }
-            let p = try classifier.probabilities(slice.plane.points(coordinates: coordinates, domain: domain))
+            let p = try classifier.probabilities(slice.plane.points(coordinates: coordinates, box: box))
             return ("\(m[i].label) → \(m[j].label)", p)
         }
     }

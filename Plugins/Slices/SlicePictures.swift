@@ -42,7 +42,7 @@ public enum SlicePictures {
         let k = classNames.count
         let present = Set(decision.classes.filter { $0 >= 0 })
         var entries = (0..<k).filter { present.contains($0) }.map { (label: classNames[$0], colour: Palette.colour($0)) }
-        if decision.classes.contains(-1) { entries.append((label: "outside [0,1]^D", colour: Palette.missing)) }
+        if decision.classes.contains(-1) { entries.append((label: "outside the input box", colour: Palette.missing)) }
         let textSize = 13, titleHeight = 24, margin = 8
         let legendWidth = (entries.map { TextRenderer.shared.measure($0.label, size: textSize).width }.max() ?? 0) + textSize + 30
         let titleWidth = TextRenderer.shared.measure(title, size: textSize).width

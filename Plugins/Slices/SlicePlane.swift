@@ -76,25 +76,23 @@ public struct SlicePlane: Sendable {
 
     /// The inputs at many plane coordinates in one sgemm: row `n` of the result is
     /// `o + aₙ·u + bₙ·v`, i.e. `[1 aₙ bₙ] · [o; u; v]` (an `N × 3` by `3 × D` product), clamped to
-    /// `domain` (the coordinates are exact feasible points; the clamp only removes float rounding
+    /// `box` (the coordinates are exact feasible points; the clamp only removes float rounding
     /// of order 1e-7 at the polygon's edge).
-    public func points(coordinates: [(a: Double, b: Double)], domain: ClosedRange<Float>? = nil) -> Tensor {
+    public func points(coordinates: [(a: Double, b: Double)], box: InputBox? = nil) -> Tensor {
         let n = coordinates.count, d = origin.count
         var coefficients = [Float](repeating: 1, count: n * 3)
         for (i, c) in coordinates.enumerated() {
             coefficients[i * 3 + 1] = Float(c.a); coefficients[i * 3 + 2] = Float(c.b)
         }
         let basis = origin + u + v
-        return Tensor(shape: [n] + sampleShape) { o in
+        var points = Tensor(shape: [n] + sampleShape) { o in
             coefficients.withUnsafeBufferPointer { c in
                 basis.withUnsafeBufferPointer { m in
                     BLAS.gemm(m: n, n: d, k: 3, a: c.baseAddress!, lda: 3, b: m.baseAddress!, ldb: d, c: o.baseAddress!, ldc: d)
                 }
             }
-            if let domain {
-                let lo = domain.lowerBound, hi = domain.upperBound
-                for i in 0..<o.count { o[i] = Swift.min(hi, Swift.max(lo, o[i])) }
-            }
         }
+        box?.clamp(&points)
+        return points
     }
 }

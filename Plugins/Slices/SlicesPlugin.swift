@@ -23,6 +23,8 @@ public final class SlicesPlugin: BorderlinePlugin {
 /// it after them whatever the order of `--plugin`.
 public final class SliceProber: BoundaryProber {
     public init() {}
+    /// `β` of the boundary set's bisection: the largest `|p_s − p_t|` of a successful row.
+    public static let boundaryTolerance: Float = 1e-3
     public let name = "slice"
     public let summary = "Slices through (x, adversarial, third point) and (three test images of s and t), church windows, profiles, second-model agreement."
     public let needsGradients = true
@@ -79,7 +81,7 @@ public final class SliceProber: BoundaryProber {
         public var windowScale: Double = 3
         @Option(help: "draw the church-window pair (adversarial × random, random × random)")
         public var churchWindow = true
-        @Option(help: "church windows: evaluate every pixel at its point clamped to [0,1]^D (project; a test image has many pixels at 0 or 1, so almost any random direction leaves the box at once) or only the feasible pixels (exact, grey elsewhere)")
+        @Option(help: "church windows: evaluate every pixel at its point clamped to the model's input box (project; a test image has many pixels at the box's bounds, so almost any random direction leaves the box at once) or only the feasible pixels (exact, grey elsewhere)")
         public var churchDomain: ChurchDomain = .project
         @Option(help: "draw the slice through three test images of s and t")
         public var imageSlice = true
@@ -210,7 +212,7 @@ public final class SliceProber: BoundaryProber {
         let x1 = image(i1)
         let second = try secondModel(o.secondModel, like: f, context: context)
         let shade = o.shade
-        let maker = SliceMaker(rows: o.grid, columns: o.grid, batchSize: o.batchSize, checkStop: context.checkInterrupted) { name, done, total in
+        let maker = SliceMaker(rows: o.grid, columns: o.grid, batchSize: o.batchSize, box: f.inputBox, checkStop: context.checkInterrupted) { name, done, total in
             context.progress.update(completed: done, detail: "\(name): \(done)/\(total) feasible points")
         }
         var windowMaker = maker
@@ -265,7 +267,7 @@ public final class SliceProber: BoundaryProber {
         let globalA = try SlicePictures.classMap(sliceA.decision, grid: sliceA.grid, classNames: names, markers: sliceA.markers,
                                                  title: "global slice (Definition 1)", shade: shade, frames: localWindow.map { [$0] } ?? [])
         pictures.append(ResultPicture(name: "adversarial-slice", caption: "Global vs local view of the slice through " + captionA +
-            ". Grey: outside [0,1]^D. " + (localPanel == nil ? "" : "Right: the same plane around \(localCentre) at \(localScale) × ‖x2 − x1‖ (the black frame on the left)."),
+            ". Grey: outside the input box \(f.inputBox). " + (localPanel == nil ? "" : "Right: the same plane around \(localCentre) at \(localScale) × ‖x2 − x1‖ (the black frame on the left)."),
             image: try SlicePictures.sideBySide([globalA] + (localPanel.map { [$0] } ?? [])), key: true))
 
         // Slice B: three test images of two classes.
@@ -336,7 +338,7 @@ public final class SliceProber: BoundaryProber {
                                                    classifier: f, window: window, projectOntoBox: project)
             output.churchAdversarial = record(churchA, anchors: nil)
             output.churchRandom = record(churchR, anchors: nil)
-            pictures.append(ResultPicture(name: "church-window", caption: "Church-window plots around x1 = run image #\(i1) (\(f.className(s))), half-width \(String(format: "%.3g", half)) (\(o.windowScale) × ‖x2 − x1‖): left, horizontal axis the adversarial direction x2 − x1 and vertical axis a random orthogonal direction; right, two random directions. " + (project ? "Every pixel is evaluated at its point clamped to [0,1]^D (feasible without clamping: \(churchA.mask.filter { $0 }.count) and \(churchR.mask.filter { $0 }.count) of \(churchA.grid.pixelCount) pixels)." : "Grey: outside [0,1]^D."),
+            pictures.append(ResultPicture(name: "church-window", caption: "Church-window plots around x1 = run image #\(i1) (\(f.className(s))), half-width \(String(format: "%.3g", half)) (\(o.windowScale) × ‖x2 − x1‖): left, horizontal axis the adversarial direction x2 − x1 and vertical axis a random orthogonal direction; right, two random directions. " + (project ? "Every pixel is evaluated at its point clamped to the input box (feasible without clamping: \(churchA.mask.filter { $0 }.count) and \(churchR.mask.filter { $0 }.count) of \(churchA.grid.pixelCount) pixels)." : "Grey: outside the input box."),
                 image: try SlicePictures.sideBySide([
                     try SlicePictures.classMap(churchA.decision, grid: churchA.grid, classNames: names, markers: churchA.markers, title: "adversarial × random", shade: shade),
                     try SlicePictures.classMap(churchR.decision, grid: churchR.grid, classNames: names, markers: churchR.markers, title: "random × random", shade: shade),
@@ -369,23 +371,34 @@ public final class SliceProber: BoundaryProber {
             pointsPerSecond: Double(evaluated) / max(1e-9, slice.evaluationSeconds))
     }
 
-    /// One row per slice: bisection on `x1 → x2` between their classes (the core's batched
-    /// bisection); rows with one class on both ends fail with that reason.
+    /// One row per slice: bisection on `x1 → x2` between `s` and `t` (the core's batched
+    /// bisection, `β` = ``boundaryTolerance``). A row succeeds only when x1 is of class `s`, x2 of
+    /// class `t` and the bisection meets `|p_s − p_t| < β` with `s` or `t` on top; a row whose x2 is
+    /// in `s` or in a third class fails with that reason.
     func boundarySet(_ rows: [(a: [Float], b: [Float], from: Int, to: Int)], pair: ClassPair, classifier f: any Classifier, shape: [Int],
                      startIndex: Int, context: RunContext) throws -> BoundarySet {
         let m = rows.count, k = f.classCount
         let starts = Tensor(shape: [m] + shape, scalars: rows.flatMap(\.a))
         let ends = Tensor(shape: [m] + shape, scalars: rows.flatMap(\.b))
         var points = starts.scalars, probabilities = [Float](repeating: 0, count: m * k)
-        var succeeded = [Bool](repeating: false, count: m), reasons = [String?](repeating: "x1 and x2 are in the same class", count: m)
-        var steps = [Int](repeating: 0, count: m)
-        let crossing = (0..<m).filter { rows[$0].from != rows[$0].to }
+        var succeeded = [Bool](repeating: false, count: m), steps = [Int](repeating: 0, count: m)
+        // Only a segment from class s to class t crosses the pair's boundary; an untargeted
+        // adversarial that lands in a third class c crosses the s:c boundary, which is not a point
+        // of this pair's set (it used to be filed here as a success).
+        var reasons: [String?] = rows.map { row in
+            if row.from == row.to { return "x1 and x2 are in the same class" }
+            if row.from != pair.source || row.to != pair.target {
+                return "x2 is classified \(f.className(row.to)), not \(f.className(pair.target)): x1 → x2 crosses the \(f.className(row.from)):\(f.className(row.to)) boundary, not the pair's"
+            }
+            return nil
+        }
+        let crossing = (0..<m).filter { reasons[$0] == nil }
         let startP = try f.probabilities(starts)
         for r in 0..<m { for c in 0..<k { probabilities[r * k + c] = startP.scalars[r * k + c] } }
         if !crossing.isEmpty {
             let outcome = try BoundaryBisection.bisect(f, from: starts.gather(batch: crossing), to: ends.gather(batch: crossing),
                                                        sources: crossing.map { rows[$0].from }, targets: crossing.map { rows[$0].to },
-                                                       configuration: .init(tolerance: 1e-3, maxSteps: 40), checkStop: context.checkInterrupted)
+                                                       configuration: .init(tolerance: Self.boundaryTolerance, maxSteps: 40), checkStop: context.checkInterrupted)
             let d = starts.sampleCount
             for (j, r) in crossing.enumerated() {
                 for q in 0..<d { points[r * d + q] = outcome.points.scalars[j * d + q] }
@@ -398,25 +411,26 @@ public final class SliceProber: BoundaryProber {
         return try BoundarySet(pair: pair, points: Tensor(shape: [m] + shape, scalars: points), startPoints: starts, endPoints: ends,
                                startIndices: [Int](repeating: startIndex, count: m), endIndices: [Int](repeating: -1, count: m),
                                probabilities: Tensor(shape: [m, k], scalars: probabilities), succeeded: succeeded, failureReasons: reasons,
-                               iterations: steps)
+                               iterations: steps, gapTolerance: Self.boundaryTolerance)
     }
 
     /// The third point of the adversarial slice (Section 2.4), with a description for captions.
     func thirdPoint(_ strategy: ThirdPoint, options o: Options, x1: [Float], x1Index: Int, pair: ClassPair, attack: SliceAttack, seed: UInt64,
                     second: ModelClassifier?, context: RunContext, random: inout RandomGenerator) throws -> (point: [Float], description: String) {
-        let d = x1.count, shape = context.classifier.inputShape
+        let d = x1.count, shape = context.classifier.inputShape, box = context.classifier.inputBox
         let x1Tensor = Tensor(shape: [1] + shape, scalars: x1)
         switch strategy {
         case .grey:
-            return ([Float](repeating: 0.5, count: d), "the grey centre of the box (all 0.5)")
+            let (lower, upper) = box.elementBounds(sampleShape: shape)
+            return (zip(lower, upper).map { Float(($0 + $1) / 2) }, "the grey centre of the input box \(box)")
         case .randomImage:
-            return ((0..<d).map { _ in random.nextUniform() }, "a uniformly random image")
+            return (box.uniformSamples(1, inputShape: shape, generator: &random).scalars, "a uniformly random image in the input box")
         case .perturbation:
             let norm = o.perturbationNorm
-            var z = (0..<d).map { _ in random.nextNormal() }
+            let z = (0..<d).map { _ in random.nextNormal() }
             let n = max(1e-12, z.reduce(0) { $0 + $1 * $1 }.squareRoot())
-            for j in 0..<d { z[j] = min(1, max(0, x1[j] + z[j] * norm / n)) }
-            return (z, "x1 plus a Gaussian perturbation of L2 norm \(norm), clipped to the box")
+            let moved = Tensor(shape: [1] + shape, scalars: (0..<d).map { x1[$0] + z[$0] * norm / n })
+            return (box.clamped(moved).scalars, "x1 plus a Gaussian perturbation of L2 norm \(norm), clipped to the input box")
         case .adversarialSeed:
             let r = try attack.run(try context.gradients(), inputs: x1Tensor, labels: [pair.source], seed: seed &+ 0x9E37_79B9_7F4A_7C15)
             return (r.adversarials.scalars, "the same attack with another seed (predicted \(context.classifier.className(r.predictions[0])))")

@@ -88,6 +88,7 @@ struct Attack: ParsableCommand, ModelArgumentHelp {
         let (_, loaded) = try modelOptions.load()
         let dataset = try DataSources.load(data, split: split)
         try dataset.validate(for: loaded)
+        try FiniteOutputs.check(loaded, on: dataset.images, name: path, data: dataset.name)
         var settings = AttackRunSettings(kind: attack)
         settings.epsilon = epsilon
         settings.steps = steps

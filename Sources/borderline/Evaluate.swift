@@ -17,9 +17,10 @@ struct Evaluate: ParsableCommand, ModelArgumentHelp {
     var split: DataSplit = .test
 
     func run() throws {
-        let (_, loaded) = try modelOptions.load()
+        let (path, loaded) = try modelOptions.load()
         let dataset = try DataSources.load(data, split: split)
         try dataset.validate(for: loaded)
+        try FiniteOutputs.check(loaded, on: dataset.images, name: path, data: dataset.name)
         print(EvaluationReport(model: loaded, dataset: dataset).render(), terminator: "")
     }
 }

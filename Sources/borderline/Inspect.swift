@@ -24,6 +24,7 @@ struct Inspect: ParsableCommand, ModelArgumentHelp {
         if let data {
             let dataset = try DataSources.load(data, split: split)
             try dataset.validate(for: loaded)
+            try FiniteOutputs.check(loaded, on: dataset.images, name: path, data: dataset.name)
             let accuracy = Evaluation.accuracy(loaded, on: dataset)
             print("\naccuracy    \(String(format: "%.2f", 100 * accuracy)) % on \(dataset.count) images of \(dataset.name)")
         }

@@ -52,6 +52,7 @@ struct Predict: ParsableCommand, ModelArgumentHelp {
         let format = try output.map { json ? .json : try Predictions.FileFormat.of($0) }
         let predictions = Predictions(model: model, dataset: dataset, modelSource: path,
                                       progress: TerminalProgress(quiet: quiet || dataset.count <= 4096))
+        try FiniteOutputs.check(predictions.logits, model: path, data: dataset.name)
         if let output, let format {
             try predictions.write(to: output, format: format)
         }

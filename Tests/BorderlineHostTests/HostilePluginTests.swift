@@ -32,7 +32,8 @@ final class HostilePluginTests: XCTestCase {
         for (fault, expected) in [("exit", "the plugin ended the process (exit)"),
                                   ("index", "start index 1000000 is not a row of the run's"),
                                   ("probabilities", "its probabilities have shape [1, 1]"),
-                                  ("collision", "its output member 'points' has the name of a boundary-set array")] {
+                                  ("collision", "its output member 'points' has the name of a boundary-set array"),
+                                  ("gap", "row 0 of its boundary set is marked successful, but there |p_7 − p_9| = 1 exceeds its β = 0.01")] {
             let out = dir + "/\(fault)"
             let r = try run(fault, out: out, folder: folder)
             XCTAssertFalse(r.signalled, "\(fault): \(r.stderr)")

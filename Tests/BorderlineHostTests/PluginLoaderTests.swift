@@ -157,5 +157,5 @@ final class PluginLoaderTests: XCTestCase {
 /// What the in-tree bisection library's manifest says.
 enum BisectionManifest {
     static let expected = PluginManifest(name: "bisection", version: "2.0.0",
-        summary: "Boundary points by bisection between correctly classified images of two classes, and a summary of any boundary set.")
+        summary: "Boundary points by bisection between correctly classified images of two classes, a summary of any boundary set, and a class × class atlas of the run.")
 }

@@ -163,7 +163,7 @@ final class ScaleOutTests: XCTestCase {
         let (fingerprint, step) = try PairArchive.decode(bytes, file: "x.bin")
         XCTAssertEqual(fingerprint, "abc")
         XCTAssertEqual(step.pair, pair)
-        XCTAssertEqual(Array(bytes.prefix(8)), Array("BLPAIR02".utf8))
+        XCTAssertEqual(Array(bytes.prefix(8)), Array("BLPAIR03".utf8))
         XCTAssertEqual(step.calls.count, 3)
         XCTAssertEqual(step.calls.map(\.declined), [nil, nil, "no image of class 3 is classified correctly"], "a declined pair survives the journal")
         XCTAssertEqual(step.calls[0].set?.points.scalars.map(\.bitPattern), set.points.scalars.map(\.bitPattern))
@@ -178,9 +178,9 @@ final class ScaleOutTests: XCTestCase {
         XCTAssertEqual(h, ResultHighlight("rate", value: 0.25, unit: "%", detail: "over 3 pairs"))
         XCTAssertEqual(PairArchive.encode(step, fingerprint: fingerprint), bytes, "decoding and encoding again gives the same bytes")
 
-        // A version-1 archive (journals written before declined pairs existed) still reads.
-        let old = PairArchive.encode(StepRecord(pair: pair, calls: Array(calls.prefix(2))), fingerprint: "abc", version: 1)
-        XCTAssertEqual(Array(old.prefix(8)), Array("BLPAIR01".utf8))
+        // A version-2 archive (journals written before declined pairs existed) still reads.
+        let old = PairArchive.encode(StepRecord(pair: pair, calls: Array(calls.prefix(2))), fingerprint: "abc", version: 2)
+        XCTAssertEqual(Array(old.prefix(8)), Array("BLPAIR02".utf8))
         let (_, oldStep) = try PairArchive.decode(old, file: "old.bin")
         XCTAssertEqual(oldStep.calls.map(\.declined), [nil, nil])
         XCTAssertEqual(oldStep.calls[0].set?.points.scalars.map(\.bitPattern), set.points.scalars.map(\.bitPattern))

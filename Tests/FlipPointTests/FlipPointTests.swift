@@ -276,9 +276,9 @@ final class FlipPointTests: XCTestCase {
     func testOptionsKeepTheirNamesAndDefaults() throws {
         let probers = FlipPointPlugin().probers
         XCTAssertEqual(try probers[0].declaredOptions().map(\.option.name),
-                       ["starts", "gradient-of", "alpha-start", "max-alpha", "tolerance", "max-steps", "clip", "clip-low", "clip-high", "batch-size"])
+                       ["starts", "per-pair", "gradient-of", "alpha-start", "max-alpha", "tolerance", "max-steps", "clip", "clip-low", "clip-high", "batch-size"])
         XCTAssertEqual(try probers[1].declaredOptions().map(\.option.name),
-                       ["starts", "max-iterations", "overshoot", "candidates", "clip", "clip-low", "clip-high", "batch-size"])
+                       ["starts", "per-pair", "max-iterations", "overshoot", "candidates", "clip", "clip-low", "clip-high", "batch-size"])
         let j = try XCTUnwrap(try probers[0].makeOptions([:]) as? JacobianFlipProber.Options).configuration
         XCTAssertEqual(j.alphaStart, 1)
         XCTAssertEqual(j.maxAlpha, 1e10)

@@ -6,21 +6,22 @@ import Foundation
 /// made (floats as their bit patterns, order kept), so that a resumed or merged run files the
 /// same numbers as a run that never stopped.
 ///
-/// Layout: the magic `BLPAIR02`, the run's fingerprint (text), the step's pair, the calls, the
+/// Layout: the magic `BLPAIR03`, the run's fingerprint (text), the step's pair, the calls, the
 /// payload length and the magic `BLPAIREND`. Integers are little-endian; this host writes and
-/// reads only on little-endian machines (x86-64, arm64). Version 02 adds to each call, after its
-/// problems, why it declined the pair (``PairDeclined``; an optional string); version 01
-/// archives (no such field) are still read.
+/// reads only on little-endian machines (x86-64, arm64). Versions: 02 — boundary sets carry their
+/// gap tolerance; 03 — each call records, after its problems, why it declined the pair
+/// (``PairDeclined``; an optional string). Version 02 archives (no such field) are still read.
 enum PairArchive {
-    static let magic = Array("BLPAIR02".utf8)
-    static let magicVersion1 = Array("BLPAIR01".utf8)
+    static let magic = Array("BLPAIR03".utf8)
+    /// 02: boundary sets carry their gap tolerance, no declined reasons (still read).
+    static let magicVersion2 = Array("BLPAIR02".utf8)
     static let endMagic = Array("BLPAIREND".utf8)
 
-    /// `version` 1 writes the old layout (no declined reasons; for tests of reading old journals).
-    static func encode(_ step: StepRecord, fingerprint: String, version: Int = 2) -> [UInt8] {
+    /// `version` 2 writes the previous layout (no declined reasons; for tests of reading old journals).
+    static func encode(_ step: StepRecord, fingerprint: String, version: Int = 3) -> [UInt8] {
         var w = ByteWriter()
         w.version = version
-        w.bytes(version >= 2 ? magic : magicVersion1)
+        w.bytes(version >= 3 ? magic : magicVersion2)
         w.string(fingerprint)
         w.pair(step.pair)
         w.int(step.calls.count)
@@ -35,10 +36,10 @@ enum PairArchive {
     static func decode(_ bytes: [UInt8], file: String) throws -> (fingerprint: String, step: StepRecord) {
         var r = ByteReader(bytes: bytes, file: file)
         let signature = Array(bytes.prefix(magic.count))
-        guard bytes.count >= magic.count + endMagic.count + 8, signature == magic || signature == magicVersion1 else {
-            throw BorderlineError(.unreadableFile, "is not a Borderline pair archive (no BLPAIR02 or BLPAIR01 signature)", file: file)
+        guard bytes.count >= magic.count + endMagic.count + 8, signature == magic || signature == magicVersion2 else {
+            throw BorderlineError(.unreadableFile, "is not a Borderline pair archive (no BLPAIR03 or BLPAIR02 signature; journals of an older Borderline cannot be resumed)", file: file)
         }
-        r.version = signature == magic ? 2 : 1
+        r.version = signature == magic ? 3 : 2
         guard Array(bytes.suffix(endMagic.count)) == endMagic else {
             throw BorderlineError(.unreadableFile, "is incomplete (no end marker): written by a run that stopped while writing it", file: file)
         }
@@ -59,7 +60,7 @@ enum PairArchive {
 struct ByteWriter {
     var buffer: [UInt8] = []
     /// The archive's format version (see ``PairArchive``).
-    var version = 2
+    var version = 3
 
     mutating func bytes(_ b: [UInt8]) { buffer.append(contentsOf: b) }
     mutating func u8(_ v: UInt8) { buffer.append(v) }
@@ -109,6 +110,8 @@ struct ByteWriter {
         raw(s.succeeded.map { UInt8($0 ? 1 : 0) })
         for r in s.failureReasons { optionalString(r) }
         ints(s.iterations)
+        bool(s.gapTolerance != nil)
+        if let beta = s.gapTolerance { raw([beta]) }
         let extras = s.extras.sorted { $0.key < $1.key }
         int(extras.count)
         for (name, t) in extras { string(name); tensor(t) }
@@ -160,7 +163,7 @@ struct ByteWriter {
         for n in c.notes { string(n.plugin); optionalString(n.component); string(n.text) }
         int(c.problems.count)
         for p in c.problems { string(p.plugin); string(p.message) }
-        if version >= 2 { optionalString(c.declined) }
+        if version >= 3 { optionalString(c.declined) }
         bool(c.set != nil)
         if let s = c.set { set(s) }
         bool(c.tree != nil)
@@ -172,8 +175,8 @@ struct ByteReader {
     let bytes: [UInt8]
     let file: String
     var position = 0
-    /// The archive's format version (1: `BLPAIR01`, 2: `BLPAIR02`).
-    var version = 2
+    /// The archive's format version (2: `BLPAIR02`, 3: `BLPAIR03`).
+    var version = 3
 
     init(bytes: [UInt8], file: String) {
         self.bytes = bytes
@@ -272,13 +275,14 @@ struct ByteReader {
         let succeeded = try raw(UInt8.self, count: m).map { $0 != 0 }
         let reasons = try (0..<m).map { _ in try optionalString() }
         let iterations = try ints()
+        let gapTolerance = try bool() ? try raw(Float.self, count: 1)[0] : nil
         let n = try count(size: 16)
         var extras: [String: Tensor] = [:]
         for _ in 0..<n { extras[try string()] = try tensor() }
         do {
             return try BoundarySet(pair: pair, points: points, startPoints: start, endPoints: end, startIndices: startIndices,
                                    endIndices: endIndices, probabilities: probabilities, succeeded: succeeded, failureReasons: reasons,
-                                   iterations: iterations, queries: queries, extras: extras, producer: producer)
+                                   iterations: iterations, gapTolerance: gapTolerance, queries: queries, extras: extras, producer: producer)
         } catch let e as BorderlineError {
             throw damaged("a boundary set that does not fit together (\(e.message))")
         }
@@ -342,7 +346,7 @@ struct ByteReader {
         let notes = try (0..<n).map { _ in CallRecord.Note(plugin: try string(), component: try optionalString(), text: try string()) }
         let m = try count(size: 16)
         let problems = try (0..<m).map { _ in (plugin: try string(), message: try string()) }
-        let declined = version >= 2 ? try optionalString() : nil
+        let declined = version >= 3 ? try optionalString() : nil
         let set = try bool() ? try set() : nil
         let tree = try bool() ? try value() : nil
         return CallRecord(plugin: plugin, component: component, kind: kind, readsSets: readsSets, pair: pair, producer: producer,

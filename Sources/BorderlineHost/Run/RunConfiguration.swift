@@ -108,7 +108,9 @@ public struct RunConfiguration: Equatable {
             if path.lowercased().hasSuffix(".json") {
                 json = try JSONValue.parse(text)
             } else {
-                json = try jsonValue(fromYAML: Yams.load(yaml: text) ?? [String: Any]())
+                try YAMLLimits.check(text)
+                var budget = YAMLLimits.maxValues
+                json = try jsonValue(fromYAML: Yams.load(yaml: text) ?? [String: Any](), budget: &budget)
             }
         } catch let e as BorderlineError {
             throw e.inFile(path)
@@ -118,19 +120,24 @@ public struct RunConfiguration: Equatable {
         do { return try RunConfiguration(json: json) } catch let e as BorderlineError { throw e.inFile(path) }
     }
 
-    /// Converts what Yams parsed into a ``JSONValue``.
-    static func jsonValue(fromYAML value: Any) throws -> JSONValue {
+    /// Converts what Yams parsed into a ``JSONValue``, at most `budget` values in all (aliases
+    /// repeat what they point to, so a small file can expand to billions of values).
+    static func jsonValue(fromYAML value: Any, budget: inout Int) throws -> JSONValue {
+        budget -= 1
+        guard budget >= 0 else {
+            throw BorderlineError(.invalidConfiguration, "expands to more than \(YAMLLimits.maxValues) values (aliases repeating aliases?); a configuration is a few dozen keys")
+        }
         switch value {
         case is NSNull: return .null
         case let b as Bool: return .bool(b)
         case let i as Int: return .number(Double(i))
         case let d as Double: return .number(d)
         case let s as String: return .string(s)
-        case let a as [Any]: return .array(try a.map(jsonValue(fromYAML:)))
-        case let o as [String: Any]: return .object(try o.mapValues(jsonValue(fromYAML:)))
+        case let a as [Any]: return .array(try a.map { try jsonValue(fromYAML: $0, budget: &budget) })
+        case let o as [String: Any]: return .object(try o.mapValues { try jsonValue(fromYAML: $0, budget: &budget) })
         case let o as [AnyHashable: Any]:
             var out: [String: JSONValue] = [:]
-            for (k, v) in o { out["\(k)"] = try jsonValue(fromYAML: v) }
+            for (k, v) in o { out["\(k)"] = try jsonValue(fromYAML: v, budget: &budget) }
             return .object(out)
         default:
             throw BorderlineError(.invalidConfiguration, "unsupported YAML value \(value) (\(type(of: value)))")

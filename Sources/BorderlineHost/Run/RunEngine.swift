@@ -148,6 +148,10 @@ public final class RunEngine {
         let classifier: any Classifier = config.blackBox ? BlackBoxClassifier(exact) : exact
         let full = try DataSources.load(config.data, split: config.split)
         try full.validate(for: model)
+        // A prober keeps start, end and boundary points of every attempt of a pair, with working copies.
+        let inputSize = Tensor.count(of: model.inputShape)
+        try MemoryBudget.require(elements: [config.samples, inputSize], bytesPerElement: 24,
+                                 for: "--samples \(config.samples) (per pair: start, end and boundary points of \(config.samples) attempts × \(inputSize) input values, with working copies)")
         let selection = ClassSelection(classNames: exact.classNames)
         let pairs = try selection.pairs(config.pairs, classes: config.classes)
         let classes = Set(pairs.flatMap { [$0.source, $0.target] })
@@ -826,6 +830,11 @@ final class ComponentRunner {
         }
         if let bad = set.endIndices?.first(where: { $0 < -1 || $0 >= n }) {
             throw broke("end index \(bad) is not a row of the run's \(n) images (or −1 for a synthetic end)")
+        }
+        if let row = set.successesOffTheBoundary.first, let beta = set.gapTolerance {
+            let p = set.probabilities.scalars, k = set.probabilities.shape[1]
+            throw broke(String(format: "row %d of its boundary set is marked successful, but there |p_%d − p_%d| = %.4g exceeds its β = %.4g (p_%d = %.4g, p_%d = %.4g)",
+                               row, pair.source, pair.target, set.probabilityGaps[row], beta, pair.source, p[row * k + pair.source], pair.target, p[row * k + pair.target]))
         }
     }
 }

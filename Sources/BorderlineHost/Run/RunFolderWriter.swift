@@ -178,6 +178,7 @@ struct RunFolderWriter {
         try g.setAttribute("queries", int: set.queries)
         try g.setAttribute("attempts", int: set.count)
         try g.setAttribute("successes", int: set.successCount)
+        if let beta = set.gapTolerance { try g.setAttribute("gap_tolerance", doubles: [Double(beta)]) }
         for (name, t) in set.extras.sorted(by: { $0.key < $1.key }) {
             try g.writeTensor(t, name: "extras/\(name)")
         }

@@ -16,8 +16,8 @@ struct JournalHeader {
     /// The pairs this folder's process runs (a shard's slice, or every pair).
     var pairs: [ClassPair]
 
-    /// 2: pair archives `BLPAIR02` (a call records why it declined its pair). Version 1 journals
-    /// (`BLPAIR01` archives) are read too.
+    /// 2: pair archives `BLPAIR03` (a call records why it declined its pair). Version 1 journals
+    /// (`BLPAIR02` archives) are read too.
     static let formatVersion = 2
 
     var json: JSONValue {

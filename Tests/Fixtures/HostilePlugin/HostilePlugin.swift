@@ -11,7 +11,7 @@ public final class HostilePlugin: BorderlinePlugin {
 }
 
 enum Fault: String, CaseIterable, OptionValue {
-    case none, exit, index, probabilities, collision, hang
+    case none, exit, index, probabilities, collision, hang, gap
 }
 
 final class Misbehave: BoundaryProber {
@@ -23,6 +23,7 @@ final class Misbehave: BoundaryProber {
         let x = context.data.images.slice(batch: 0..<1)
         var probabilities = try context.classifier.probabilities(x)
         var index = 0
+        var tolerance: Float?
         var output = Output()
         switch options.fault {
         case .none: break
@@ -31,9 +32,14 @@ final class Misbehave: BoundaryProber {
         case .probabilities: probabilities = Tensor(zeros: [1, 1])
         case .collision: output.points = [1, 2, 3]
         case .hang: while true { usleep(100_000) }   // never checks for Ctrl-C
+        case .gap:   // a "success" that is all class s: not a tie of s and t within its own β
+            tolerance = 0.01
+            var oneHot = [Float](repeating: 0, count: context.classifier.classCount)
+            oneHot[pair.source] = 1
+            probabilities = Tensor(shape: [1, oneHot.count], scalars: oneHot)
         }
         let set = try BoundarySet(pair: pair, points: x, startPoints: x, startIndices: [index], probabilities: probabilities,
-                                  succeeded: [true], failureReasons: [nil], iterations: [0])
+                                  succeeded: [true], failureReasons: [nil], iterations: [0], gapTolerance: tolerance)
         return Probe(set, output: output)
     }
 }

@@ -28,6 +28,11 @@ public struct BoundarySet {
     public var failureReasons: [String?]
     /// How many refinement steps each attempt took (0 for probers that do not iterate).
     public var iterations: [Int]
+    /// `β` of the prober's success criterion when it is `|p_s(x*) − p_t(x*)| < β` (bisection,
+    /// DeepDIG, slices, latent crossings): the host checks every successful row against it and
+    /// marks a prober whose "successes" are not ties of the set's own pair as broken. nil for
+    /// probers whose points are crossings, not ties (flip points, region's direction distances).
+    public var gapTolerance: Float?
     /// Model queries (input samples evaluated, forward or backward) spent on the set; the host
     /// fills it in from its own count of the prober's queries.
     public var queries: Int
@@ -43,7 +48,7 @@ public struct BoundarySet {
     /// Creates a set and checks that every array has one row per attempt.
     public init(pair: ClassPair, points: Tensor, startPoints: Tensor, endPoints: Tensor? = nil,
                 startIndices: [Int], endIndices: [Int]? = nil, probabilities: Tensor,
-                succeeded: [Bool], failureReasons: [String?], iterations: [Int], queries: Int = 0,
+                succeeded: [Bool], failureReasons: [String?], iterations: [Int], gapTolerance: Float? = nil, queries: Int = 0,
                 extras: [String: Tensor] = [:], producer: String = "") throws {
         let m = points.batchSize
         func check(_ ok: Bool, _ what: String) throws {
@@ -59,6 +64,9 @@ public struct BoundarySet {
         try check(failureReasons.count == m, "\(failureReasons.count) failure reasons")
         try check(iterations.count == m, "\(iterations.count) iteration counts")
         for (name, t) in extras { try check(t.batchSize == m, "extra array '\(name)' has shape \(t.shape)") }
+        if let gapTolerance, !(gapTolerance > 0 && gapTolerance < 1) {
+            throw BorderlineError(.invalidArgument, "boundary set \(pair): the gap tolerance β must lie in (0, 1), got \(gapTolerance)")
+        }
         self.pair = pair
         self.points = points
         self.startPoints = startPoints
@@ -69,6 +77,7 @@ public struct BoundarySet {
         self.succeeded = succeeded
         self.failureReasons = failureReasons
         self.iterations = iterations
+        self.gapTolerance = gapTolerance
         self.queries = queries
         self.extras = extras
         self.producer = producer
@@ -87,6 +96,14 @@ public struct BoundarySet {
         return (0..<count).map { i in
             abs(probabilities.scalars[i * k + pair.source] - probabilities.scalars[i * k + pair.target])
         }
+    }
+
+    /// The successful rows whose `|p_s − p_t|` exceeds ``gapTolerance`` (allowing float rounding
+    /// of the stored probabilities); empty without a tolerance.
+    public var successesOffTheBoundary: [Int] {
+        guard let beta = gapTolerance else { return [] }
+        let gaps = probabilityGaps
+        return successfulIndices.filter { !(gaps[$0] <= beta * (1 + 1e-3) + 1e-6) }
     }
 
     /// How often each failure reason occurs, most frequent first.

@@ -1,7 +1,8 @@
 import Foundation
 
-/// A labelled image data set held in memory: images `[N, C, H, W]` scaled to [0, 1], one integer
-/// label per image, and the class names. See docs/data-format.md for the files it reads.
+/// A labelled image data set held in memory: images `[N, C, H, W]` scaled to [0, 1] (or
+/// feature vectors `[N, D]` for models that take vectors), one integer label per image, and the
+/// class names. See docs/data-format.md for the files it reads.
 public struct Dataset: Sendable {
     /// Which half of a named data set.
     public enum Split: String, CaseIterable, Sendable {
@@ -10,7 +11,7 @@ public struct Dataset: Sendable {
 
     /// A human-readable name (`fashion-mnist/test`, a file name, …).
     public var name: String
-    /// The images, `[N, C, H, W]`.
+    /// The images, `[N, C, H, W]` (or `[N, D]` vectors, `[N, …]` in general).
     public private(set) var images: Tensor
     /// The label of each image, `0 ..< classCount`.
     public private(set) var labels: [Int]
@@ -24,8 +25,8 @@ public struct Dataset: Sendable {
 
     /// Creates a data set, checking that images and labels agree.
     public init(name: String, images: Tensor, labels: [Int], classNames: [String] = [], source: String? = nil) throws {
-        guard images.rank == 4 else {
-            throw BorderlineError(.shapeMismatch, "data set '\(name)': images must be [N, C, H, W], found \(images.shape)")
+        guard images.rank >= 2 else {
+            throw BorderlineError(.shapeMismatch, "data set '\(name)': images must be [N, C, H, W] (or vectors [N, D]), found \(images.shape)")
         }
         guard images.batchSize == labels.count else {
             throw BorderlineError(.shapeMismatch, "data set '\(name)': \(images.batchSize) images but \(labels.count) labels")

@@ -31,15 +31,19 @@ public enum IDXFile {
         }
         defer { gzclose(gz) }
 
+        // The buffer grows with the bytes actually read (16 MB at a time), so a short file whose
+        // header declares gigabytes fails as truncated without allocating what it declares.
         func readExactly(_ count: Int, what: String) throws -> [UInt8] {
-            var buffer = [UInt8](repeating: 0, count: count)
+            var buffer: [UInt8] = []
+            buffer.reserveCapacity(min(count, 1 << 24))
             var filled = 0
             while filled < count {
-                let chunk = UInt32(min(count - filled, 1 << 30))
-                let n = buffer.withUnsafeMutableBytes { gzread(gz, $0.baseAddress! + filled, chunk) }
+                let chunk = min(count - filled, 1 << 24)
+                buffer.append(contentsOf: repeatElement(0, count: chunk))
+                let n = buffer.withUnsafeMutableBytes { gzread(gz, $0.baseAddress! + filled, UInt32(chunk)) }
                 if n < 0 { throw corrupt(what: what, got: filled, of: count) }
-                if n == 0 { break }
                 filled += Int(n)
+                if Int(n) < chunk { buffer.removeLast(chunk - Int(n)); break }
             }
             guard filled == count else {
                 throw BorderlineError(.unreadableFile,
@@ -76,6 +80,8 @@ public enum IDXFile {
         }
         let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
         guard count < 1 << 34 else { throw BorderlineError(.unreadableFile, "declares an implausible size \(shape)", file: path) }
+        // The bytes and the Float images made from them.
+        try MemoryBudget.require(Double(count) * 5, for: "the \(shape) array its header declares", kind: .unreadableFile, file: path)
         let data = try readExactly(count, what: "data for shape \(shape)")
         var extra: UInt8 = 0
         let more = gzread(gz, &extra, 1)

@@ -53,6 +53,7 @@ public final class Conv2D: ConfigurableLayer {
         let c = ConfigReader(config)
         let inC = try c.positiveInt("in_channels"), outC = try c.positiveInt("out_channels")
         let k = try c.positivePair("kernel_size")
+        try MemoryBudget.require(elements: [inC, outC, k.0, k.1], for: "a kernel of \(outC) × \(inC) × \(k.0) × \(k.1)", kind: .invalidConfiguration)
         let s = try c.positivePair("stride", default: [1, 1])
         let d = try c.positivePair("dilation", default: [1, 1])
         let groups = try c.positiveInt("groups", default: 1)

@@ -49,6 +49,7 @@ public final class ConvTranspose2D: ConfigurableLayer {
         let c = ConfigReader(config)
         let inC = try c.positiveInt("in_channels"), outC = try c.positiveInt("out_channels")
         let k = try c.positivePair("kernel_size")
+        try MemoryBudget.require(elements: [inC, outC, k.0, k.1], for: "a kernel of \(outC) × \(inC) × \(k.0) × \(k.1)", kind: .invalidConfiguration)
         let s = try c.positivePair("stride", default: [1, 1])
         let op = try c.ints("output_padding", count: 2, default: [0, 0])
         guard op[0] >= 0, op[1] >= 0, op[0] < s.0, op[1] < s.1 else {

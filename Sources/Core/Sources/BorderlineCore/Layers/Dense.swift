@@ -25,6 +25,7 @@ public final class Dense: ConfigurableLayer {
         guard inF > 0, outF > 0 else {
             throw BorderlineError(.invalidConfiguration, "in_features and out_features must be positive, found \(inF), \(outF)")
         }
+        try MemoryBudget.require(elements: [inF, outF], for: "a weight of out_features × in_features = \(outF) × \(inF)", kind: .invalidConfiguration)
         var g = RandomGenerator(seed: 0)
         self.init(inFeatures: inF, outFeatures: outF, bias: try c.bool("bias", default: true), generator: &g)
     }

@@ -61,6 +61,8 @@ extension ConfigReader {
     func positiveInt(_ key: String, default d: Int? = nil) throws -> Int {
         let v = try int(key, default: d)
         guard v > 0 else { throw BorderlineError(.invalidConfiguration, "config key '\(key)' must be positive, found \(v)") }
+        // No layer size anywhere near this is real; a damaged file would make the layer allocate it.
+        guard v < 1 << 31 else { throw BorderlineError(.invalidConfiguration, "config key '\(key)' is \(v), beyond any real layer size (at most 2³¹ − 1)") }
         return v
     }
 }
