@@ -85,7 +85,7 @@ struct Attack: ParsableCommand, ModelArgumentHelp {
     @Flag(help: "No progress output.") var quiet = false
 
     func run() throws {
-        let (_, loaded) = try modelOptions.load()
+        let (path, loaded) = try modelOptions.load()
         let dataset = try DataSources.load(data, split: split)
         try dataset.validate(for: loaded)
         try FiniteOutputs.check(loaded, on: dataset.images, name: path, data: dataset.name)
