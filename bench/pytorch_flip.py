@@ -12,7 +12,7 @@ Plugins/FlipPoint/JacobianFlip.swift on the Fashion-MNIST test images:
   step and per halving, for the rows still active (as the Swift search does).
 
 Prints the wall time of the searches and the resolved / capped / never-flipped counts and the
-median L2 distance, to compare with `borderline run --plugin flip-point --images-per-class 0
+median L2 distance, to compare with `borderline run --no-defaults --plugin flip-point --images-per-class 0
 --set flip-point.starts=all-images` (summary.json: search_seconds, jacobian_*).
 
   python3 bench/pytorch_flip.py --model Models/fashion-cnn.h5 [--images 10000] [--threads 2]

@@ -2,7 +2,7 @@
 """PyTorch peer of the slices plugin's slice evaluation (benchmark and cross-check).
 
 Rebuilds the shipped CNN (or FCN) in PyTorch from our HDF5 file (tools/make_goldens.py's reader,
-weights copied into nn.Sequential), then does what `borderline run --plugin slices` does for the
+weights copied into nn.Sequential), then does what `borderline run --no-defaults --plugin slices` does for the
 three-image slice of a pair s:t on the Fashion-MNIST test set:
 
   x1, x3 = the first two test images of class s the model classifies correctly, x2 = the first of t;

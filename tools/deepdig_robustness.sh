@@ -20,7 +20,7 @@ for seed in 0 1 2; do
       esac
       run="$OUT/$model-$variant-s$seed"
       [ -f "$run/summary.json" ] && continue
-      $B run --model "Models/fashion-$model.h5" --plugin deepdig --pairs Trouser:Pullover,Pullover:Trouser \
+      $B run --model "Models/fashion-$model.h5" --no-defaults --plugin deepdig --pairs Trouser:Pullover,Pullover:Trouser \
         --seed $seed --images-per-class 200 --set deepdig.points=20 --set deepdig.k=10 --set deepdig.m=10 \
         "${extra[@]}" --out "$run" --overwrite --quiet
     done

@@ -7,7 +7,7 @@ B=.build/release/borderline
 OUT=${1:-/tmp/latent-experiments}
 mkdir -p "$OUT"
 PAIRS="Trouser:Pullover,T-shirt/top:Shirt,Sneaker:Ankle boot"
-run() { local name=$1; shift; echo "== $name: $*"; $B run --plugin latent --pairs "$PAIRS" --samples 100 --seed 0 --out "$OUT/$name" --overwrite --quiet "$@" > /dev/null; }
+run() { local name=$1; shift; echo "== $name: $*"; $B run --no-defaults --plugin latent --pairs "$PAIRS" --samples 100 --seed 0 --out "$OUT/$name" --overwrite --quiet "$@" > /dev/null; }
 run ascent                                                        # defaults: Adam, η = 0.1, 2000 steps
 run ascent-blackbox --black-box                                   # latent finite differences
 run ascent-normalized --set latent.step-rule=normalized --set latent.max-steps=300

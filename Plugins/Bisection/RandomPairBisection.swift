@@ -15,13 +15,10 @@ final class RandomPairBisection: BoundaryProber {
     }
 
     func probe(_ pair: ClassPair, options: Options, context: RunContext) throws -> Probe<NoOutput> {
-        let sources = context.indices(ofClass: pair.source)
-        let targets = context.indices(ofClass: pair.target)
+        // A class without a correctly classified image declines the pair (recorded as skipped).
+        let sources = try context.correctlyClassifiedIndices(of: pair.source)
+        let targets = try context.correctlyClassifiedIndices(of: pair.target)
         let classifier = context.classifier
-        for (c, pool) in [(pair.source, sources), (pair.target, targets)] where pool.isEmpty {
-            throw BorderlineError(.dataMismatch,
-                "no image of class \(c) (\(classifier.className(c))) among the run's \(context.data.count) images is classified correctly")
-        }
         let n = context.samplesPerPair
         var random = context.randomGenerator(for: pair)
         func draw(_ pool: [Int]) -> [Int] {

@@ -39,7 +39,7 @@ private func pools(_ pair: ClassPair, options: ProberOptions, context: RunContex
     let split = try context.trainingData(options.data.choice)
     let sources = split.indices(ofClass: pair.source), targets = split.indices(ofClass: pair.target)
     for (c, pool) in [(pair.source, sources), (pair.target, targets)] where pool.isEmpty {
-        throw BorderlineError(.dataMismatch, "no image of class \(c) in \(split.origin) is classified correctly")
+        throw PairDeclined("no image of class \(c) (\(context.classifier.className(c))) in \(split.origin) is classified correctly")
     }
     return (split, sources, targets)
 }

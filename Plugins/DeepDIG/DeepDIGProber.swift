@@ -64,7 +64,7 @@ final class DeepDIGProber: BoundaryProber {
         var random = context.randomGenerator(for: pair)
         let labelled = split.indices(ofClass: s, correctlyClassified: false)
         guard labelled.count >= 2 else {
-            throw BorderlineError(.dataMismatch, "deepdig: fewer than 2 images of class \(s) in \(split.origin)")
+            throw PairDeclined("deepdig: fewer than 2 images of class \(s) (\(classifier.className(s))) in \(split.origin)")
         }
         let shuffled = random.permutation(labelled.count).map { labelled[$0] }
         let validationCount = Int((Double(shuffled.count) * settings.validationShare).rounded())
@@ -83,7 +83,7 @@ final class DeepDIGProber: BoundaryProber {
             }
         }
         try Autoencoders.train(a1, images: images.slice(batch: 0..<trainCount), target: t, settings: settings,
-                               context: context, random: &g, task: "component I: A1 \(s)→\(t)")
+                               context: context, random: &g, task: "component I: A1 \(s)→\(t)", progressSpan: 0...0.48)
         let coordinates = BoxCoordinates(box: classifier.inputBox, imageShape: classifier.inputShape)
         let xt = Autoencoders.apply(a1, to: images, coordinates: coordinates)
         let predictedXt = try classifier.predictions(xt)
@@ -119,7 +119,7 @@ final class DeepDIGProber: BoundaryProber {
         let a2Training = kept1.filter { isTrainPart[$0] }
         let a2 = try Autoencoders.make(kind: architecture, imageShape: classifier.inputShape, generator: &g)
         try Autoencoders.train(a2, images: xt.gather(batch: a2Training.isEmpty ? kept1 : a2Training), target: s,
-                               settings: settings, context: context, random: &g, task: "component II: A2 \(t)→\(s)")
+                               settings: settings, context: context, random: &g, task: "component II: A2 \(t)→\(s)", progressSpan: 0.48...0.96)
         let xtKept = xt.gather(batch: kept1)
         let xs = Autoencoders.apply(a2, to: xtKept, coordinates: coordinates)
         let predictedXs = try classifier.predictions(xs)
@@ -143,9 +143,11 @@ final class DeepDIGProber: BoundaryProber {
         let start = xs.gather(batch: kept2), end = xtKept.gather(batch: kept2)
         let n = kept2.count
         context.progress.begin("component III: bisection of \(n) pairs", total: 1)
+        context.progress.update(position: 0.96, detail: "bisecting")
         let outcome = try BoundaryBisection.bisect(
             classifier, from: start, to: end, sources: Array(repeating: s, count: n), targets: Array(repeating: t, count: n),
             configuration: options.shared.algorithm1, checkStop: context.checkInterrupted)
+        context.progress.update(position: 1, detail: "bisection done")
         context.progress.end(summary: "component III: \(outcome.succeeded.filter { $0 }.count) of \(n) pairs reached |f_s − f_t| < β")
 
         let sourceRows = kept2.map { kept1[$0] }

@@ -321,6 +321,7 @@ enum Autoencoders {
     /// black box the run's gradient estimator. The host counts the queries.
     static func train(_ autoencoder: Model, images: Tensor, target: Int, settings: AutoencoderSettings,
                       context: RunContext, random: inout RandomGenerator, task: String,
+                      progressSpan: ClosedRange<Double>? = nil,
                       onStep: ((_ step: Int, _ reconstruction: Float, _ classification: Float) -> Void)? = nil) throws {
         let n = images.batchSize, d = images.sampleCount
         guard n > 0 else { throw BorderlineError(.dataMismatch, "\(task): no images to train the autoencoder on") }
@@ -379,7 +380,14 @@ enum Autoencoders {
             lastLoss = rec.value + settings.alpha * ceValue
             onStep?(step, rec.value, ceValue)
             if (step + 1) % every == 0 || step + 1 == settings.steps {
-                context.progress.update(completed: step + 1, detail: String(format: "loss %.4f", lastLoss))
+                if let span = progressSpan {
+                    // The share of the whole prober call, so the host's ETA moves during training.
+                    let done = Double(step + 1) / Double(settings.steps)
+                    context.progress.update(position: span.lowerBound + done * (span.upperBound - span.lowerBound),
+                                            detail: String(format: "step %d/%d loss %.4f", step + 1, settings.steps, lastLoss))
+                } else {
+                    context.progress.update(completed: step + 1, detail: String(format: "loss %.4f", lastLoss))
+                }
             }
         }
         context.progress.end(summary: String(format: "%@: %d steps, final batch loss %.4f", task, settings.steps, lastLoss))

@@ -39,10 +39,7 @@ enum FlipStarts {
         var random = RandomGenerator(seed: context.seed ^ StableHash.fnv1a("\(context.plugin)/starts#\(pair.key)"))
         var out: [Int] = []
         for (c, count) in [(pair.source, (n + 1) / 2), (pair.target, n / 2)] where count > 0 {
-            let pool = context.indices(ofClass: c)
-            if pool.isEmpty {
-                throw BorderlineError(.dataMismatch, "no image of class \(c) (\(context.classifier.className(c))) is classified correctly")
-            }
+            let pool = try context.correctlyClassifiedIndices(of: c)   // none: the pair is skipped
             var drawn: [Int] = []
             while drawn.count < count { drawn += random.permutation(pool.count).map { pool[$0] } }
             out += drawn.prefix(count)

@@ -204,7 +204,7 @@ public final class TrajectoryProber: BoundaryProber {
         let started = Date()
         var indices = context.indices(ofClass: s)
         guard !indices.isEmpty else {
-            throw BorderlineError(.dataMismatch, "latent: no correctly classified images of class \(f.className(s)) in the data")
+            throw PairDeclined("latent: no correctly classified images of class \(s) (\(f.className(s))) in the data")
         }
         // With start-filter=reconstruction (and an encoder), keep the images whose reconstruction
         // G(G⁻¹(x)) the classifier also puts in s: a trajectory from a start already outside s

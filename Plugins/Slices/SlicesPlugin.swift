@@ -205,7 +205,7 @@ public final class SliceProber: BoundaryProber {
         let imageNumber = o.image
         let ofS = context.indices(ofClass: s), ofT = context.indices(ofClass: t)
         guard ofS.count > imageNumber + 1, ofT.count > imageNumber else {
-            throw BorderlineError(.dataMismatch, "slices: image=\(imageNumber) needs at least \(imageNumber + 2) correctly classified images of \(f.className(s)) and \(imageNumber + 1) of \(f.className(t)); the data has \(ofS.count) and \(ofT.count)")
+            throw PairDeclined("slices: image=\(imageNumber) needs at least \(imageNumber + 2) correctly classified images of \(f.className(s)) and \(imageNumber + 1) of \(f.className(t)); the data has \(ofS.count) and \(ofT.count)")
         }
         func image(_ i: Int) -> [Float] { Array(context.data.images.scalars[(i * d)..<((i + 1) * d)]) }
         let i1 = ofS[imageNumber]

@@ -4,7 +4,9 @@ import BorderlineHost
 
 extension AttackKind: ExpressibleByArgument {}
 
-struct Attack: ParsableCommand {
+struct Attack: ParsableCommand, ModelArgumentHelp {
+    static var modelHelp: String { "Model file or shipped model name (default: fashion-cnn)." }
+
     static let configuration = CommandConfiguration(
         abstract: "Adversarial examples (FGSM, PGD, Carlini–Wagner L2, OPTMARGIN; white- or black-box): success rate, mean RMS distortion, robust accuracy vs ε.",
         discussion: "Attacks the first --count images of --data and prints the success rate and the mean RMS distortion of the successful examples (He, Li & Song's Table 1). -o writes the adversarials as a data set (x, y = true labels) that --data of other commands reads. --epsilons sweeps the budget and prints robust accuracy per ε (--curve-data, --curve-chart write it). Every attack keeps its examples inside the model's input box. See docs/attacks.md.")
@@ -12,11 +14,7 @@ struct Attack: ParsableCommand {
     @Option(help: "fgsm, pgd-linf, pgd-l2, cw-l2 or optmargin.")
     var attack: AttackKind
 
-    @Option(help: "Model file or shipped model name.")
-    var model: String = ShippedModels.defaultClassifier
-
-    @Option(help: "Architecture JSON for a PyTorch state_dict file.")
-    var architecture: String?
+    @OptionGroup var modelOptions: ModelOptions<Attack>
 
     @Option(help: "Data set: fashion-mnist, an IDX images file, or an HDF5 file with x and y.")
     var data: String = "fashion-mnist"
@@ -81,14 +79,13 @@ struct Attack: ParsableCommand {
     @Option(help: "Images per attack call.")
     var batchSize: Int = 100
 
-    @Option(name: .shortAndLong, help: "Write the adversarials here (HDF5: x, y, succeeded, predictions, rms_distortion).")
+    @Option(name: [.customShort("o"), .customLong("out"), .customLong("output")], help: "Write the adversarials here (HDF5: x, y, succeeded, predictions, rms_distortion).")
     var output: String?
 
     @Flag(help: "No progress output.") var quiet = false
 
     func run() throws {
-        let path = try ShippedModels.resolve(model)
-        let loaded = try Model.load(contentsOf: path, architecture: architecture)
+        let (path, loaded) = try modelOptions.load()
         let dataset = try DataSources.load(data, split: split)
         try dataset.validate(for: loaded)
         try FiniteOutputs.check(loaded, on: dataset.images, name: path, data: dataset.name)

@@ -12,7 +12,8 @@ struct Borderline: ParsableCommand {
                       Compare.self, Attack.self, Plugins.self, PluginCommand.self]
     )
 
-    /// Exit codes: 0 success, 2 bad input (file, option, data), 1 anything unexpected.
+    /// Exit codes: 0 success, 2 bad input (file, option, data), 1 anything unexpected. Every error
+    /// is printed on stderr as `error: …` — the argument parser's own (`Error: …`) too.
     static func main() {
         BLASKernelSelection.preferAVX512Kernels()
         BLASKernelSelection.configureThreads()
@@ -20,15 +21,22 @@ struct Borderline: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch let error as BorderlineError {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            printError("\(error)")
             Foundation.exit(2)
         } catch {
             let code = exitCode(for: error)
-            if code == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-                Foundation.exit(2)
-            }
-            exit(withError: error)
+            // --help, --version, and ExitCode(n) thrown after the command printed its own message.
+            if code == .success || error is ExitCode { exit(withError: error) }
+            printError(fullMessage(for: error))
+            Foundation.exit(code == .validationFailure ? 2 : code.rawValue)
         }
+    }
+
+    /// Writes `message` to stderr with the one error prefix, `error: `.
+    static func printError(_ message: String) {
+        var text = message
+        for prefix in ["Error: ", "error: "] where text.hasPrefix(prefix) { text.removeFirst(prefix.count) }
+        guard !text.isEmpty else { return }
+        FileHandle.standardError.write(Data(("error: " + text + (text.hasSuffix("\n") ? "" : "\n")).utf8))
     }
 }

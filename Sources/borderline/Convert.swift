@@ -2,24 +2,25 @@ import ArgumentParser
 import BorderlineCore
 import BorderlineHost
 
-struct Convert: ParsableCommand {
+struct Convert: ParsableCommand, ModelArgumentHelp {
     static let configuration = CommandConfiguration(
         abstract: "Convert between native, Keras .h5 and PyTorch state_dict model files.")
 
-    @Argument(help: "Input model file (native, Keras .h5, or a PyTorch state_dict file with --architecture).")
-    var input: String
+    static var modelHelp: String {
+        "Input model file (native, Keras .h5/.keras, ONNX, or a PyTorch state_dict file with --architecture), or a shipped model name (e.g. fashion-cnn)."
+    }
+    static var defaultModel: String? { nil }
 
-    @Option(help: "Architecture JSON for a PyTorch state_dict input.")
-    var architecture: String?
+    @OptionGroup var modelOptions: ModelOptions<Convert>
 
     @Option(help: "Output format: native or keras.")
     var to: ModelFileFormat = .native
 
-    @Option(name: [.short, .long], help: "Output file.")
+    @Option(name: [.customShort("o"), .customLong("out"), .customLong("output")], help: "Output file.")
     var output: String
 
     func run() throws {
-        let model = try Model.load(contentsOf: input, architecture: architecture)
+        let (_, model) = try modelOptions.load()
         try model.save(to: output, format: to)
         print("wrote \(output) (\(to), \(model.parameterCount) parameters)")
     }

@@ -6,7 +6,7 @@ struct Evaluate: ParsableCommand, ModelArgumentHelp {
     static let configuration = CommandConfiguration(
         abstract: "Accuracy, per-class accuracy and confusion matrix of a model on a data set.")
 
-    static var modelHelp: ArgumentHelp { "Model file or shipped model name." }
+    static var modelHelp: String { "Model file or shipped model name (default: fashion-cnn)." }
 
     @OptionGroup var modelOptions: ModelOptions<Evaluate>
 

@@ -6,8 +6,8 @@ struct Inspect: ParsableCommand, ModelArgumentHelp {
     static let configuration = CommandConfiguration(
         abstract: "Show a model's layers, shapes, parameter count, input shape and class names.")
 
-    static var modelHelp: ArgumentHelp {
-        "Model file (native, Keras .h5, or PyTorch state_dict with --architecture), or a shipped model name."
+    static var modelHelp: String {
+        "Model file (native, Keras .h5/.keras, ONNX, or PyTorch state_dict with --architecture), or a shipped model name (default: fashion-cnn)."
     }
 
     @OptionGroup var modelOptions: ModelOptions<Inspect>

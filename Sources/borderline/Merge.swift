@@ -17,7 +17,7 @@ struct Merge: ParsableCommand {
     @Argument(help: "The shard run folders.")
     var shards: [String]
 
-    @Option(name: [.short, .customLong("out")], help: "Run folder to write.")
+    @Option(name: [.customShort("o"), .customLong("out"), .customLong("output")], help: "Run folder to write.")
     var out: String
 
     @Flag(help: "Replace an existing run folder.")

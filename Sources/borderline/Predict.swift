@@ -12,8 +12,8 @@ struct Predict: ParsableCommand, ModelArgumentHelp {
             current folder. -o chooses the format by extension (.csv, .json, .h5); --json prints JSON (or writes it to -o).
             """)
 
-    static var modelHelp: ArgumentHelp {
-        "Model file (native, Keras .h5/.keras, ONNX, or PyTorch state_dict with --architecture), or a shipped model name."
+    static var modelHelp: String {
+        "Model file (native, Keras .h5/.keras, ONNX, or PyTorch state_dict with --architecture), or a shipped model name (default: fashion-cnn)."
     }
 
     @OptionGroup var modelOptions: ModelOptions<Predict>
@@ -30,7 +30,7 @@ struct Predict: ParsableCommand, ModelArgumentHelp {
     @Flag(help: "JSON for every image: logits, probabilities, class (to stdout, or to -o).")
     var json = false
 
-    @Option(name: .shortAndLong, help: "Write every image's predictions to this file (.csv, .json or .h5).")
+    @Option(name: [.customShort("o"), .customLong("out"), .customLong("output")], help: "Write every image's predictions to this file (.csv, .json or .h5).")
     var output: String?
 
     @Flag(help: "No progress on stderr.")

@@ -3,24 +3,25 @@ import BorderlineCore
 import BorderlineHost
 import Foundation
 
-struct Run: ParsableCommand {
+struct Run: ParsableCommand, ModelArgumentHelp {
+    static var modelHelp: String { "Model file or shipped model name (default: the shipped Fashion-MNIST CNN, fashion-cnn)." }
+
     static let configuration = CommandConfiguration(
         abstract: "Run boundary analyses (plugins) on a model and data set and write a run folder.",
         discussion: """
         With no options, analyses the shipped Fashion-MNIST CNN on the Fashion-MNIST test split with the \
-        default plugins (\(RunConfiguration.defaultPlugins.joined(separator: ", "))) for every class pair. \
-        The run folder holds results.h5, summary.json, config.json, report.html and images/. \
-        Exit status: 0 all plugins ok, 1 the run finished but a plugin failed, 2 bad input, 130 interrupted.
+        default plugins (\(RunConfiguration.defaultPlugins.joined(separator: ", "))) for every class pair; --plugin adds \
+        plugins to them, --no-defaults leaves only the named ones. \
+        The run folder holds results.h5, summary.json, config.json, report.html and images/. A pair that a plugin \
+        declines (e.g. a class with no correctly classified image) is recorded in summary.json's skipped_pairs \
+        and the other pairs run. \
+        Exit status: 0 all plugins ok (pairs may be skipped), 1 the run finished but a plugin failed, 2 bad input, 130 interrupted.
         """)
 
     @Option(help: "Configuration file (YAML or JSON; same keys as the options, e.g. plugins, options, pairs). Options given here override it.")
     var config: String?
 
-    @Option(help: "Model file or shipped model name (default: the shipped Fashion-MNIST CNN).")
-    var model: String?
-
-    @Option(help: "Architecture JSON for a PyTorch state_dict model file.")
-    var architecture: String?
+    @OptionGroup var modelOptions: ModelOptions<Run>
 
     @Option(help: "Data set: fashion-mnist, an IDX images file, a folder, or an HDF5 file with x and y (default: fashion-mnist).")
     var data: String?
@@ -28,8 +29,11 @@ struct Run: ParsableCommand {
     @Option(help: "Data split for named data sets: train or test (default: test).")
     var split: DataSplit?
 
-    @Option(name: .customLong("plugin"), help: "Enable a plugin by name (repeatable; default: \(RunConfiguration.defaultPlugins.joined(separator: ", "))).")
+    @Option(name: .customLong("plugin"), help: "Enable a plugin by name, in addition to the defaults (\(RunConfiguration.defaultPlugins.joined(separator: ", "))) unless --no-defaults (repeatable).")
     var plugins: [String] = []
+
+    @Flag(help: "Run only the plugins named with --plugin, not the defaults (config file: default_plugins: false).")
+    var noDefaults = false
 
     @Option(name: .customLong("set"), help: "Set a plugin option: plugin.option=value or plugin.component.option=value (repeatable).")
     var settings: [String] = []
@@ -49,7 +53,7 @@ struct Run: ParsableCommand {
     @Option(help: "Seed for every random choice (default: 0).")
     var seed: UInt64?
 
-    @Option(help: "Run folder to write (default: runs/<date>-<time>-<model>).")
+    @Option(name: [.customShort("o"), .customLong("out"), .customLong("output")], help: "Run folder to write (default: runs/<date>-<time>-<model>).")
     var out: String?
 
     @Flag(help: "Replace an existing run folder.")
@@ -81,11 +85,12 @@ struct Run: ParsableCommand {
 
     func resolvedConfiguration() throws -> RunConfiguration {
         var c = try config.map(RunConfiguration.load) ?? RunConfiguration()
-        if let model { c.model = model }
-        if let architecture { c.architecture = architecture }
+        if let model = modelOptions.given { c.model = model }
+        if let architecture = modelOptions.architecture { c.architecture = architecture }
         if let data { c.data = data }
         if let split { c.split = split }
         if !plugins.isEmpty { c.plugins = plugins }
+        if noDefaults { c.includeDefaultPlugins = false }
         for s in settings { try c.set(s) }
         if !pairs.isEmpty { c.pairs = pairs }
         if !classes.isEmpty { c.classes = classes }
@@ -118,6 +123,7 @@ struct Run: ParsableCommand {
         engine.resume = resumption
         let outcome = try engine.run()
         for warning in outcome.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+        Run.reportSkipped(outcome)
         let report = (outcome.folder as NSString).appendingPathComponent("report.html")
         switch outcome.status {
         case .interrupted:
@@ -131,6 +137,24 @@ struct Run: ParsableCommand {
             throw ExitCode(1)
         case .complete:
             print(report)
+        }
+    }
+
+    /// One stderr line per plugin that skipped pairs: how many, which, and the first reason.
+    static func reportSkipped(_ outcome: RunEngine.Outcome) {
+        var order: [String] = []
+        var byPlugin: [String: [PluginRecord.PairOutcome]] = [:]
+        for (plugin, o) in outcome.skipped {
+            if byPlugin[plugin] == nil { order.append(plugin) }
+            byPlugin[plugin, default: []].append(o)
+        }
+        for plugin in order {
+            let skipped = byPlugin[plugin]!
+            let pairs = skipped.map { "\($0.pair)" }
+            var unique: [String] = []
+            for p in pairs where !unique.contains(p) { unique.append(p) }
+            let shown = unique.prefix(8).joined(separator: ", ") + (unique.count > 8 ? ", …" : "")
+            FileHandle.standardError.write(Data("warning: plugin \(plugin) skipped \(unique.count) pair(s) (\(shown)): \(skipped[0].reason); the other pairs ran (summary.json skipped_pairs)\n".utf8))
         }
     }
 }

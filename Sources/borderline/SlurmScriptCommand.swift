@@ -20,7 +20,7 @@ struct SlurmScriptCommand: ParsableCommand {
     @Option(help: "Number of shards N (array tasks).")
     var shards: Int
 
-    @Option(name: [.short, .customLong("out")], help: "The merged run folder.")
+    @Option(name: [.customShort("o"), .customLong("out"), .customLong("output")], help: "The merged run folder.")
     var out: String
 
     @Option(help: "Folder for the scripts and the job logs (default: <out>.slurm).")

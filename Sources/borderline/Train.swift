@@ -29,7 +29,7 @@ struct Train: ParsableCommand {
     @Option(help: "Optimizer: adam or sgd.") var optimizer: String = "adam"
     @Option(help: "Seed for initialisation, shuffling and dropout.") var seed: UInt64 = 0
     @Option(help: "Train on only the first N training images (quick experiments).") var limit: Int?
-    @Option(name: [.short, .long], help: "Where to write the trained model (native HDF5).") var output: String
+    @Option(name: [.customShort("o"), .customLong("out"), .customLong("output")], help: "Where to write the trained model (native HDF5).") var output: String
     @Flag(help: "No progress output.") var quiet = false
 
     func run() throws {

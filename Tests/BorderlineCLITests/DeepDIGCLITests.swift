@@ -9,7 +9,7 @@ final class DeepDIGCLITests: XCTestCase {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("run").path
-        let r = try CLI.run(["run", "--plugin", "deepdig", "--pairs", "Trouser:Pullover,Pullover:Trouser", "--seed", "0",
+        let r = try CLI.run(["run", "--no-defaults", "--plugin", "deepdig", "--pairs", "Trouser:Pullover,Pullover:Trouser", "--seed", "0",
                              "--images-per-class", "50", "--set", "deepdig.steps=300", "--set", "deepdig.max-samples=100",
                              "--set", "deepdig.points=20", "--set", "deepdig.k=10", "--set", "deepdig.m=10",
                              "--set", "deepdig.train-points=200", "--out", out, "--quiet"])
@@ -47,18 +47,18 @@ final class DeepDIGCLITests: XCTestCase {
         XCTAssertTrue(report.contains("Boundary characteristics, both directions"), "the Table 9 layout is in the report")
         XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/results.h5"))
 
-        let bad = try CLI.run(["run", "--plugin", "deepdig", "--pairs", "1:2", "--set", "deepdig.alpha=-1",
+        let bad = try CLI.run(["run", "--no-defaults", "--plugin", "deepdig", "--pairs", "1:2", "--set", "deepdig.alpha=-1",
                                "--out", dir.appendingPathComponent("bad").path, "--quiet"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("alpha"), bad.stderr)
         // Checked before the run starts: a missing autoencoder file, and the renamed `samples`.
         let missing = dir.appendingPathComponent("no-such-autoencoder.h5").path
-        let noFile = try CLI.run(["run", "--plugin", "deepdig", "--pairs", "1:2", "--set", "deepdig.autoencoder=\(missing)",
+        let noFile = try CLI.run(["run", "--no-defaults", "--plugin", "deepdig", "--pairs", "1:2", "--set", "deepdig.autoencoder=\(missing)",
                                   "--out", dir.appendingPathComponent("bad2").path, "--quiet"])
         XCTAssertEqual(noFile.status, 2, noFile.stderr)
         XCTAssertTrue(noFile.stderr.contains(missing), noFile.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("bad2").path))
-        let renamed = try CLI.run(["run", "--plugin", "deepdig", "--pairs", "1:2", "--set", "deepdig.samples=10",
+        let renamed = try CLI.run(["run", "--no-defaults", "--plugin", "deepdig", "--pairs", "1:2", "--set", "deepdig.samples=10",
                                    "--out", dir.appendingPathComponent("bad3").path, "--quiet"])
         XCTAssertEqual(renamed.status, 2, renamed.stderr)
         XCTAssertTrue(renamed.stderr.contains("did you mean 'max-samples'"), renamed.stderr)

@@ -8,7 +8,7 @@ final class LatentCLITests: XCTestCase {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("run").path
-        let r = try CLI.run(["run", "--plugin", "latent", "--pairs", "Sneaker:Ankle boot", "--samples", "6", "--seed", "0",
+        let r = try CLI.run(["run", "--no-defaults", "--plugin", "latent", "--pairs", "Sneaker:Ankle boot", "--samples", "6", "--seed", "0",
                              "--set", "latent.max-steps=300", "--out", out, "--quiet"])
         if r.stderr.contains("fashion-mnist") && r.status != 0 { throw XCTSkip("Fashion-MNIST not installed: \(r.stderr)") }
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -22,7 +22,7 @@ final class LatentCLITests: XCTestCase {
             XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/images/" + image), image)
         }
 
-        let bad = try CLI.run(["run", "--plugin", "latent", "--pairs", "7:9", "--samples", "2", "--set", "latent.decoder=/nonexistent/g.h5",
+        let bad = try CLI.run(["run", "--no-defaults", "--plugin", "latent", "--pairs", "7:9", "--samples", "2", "--set", "latent.decoder=/nonexistent/g.h5",
                                "--out", dir.appendingPathComponent("bad").path, "--quiet"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("/nonexistent/g.h5"), bad.stderr)

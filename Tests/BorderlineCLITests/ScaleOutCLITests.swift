@@ -10,7 +10,7 @@ import Glibc
 /// and killed with SIGKILL in the middle of a pair then resumed — all three folders equal
 /// (`borderline compare`: every number and array; timings, run-wide query totals and paths left out).
 final class ScaleOutCLITests: XCTestCase {
-    static let settings = ["--plugin", "deepdig", "--pairs", "all-ordered", "--classes", "Trouser,Pullover,Sneaker", "--seed", "3",
+    static let settings = ["--no-defaults", "--plugin", "deepdig", "--pairs", "all-ordered", "--classes", "Trouser,Pullover,Sneaker", "--seed", "3",
                            "--images-per-class", "60", "--set", "deepdig.steps=300", "--set", "deepdig.max-samples=60",
                            "--set", "deepdig.points=20", "--set", "deepdig.k=10", "--set", "deepdig.m=10",
                            "--set", "deepdig.train-points=200", "--set", "deepdig.grid-rows=2", "--quiet"]
@@ -95,12 +95,12 @@ final class ScaleOutCLITests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let runs: [(String, [String])] = [
             ("bisection", ["--samples", "6", "--images-per-class", "30"]),
-            ("flip-point", ["--plugin", "flip-point", "--samples", "4", "--images-per-class", "30"]),
-            ("latent", ["--plugin", "latent", "--classes", "5,7,9", "--samples", "4", "--images-per-class", "30", "--set", "latent.max-steps=100"]),
-            ("slices", ["--plugin", "slices", "--plugin", "bisection", "--samples", "4", "--images-per-class", "20", "--set", "slices.grid=16",
+            ("flip-point", ["--no-defaults", "--plugin", "flip-point", "--samples", "4", "--images-per-class", "30"]),
+            ("latent", ["--no-defaults", "--plugin", "latent", "--classes", "5,7,9", "--samples", "4", "--images-per-class", "30", "--set", "latent.max-steps=100"]),
+            ("slices", ["--no-defaults", "--plugin", "slices", "--plugin", "bisection", "--samples", "4", "--images-per-class", "20", "--set", "slices.grid=16",
                         "--set", "slices.window-grid=16", "--set", "slices.steps=5", "--set", "slices.profile-points=5",
                         "--set", "slices.third-point=stored", "--set", "slices.stored-from=bisection/random-pair-bisection"]),
-            ("region", ["--plugin", "region", "--samples", "2", "--images-per-class", "20", "--set", "region.images=6",
+            ("region", ["--no-defaults", "--plugin", "region", "--samples", "2", "--images-per-class", "20", "--set", "region.images=6",
                         "--set", "region.benign-images=10", "--set", "region.radius-images=10", "--set", "region.radius-max=0.1",
                         "--set", "region.radius-step=0.05", "--set", "region.selection-samples=10", "--set", "region.region-samples=20",
                         "--set", "region.directions=64", "--set", "region.coarse-steps=4", "--set", "region.bisection-steps=4",

@@ -9,7 +9,7 @@ final class SlicesCLITests: XCTestCase {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("run").path
-        let r = try CLI.run(["run", "--plugin", "slices", "--pairs", "T-shirt/top:Trouser", "--seed", "0", "--images-per-class", "20",
+        let r = try CLI.run(["run", "--no-defaults", "--plugin", "slices", "--pairs", "T-shirt/top:Trouser", "--seed", "0", "--images-per-class", "20",
                              "--set", "slices.grid=64", "--set", "slices.window-grid=32", "--set", "slices.steps=10",
                              "--set", "slices.profile-points=21", "--set", "slices.second-model=fashion-fcn", "--out", out, "--quiet"])
         if r.stderr.contains("fashion-mnist") && r.status != 0 { throw XCTSkip("Fashion-MNIST not installed: \(r.stderr)") }
@@ -36,7 +36,7 @@ final class SlicesCLITests: XCTestCase {
 
         // third-point=stored reads another prober's set whatever the order of --plugin (slices first here).
         let storedOut = dir.appendingPathComponent("stored").path
-        let stored = try CLI.run(["run", "--plugin", "slices", "--plugin", "bisection", "--pairs", "0:1", "--samples", "4", "--seed", "0",
+        let stored = try CLI.run(["run", "--no-defaults", "--plugin", "slices", "--plugin", "bisection", "--pairs", "0:1", "--samples", "4", "--seed", "0",
                                   "--images-per-class", "20", "--set", "slices.grid=16", "--set", "slices.window-grid=16", "--set", "slices.steps=5",
                                   "--set", "slices.profile-points=5", "--set", "slices.third-point=stored",
                                   "--set", "slices.stored-from=bisection/random-pair-bisection", "--out", storedOut, "--quiet"])
@@ -46,7 +46,7 @@ final class SlicesCLITests: XCTestCase {
         XCTAssertEqual(storedPlugin["status"] as? String, "ok", "\(storedPlugin)")
         // A named producer without a set for the pair fails the pair with a message naming it; no fallback.
         let missingOut = dir.appendingPathComponent("missing").path
-        _ = try CLI.run(["run", "--plugin", "slices", "--plugin", "bisection", "--pairs", "0:1", "--samples", "2", "--images-per-class", "20",
+        _ = try CLI.run(["run", "--no-defaults", "--plugin", "slices", "--plugin", "bisection", "--pairs", "0:1", "--samples", "2", "--images-per-class", "20",
                          "--set", "slices.grid=16", "--set", "slices.window-grid=16", "--set", "slices.third-point=stored",
                          "--set", "slices.stored-from=bisection/nope", "--out", missingOut, "--quiet"])
         let missingSummary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: missingOut + "/summary.json"))) as! [String: Any]
@@ -54,7 +54,7 @@ final class SlicesCLITests: XCTestCase {
         XCTAssertEqual(missingPlugin["status"] as? String, "failed")
         XCTAssertTrue("\(missingPlugin["error"] ?? "")".contains("bisection/nope"), "\(missingPlugin)")
 
-        let bad = try CLI.run(["run", "--plugin", "slices", "--pairs", "0:1", "--set", "slices.second-model=/nonexistent/m.h5",
+        let bad = try CLI.run(["run", "--no-defaults", "--plugin", "slices", "--pairs", "0:1", "--set", "slices.second-model=/nonexistent/m.h5",
                                "--set", "slices.grid=16", "--out", dir.appendingPathComponent("bad").path, "--quiet"])
         let badSummary = try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.appendingPathComponent("bad").path + "/summary.json"))) as? [String: Any]
         let badStatus = ((badSummary?["plugins"] as? [String: Any])?["slices"] as? [String: Any])?["status"] as? String

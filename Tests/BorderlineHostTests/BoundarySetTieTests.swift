@@ -30,7 +30,7 @@ final class BoundarySetTieTests: XCTestCase {
     func testEverySuccessfulRowIsATieOfItsPair() throws {
         _ = try TestSupport.fashionMNISTOrSkip()
         let out = try TestSupport.temporaryFolder(self) + "/run"
-        let r = try TestSupport.borderline(["run", "--quiet", "--model", TestSupport.model, "--plugin", "slices", "--plugin", "bisection",
+        let r = try TestSupport.borderline(["run", "--quiet", "--model", TestSupport.model, "--no-defaults", "--plugin", "slices", "--plugin", "bisection",
                                             "--pairs", "T-shirt/top:Trouser,Sneaker:Ankle boot", "--samples", "10", "--images-per-class", "40",
                                             "--set", "slices.grid=32", "--set", "slices.window-grid=16", "--set", "slices.profile-points=5",
                                             "--set", "slices.church-window=false", "--out", out] + TestSupport.inTreePluginArguments())

@@ -60,7 +60,7 @@ final class CLITests: XCTestCase {
     func testConfigFileAndOverrides() throws {
         let dir = try TestSupport.temporaryFolder(self)
         let yaml = (dir as NSString).appendingPathComponent("run.yaml")
-        try "plugins: [bisection]\noptions:\n  bisection:\n    beta: 0.05\npairs: [\"Sandal:Sneaker\"]\nsamples: 3\n".write(toFile: yaml, atomically: true, encoding: .utf8)
+        try "plugins: [bisection]\ndefault_plugins: false\noptions:\n  bisection:\n    beta: 0.05\npairs: [\"Sandal:Sneaker\"]\nsamples: 3\n".write(toFile: yaml, atomically: true, encoding: .utf8)
         let out = (dir as NSString).appendingPathComponent("run")
         let r = try run(["--config", yaml, "--set", "bisection.max-halvings=9"], out: out)
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -69,6 +69,8 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(config["options"]?["bisection"]?["random-pair-bisection"]?["max-halvings"], 9)
         XCTAssertEqual(config["pairs"], ["5:7"])
         XCTAssertEqual(config["samples"], 6, "the command line overrides the file")
+        XCTAssertEqual(config["plugins"], ["bisection"], "default_plugins: false runs only the named plugins")
+        XCTAssertEqual(config["default_plugins"], false, "config.json lists every plugin the run enabled")
     }
 
     func testPluginsCommandListsPluginsAndOptions() throws {

@@ -34,7 +34,7 @@ final class HostileInputTests: XCTestCase {
         try assertRefused(["inspect", dense], mentioning: [dense, "'fc1' (Dense)", "100000000 × 784", "more than the budget"])
         _ = try TestSupport.fashionMNISTOrSkip()
         let out = try TestSupport.temporaryFolder(self) + "/run"
-        try assertRefused(["run", "--quiet", "--model", TestSupport.model, "--plugin", "bisection", "--pairs", "0:1", "--samples", "2000000000",
+        try assertRefused(["run", "--quiet", "--model", TestSupport.model, "--no-defaults", "--plugin", "bisection", "--pairs", "0:1", "--samples", "2000000000",
                            "--out", out] + TestSupport.inTreePluginArguments(), mentioning: ["--samples 2000000000", "more than the budget"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: out), "nothing is written for refused input")
     }
@@ -63,7 +63,7 @@ final class HostileInputTests: XCTestCase {
             try assertRefused(arguments, mentioning: [model, "outputs are not finite"])
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/p.csv"), "no predictions file for a model whose outputs are NaN")
-        try assertRefused(["run", "--quiet", "--model", model, "--plugin", "bisection", "--pairs", "0:1", "--out", dir + "/run"] + TestSupport.inTreePluginArguments(),
+        try assertRefused(["run", "--quiet", "--model", model, "--no-defaults", "--plugin", "bisection", "--pairs", "0:1", "--out", dir + "/run"] + TestSupport.inTreePluginArguments(),
                           mentioning: ["outputs are not finite"])
     }
 }

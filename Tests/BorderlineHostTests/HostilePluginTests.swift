@@ -22,7 +22,7 @@ final class HostilePluginTests: XCTestCase {
     func run(_ fault: String, out: String, folder: String) throws -> TestSupport.ProcessResult {
         _ = try TestSupport.fashionMNISTOrSkip()
         return try TestSupport.borderline(["run", "--quiet", "--model", TestSupport.model, "--pairs", "7:9", "--samples", "3",
-                                           "--images-per-class", "30", "--plugin-path", folder, "--plugin", "hostile", "--plugin", "bisection",
+                                           "--images-per-class", "30", "--plugin-path", folder, "--no-defaults", "--plugin", "hostile", "--plugin", "bisection",
                                            "--set", "hostile.fault=\(fault)", "--out", out] + TestSupport.inTreePluginArguments())
     }
 
@@ -56,7 +56,7 @@ final class HostilePluginTests: XCTestCase {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try TestSupport.cli())
         process.arguments = ["run", "--quiet", "--model", TestSupport.model, "--pairs", "7:9", "--samples", "3", "--images-per-class", "30",
-                             "--plugin-path", folder, "--plugin", "hostile", "--set", "hostile.fault=hang", "--out", dir + "/run"]
+                             "--plugin-path", folder, "--no-defaults", "--plugin", "hostile", "--set", "hostile.fault=hang", "--out", dir + "/run"]
             + (try TestSupport.inTreePluginArguments())
         let err = Pipe()
         process.standardError = err

@@ -178,6 +178,7 @@ final class RunEngineTests: XCTestCase {
         c.samples = 4
         c.imagesPerClass = 40
         c.out = (folder as NSString).appendingPathComponent("run")
+        c.includeDefaultPlugins = false   // only the plugins each test names
         return c
     }
 

@@ -85,6 +85,7 @@ final class RunFolderTests: XCTestCase {
         var small = configuration(mount + "/run")
         small.samples = 1
         small.plugins = ["bisection"]   // the old run must fit in the tmpfs
+        small.includeDefaultPlugins = false
         let old = try run(small)
         let oldSummary = try String(contentsOfFile: old.folder + "/summary.json", encoding: .utf8)
         let r = try TestSupport.borderline(["run", "--quiet", "--model", TestSupport.model, "--pairs", "all", "--samples", "40",

@@ -35,7 +35,7 @@ final class ScaffoldTests: XCTestCase {
 
         let out = dir + "/run"
         let run = try TestSupport.borderline(["run", "--quiet", "--model", TestSupport.model, "--plugin-path", products,
-                                              "--plugin", "my-probe", "--plugin", "bisection", "--pairs", "7:9", "--samples", "4",
+                                              "--no-defaults", "--plugin", "my-probe", "--plugin", "bisection", "--pairs", "7:9", "--samples", "4",
                                               "--images-per-class", "40", "--set", "my-probe.max-steps=60", "--out", out]
                                              + TestSupport.inTreePluginArguments())
         XCTAssertEqual(run.status, 0, run.stderr)
@@ -55,7 +55,7 @@ final class ScaffoldTests: XCTestCase {
 
         // Black box without an estimator: the gradient prober fails and says why; the others still run.
         let blackBox = try TestSupport.borderline(["run", "--quiet", "--model", TestSupport.model, "--plugin-path", products,
-                                                   "--plugin", "my-probe", "--plugin", "bisection", "--pairs", "7:9", "--samples", "4",
+                                                   "--no-defaults", "--plugin", "my-probe", "--plugin", "bisection", "--pairs", "7:9", "--samples", "4",
                                                    "--images-per-class", "40", "--black-box", "--out", dir + "/black"]
                                                   + TestSupport.inTreePluginArguments())
         XCTAssertEqual(blackBox.status, 1, blackBox.stderr)

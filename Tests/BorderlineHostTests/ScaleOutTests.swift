@@ -72,6 +72,7 @@ final class ScaleOutTests: XCTestCase {
         var c = RunConfiguration()
         c.model = TestSupport.model
         c.plugins = ["sensitive"]
+        c.includeDefaultPlugins = false
         c.pairs = ["all-ordered"]
         c.classes = ["0", "1", "6"]
         c.imagesPerClass = 30
@@ -155,12 +156,16 @@ final class ScaleOutTests: XCTestCase {
                        problems: [], set: set, tree: tree, value: nil),
             CallRecord(plugin: "p", component: "m", kind: .metric, readsSets: false, pair: pair, producer: "p/q", seconds: 0, queries: 0,
                        notes: [], problems: [(plugin: "p", message: "m on p/q pair 3:1: failed")], set: nil, tree: nil, value: nil),
+            CallRecord(plugin: "p", component: "r", kind: .prober, readsSets: false, pair: pair, producer: nil, seconds: 0.25, queries: 3,
+                       notes: [], problems: [], declined: "no image of class 3 is classified correctly", set: nil, tree: nil, value: nil),
         ]
         let bytes = PairArchive.encode(StepRecord(pair: pair, calls: calls), fingerprint: "abc")
         let (fingerprint, step) = try PairArchive.decode(bytes, file: "x.bin")
         XCTAssertEqual(fingerprint, "abc")
         XCTAssertEqual(step.pair, pair)
-        XCTAssertEqual(step.calls.count, 2)
+        XCTAssertEqual(Array(bytes.prefix(8)), Array("BLPAIR03".utf8))
+        XCTAssertEqual(step.calls.count, 3)
+        XCTAssertEqual(step.calls.map(\.declined), [nil, nil, "no image of class 3 is classified correctly"], "a declined pair survives the journal")
         XCTAssertEqual(step.calls[0].set?.points.scalars.map(\.bitPattern), set.points.scalars.map(\.bitPattern))
         XCTAssertEqual(step.calls[0].set?.failureReasons, set.failureReasons)
         XCTAssertEqual(step.calls[0].set?.extras.keys.sorted(), ["b", "lambda"])
@@ -172,6 +177,14 @@ final class ScaleOutTests: XCTestCase {
         XCTAssertEqual([t.isKey, kt.isKey, p.isKey, kp.isKey], [false, true, false, true], "key flags survive the journal")
         XCTAssertEqual(h, ResultHighlight("rate", value: 0.25, unit: "%", detail: "over 3 pairs"))
         XCTAssertEqual(PairArchive.encode(step, fingerprint: fingerprint), bytes, "decoding and encoding again gives the same bytes")
+
+        // A version-2 archive (journals written before declined pairs existed) still reads.
+        let old = PairArchive.encode(StepRecord(pair: pair, calls: Array(calls.prefix(2))), fingerprint: "abc", version: 2)
+        XCTAssertEqual(Array(old.prefix(8)), Array("BLPAIR02".utf8))
+        let (_, oldStep) = try PairArchive.decode(old, file: "old.bin")
+        XCTAssertEqual(oldStep.calls.map(\.declined), [nil, nil])
+        XCTAssertEqual(oldStep.calls[0].set?.points.scalars.map(\.bitPattern), set.points.scalars.map(\.bitPattern))
+        XCTAssertEqual(oldStep.calls[1].problems.map(\.message), ["m on p/q pair 3:1: failed"])
 
         // Damage: every truncation and a flipped byte in the body give a BorderlineError, never a trap.
         for cut in [0, 7, 8, 20, bytes.count / 2, bytes.count - 1] {

@@ -9,7 +9,7 @@ final class FlipPointCLITests: XCTestCase {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("run").path
-        let r = try CLI.run(["run", "--quiet", "--plugin", "flip-point", "--pairs", "0:6", "--samples", "4", "--images-per-class", "30",
+        let r = try CLI.run(["run", "--quiet", "--no-defaults", "--plugin", "flip-point", "--pairs", "0:6", "--samples", "4", "--images-per-class", "30",
                                  "--set", "flip-point.dense-check=4", "--set", "flip-point.dense-check-steps=300", "--out", out])
         guard r.status == 0 else {
             if r.stderr.contains("fashion-mnist") { throw XCTSkip("fashion-mnist is not installed") }
@@ -66,7 +66,7 @@ final class FlipPointCLITests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         for (setting, named) in [("flip-point.alpha-schedule=fast", "alpha-schedule"), ("flip-point.clip-low=0", "clip-low"),
                                  ("flip-point.starts=everything", "starts"), ("flip-point.max-steps=0", "max-steps"), ("flip-point.norm=l3", "norm")] {
-            let r = try CLI.run(["run", "--quiet", "--plugin", "flip-point", "--pairs", "0:6", "--set", setting,
+            let r = try CLI.run(["run", "--quiet", "--no-defaults", "--plugin", "flip-point", "--pairs", "0:6", "--set", setting,
                                  "--out", dir.appendingPathComponent("bad").path])
             XCTAssertEqual(r.status, 2, "\(setting): \(r.stderr)")
             XCTAssertTrue(r.stderr.contains(named), "\(setting): \(r.stderr)")

@@ -15,7 +15,7 @@ final class RegionCLITests: XCTestCase {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("run")
-        let r = try CLI.run(["run", "--plugin", "region", "--pairs", "0:1", "--samples", "2", "--images-per-class", "20", "--quiet"]
+        let r = try CLI.run(["run", "--no-defaults", "--plugin", "region", "--pairs", "0:1", "--samples", "2", "--images-per-class", "20", "--quiet"]
                             + Self.tiny + ["--set", "region.attacks=fgsm,pgd-linf", "--out", out.path])
         guard r.status == 0 else {
             if r.stderr.contains("fashion-mnist") { throw XCTSkip("fashion-mnist is not installed") }
@@ -48,7 +48,7 @@ final class RegionCLITests: XCTestCase {
     }
 
     func testBadOptionIsRefused() throws {
-        let r = try CLI.run(["run", "--plugin", "region", "--pairs", "0:1", "--quiet", "--set", "region.coarse-steps=0",
+        let r = try CLI.run(["run", "--no-defaults", "--plugin", "region", "--pairs", "0:1", "--quiet", "--set", "region.coarse-steps=0",
                              "--out", FileManager.default.temporaryDirectory.appendingPathComponent("region-bad-\(UUID().uuidString)").path])
         XCTAssertEqual(r.status, 2, r.stderr)
     }
@@ -59,12 +59,12 @@ final class RegionCLITests: XCTestCase {
         let dir = try CLI.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         for (attacks, phrase) in [("fgsm,deepfool", "unknown attack 'deepfool'"), ("pgd-lnf", "did you mean 'pgd-linf'?")] {
-            let r = try CLI.run(["run", "--plugin", "region", "--pairs", "0:1", "--quiet", "--set", "region.attacks=\(attacks)",
+            let r = try CLI.run(["run", "--no-defaults", "--plugin", "region", "--pairs", "0:1", "--quiet", "--set", "region.attacks=\(attacks)",
                                  "--out", dir.appendingPathComponent("bad").path])
             XCTAssertEqual(r.status, 2, r.stderr)
             XCTAssertTrue(r.stderr.contains(phrase), r.stderr)
         }
-        let step = try CLI.run(["run", "--plugin", "region", "--pairs", "0:1", "--quiet", "--set", "region.radius-step=0.2",
+        let step = try CLI.run(["run", "--no-defaults", "--plugin", "region", "--pairs", "0:1", "--quiet", "--set", "region.radius-step=0.2",
                                 "--out", dir.appendingPathComponent("bad").path])
         XCTAssertEqual(step.status, 2, step.stderr)
         XCTAssertTrue(step.stderr.contains("radius-step"), step.stderr)

@@ -122,7 +122,7 @@ public struct PluginScaffold {
             }
             func probe(_ pair: ClassPair, options: Options, context: RunContext) throws -> Probe<NoOutput> {
                 let model = try context.gradients(), s = pair.source, t = pair.target
-                let rows = Array(context.indices(ofClass: s).prefix(context.samplesPerPair))
+                let rows = Array(try context.correctlyClassifiedIndices(of: s).prefix(context.samplesPerPair))
                 let start = context.data.images.gather(batch: rows), n = rows.count
                 var x = start, steps = [Int](repeating: 0, count: n), done = [Bool](repeating: false, count: n)
                 for step in 1...options.maxSteps where done.contains(false) {

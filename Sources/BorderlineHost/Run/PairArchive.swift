@@ -6,16 +6,22 @@ import Foundation
 /// made (floats as their bit patterns, order kept), so that a resumed or merged run files the
 /// same numbers as a run that never stopped.
 ///
-/// Layout: the magic `BLPAIR02` (02: boundary sets carry their gap tolerance), the run's fingerprint (text), the step's pair, the calls, the
+/// Layout: the magic `BLPAIR03`, the run's fingerprint (text), the step's pair, the calls, the
 /// payload length and the magic `BLPAIREND`. Integers are little-endian; this host writes and
-/// reads only on little-endian machines (x86-64, arm64).
+/// reads only on little-endian machines (x86-64, arm64). Versions: 02 — boundary sets carry their
+/// gap tolerance; 03 — each call records, after its problems, why it declined the pair
+/// (``PairDeclined``; an optional string). Version 02 archives (no such field) are still read.
 enum PairArchive {
-    static let magic = Array("BLPAIR02".utf8)
+    static let magic = Array("BLPAIR03".utf8)
+    /// 02: boundary sets carry their gap tolerance, no declined reasons (still read).
+    static let magicVersion2 = Array("BLPAIR02".utf8)
     static let endMagic = Array("BLPAIREND".utf8)
 
-    static func encode(_ step: StepRecord, fingerprint: String) -> [UInt8] {
+    /// `version` 2 writes the previous layout (no declined reasons; for tests of reading old journals).
+    static func encode(_ step: StepRecord, fingerprint: String, version: Int = 3) -> [UInt8] {
         var w = ByteWriter()
-        w.bytes(magic)
+        w.version = version
+        w.bytes(version >= 3 ? magic : magicVersion2)
         w.string(fingerprint)
         w.pair(step.pair)
         w.int(step.calls.count)
@@ -29,9 +35,11 @@ enum PairArchive {
     /// - Throws: `.unreadableFile` naming `file` for bytes that are not a complete archive.
     static func decode(_ bytes: [UInt8], file: String) throws -> (fingerprint: String, step: StepRecord) {
         var r = ByteReader(bytes: bytes, file: file)
-        guard bytes.count >= magic.count + endMagic.count + 8, Array(bytes.prefix(magic.count)) == magic else {
-            throw BorderlineError(.unreadableFile, "is not a Borderline pair archive (no BLPAIR02 signature; journals of an older Borderline cannot be resumed)", file: file)
+        let signature = Array(bytes.prefix(magic.count))
+        guard bytes.count >= magic.count + endMagic.count + 8, signature == magic || signature == magicVersion2 else {
+            throw BorderlineError(.unreadableFile, "is not a Borderline pair archive (no BLPAIR03 or BLPAIR02 signature; journals of an older Borderline cannot be resumed)", file: file)
         }
+        r.version = signature == magic ? 3 : 2
         guard Array(bytes.suffix(endMagic.count)) == endMagic else {
             throw BorderlineError(.unreadableFile, "is incomplete (no end marker): written by a run that stopped while writing it", file: file)
         }
@@ -51,6 +59,8 @@ enum PairArchive {
 
 struct ByteWriter {
     var buffer: [UInt8] = []
+    /// The archive's format version (see ``PairArchive``).
+    var version = 3
 
     mutating func bytes(_ b: [UInt8]) { buffer.append(contentsOf: b) }
     mutating func u8(_ v: UInt8) { buffer.append(v) }
@@ -153,6 +163,7 @@ struct ByteWriter {
         for n in c.notes { string(n.plugin); optionalString(n.component); string(n.text) }
         int(c.problems.count)
         for p in c.problems { string(p.plugin); string(p.message) }
+        if version >= 3 { optionalString(c.declined) }
         bool(c.set != nil)
         if let s = c.set { set(s) }
         bool(c.tree != nil)
@@ -164,6 +175,8 @@ struct ByteReader {
     let bytes: [UInt8]
     let file: String
     var position = 0
+    /// The archive's format version (2: `BLPAIR02`, 3: `BLPAIR03`).
+    var version = 3
 
     init(bytes: [UInt8], file: String) {
         self.bytes = bytes
@@ -333,9 +346,10 @@ struct ByteReader {
         let notes = try (0..<n).map { _ in CallRecord.Note(plugin: try string(), component: try optionalString(), text: try string()) }
         let m = try count(size: 16)
         let problems = try (0..<m).map { _ in (plugin: try string(), message: try string()) }
+        let declined = version >= 3 ? try optionalString() : nil
         let set = try bool() ? try set() : nil
         let tree = try bool() ? try value() : nil
         return CallRecord(plugin: plugin, component: component, kind: kind, readsSets: readsSets, pair: pair, producer: producer,
-                          seconds: seconds, queries: queries, notes: notes, problems: problems, set: set, tree: tree, value: nil)
+                          seconds: seconds, queries: queries, notes: notes, problems: problems, declined: declined, set: set, tree: tree, value: nil)
     }
 }

@@ -175,6 +175,17 @@ struct ReportPage {
             h += "<ul class=\"problems\">" + items.prefix(3).joined() + "</ul>\n"
             if items.count > 3 { h += ReportPage.folded("\(items.count - 3) more problems", "<ul class=\"problems\">" + items.dropFirst(3).joined() + "</ul>") }
         }
+        if !plugin.skippedPairs.isEmpty {
+            // Declined pairs (PairDeclined): not failures; one line per reason.
+            var byReason: [(reason: String, pairs: [String])] = []
+            for o in plugin.skippedPairs {
+                let label = "\(o.component) \(o.pair)"
+                if let i = byReason.firstIndex(where: { $0.reason == o.reason }) { byReason[i].pairs.append(label) } else { byReason.append((o.reason, [label])) }
+            }
+            let items = byReason.map { "<li>\(e($0.pairs.joined(separator: ", "))): \(e($0.reason))</li>" }.joined()
+            let pairs = Set(plugin.skippedPairs.map(\.pair)).count
+            h += ReportPage.folded("\(pairs) pair(s) skipped (declined by the plugin; the other pairs ran)", "<ul>\(items)</ul>")
+        }
         let results = filed[plugin.name]!
 
         // Key numbers, pictures and tables.

@@ -14,8 +14,11 @@ public struct RunConfiguration: Equatable {
     /// Data set name or file.
     public var data: String = "fashion-mnist"
     public var split: DataSplit = .test
-    /// Plugin names to enable; empty: ``defaultPlugins``.
+    /// Plugin names to enable, in addition to ``defaultPlugins`` unless ``includeDefaultPlugins``
+    /// is false (`--no-defaults`, `default_plugins: false`).
     public var plugins: [String] = []
+    /// Whether the run enables ``defaultPlugins`` besides ``plugins`` (config key `default_plugins`).
+    public var includeDefaultPlugins: Bool = true
     /// `plugin.option` or `plugin.component.option` → value (text from `--set`, typed from files).
     public var options: [String: JSONValue] = [:]
     /// `["all"]`, `["all-ordered"]` (both directions of every pair), or pairs `s:t` with class names or indices; empty: all pairs of `classes`.
@@ -59,8 +62,19 @@ public struct RunConfiguration: Equatable {
         "flip-point": ["per-pair": 6],
     ]
 
-    /// The plugins that run only because they are defaults (none was named), which get ``atlasOptions``.
-    public var pluginsRunningAsDefaults: [String] { plugins.isEmpty ? RunConfiguration.defaultPlugins : [] }
+    /// Every plugin the run enables: the defaults (unless ``includeDefaultPlugins`` is false), then
+    /// the named ones, each once.
+    public var enabledPlugins: [String] {
+        var out: [String] = []
+        for n in (includeDefaultPlugins ? RunConfiguration.defaultPlugins : []) + plugins where !out.contains(n) { out.append(n) }
+        return out
+    }
+
+    /// The plugins that run only because they are defaults (not named with `--plugin` or the
+    /// `plugins` key), which get ``atlasOptions``.
+    public var pluginsRunningAsDefaults: [String] {
+        includeDefaultPlugins ? RunConfiguration.defaultPlugins.filter { !plugins.contains($0) } : []
+    }
 
     /// `options` with the ``atlasOptions`` of every plugin in ``pluginsRunningAsDefaults`` added
     /// where the user set nothing of that name for the plugin.
@@ -79,7 +93,7 @@ public struct RunConfiguration: Equatable {
     public init() {}
 
     /// The keys a configuration file may use.
-    public static let keys = ["model", "architecture", "data", "split", "plugins", "options", "pairs", "classes", "samples",
+    public static let keys = ["model", "architecture", "data", "split", "plugins", "default_plugins", "options", "pairs", "classes", "samples",
                               "images_per_class", "seed", "out", "overwrite", "plugin_paths", "black_box", "gradient_estimator",
                               "estimator_samples", "estimator_step", "shard"]
 
@@ -176,6 +190,7 @@ public struct RunConfiguration: Equatable {
             self.split = split
         }
         plugins = try strings("plugins") ?? []
+        includeDefaultPlugins = try bool("default_plugins") ?? true
         if let o = object["options"], o != .null {
             guard let map = o.objectValue else { throw fail("options", "a mapping of plugin.option to value (or plugin → option → value)") }
             options = RunConfiguration.flatten(map)
@@ -222,6 +237,9 @@ public struct RunConfiguration: Equatable {
 
     /// Checks ranges that do not need the model.
     public func validate() throws {
+        guard !enabledPlugins.isEmpty else {
+            throw BorderlineError(.invalidArgument, "no plugins to run: --no-defaults (or default_plugins: false) leaves only the plugins named with --plugin, and none is named")
+        }
         guard samples >= 1 else { throw BorderlineError(.invalidArgument, "--samples must be at least 1, got \(samples)") }
         if let g = gradientEstimator, ZerothOrderGradientEstimator.Method(rawValue: g) == nil {
             throw BorderlineError(.invalidArgument,

@@ -35,6 +35,8 @@ public final class RunEngine {
         public let failures: [(plugin: String, reason: String)]
         /// Warnings about the plugin path (libraries that could not be opened but were not needed).
         public let warnings: [String]
+        /// Pairs that components declined (``PairDeclined``), per plugin in run order.
+        public var skipped: [(plugin: String, pair: PluginRecord.PairOutcome)] = []
     }
 
     /// One component's options for the run: the typed value it receives and the values as JSON.
@@ -192,7 +194,7 @@ public final class RunEngine {
         return RunPlan.units(of: pairs, imagesPerClass: [:]).count
     }
 
-    /// Finds the enabled plugins (the defaults when none are named) and creates only those, in
+    /// Finds the enabled plugins (the defaults and the named ones) and creates only those, in
     /// name order. A library that cannot be opened is an error when the run asks for its plugin (or
     /// for a plugin no library provides), a warning otherwise.
     func loadPlugins(_ config: RunConfiguration) throws -> (plugins: [LoadedPlugin], warnings: [String]) {
@@ -202,7 +204,7 @@ public final class RunEngine {
             throw BorderlineError(.fileNotFound, "plugin folder does not exist (given with --plugin-path or BORDERLINE_PLUGIN_PATH)", file: missing)
         }
         var wanted: [String] = []
-        for n in (config.plugins.isEmpty ? RunConfiguration.defaultPlugins : config.plugins) where !wanted.contains(n) { wanted.append(n) }
+        for n in config.enabledPlugins where !wanted.contains(n) { wanted.append(n) }
         var loaded: [LoadedPlugin] = []
         for name in wanted.sorted() {
             if let library = survey.library(named: name) {
@@ -405,7 +407,9 @@ public final class RunEngine {
             if case .failed(let why) = r.status { return (r.name, why) }
             return nil
         }
-        return Outcome(folder: written, status: status, failures: failures, warnings: warnings)
+        var outcome = Outcome(folder: written, status: status, failures: failures, warnings: warnings)
+        outcome.skipped = record.plugins.flatMap { r in r.skippedPairs.map { (r.name, $0) } }
+        return outcome
     }
 }
 
@@ -431,6 +435,8 @@ final class ComponentRunner {
     private(set) var loadedQueries = 0
     private let nested: NestedProgress
     private var stepsDone = 0
+    /// The pairs this process runs (the bar's total).
+    private var todoCount = 0
     private var tallies: [String: (found: Int, attempts: Int)] = [:]
 
     /// Position of each plugin, pair and component in the run: the canonical order.
@@ -545,33 +551,55 @@ final class ComponentRunner {
     }
 
     /// Runs every unfinished step of this process's units and saves each in the journal.
+    ///
+    /// Progress: the bar counts this process's pairs; within a step, each plain prober call gets
+    /// an equal slot of the pair, and the boundary's set readers and metrics (after its last pair)
+    /// share one more slot, so a component's ``ProgressReporter/update(position:detail:)`` (or
+    /// its task's `update(completed:)`) moves the bar and its ETA inside the pair.
     func runSteps() throws {
         let todo = prepared.units.flatMap(\.pairs).filter { !finished.contains($0) }
         let resumed = prepared.units.flatMap(\.pairs).count - todo.count
         let label = "\(todo.count) class pair\(todo.count == 1 ? "" : "s")" + (prepared.configuration.shard.map { " (shard \($0))" } ?? "")
             + (resumed > 0 ? ", \(resumed) finished earlier" : "")
+        todoCount = todo.count
         progress.begin(label, total: todo.count)
         defer {
             let found = tallies.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.found)/\($0.value.attempts)" }
             progress.end(summary: "\(label): " + (found.isEmpty ? "done" : "boundary points found " + found.joined(separator: ", ")))
         }
+        let plainProbers = prepared.plugins.reduce(0) { $0 + $1.plugin.probers.filter { !$0.readsBoundarySets }.count }
+        let readers = prepared.plugins.reduce(0) { $0 + $1.plugin.probers.filter(\.readsBoundarySets).count }
+        let metrics = prepared.plugins.reduce(0) { $0 + $1.plugin.metrics.count }
         for unit in prepared.units {
             for pair in unit.pairs where !finished.contains(pair) {
                 var step = StepRecord(pair: pair, calls: [])
+                let isLast = pair == unit.pairs.last
+                let slots = Double(max(1, plainProbers + (isLast && readers + metrics > 0 ? 1 : 0)))
+                var slot = 0.0
                 for p in prepared.plugins {
                     for prober in p.plugin.probers where !prober.readsBoundarySets {
-                        guard let call = runProber(prober, of: p.plugin, pair: pair, unit: unit, visibleSets: []) else { return }
+                        let span = slot / slots...(slot + 1) / slots
+                        slot += 1
+                        guard let call = runProber(prober, of: p.plugin, pair: pair, unit: unit, visibleSets: [], span: span) else { return }
                         step.calls.append(call)
                     }
                 }
-                if pair == unit.pairs.last {
+                if isLast {
                     // The boundary's probers that read sets, then its metrics, once every pair of it is probed.
                     let unitPairs = Set(unit.pairs)
                     let plain = canonicalSets(record.boundarySets.filter { unitPairs.contains($0.pair) })
+                    // The last slot, split evenly over the calls it will make (a reader makes at most one set).
+                    let tailCalls = Double(max(1, readers * unit.pairs.count + metrics * (plain.count + readers * unit.pairs.count)))
+                    var tail = 0.0
+                    func tailSpan() -> ClosedRange<Double> {
+                        defer { tail += 1 }
+                        let lower = (slot + min(tail, tailCalls - 1) / tailCalls) / slots
+                        return lower...min(1, (slot + min(tail + 1, tailCalls) / tailCalls) / slots)
+                    }
                     for q in unit.pairs {
                         for p in prepared.plugins {
                             for prober in p.plugin.probers where prober.readsBoundarySets {
-                                guard let call = runProber(prober, of: p.plugin, pair: q, unit: unit, visibleSets: plain) else { return }
+                                guard let call = runProber(prober, of: p.plugin, pair: q, unit: unit, visibleSets: plain, span: tailSpan()) else { return }
                                 step.calls.append(call)
                             }
                         }
@@ -580,7 +608,7 @@ final class ComponentRunner {
                     for p in prepared.plugins {
                         for metric in p.plugin.metrics {
                             for set in sets {
-                                guard let call = runMetric(metric, of: p.plugin, on: set, unit: unit, visibleSets: sets) else { return }
+                                guard let call = runMetric(metric, of: p.plugin, on: set, unit: unit, visibleSets: sets, span: tailSpan()) else { return }
                                 step.calls.append(call)
                             }
                         }
@@ -592,6 +620,18 @@ final class ComponentRunner {
                 progress.update(completed: stepsDone, detail: "pair \(pair) done")
             }
         }
+    }
+
+    /// The bar's position (share of this process's pairs done) at `fraction` of the current step.
+    private func barPosition(_ fraction: Double) -> Double {
+        todoCount == 0 ? 1 : (Double(stepsDone) + min(max(fraction, 0), 1)) / Double(todoCount)
+    }
+
+    /// Points the components' progress at the bar's span of the coming call and shows the call.
+    private func startCall(_ span: ClosedRange<Double>, detail: String) {
+        let lower = barPosition(span.lowerBound), upper = barPosition(span.upperBound)
+        nested.startCall(span: lower...max(lower, upper))
+        progress.update(position: lower, detail: detail)
     }
 
     /// Runs one call of a component, timing it and counting its queries, collecting the notes it
@@ -616,6 +656,12 @@ final class ComponentRunner {
         } catch is RunInterrupted {
             interrupted = true
             return nil
+        } catch let declined as PairDeclined where pair != nil {
+            // Not a malfunction: the pair is skipped (recorded with why) and the plugin carries on.
+            c.declined = declined.reason
+            c.set = nil
+            c.tree = nil
+            c.value = nil
         } catch {
             c.problems.append((plugin, "\(what): \(error)"))
             c.set = nil
@@ -633,13 +679,12 @@ final class ComponentRunner {
     }
 
     func runProber(_ prober: any BoundaryProber, of plugin: any BorderlinePlugin, pair: ClassPair, unit: RunUnit,
-                   visibleSets: [BoundarySet]) -> CallRecord? {
+                   visibleSets: [BoundarySet], span: ClosedRange<Double> = 0...1) -> CallRecord? {
         let label = "\(plugin.name)/\(prober.name)"
-        nested.parentCompleted = stepsDone
         let context = environment.context(plugin: record.plugin(named: plugin.name)!, component: prober.name, kind: .prober, progress: nested,
                                           visibleSets: visibleSets, pair: pair, visiblePairs: Set(unit.pairs))
         let options = self.options(plugin.name, prober.name)
-        progress.update(completed: stepsDone, detail: "\(label) on \(pair)")
+        startCall(span, detail: "\(label) on \(pair)")
         return call(plugin.name, prober.name, .prober, readsSets: prober.readsBoundarySets, pair: pair, producer: nil,
                     what: "\(prober.name) on pair \(pair)") { c in
             let queriesBefore = attributableQueries
@@ -661,12 +706,11 @@ final class ComponentRunner {
     }
 
     func runMetric(_ metric: any Metric, of plugin: any BorderlinePlugin, on set: BoundarySet, unit: RunUnit,
-                   visibleSets: [BoundarySet]) -> CallRecord? {
-        nested.parentCompleted = stepsDone
+                   visibleSets: [BoundarySet], span: ClosedRange<Double> = 0...1) -> CallRecord? {
         let context = environment.context(plugin: record.plugin(named: plugin.name)!, component: metric.name, kind: .metric, progress: nested,
                                           visibleSets: visibleSets, pair: set.pair, visiblePairs: Set(unit.pairs))
         let options = self.options(plugin.name, metric.name)
-        progress.update(completed: stepsDone, detail: "\(plugin.name)/\(metric.name) on \(set.producer) \(set.pair)")
+        startCall(span, detail: "\(plugin.name)/\(metric.name) on \(set.producer) \(set.pair)")
         return call(plugin.name, metric.name, .metric, pair: set.pair, producer: set.producer,
                     what: "\(metric.name) on \(set.producer) pair \(set.pair)") { c in
             let output = try metric.evaluate(set, erasedOptions: options, context: context)
@@ -699,6 +743,14 @@ final class ComponentRunner {
             }
             for n in c.notes where seen[n.plugin, default: []].insert(n.text).inserted { byName[n.plugin]?.add(note: n.text, component: n.component) }
             for p in c.problems { byName[p.plugin]?.fail(p.message) }
+            if let pair = c.pair, let r = byName[c.plugin] {
+                let producer = c.kind == .metric ? c.producer : nil
+                if let why = c.declined {
+                    r.skippedPairs.append(.init(component: c.component, pair: pair, producer: producer, reason: why))
+                } else if let first = c.problems.first(where: { $0.plugin == c.plugin }) {
+                    r.failedPairs.append(.init(component: c.component, pair: pair, producer: producer, reason: first.message))
+                }
+            }
             if let s = c.set { sets.append(s) }
         }
         if let extraProblem { byName[extraProblem.plugin]?.fail(extraProblem.message) }
@@ -794,21 +846,50 @@ enum OutputChecks {
                                                 "succeeded", "iterations", "failure_code", "extras"]
 }
 
-/// Shows a component's own progress as the detail of the host's per-pair bar.
+/// Shows a component's own progress in the host's bar: its task and count as the bar's detail,
+/// and its position within the call (``update(position:detail:)``, or else the share of its current
+/// task's units done) as a position within the call's span of the bar, so the ETA moves inside a pair.
 final class NestedProgress: ProgressReporter {
     let parent: ProgressReporter
-    /// The parent bar's position (set by the engine before each call).
-    var parentCompleted = 0
+    /// The share of the parent's task at which the current call starts and ends.
+    private(set) var span: ClosedRange<Double> = 0...1
+    /// The furthest position within the call reported so far (positions only grow).
+    private(set) var position = 0.0
+    /// Whether the component reports positions itself (then a task's counts do not move the bar).
+    private var explicit = false
     var task = ""
     var total = 0
     init(parent: ProgressReporter) { self.parent = parent }
+
+    /// A new call starts, owning `span` of the parent's bar.
+    func startCall(span: ClosedRange<Double>) {
+        self.span = span
+        position = 0
+        explicit = false
+        task = ""
+        total = 0
+    }
+
     func begin(_ task: String, total: Int) {
         self.task = task
         self.total = total
     }
+
     func update(completed: Int, detail: String) {
+        if !explicit, total > 0 { position = max(position, min(1, Double(completed) / Double(total))) }
         let count = total > 0 ? "\(completed)/\(total)" : "\(completed)"
-        parent.update(completed: parentCompleted, detail: "· \(task) \(count) \(detail)")
+        forward("· \(task) \(count) \(detail)")
     }
+
+    func update(position: Double, detail: String) {
+        explicit = true
+        if position.isFinite { self.position = max(self.position, min(1, max(0, position))) }
+        forward("· \(task.isEmpty ? "" : task + " ")\(detail)")
+    }
+
     func end(summary: String) {}
+
+    private func forward(_ detail: String) {
+        parent.update(position: span.lowerBound + position * (span.upperBound - span.lowerBound), detail: detail)
+    }
 }

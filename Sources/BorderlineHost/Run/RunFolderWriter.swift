@@ -211,6 +211,8 @@ struct RunFolderWriter {
                 "problems": .array(plugin.problems.map { .string($0) }),
             ]
             if case .failed(let why) = plugin.status { p["error"] = .string(why) }
+            p["skipped_pairs"] = .array(plugin.skippedPairs.map { RunFolderWriter.json($0) })
+            p["failed_pairs"] = .array(plugin.failedPairs.map { RunFolderWriter.json($0) })
             var sets: [String: JSONValue] = [:]
             for set in record.boundarySets where set.producer.hasPrefix(plugin.name + "/") {
                 let prober = String(set.producer.dropFirst(plugin.name.count + 1))
@@ -281,8 +283,23 @@ struct RunFolderWriter {
             "gradient_estimator": config.gradientEstimator.map { .string($0) } ?? .null,
             "pairs": .array(prepared.pairs.map { .string($0.description) }),
             "samples_per_pair": .init(config.samples),
+            // Pairs a component declined (PairDeclined), every plugin's; each plugin also lists its own.
+            "skipped_pairs": .array(record.plugins.flatMap { r in
+                r.skippedPairs.map { o in
+                    var object = RunFolderWriter.json(o).objectValue ?? [:]
+                    object["plugin"] = .string(r.name)
+                    return JSONValue.object(object)
+                }
+            }),
             "plugins": .object(plugins),
         ].merging(shardSummary) { a, _ in a })
+    }
+
+    /// A skipped or failed pair: `{"pair": "s:t", "component": …, "producer": … (metrics), "reason": …}`.
+    static func json(_ o: PluginRecord.PairOutcome) -> JSONValue {
+        var object: [String: JSONValue] = ["pair": .string(o.pair.description), "component": .string(o.component), "reason": .string(o.reason)]
+        if let producer = o.producer { object["producer"] = .string(producer) }
+        return .object(object)
     }
 
     /// A shard folder's `shard` key: which slice of the run it holds.
@@ -314,6 +331,8 @@ struct RunFolderWriter {
             "data": .string(c.data.contains("/") ? URL(fileURLWithPath: c.data).standardizedFileURL.path : c.data),
             "split": .string(c.split.rawValue),
             "plugins": .array(prepared.plugins.map { .string($0.plugin.name) }),
+            // The list above is complete: repeating the run with --config adds no defaults to it.
+            "default_plugins": false,
             "options": .object(options),
             "pairs": .array(prepared.pairs.map { .string($0.description) }),
             "samples": .init(c.samples),

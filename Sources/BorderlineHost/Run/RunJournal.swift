@@ -16,9 +16,13 @@ struct JournalHeader {
     /// The pairs this folder's process runs (a shard's slice, or every pair).
     var pairs: [ClassPair]
 
+    /// 2: pair archives `BLPAIR03` (a call records why it declined its pair). Version 1 journals
+    /// (`BLPAIR02` archives) are read too.
+    static let formatVersion = 2
+
     var json: JSONValue {
         .object([
-            "format": "borderline.journal", "format_version": 1, "fingerprint": .string(fingerprint), "identity": identity,
+            "format": "borderline.journal", "format_version": .init(JournalHeader.formatVersion), "fingerprint": .string(fingerprint), "identity": identity,
             "configuration": configuration, "shard": shard.map { .string($0.description) } ?? .null,
             "pairs": .array(pairs.map { .string($0.description) }),
         ])
@@ -35,7 +39,9 @@ struct JournalHeader {
     init(json: JSONValue, file: String) throws {
         func bad(_ what: String) -> BorderlineError { BorderlineError(.unreadableFile, "is not a Borderline run journal: \(what)", file: file) }
         guard json["format"]?.stringValue == "borderline.journal" else { throw bad("its format is not borderline.journal") }
-        guard json["format_version"]?.intValue == 1 else { throw bad("format_version \(json["format_version"]?.serialized() ?? "missing") is not 1") }
+        guard let version = json["format_version"]?.intValue, (1...JournalHeader.formatVersion).contains(version) else {
+            throw bad("format_version \(json["format_version"]?.serialized() ?? "missing") is not one this build reads (1 to \(JournalHeader.formatVersion))")
+        }
         guard let f = json["fingerprint"]?.stringValue, let identity = json["identity"], let configuration = json["configuration"],
               let pairs = json["pairs"]?.arrayValue else { throw bad("fingerprint, identity, configuration or pairs missing") }
         self.fingerprint = f
@@ -279,7 +285,8 @@ final class RunJournal {
     /// Two processes whose identities agree compute the same results for a pair.
     static func identity(_ prepared: RunEngine.Prepared, modelHash: String) -> JSONValue {
         var config = RunFolderWriter.resolvedConfiguration(prepared).objectValue ?? [:]
-        for key in ["model", "architecture", "data", "plugin_paths", "shard"] { config.removeValue(forKey: key) }
+        // default_plugins is always false in a resolved configuration (its plugin list is complete).
+        for key in ["model", "architecture", "data", "plugin_paths", "shard", "default_plugins"] { config.removeValue(forKey: key) }
         config["model_sha256"] = .string(modelHash)
         if let a = prepared.configuration.architecture { config["architecture_sha256"] = .string((try? SHA256.hex(ofFile: a)) ?? a) }
         config["data_images"] = .init(prepared.data.count)

@@ -115,6 +115,9 @@ struct CallRecord {
     var queries: Int
     var notes: [Note]
     var problems: [(plugin: String, message: String)]
+    /// Why the component declined the pair (``PairDeclined``): the call made no set or output and
+    /// the pair is recorded as skipped, not as a failure.
+    var declined: String? = nil
     /// The set a prober made.
     var set: BoundarySet?
     /// The output's result tree.

@@ -121,6 +121,17 @@ public final class RunContext {
         environment.runData.indices(ofClass: c, correctlyClassified: correctlyClassified)
     }
 
+    /// Data rows whose label is `c` and that the classifier assigns to `c`, in data order.
+    /// - Throws: ``PairDeclined`` naming the class when there are none, so that the host skips the
+    ///   pair (recorded with the reason) instead of failing the plugin.
+    public func correctlyClassifiedIndices(of c: Int) throws -> [Int] {
+        let rows = indices(ofClass: c, correctlyClassified: true)
+        guard rows.isEmpty else { return rows }
+        let labelled = indices(ofClass: c, correctlyClassified: false).count
+        throw PairDeclined("no image of class \(c) (\(classifier.className(c))) among the run's \(data.count) images is classified correctly " +
+                           "(\(labelled) labelled \(c), none predicted \(c))")
+    }
+
     /// A paragraph for the plugin's report section (warnings, what a default chose).
     public func note(_ text: String) { record.add(note: text, component: component) }
 

@@ -40,6 +40,28 @@ public final class PluginRecord {
     public var componentSeconds: [String: Double] = [:]
     public var componentQueries: [String: Int] = [:]
 
+    /// A class pair one component of the plugin did not analyse, and why.
+    public struct PairOutcome: Equatable, Sendable {
+        /// The component (prober or metric) that skipped or failed the pair.
+        public var component: String
+        public var pair: ClassPair
+        /// For a metric: the producer (`plugin/prober`) of the set it was evaluating.
+        public var producer: String?
+        public var reason: String
+
+        public init(component: String, pair: ClassPair, producer: String? = nil, reason: String) {
+            self.component = component
+            self.pair = pair
+            self.producer = producer
+            self.reason = reason
+        }
+    }
+
+    /// Pairs a component declined (``PairDeclined``): not analysed, the plugin's status unaffected.
+    public var skippedPairs: [PairOutcome] = []
+    /// Pairs on which a component threw another error (also in ``problems``; the status is failed).
+    public var failedPairs: [PairOutcome] = []
+
     public init(name: String, version: String, summary: String) {
         self.name = name
         self.version = version
