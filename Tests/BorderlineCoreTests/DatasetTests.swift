@@ -182,8 +182,10 @@ final class DatasetTests: XCTestCase {
         IOTestSupport.expectError(.dataMismatch, containing: ["label 2", "2 class names"]) {
             _ = try Dataset(name: "bad", images: Tensor(zeros: [1, 1, 2, 2]), labels: [2], classNames: ["a", "b"])
         }
-        IOTestSupport.expectError(.shapeMismatch, containing: ["[N, C, H, W]"]) {
-            _ = try Dataset(name: "bad", images: Tensor(zeros: [1, 4]), labels: [0])
+        // Images [N, C, H, W] or vectors [N, D]; a bare list of numbers is neither.
+        IOTestSupport.expectError(.shapeMismatch, containing: ["[N, C, H, W]", "[N, D]"]) {
+            _ = try Dataset(name: "bad", images: Tensor(zeros: [4]), labels: [0, 0, 0, 0])
         }
+        XCTAssertEqual(try Dataset(name: "vectors", images: Tensor(zeros: [2, 4]), labels: [0, 1]).imageShape, [4])
     }
 }
