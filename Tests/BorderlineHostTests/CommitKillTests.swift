@@ -82,8 +82,9 @@ final class CommitKillTests: XCTestCase {
         let dir = try TestSupport.temporaryFolder(self)
         let (old, _) = try runTwice(in: dir, fault: "no-commit-exchange,kill-after-commit-move-aside")
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/out"), "the known window of the fallback")
-        let aside = try hidden(dir).filter { $0.hasPrefix(".out.replaced-") }
-        XCTAssertEqual(aside.count, 1, "\(try hidden(dir))")
+        let leftovers = try hidden(dir)
+        let aside = leftovers.filter { $0.hasPrefix(".out.replaced-") }
+        XCTAssertEqual(aside.count, 1, "\(leftovers)")
         XCTAssertEqual(try completeRun(dir + "/" + aside[0]), old, "the old run is complete, set aside")
 
         // The next run without --overwrite restores it and then refuses to replace it.
