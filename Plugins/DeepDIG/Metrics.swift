@@ -170,11 +170,19 @@ final class InputSpaceComplexity: Metric {
         // The segment points are affine combinations of the borderline points: the first layer
         // runs once per borderline point and is interpolated (``AffineProbeEvaluator``).
         let evaluator = try AffineProbeEvaluator(context.classifier, anchors: set.points.gather(batch: ok), convolutions: true)
+        let used = options.points > 0 ? min(options.points, ok.count) : ok.count
+        let total = used * min(k, max(0, ok.count - 1)) * m
+        var done = 0
+        if total > 0 { context.progress.begin("IDC of \(set.producer) \(set.pair): \(used) points × \(min(k, ok.count - 1)) partners × \(m)", total: total) }
+        defer { if total > 0 { context.progress.end(summary: "IDC: \(done) segment points classified") } }
         guard let r = try InputSpaceComplexity.compute(ok.count, k: k, m: m, maxPoints: options.points,
                                                        sampling: options.sampling, random: &gen,
                                                        classify: { indices, weights in
                                                            try context.checkInterrupted()
-                                                           return try evaluator.logits(indices: indices, weights: weights, arity: 2).argmaxRows()
+                                                           let classes = try evaluator.logits(indices: indices, weights: weights, arity: 2).argmaxRows()
+                                                           done += classes.count
+                                                           context.progress.update(completed: done, detail: "segment points")
+                                                           return classes
                                                        }) else {
             return Output(idc: .nan, borderlinePoints: ok.count, note:
                 ResultTable(title: "IDC", columns: ["note"], rows: [["IDC needs at least 2 borderline points; the set has \(ok.count)"]]))
