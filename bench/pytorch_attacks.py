@@ -96,15 +96,22 @@ def run_deepfool(args):
     idx = torch.nonzero(pred == labels).flatten()[: args.images]
     x0, y = images[idx], labels[idx]
     start = time.perf_counter()
-    out, flips, iters = [], [], []
-    for i in range(len(idx)):
-        x, it, k0, flipped = deepfool_one(f, x0[i:i + 1], overshoot=args.overshoot, max_iter=args.max_iter, clip=not args.no_clip)
-        out.append(x)
-        flips.append(flipped)
-        iters.append(it)
+    if args.load:
+        saved = np.load(args.load)
+        assert (saved["indices"] == idx.numpy()).all(), f"{args.load} holds other images"
+        adv, flips, iters = torch.tensor(saved["x"]), torch.tensor(saved["flipped"]), list(saved["iterations"])
+    else:
+        out, flips, iters = [], [], []
+        for i in range(len(idx)):
+            x, it, k0, flipped = deepfool_one(f, x0[i:i + 1], overshoot=args.overshoot, max_iter=args.max_iter, clip=not args.no_clip)
+            out.append(x)
+            flips.append(flipped)
+            iters.append(it)
+        adv = torch.cat(out)
+        flips = torch.tensor(flips)
     seconds = time.perf_counter() - start
-    adv = torch.cat(out)
-    flips = torch.tensor(flips)
+    if args.save:
+        np.savez(args.save, x=adv.numpy(), flipped=flips.numpy(), iterations=np.array(iters), indices=idx.numpy())
     l2 = (adv - x0).flatten(1).norm(dim=1)
     print(f"attack deepfool (reference, clip={'off' if args.no_clip else '[0, 1]'}) images {len(idx)} (correctly classified, first of the test split)")
     print(f"flip rate {100 * flips.float().mean().item():.2f} % ({int(flips.sum())}/{len(idx)}); not flipped in {args.max_iter}: {int((~flips).sum())}")
@@ -144,6 +151,8 @@ def main():
     ap.add_argument("--overshoot", type=float, default=0.02)
     ap.add_argument("--max-iter", type=int, default=50)
     ap.add_argument("--no-clip", action="store_true", help="deepfool: do not clip the iterates to [0, 1] (the reference's own loop)")
+    ap.add_argument("--save", help="deepfool: keep the reference's points in this .npz")
+    ap.add_argument("--load", help="deepfool: the reference's points from a --save file instead of recomputing them")
     ap.add_argument("--check", help="deepfool: a `borderline attack --attack deepfool -o` file to classify with PyTorch")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
