@@ -34,6 +34,8 @@ final class FlipDistanceAnalysis: Analysis {
         var denseCheck = 0
         @Option(help: "dense-check: grid points per ray (from 0 to the reported α, or to the saturation α for never-flipped images)", in: 10...1_000_000)
         var denseCheckSteps = 2000
+        @Option(help: "extraction check: epochs each student FCN trains (Adam, the core's trainer)", in: 1...1000)
+        var extractionEpochs = 30
     }
 
     let name = "flip-distances"
@@ -86,6 +88,17 @@ final class FlipDistanceAnalysis: Analysis {
         var studentAgreementLowestDistance10pct: Double?
         var studentAgreementHighestDistance10pct: Double?
         var studentAgreementRandom10pct: Double?
+        /// The paper's "natural samples" row: a student trained on every run image but the random
+        /// 10 % (the full set less a hold-out), scored on that 10 %.
+        var studentAgreementFullSet: Double?
+        /// The paper's "flip points" row: a student trained on the jacobian flip points of the
+        /// flipped images, labelled by the victim at each flip point, scored on all run images.
+        var studentAgreementFlipPoints: Double?
+        /// The paper's "uniform random sampled" row: a student trained on as many uniform random
+        /// inputs in the model's box as a 10 % set, labelled by the victim, scored on all run images.
+        var studentAgreementUniformRandomInputs: Double?
+        /// Training-set sizes of the extraction check's rows, in table order.
+        var extractionCheckImages: [Int]?
         var extractionCheck: ResultTable?
         var uniformMedianL2: Double?
         var uniformNeverFlipped: Int?
@@ -143,6 +156,7 @@ final class FlipDistanceAnalysis: Analysis {
             case studentAgreementLowestDistance10pct = "student_agreement_lowest_distance_10pct"
             case studentAgreementHighestDistance10pct = "student_agreement_highest_distance_10pct"
             case studentAgreementRandom10pct = "student_agreement_random_10pct"
+            case studentAgreementFullSet, studentAgreementFlipPoints, studentAgreementUniformRandomInputs, extractionCheckImages
             case extractionCheck, uniformMedianL2, uniformNeverFlipped, uniformL2, uniformMedianL1, uniformL1
             case uniformDeepfoolMedianL2, uniformDeepfoolNotFlipped
             case gaussianMedianL2, gaussianNeverFlipped, gaussianL2, gaussianMedianL1, gaussianL1
@@ -283,7 +297,12 @@ final class FlipDistanceAnalysis: Analysis {
                 ratio.count, upper, Stats.median(ratio)), image: try chart.render())
         }
 
-        try distanceSampling(keys: flippedKeys, distances: dist, context: context, into: &out)
+        let flipPoints = flippedKeys.isEmpty ? Tensor(zeros: [0] + context.data.images.sampleShape) : Tensor.concatenate(batches: flippedKeys.map { key in
+            let start = jac[key]!
+            return start.set.points.slice(batch: start.row..<(start.row + 1))
+        })
+        try distanceSampling(keys: flippedKeys, distances: dist, flipPoints: flipPoints, epochs: options.extractionEpochs,
+                             context: context, into: &out)
 
         // Natural vs random inputs, searched with the run's settings.
         let model = try context.gradients()
@@ -525,45 +544,96 @@ extension FlipDistanceAnalysis {
         return SampleSets(uniformOverDistance: uniform, lowestDistance10pct: lowest, highestDistance10pct: highest, random10pct: baseline)
     }
 
-    /// The index sets, and a model-extraction check: a student FCN trained on the victim's
-    /// predicted labels of each set, scored by its agreement with the victim on the run's other
-    /// images (those not in the set).
-    func distanceSampling(keys: [Int], distances: [Double], context: RunContext, into out: inout Output) throws {
+    /// The student: the shipped FCN's architecture (784 → 50 → 50 → K, ReLU; the same weights as
+    /// `Model.fashionFCN` for K = 10), one output per class of the victim.
+    static func studentFCN(seed: UInt64, classNames: [String]) throws -> Model {
+        if classNames.count == 10 { return try Model.fashionFCN(seed: seed, classNames: classNames) }
+        var g = RandomGenerator(seed: seed)
+        let layers: [(String, any Layer)] = [
+            ("flatten", Flatten()),
+            ("fc1", Dense(inFeatures: 784, outFeatures: 50, generator: &g)),
+            ("relu1", ReLU()),
+            ("fc2", Dense(inFeatures: 50, outFeatures: 50, generator: &g)),
+            ("relu2", ReLU()),
+            ("fc3", Dense(inFeatures: 50, outFeatures: classNames.count, generator: &g)),
+        ]
+        return try Model.sequential(inputShape: [1, 28, 28], layers, embedding: "relu2", classNames: classNames)
+    }
+
+    /// The index sets, and a model-extraction check (the paper's Tables 1–2): a student FCN
+    /// trained on the victim's predicted labels of each training set, scored by its agreement
+    /// with the victim on images it did not train on. Rows: the distance-chosen 10 % sets and a
+    /// random 10 % (scored on the run's other images); the full set (every run image but the
+    /// random 10 %, scored on that 10 %); the flip points of the flipped images (`flipPoints`,
+    /// aligned with `keys`, labelled by the victim at the point; scored on all run images); and
+    /// uniform random inputs in the model's box, as many as a 10 % set (scored on all run images).
+    func distanceSampling(keys: [Int], distances: [Double], flipPoints: Tensor, epochs: Int = 30, context: RunContext,
+                          into out: inout Output) throws {
         let sets = Self.sampleSets(keys: keys, l2: distances, fraction: 0.1, seed: context.seed ^ 0x5EED)
         // Stored as data-set indices; the sets themselves are run rows (for training below).
         out.sampleUniformOverDistance = sets.map { context.dataSetIndices(ofRows: $0.uniformOverDistance) }
         out.sampleLowestDistance10pct = sets.map { context.dataSetIndices(ofRows: $0.lowestDistance10pct) }
         out.sampleHighestDistance10pct = sets.map { context.dataSetIndices(ofRows: $0.highestDistance10pct) }
         out.sampleRandom10pct = sets.map { context.dataSetIndices(ofRows: $0.random10pct) }
-        guard let sets, context.classifier.inputShape == [1, 28, 28], keys.count >= 200 else {
-            context.note("Extraction check skipped: it needs [1, 28, 28] inputs and at least 200 probed images (had \(keys.count)).")
+        guard let sets, context.classifier.inputShape.reduce(1, *) == 784, keys.count >= 200 else {
+            context.note("Extraction check skipped: it needs 784-value (28×28) inputs and at least 200 probed images (had \(keys.count)).")
             return
         }
         let data = context.data, victim = context.predictions
-        var rows: [[String]] = []
-        var agreements: [Double] = []
-        for (name, idx) in sets.named {
+        let names = context.classifier.classNames
+        /// The student sees 28×28 images whatever the model's own shape of 784 values.
+        func images(_ t: Tensor) -> Tensor { Tensor(shape: [t.batchSize, 1, 28, 28], scalars: t.scalars) }
+        func agreement(trainX: Tensor, trainY: [Int], name: String, heldRows: [Int]) throws -> Double {
             try context.checkInterrupted()
-            let inSet = Set(idx)
-            let train = try Dataset(name: name, images: data.images.gather(batch: idx), labels: idx.map { victim[$0] },
-                                    classNames: context.classifier.classNames)
-            let rest = (0..<data.count).filter { !inSet.contains($0) }
-            let held = try Dataset(name: "rest", images: data.images.gather(batch: rest), labels: rest.map { victim[$0] },
-                                   classNames: context.classifier.classNames)
-            let student = try Model.fashionFCN(seed: context.seed, classNames: context.classifier.classNames)
+            let train = try Dataset(name: name, images: images(trainX), labels: trainY, classNames: names)
+            let held = try Dataset(name: "held-out", images: images(data.images.gather(batch: heldRows)), labels: heldRows.map { victim[$0] },
+                                   classNames: names)
+            let student = try Self.studentFCN(seed: context.seed, classNames: names)
             var config = TrainingConfiguration()
-            config.epochs = 30
+            config.epochs = epochs
             config.seed = context.seed
             try ClassifierTraining.train(student, on: train, configuration: config)
-            let agreement = Double(Evaluation.accuracy(student, on: held))
-            agreements.append(agreement)
-            rows.append([name.replacingOccurrences(of: "_", with: " "), "\(idx.count)", String(format: "%.4f", agreement)])
+            return Double(Evaluation.accuracy(student, on: held))
+        }
+        var rows: [[String]] = [], sizes: [Int] = []
+        var agreements: [Double] = []
+        let all = Array(0..<data.count)
+        // Full set: every run image but the random 10 %, which it is scored on.
+        let randomSet = Set(sets.random10pct)
+        let fullRows = all.filter { !randomSet.contains($0) }
+        let full = try agreement(trainX: data.images.gather(batch: fullRows), trainY: fullRows.map { victim[$0] }, name: "full set",
+                                 heldRows: sets.random10pct)
+        out.studentAgreementFullSet = full
+        rows.append(["full set (all but the random 10 %)", "\(fullRows.count)", String(format: "%.4f", full), "the random 10 %"])
+        sizes.append(fullRows.count)
+        for (name, idx) in sets.named {
+            let inSet = Set(idx)
+            let rest = all.filter { !inSet.contains($0) }
+            let a = try agreement(trainX: data.images.gather(batch: idx), trainY: idx.map { victim[$0] }, name: name, heldRows: rest)
+            agreements.append(a)
+            rows.append([name.replacingOccurrences(of: "_", with: " "), "\(idx.count)", String(format: "%.4f", a), "the other run images"])
+            sizes.append(idx.count)
         }
         out.studentAgreementUniformOverDistance = agreements[0]
         out.studentAgreementLowestDistance10pct = agreements[1]
         out.studentAgreementHighestDistance10pct = agreements[2]
         out.studentAgreementRandom10pct = agreements[3]
-        out.extractionCheck = ResultTable(title: "Extraction check: student FCN (30 epochs, Adam) trained on the victim's labels of each set; agreement with the victim on the run's other images",
-                                          columns: ["training set", "images", "agreement"], rows: rows)
+        // Flip points: the points themselves, labelled by the victim there (the class beyond the boundary).
+        let flipLabels = try context.classifier.predictions(flipPoints)
+        let flip = try agreement(trainX: flipPoints, trainY: flipLabels, name: "flip points", heldRows: all)
+        out.studentAgreementFlipPoints = flip
+        rows.append(["flip points (jacobian-flip, victim's label there)", "\(flipPoints.batchSize)", String(format: "%.4f", flip), "all run images"])
+        sizes.append(flipPoints.batchSize)
+        // Uniform random inputs in the model's box, as many as a 10 % set.
+        var random = RandomGenerator(seed: context.seed ^ 0x0E47_AC70)
+        let m = sets.random10pct.count
+        let noise = context.classifier.inputBox.uniformSamples(m, inputShape: data.images.sampleShape, generator: &random)
+        let uniform = try agreement(trainX: noise, trainY: try context.classifier.predictions(noise), name: "uniform random inputs", heldRows: all)
+        out.studentAgreementUniformRandomInputs = uniform
+        rows.append(["uniform random inputs (as many as 10 %)", "\(m)", String(format: "%.4f", uniform), "all run images"])
+        sizes.append(m)
+        out.extractionCheckImages = sizes
+        out.extractionCheck = ResultTable(title: "Extraction check (Gupta, Tables 1–2): student FCN (\(epochs) epochs, Adam) trained on the victim's labels of each set; agreement with the victim on images it did not train on",
+                                          columns: ["training set", "images", "agreement", "scored on"], rows: rows)
     }
 }

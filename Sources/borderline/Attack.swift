@@ -8,10 +8,10 @@ struct Attack: ParsableCommand, ModelArgumentHelp {
     static var modelHelp: String { "Model file or shipped model name (default: fashion-cnn)." }
 
     static let configuration = CommandConfiguration(
-        abstract: "Adversarial examples (FGSM, PGD, Carlini–Wagner L2, OPTMARGIN; white- or black-box): success rate, mean RMS distortion, robust accuracy vs ε.",
+        abstract: "Adversarial examples (FGSM, PGD, Carlini–Wagner L2, OPTMARGIN, DeepFool; Square attack and zeroth-order gradients as black boxes): success rate, distortion, queries, robust accuracy vs ε.",
         discussion: "Attacks the first --count images of --data and prints the success rate and the mean RMS distortion of the successful examples (He, Li & Song's Table 1). -o writes the adversarials as a data set (x, y = true labels) that --data of other commands reads. --epsilons sweeps the budget and prints robust accuracy per ε (--curve-data, --curve-chart write it). Every attack keeps its examples inside the model's input box. See docs/attacks.md.")
 
-    @Option(help: "fgsm, pgd-linf, pgd-l2, cw-l2 or optmargin.")
+    @Option(help: "fgsm, pgd-linf, pgd-l2, cw-l2, optmargin, deepfool, or square-linf (score-based black box).")
     var attack: AttackKind
 
     @OptionGroup var modelOptions: ModelOptions<Attack>
@@ -25,7 +25,7 @@ struct Attack: ParsableCommand, ModelArgumentHelp {
     @Option(help: "Number of images (the first ones of the set).")
     var count: Int = 100
 
-    @Option(help: "Budget: L∞ radius (fgsm, pgd-linf; default 0.1), L2 radius (pgd-l2; default 2), RMS of the ensemble's perturbations (optmargin; default 0.3).")
+    @Option(help: "Budget: L∞ radius (fgsm, pgd-linf, square-linf; default 0.1), L2 radius (pgd-l2; default 2), RMS of the ensemble's perturbations (optmargin; default 0.3).")
     var epsilon: Float?
 
     @Option(help: "Sweep the budget: comma-separated ε values (e.g. 0,0.01,0.02,0.05); prints robust accuracy per ε. cw-l2: L2 radii, read off one run's distortions.")
@@ -37,7 +37,7 @@ struct Attack: ParsableCommand, ModelArgumentHelp {
     @Option(help: "With --epsilons: draw robust accuracy vs ε here (PNG).")
     var curveChart: String?
 
-    @Option(help: "PGD steps (default 40) or C&W/OPTMARGIN iterations per binary-search step (default 1000).")
+    @Option(help: "PGD steps (default 40), C&W/OPTMARGIN iterations per binary-search step (default 1000), DeepFool iterations (default 50), or Square-attack queries per image (default 1000).")
     var steps: Int?
 
     @Option(help: "PGD step size (default ε/10 L∞, ε/8 L2) or C&W/OPTMARGIN learning rate (default 0.01).")
@@ -51,6 +51,12 @@ struct Attack: ParsableCommand, ModelArgumentHelp {
 
     @Option(help: "C&W/OPTMARGIN initial constant c₀ (default 0.001).")
     var initialConstant: Float?
+
+    @Option(help: "DeepFool overshoot: the total perturbation is scaled by 1 + overshoot (default 0.02).")
+    var overshoot: Float?
+
+    @Option(help: "Square attack: initial fraction of the image a square covers (default 0.05, the reference's).")
+    var pInit: Float?
 
     @Option(help: "PGD random restarts; per image the best run is kept (default 1).")
     var restarts: Int = 1
@@ -96,6 +102,8 @@ struct Attack: ParsableCommand, ModelArgumentHelp {
         settings.binarySearchSteps = binarySearchSteps
         settings.confidence = confidence
         settings.initialConstant = initialConstant
+        settings.overshoot = overshoot
+        settings.pInit = pInit
         settings.restarts = restarts
         settings.bestIterate = bestIterate
         if let gradientEstimator {

@@ -30,6 +30,8 @@ final class InputBoxAndRestartTests: XCTestCase {
                 ProjectedGradientDescent(norm: .linf, epsilon: 0.3, stepSize: 0.1, steps: 4, restarts: 2, bestIterate: true),
                 ProjectedGradientDescent(norm: .l2, epsilon: 4, stepSize: 1, steps: 4),
                 CarliniWagnerL2(initialConstant: 1, binarySearchSteps: 2, iterations: 40, learningRate: 0.05),
+                DeepFool(maxIterations: 20),
+                SquareAttack(epsilon: 0.3, iterations: 30),
             ]
             for attack in attacks {
                 let r = try attack.attack(f, inputs: x, labels: labels, goal: .untargeted, seed: 1, progress: nil)

@@ -121,4 +121,52 @@ final class AttackCLITests: XCTestCase {
         XCTAssertGreaterThanOrEqual(queries, Double(4 * 8 * (2 * 10 + 1)), r.stdout)
         XCTAssertGreaterThan(try XCTUnwrap(value("success rate", in: r.stdout)), 0, r.stdout)
     }
+
+    /// `--attack deepfool` (the core's DeepFool, the flip-point plugin's search): the examples it
+    /// writes lie in the model's box, every success is classified differently from its label by
+    /// the model loaded here, and the summary gives mean L2 distortion and queries.
+    func testDeepFoolRunsAndEverySuccessHasAnotherClass() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("df.h5").path
+        let r = try CLI.run(["attack", "--attack", "deepfool", "--count", "12", "--only-correct", "--overshoot", "0.02", "--steps", "50",
+                             "-o", out, "--quiet"])
+        if r.stderr.contains("fashion-mnist") && r.status != 0 { throw XCTSkip("Fashion-MNIST not installed: \(r.stderr)") }
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(value("success rate", in: r.stdout), r.stdout), 90, r.stdout)
+        let l2 = try XCTUnwrap(value("mean L2 distortion", in: r.stdout), r.stdout)
+        XCTAssertGreaterThan(l2, 0)
+        XCTAssertLessThan(l2, 2, "DeepFool's minimal L2 is far below PGD-L2's budget")
+        XCTAssertNotNil(value("queries", in: r.stdout), r.stdout)
+        let file = try HDF5File.open(out)
+        let root = try file.root()
+        let x = try root.readTensor("x"), y = try root.readInt64s("y").values.map { Int($0) }
+        let succeeded = try root.readInt64s("succeeded").values
+        let model = ModelClassifier(try Model.load(contentsOf: CLI.repository.appendingPathComponent("Models/fashion-cnn.h5").path))
+        XCTAssertTrue(model.inputBox.contains(x.reshaped([x.batchSize] + model.inputShape)))
+        let predicted = try model.predictions(x.reshaped([x.batchSize] + model.inputShape))
+        XCTAssertEqual(succeeded.count, 12)
+        for i in 0..<12 { XCTAssertEqual(succeeded[i] == 1, predicted[i] != y[i], "image \(i)") }
+    }
+
+    /// `--attack square-linf`: probabilities only, queries per image reported, successes found.
+    func testSquareAttackIsABlackBoxWithQueryCounts() throws {
+        let r = try CLI.run(["attack", "--attack", "square-linf", "--count", "8", "--steps", "100", "--quiet"])
+        if r.stderr.contains("fashion-mnist") && r.status != 0 { throw XCTSkip("Fashion-MNIST not installed: \(r.stderr)") }
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("black box, probabilities only"), r.stdout)
+        let queries = try XCTUnwrap(value("queries", in: r.stdout), r.stdout)
+        XCTAssertGreaterThanOrEqual(queries, 8, r.stdout)
+        XCTAssertLessThanOrEqual(queries, 8 * 100, r.stdout)
+        XCTAssertGreaterThan(try XCTUnwrap(value("success rate", in: r.stdout)), 0, r.stdout)
+        for (bad, phrase) in [(["--attack", "deepfool", "--epsilon", "0.1"], "no --epsilon"),
+                              (["--attack", "deepfool", "--targeted"], "untargeted"),
+                              (["--attack", "fgsm", "--overshoot", "0.1"], "DeepFool option"),
+                              (["--attack", "pgd-linf", "--p-init", "0.1"], "Square attack option"),
+                              (["--attack", "square-linf", "--gradient-estimator", "nes"], "probabilities only already")] {
+            let b = try CLI.run(["attack"] + bad + ["--count", "2", "--quiet"])
+            XCTAssertEqual(b.status, 2, "\(bad): \(b.stderr)")
+            XCTAssertTrue(b.stderr.contains(phrase), "\(bad): expected '\(phrase)' in \(b.stderr)")
+        }
+    }
 }

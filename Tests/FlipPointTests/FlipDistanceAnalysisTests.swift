@@ -90,6 +90,44 @@ final class FlipDistanceAnalysisTests: XCTestCase {
         if case .array(let counts)? = tree["flip_class_counts"] { XCTAssertEqual(counts.shape, [2, 2]) } else { XCTFail("flip_class_counts is not an array") }
     }
 
+    /// Item 7: the extraction check (the paper's Tables 1–2) has the full-set and flip-point rows
+    /// beside the distance subsets (and uniform random inputs): 200 images of 784 values on a
+    /// linear model, students trained one epoch.
+    func testExtractionCheckHasFullSetAndFlipPointRows() throws {
+        var g = RandomGenerator(seed: 12)
+        let w = (0..<784).map { _ in g.nextNormal() }
+        let model = TwoClassModel(w: w, b: -0.5 * w.reduce(0, +))
+        let n = 200
+        let x = g.uniform(shape: [n, 1, 1, 784], low: 0, high: 1)
+        var options = FlipDistanceAnalysis.Options()
+        options.extractionEpochs = 1
+        let (out, env) = try analyse(x, model: model, options: options)
+        let flipped = try XCTUnwrap(out.jacobianL2).count
+        XCTAssertGreaterThanOrEqual(flipped, 200, "every image flips on a linear model")
+        let table = try XCTUnwrap(out.extractionCheck)
+        XCTAssertEqual(table.columns, ["training set", "images", "agreement", "scored on"])
+        let names = table.rows.map { $0[0] }
+        XCTAssertEqual(names.count, 7, "\(names)")
+        XCTAssertTrue(names[0].hasPrefix("full set"), "\(names)")
+        XCTAssertEqual(Array(names[1...4]), ["uniform over distance", "lowest distance 10pct", "highest distance 10pct", "random 10pct"])
+        XCTAssertTrue(names[5].hasPrefix("flip points"), "\(names)")
+        XCTAssertTrue(names[6].hasPrefix("uniform random inputs"), "\(names)")
+        // Sizes: the full set is every run image but the random 10 %; one flip point per flipped image.
+        XCTAssertEqual(out.extractionCheckImages, [n - 20, 20, 20, 20, 20, flipped, 20])
+        XCTAssertEqual(table.rows.map { Int($0[1])! }, out.extractionCheckImages)
+        for a in [out.studentAgreementFullSet, out.studentAgreementFlipPoints, out.studentAgreementUniformRandomInputs,
+                  out.studentAgreementRandom10pct] {
+            let v = try XCTUnwrap(a)
+            XCTAssertTrue((0...1).contains(v), "\(v)")
+        }
+        XCTAssertEqual(String(format: "%.4f", try XCTUnwrap(out.studentAgreementFlipPoints)), table.rows[5][2])
+        let tree = try ResultEncoder.encode(out)
+        for key in ["student_agreement_full_set", "student_agreement_flip_points", "student_agreement_uniform_random_inputs", "extraction_check_images"] {
+            XCTAssertNotNil(tree[key], key)
+        }
+        _ = env
+    }
+
     func testNoJacobianOutputsGiveAnEmptyOutput() throws {
         let model = TwoClassModel(w: w, b: b)
         let data = try Dataset(name: "t", images: Tensor(zeros: [2, 1, 1, 3]), labels: [1, 1], classNames: model.classNames)

@@ -295,7 +295,7 @@ final class FlipPointTests: XCTestCase {
                         "bracket", "max-steps", "clip", "batch-size"])
         XCTAssertEqual(try probers[1].declaredOptions().map(\.option.name),
                        ["starts", "per-pair", "max-iterations", "overshoot", "candidates", "clip", "batch-size"])
-        XCTAssertEqual(try FlipDistanceAnalysis().declaredOptions().map(\.option.name), ["norm", "dense-check", "dense-check-steps"])
+        XCTAssertEqual(try FlipDistanceAnalysis().declaredOptions().map(\.option.name), ["norm", "dense-check", "dense-check-steps", "extraction-epochs"])
         let j = try XCTUnwrap(try probers[0].makeOptions([:]) as? JacobianFlipProber.Options).configuration()
         XCTAssertEqual(j.schedule, .scaled, "the scaled ladder is the default (issue 20 item 1)")
         XCTAssertEqual(j.firstStep, Float(1e-3 as Double))

@@ -8,6 +8,13 @@ public enum AttackKind: String, CaseIterable, Sendable {
     case pgdL2 = "pgd-l2"
     case cwL2 = "cw-l2"
     case optmargin
+    /// DeepFool (Moosavi-Dezfooli et al. 2016): minimal-L2, untargeted; `DeepFoolSearch`.
+    case deepfool
+    /// Square Attack L∞ (Andriushchenko et al. 2020): score-based black box (probabilities only).
+    case squareLinf = "square-linf"
+
+    /// Attacks that query scores only (no gradients, exact or estimated).
+    public var isScoreBased: Bool { self == .squareLinf }
 }
 
 /// Settings of one `borderline attack` run. Unset values take the defaults listed in
@@ -27,6 +34,10 @@ public struct AttackRunSettings: Sendable {
     public var confidence: Float?
     /// C&W and OPTMARGIN initial constant c₀.
     public var initialConstant: Float?
+    /// DeepFool: the factor `1 + overshoot` on the total perturbation (default 0.02).
+    public var overshoot: Float?
+    /// Square attack: the initial fraction of the image a square covers (default 0.05).
+    public var pInit: Float?
     /// PGD: independent random restarts; per image the best is kept.
     public var restarts = 1
     /// PGD: return the best iterate of each run rather than the last.
@@ -60,7 +71,24 @@ public struct AttackRunSettings: Sendable {
         if !isCW && (confidence != nil || initialConstant != nil || binarySearchSteps != nil) {
             throw BorderlineError(.invalidArgument, "--confidence, --initial-constant and --binary-search-steps are C&W/OPTMARGIN options, not \(kind.rawValue)")
         }
+        if kind != .deepfool && overshoot != nil {
+            throw BorderlineError(.invalidArgument, "--overshoot is a DeepFool option (deepfool), not \(kind.rawValue)")
+        }
+        if kind != .squareLinf && pInit != nil {
+            throw BorderlineError(.invalidArgument, "--p-init is a Square attack option (square-linf), not \(kind.rawValue)")
+        }
+        if kind.isScoreBased && gradientEstimator != nil {
+            throw BorderlineError(.invalidArgument, "\(kind.rawValue) queries probabilities only already; --gradient-estimator is for the gradient attacks (fgsm, pgd-linf, pgd-l2, cw-l2, optmargin, deepfool)")
+        }
         switch kind {
+        case .deepfool:
+            guard epsilon == nil else { throw BorderlineError(.invalidArgument, "deepfool has no --epsilon (it minimises the L2 distortion)") }
+            guard stepSize == nil else { throw BorderlineError(.invalidArgument, "deepfool has no --step-size (each step goes to the linearised boundary)") }
+            guard !targeted else { throw BorderlineError(.invalidArgument, "deepfool is untargeted; --targeted needs pgd-linf, pgd-l2, cw-l2 or square-linf") }
+            return DeepFool(maxIterations: steps ?? 50, overshoot: overshoot ?? 0.02)
+        case .squareLinf:
+            guard stepSize == nil else { throw BorderlineError(.invalidArgument, "square-linf has no --step-size (its steps are ±ε squares)") }
+            return SquareAttack(epsilon: epsilon ?? 0.1, iterations: steps ?? 1000, pInit: pInit ?? 0.05)
         case .fgsm:
             return FastGradientSignMethod(epsilon: epsilon ?? 0.1)
         case .pgdLinf:
@@ -103,6 +131,9 @@ public struct AttackRunOutcome: Sendable {
     public var seconds: Double
     /// Black-box runs: the model queries the attack made (estimates and success checks).
     public var queries: Int?
+    /// Per image, the queries the attack spent on it, for attacks that count them (square-linf:
+    /// probability queries; deepfool: forward passes and gradients); nil otherwise.
+    public var queriesPerImage: [Int]? { result.queries }
 
     /// `attack`, images, clean accuracy, success rate and mean RMS distortion over the
     /// successful rows (He, Li & Song's Table 1 columns), and the time.
@@ -116,9 +147,29 @@ public struct AttackRunOutcome: Sendable {
             String(format: "clean accuracy    %.2f %% (%d/%d)", n == 0 ? 0 : 100 * Double(clean) / Double(n), clean, n),
             String(format: "success rate      %.2f %% (%d/%d)", 100 * result.successRate, ok, n),
             "mean RMS distortion " + (ok == 0 ? "n/a (no success)" : String(format: "%.4f (over successful rows)", result.meanRMSDistortion)),
+            "mean L2 distortion " + (ok == 0 ? "n/a (no success)" : String(format: "%.4f (over successful rows)", meanL2Distortion)),
             String(format: "seconds           %.2f", seconds),
         ] + (queries.map { ["queries           \($0) (black box: probabilities only, estimated gradients)"] } ?? [])
+          + (queries == nil ? queriesLine.map { [$0] } ?? [] : [])
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Mean `‖x′ − x‖₂` over the successful rows (RMS · √D; NaN when none succeeded).
+    public var meanL2Distortion: Double {
+        result.meanRMSDistortion * Double(result.adversarials.sampleCount).squareRoot()
+    }
+
+    /// `queries  total, mean per image, median over the successful images`, for attacks that
+    /// count their queries per image.
+    var queriesLine: String? {
+        guard let q = result.queries, !q.isEmpty else { return nil }
+        let total = q.reduce(0, +)
+        let successful = q.indices.filter { result.succeeded[$0] }.map { q[$0] }.sorted()
+        let median = successful.isEmpty ? "n/a" : String(successful.count % 2 == 1 ? Double(successful[successful.count / 2])
+            : Double(successful[successful.count / 2 - 1] + successful[successful.count / 2]) / 2)
+        let what = attackName.hasPrefix("square") ? "probability queries only" : "forward passes and gradients"
+        return String(format: "queries           %d (mean %.1f per image; median %@ over successful images; %@)",
+                      total, Double(total) / Double(q.count), median, what)
     }
 
     /// Writes the adversarials as a data set (`x` float32, `y` the true labels, readable by
@@ -136,6 +187,7 @@ public struct AttackRunOutcome: Sendable {
         try root.writeInt64s(indices.map(Int64.init), name: "indices")
         try root.writeTensor(Tensor(shape: [result.rmsDistortion.count], scalars: result.rmsDistortion), name: "rms_distortion")
         if let targets { try root.writeInt64s(targets.map(Int64.init), name: "targets") }
+        if let q = result.queries { try root.writeInt64s(q.map(Int64.init), name: "queries") }
         try file.close()
     }
 }
@@ -176,15 +228,34 @@ public enum AttackRunner {
             let end = min(n, start + settings.batchSize)
             let labels = Array(set.labels[start..<end])
             let goal: AttackGoal = targets.map { .targeted(Array($0[start..<end])) } ?? .untargeted
-            parts.append(try attack.attack(target, inputs: set.images.slice(batch: start..<end), labels: labels, goal: goal,
-                                           seed: settings.seed &+ UInt64(start), progress: progress))
+            let inputs = set.images.slice(batch: start..<end), seed = settings.seed &+ UInt64(start)
+            if let scoreBased = attack as? any ScoreBasedAttack {
+                // A score-based attack sees the model through its probabilities alone.
+                parts.append(try scoreBased.attack(scores: BlackBoxClassifier(classifier), inputs: inputs, labels: labels, goal: goal,
+                                                   seed: seed, progress: progress))
+            } else {
+                parts.append(try attack.attack(target, inputs: inputs, labels: labels, goal: goal, seed: seed, progress: progress))
+            }
             start = end
         }
         let seconds = Date().timeIntervalSince(started)
-        let result = AttackResult(adversarials: Tensor.concatenate(batches: parts.map(\.adversarials)),
+        var result = AttackResult(adversarials: Tensor.concatenate(batches: parts.map(\.adversarials)),
                                   succeeded: parts.flatMap(\.succeeded), predictions: parts.flatMap(\.predictions),
-                                  rmsDistortion: parts.flatMap(\.rmsDistortion))
-        let name = attack.name + (estimator.map { " (black box, \($0.configuration.method.rawValue) gradients)" } ?? "")
+                                  rmsDistortion: parts.flatMap(\.rmsDistortion),
+                                  queries: parts.allSatisfy { $0.queries != nil } ? parts.flatMap { $0.queries! } : nil)
+        // What the command reports is checked on the exact model: every example must lie inside
+        // the model's input box, and success is what the exact model says of the returned
+        // examples (classified differently from the label, or as the target), classified again
+        // here in one pass — a point the attack counted that lands back in its class is a failure.
+        let box = classifier.inputBox
+        guard box.contains(result.adversarials, tolerance: 1e-6) else {
+            throw BorderlineError(.invalidConfiguration, "\(attack.name): an adversarial example left the model's input box \(box) (internal check)")
+        }
+        let recheck = try classifier.predictions(result.adversarials)
+        result.predictions = recheck
+        result.succeeded = recheck.indices.map { r in targets.map { recheck[r] == $0[r] } ?? (recheck[r] != set.labels[r]) }
+        let name = attack.name + (estimator.map { " (black box, \($0.configuration.method.rawValue) gradients)" }
+            ?? (attack is any ScoreBasedAttack ? " (black box, probabilities only)" : ""))
         return AttackRunOutcome(attackName: name, result: result, indices: indices, labels: set.labels, targets: targets,
                                 cleanPredictions: clean, seconds: seconds, queries: estimator?.queryCount)
     }

@@ -148,8 +148,8 @@ public enum AttackSweep {
     /// What ε measures for `kind`.
     public static func budget(_ kind: AttackKind) -> String {
         switch kind {
-        case .fgsm, .pgdLinf: return "L∞ radius"
-        case .pgdL2, .cwL2: return "L2 radius"
+        case .fgsm, .pgdLinf, .squareLinf: return "L∞ radius"
+        case .pgdL2, .cwL2, .deepfool: return "L2 radius"
         case .optmargin: return "RMS of the ensemble's perturbations"
         }
     }
@@ -167,7 +167,8 @@ public enum AttackSweep {
         }
         var points: [AttackSweepOutcome.Point] = []
         var first: AttackRunOutcome?
-        if settings.kind == .cwL2 {
+        if settings.kind == .cwL2 || settings.kind == .deepfool {
+            // Minimisation attacks: one run, broken at ε when the example is within ε in L2.
             let o = try AttackRunner.run(settings, classifier: classifier, data: data, count: count, progress: progress)
             first = o
             let d = Float(o.result.adversarials.sampleCount).squareRoot()

@@ -16,15 +16,21 @@ public struct AttackResult: Sendable {
     public var predictions: [Int]
     /// `‖x′ − x‖₂ / √D` per row.
     public var rmsDistortion: [Float]
+    /// Per row, the model evaluations the attack spent on it (forward passes and, for gradient
+    /// attacks, vector–Jacobian products, one per row each), when the attack counts them
+    /// (the score-based ``SquareAttack`` and ``DeepFool``); nil otherwise.
+    public var queries: [Int]?
 
-    public init(adversarials: Tensor, succeeded: [Bool], predictions: [Int], rmsDistortion: [Float]) {
+    public init(adversarials: Tensor, succeeded: [Bool], predictions: [Int], rmsDistortion: [Float], queries: [Int]? = nil) {
         self.adversarials = adversarials
         self.succeeded = succeeded
         self.predictions = predictions
         self.rmsDistortion = rmsDistortion
+        self.queries = queries
     }
 
     /// Evaluates `adversarials` against `inputs`: predictions by `classifier`, success by `goal`.
+    /// (A score-based attack passes its black-box view: only ``Classifier/predictions(_:)`` is used.)
     public init(classifier: any Classifier, inputs: Tensor, adversarials: Tensor, labels: [Int], goal: AttackGoal) throws {
         let predictions = try classifier.predictions(adversarials)
         self.init(adversarials: adversarials,

@@ -1,4 +1,3 @@
-import BorderlineCore
 import Foundation
 
 /// DeepFool (Moosavi-Dezfooli, Fawzi, Frossard 2016), batched, as in the authors' reference code.
@@ -13,6 +12,11 @@ import Foundation
 /// `x_{i+1} = x₀ + (1 + overshoot) r_tot` (clipped to the input box when one is given), until the
 /// prediction at `x_{i+1}` is no longer `k₀` or `maxIterations`. The overshoot multiplies the
 /// **total** perturbation at every iterate, not only the last step.
+///
+/// The one implementation in Borderline: the flip-point plugin's `deepfool` prober and
+/// `borderline attack --attack deepfool` (``DeepFool``) both call it. With estimated gradients
+/// (``DifferentiableClassifier/gradientsAreEstimated``, a ``ZerothOrderGradientEstimator``) the
+/// step length comes from a measured slope (see below), so it works on a black box too.
 public enum DeepFoolSearch {
     public struct Configuration: Sendable {
         public var maxIterations: Int = 50
@@ -28,6 +32,7 @@ public enum DeepFoolSearch {
     }
 
     public struct Outcome {
+        /// The final iterate of every row, inside the box when one is given.
         public var points: Tensor
         public var probabilities: Tensor
         public var startClasses: [Int]
@@ -44,9 +49,25 @@ public enum DeepFoolSearch {
     public static func search(_ model: any DifferentiableClassifier, _ x: Tensor, configuration c: Configuration = Configuration(),
                               checkStop: () throws -> Void = {}) throws -> Outcome {
         try model.checkBatch(x)
-        let bounds = try c.box.map { try ElementBounds($0, sampleShape: x.sampleShape) }
-        let parts = try inBatches(x, size: c.batchSize, checkStop: checkStop) { batch in
-            try searchBatch(model, batch, configuration: c, bounds: bounds, checkStop: checkStop)
+        guard c.maxIterations >= 1 else {
+            throw BorderlineError(.invalidArgument, "deepfool: max iterations must be ≥ 1, got \(c.maxIterations)")
+        }
+        guard c.overshoot.isFinite, c.overshoot >= 0 else {
+            throw BorderlineError(.invalidArgument, "deepfool: overshoot must be a finite number ≥ 0, got \(c.overshoot)")
+        }
+        guard c.candidates >= 1 else { throw BorderlineError(.invalidArgument, "deepfool: candidates must be ≥ 1, got \(c.candidates)") }
+        guard model.classCount >= 2 else { throw BorderlineError(.invalidArgument, "deepfool: needs at least 2 classes") }
+        let bounds: (lower: [Float], upper: [Float])? = try c.box.map { box in
+            try box.check(inputShape: x.sampleShape)
+            return AttackSupport.elementBounds(box, sampleShape: x.sampleShape)
+        }
+        var parts: [Outcome] = []
+        var start = 0
+        while start < x.batchSize {
+            try checkStop()
+            let end = min(start + max(1, c.batchSize), x.batchSize)
+            parts.append(try searchBatch(model, x.slice(batch: start..<end), configuration: c, bounds: bounds, checkStop: checkStop))
+            start = end
         }
         if parts.isEmpty {
             return Outcome(points: x, probabilities: Tensor(zeros: [0, model.classCount]), startClasses: [], finalClasses: [],
@@ -60,7 +81,7 @@ public enum DeepFoolSearch {
                        queries: parts.reduce(0) { $0 + $1.queries })
     }
 
-    static func searchBatch(_ model: any DifferentiableClassifier, _ x0: Tensor, configuration c: Configuration, bounds: ElementBounds?,
+    static func searchBatch(_ model: any DifferentiableClassifier, _ x0: Tensor, configuration c: Configuration, bounds: (lower: [Float], upper: [Float])?,
                             checkStop: () throws -> Void) throws -> Outcome {
         let n = x0.batchSize, k = model.classCount, d = x0.sampleCount
         var queries = 0
@@ -176,5 +197,77 @@ public enum DeepFoolSearch {
         return Outcome(points: x, probabilities: probs, startClasses: k0, finalClasses: finalClasses,
                        flipped: (0..<n).map { finalClasses[$0] != k0[$0] }, iterations: iterations,
                        totalPerturbation: Tensor(shape: x0.shape, scalars: rTot), queries: queries)
+    }
+}
+
+/// DeepFool as an ``AdversarialAttack`` (untargeted, minimal L2): ``DeepFoolSearch`` from every
+/// row the classifier classifies as its label, inside the classifier's ``Classifier/inputBox``
+/// (or `domain`).
+///
+/// A row the classifier already misclassifies is returned unchanged (it meets the untargeted
+/// goal at distortion 0; DeepFool itself would move it away from its *predicted* class, possibly
+/// back to the label). A row counts as a success when its example is classified differently from
+/// its label, checked by classifying the returned example again (``AttackResult``), so a point
+/// the search reports as flipped but that a fresh pass puts back in the label's class is a
+/// failure. ``AttackResult/queries`` per row: 1 forward for the start, then per iteration one
+/// vector–Jacobian product per candidate class and one forward (plus 2 forwards for the slope
+/// when the gradients are estimated; an estimator counts its own queries besides).
+public struct DeepFool: AdversarialAttack {
+    /// Iterations before a row counts as not flipped (the reference's 50).
+    public var maxIterations: Int
+    /// Factor `1 + overshoot` on the total perturbation (the reference's 0.02).
+    public var overshoot: Float
+    /// Classes with the highest logits besides the predicted one that are linearised (10).
+    public var candidates: Int
+    /// One interval for every element; nil (the default): the classifier's input box.
+    public var domain: ClosedRange<Float>?
+    public var batchSize: Int
+    public var name: String { "deepfool" }
+
+    public init(maxIterations: Int = 50, overshoot: Float = 0.02, candidates: Int = 10, domain: ClosedRange<Float>? = nil, batchSize: Int = 128) {
+        self.maxIterations = maxIterations
+        self.overshoot = overshoot
+        self.candidates = candidates
+        self.domain = domain
+        self.batchSize = batchSize
+    }
+
+    public func attack(_ classifier: any DifferentiableClassifier, inputs: Tensor, labels: [Int],
+                       goal: AttackGoal, seed: UInt64 = 0, progress: (any ProgressReporter)? = nil) throws -> AttackResult {
+        guard !goal.isTargeted else {
+            throw BorderlineError(.invalidArgument, "deepfool is untargeted (it steps to the nearest linearised boundary); use pgd-linf, pgd-l2 or cw-l2 for a targeted attack")
+        }
+        _ = try AttackSupport.validate(classifier, inputs: inputs, labels: labels, goal: goal, domain: domain, attack: name)
+        guard maxIterations >= 1 else { throw BorderlineError(.invalidArgument, "deepfool: steps must be ≥ 1, got \(maxIterations)") }
+        try AttackSupport.requireNonNegative(overshoot, "overshoot", attack: name)
+        let box = try AttackSupport.box(domain, for: classifier, attack: name)
+        let n = inputs.batchSize, d = inputs.sampleCount
+        var adversarials = inputs
+        var queries = [Int](repeating: 1, count: n)
+        progress?.begin(name, total: 1)
+        let clean = n == 0 ? [] : try classifier.predictions(inputs)
+        let rows = (0..<n).filter { clean[$0] == labels[$0] }
+        if !rows.isEmpty {
+            var c = DeepFoolSearch.Configuration()
+            c.maxIterations = maxIterations
+            c.overshoot = overshoot
+            c.candidates = candidates
+            c.box = box
+            c.batchSize = batchSize
+            let o = try DeepFoolSearch.search(classifier, inputs.gather(batch: rows), configuration: c)
+            let cc = max(1, min(candidates, classifier.classCount - 1))
+            let perIteration = cc + 1 + (classifier.gradientsAreEstimated ? 2 : 0)
+            adversarials.withUnsafeMutableBufferPointer { a in
+                o.points.withUnsafeBufferPointer { p in
+                    for (i, r) in rows.enumerated() { (a.baseAddress! + r * d).update(from: p.baseAddress! + i * d, count: d) }
+                }
+            }
+            for (i, r) in rows.enumerated() { queries[r] = 1 + o.iterations[i] * perIteration }
+        }
+        var result = try AttackResult(classifier: classifier, inputs: inputs, adversarials: adversarials, labels: labels, goal: goal)
+        result.queries = queries
+        progress?.update(completed: 1, detail: "")
+        progress?.end(summary: String(format: "deepfool: %.1f%% succeeded", 100 * result.successRate))
+        return result
     }
 }
