@@ -24,6 +24,7 @@ run path-from-ascent --set latent.method=path --set latent.path-init=ascent
 run ascent-identity --set latent.identity-weight=${RHO:-0.05}          # identity term towards G⁻¹(x) (issue 19)
 run path-smooth --set latent.method=path --set latent.smoothness=${MU:-1}
 run path-from-ascent-smooth --set latent.method=path --set latent.path-init=ascent --set latent.smoothness=${MU:-1}
+run ascent-identity-blackbox --black-box --set latent.identity-weight=${RHO:-0.05}
 python3 - "$OUT" <<'PY'
 import json, sys, os
 out = sys.argv[1]
