@@ -23,6 +23,7 @@ run ascent-unfiltered --set latent.start-filter=none
 run path-from-ascent --set latent.method=path --set latent.path-init=ascent
 run ascent-identity --set latent.identity-weight=${RHO:-0.05}          # identity term towards G⁻¹(x) (issue 19)
 run path-smooth --set latent.method=path --set latent.smoothness=${MU:-1}
+run path-smooth-0.1 --set latent.method=path --set latent.smoothness=0.1
 run path-from-ascent-smooth --set latent.method=path --set latent.path-init=ascent --set latent.smoothness=${MU:-1}
 run ascent-identity-blackbox --black-box --set latent.identity-weight=${RHO:-0.05}
 python3 - "$OUT" <<'PY'
