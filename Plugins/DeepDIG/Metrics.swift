@@ -101,40 +101,50 @@ final class InputSpaceComplexity: Metric {
     /// IDC of `points` (`[n] + inputShape`) under `predict`; `nil` when fewer than 2 points.
     static func compute(_ points: Tensor, k: Int, m: Int, maxPoints: Int, sampling: IDCSampling = .paper,
                         random: inout RandomGenerator, predict: (Tensor) throws -> [Int]) throws -> Result? {
-        let n = points.batchSize, d = points.sampleCount
+        let d = points.sampleCount
+        return try compute(points.batchSize, k: k, m: m, maxPoints: maxPoints, sampling: sampling, random: &random) { indices, weights in
+            var batch = [Float](repeating: 0, count: weights.count / 2 * d)
+            points.withUnsafeBufferPointer { p in
+                for r in 0..<(weights.count / 2) {
+                    let i = indices[2 * r], j = indices[2 * r + 1], t = weights[2 * r], u = weights[2 * r + 1]
+                    for c in 0..<d { batch[r * d + c] = t * p[i * d + c] + u * p[j * d + c] }
+                }
+            }
+            return try predict(Tensor(shape: [weights.count / 2] + points.sampleShape, scalars: batch))
+        }
+    }
+
+    /// IDC of `n` points whose segment points `T(τ) = τ·x_i + (1 − τ)·x_j` are classified by
+    /// `classify(indices, weights)` (pairs `[i, j]`, `[τ, 1 − τ]` per query, as
+    /// ``AffineProbeEvaluator`` takes them); `nil` when fewer than 2 points.
+    static func compute(_ n: Int, k: Int, m: Int, maxPoints: Int, sampling: IDCSampling = .paper,
+                        random: inout RandomGenerator, classify: ([Int], [Float]) throws -> [Int]) throws -> Result? {
         guard n >= 2 else { return nil }
         let partners = min(k, n - 1)
         var anchors = random.permutation(n)
         if maxPoints > 0, anchors.count > maxPoints { anchors = Array(anchors.prefix(maxPoints)) }
         let ts = sampling.taus(m: m)
-        let perBatch = max(1, 8192 / (partners * m))
+        let perBatch = max(1, 16384 / (partners * m))
         var perPoint: [Float] = []
         var total = 0.0
         var i0 = 0
+        var indices: [Int] = [], weights: [Float] = []
         while i0 < anchors.count {
             let group = Array(anchors[i0..<min(anchors.count, i0 + perBatch)])
-            var partnerLists: [[Int]] = []
+            indices.removeAll(keepingCapacity: true)
+            weights.removeAll(keepingCapacity: true)
             for i in group {
                 // k distinct partners ≠ i: a random permutation of the others, first k.
                 let others = random.permutation(n - 1).prefix(partners).map { $0 >= i ? $0 + 1 : $0 }
-                partnerLists.append(others)
-            }
-            let rows = group.count * partners * m
-            var batch = [Float](repeating: 0, count: rows * d)
-            points.withUnsafeBufferPointer { p in
-                var r = 0
-                for (g, i) in group.enumerated() {
-                    for j in partnerLists[g] {
-                        for t in ts {
-                            // T(t) = t·x_i + (1 − t)·x_j
-                            let base = r * d
-                            for c in 0..<d { batch[base + c] = t * p[i * d + c] + (1 - t) * p[j * d + c] }
-                            r += 1
-                        }
+                for j in others {
+                    for t in ts {
+                        // T(t) = t·x_i + (1 − t)·x_j
+                        indices.append(i); indices.append(j)
+                        weights.append(t); weights.append(1 - t)
                     }
                 }
             }
-            let classes = try predict(Tensor(shape: [rows] + points.sampleShape, scalars: batch))
+            let classes = try classify(indices, weights)
             var r = 0
             for _ in group {
                 var sum = 0.0
@@ -157,9 +167,15 @@ final class InputSpaceComplexity: Metric {
         let k = options.k, m = options.m
         let random = context.randomGenerator(for: set.pair)
         var gen = random.derived(StableHash.fnv1a(set.producer))
-        guard let r = try InputSpaceComplexity.compute(set.points.gather(batch: ok), k: k, m: m, maxPoints: options.points,
+        // The segment points are affine combinations of the borderline points: the first layer
+        // runs once per borderline point and is interpolated (``AffineProbeEvaluator``).
+        let evaluator = try AffineProbeEvaluator(context.classifier, anchors: set.points.gather(batch: ok), convolutions: true)
+        guard let r = try InputSpaceComplexity.compute(ok.count, k: k, m: m, maxPoints: options.points,
                                                        sampling: options.sampling, random: &gen,
-                                                       predict: { try context.classifier.predictions($0) }) else {
+                                                       classify: { indices, weights in
+                                                           try context.checkInterrupted()
+                                                           return try evaluator.logits(indices: indices, weights: weights, arity: 2).argmaxRows()
+                                                       }) else {
             return Output(idc: .nan, borderlinePoints: ok.count, note:
                 ResultTable(title: "IDC", columns: ["note"], rows: [["IDC needs at least 2 borderline points; the set has \(ok.count)"]]))
         }

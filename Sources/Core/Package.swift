@@ -35,7 +35,7 @@ let package = Package(
                        providers: [.apt(["libfreetype-dev", "libfontconfig-dev"])]),
         // The lane kernels (direct convolution, fused pooling/activation, Adam) in C, compiled for
         // AVX-512, AVX2 and portable code and chosen at run time (Sources/CKernels).
-        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=fast"])]),
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=fast", "-fno-math-errno"])]),
         .target(
             name: "BorderlineCore",
             dependencies: [

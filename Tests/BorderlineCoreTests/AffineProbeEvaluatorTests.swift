@@ -88,4 +88,47 @@ final class AffineProbeEvaluatorTests: XCTestCase {
             .points(indices: (0..<a.count).flatMap { [$0, a.count + $0] }, weights: split.lambdas.flatMap { [1 - $0, $0] }, arity: 2)
         XCTAssertLessThanOrEqual(maxError(split.points, expected), 1e-6)
     }
+    /// The convolution split (lane plans): the first convolution interpolated from the anchors'
+    /// outputs, with pool, bias and activation fused behind, on every instruction set, for the
+    /// shipped CNN and a strided, padded, pool-free CNN with leaky ReLU on 3-channel inputs.
+    func testConvolutionSplitMatchesThePointsThemselves() throws {
+        defer { LaneKernels.select(nil) }
+        var g = RandomGenerator(seed: 21)
+        let p = Padding2D(top: 1, bottom: 1, left: 1, right: 1)
+        let strided = try Model.sequential(inputShape: [3, 12, 12], [
+            ("c1", Conv2D(inChannels: 3, outChannels: 5, kernelSize: (4, 4), stride: (2, 2), padding: p, generator: &g)),
+            ("a1", LeakyReLU(negativeSlope: 0.1)),
+            ("c2", Conv2D(inChannels: 5, outChannels: 4, kernelSize: (3, 3), generator: &g)), ("a2", ReLU()),
+            ("flat", Flatten()), ("fc", Dense(inFeatures: 4 * 4 * 4, outFeatures: 6, generator: &g)),
+        ])
+        for set in LaneKernels.InstructionSet.allCases {
+            guard LaneKernels.select(set) == set else { continue }
+            for model in [try Model.fashionCNN(seed: 5), strided] {
+                let counter = QueryCounter()
+                let classifier = QueryCountingClassifier(ModelClassifier(model), counter: counter)
+                XCTAssertNotNil(model.lanePlan, "\(set.name)")
+                let anchors = g.uniform(shape: [11] + model.inputShape, low: 0, high: 1)
+                let e = try AffineProbeEvaluator(classifier, anchors: anchors, convolutions: true)
+                XCTAssertTrue(e.isSplit, "\(set.name)")
+                XCTAssertFalse(try AffineProbeEvaluator(classifier, anchors: anchors).isSplit, "convolutions are opt-in")
+                // 37 rows (not a multiple of any lane width) of segments, planes and 5-anchor
+                // mixtures (5·16 > 64 anchors per AVX-512 block: the fallback path).
+                for arity in [2, 3, 5] {
+                    var indices: [Int] = [], weights: [Float] = []
+                    for q in 0..<37 {
+                        var w: [Float] = (0..<arity).map { _ in Float.random(in: -0.5...1.5, using: &g) }
+                        w[arity - 1] = 1 - w.dropLast().reduce(0, +)
+                        indices += (0..<arity).map { (q * 3 + $0 * 5) % 11 }
+                        weights += w
+                    }
+                    let before = counter.count
+                    let via = try e.logits(indices: indices, weights: weights, arity: arity)
+                    XCTAssertEqual(counter.count - before, 37, "queries are counted")
+                    let direct = try ModelClassifier(model).logits(try e.points(indices: indices, weights: weights, arity: arity))
+                    XCTAssertLessThanOrEqual(maxError(via, direct), 1e-4, "\(set.name), arity \(arity)")
+                    XCTAssertEqual(via.argmaxRows(), direct.argmaxRows())
+                }
+            }
+        }
+    }
 }

@@ -170,6 +170,27 @@ final class DeepDIGTests: XCTestCase {
         XCTAssertNil(try InputSpaceComplexity.compute(Tensor(shape: [1, 1], scalars: [0]), k: 5, m: 5, maxPoints: 0, random: &random) { _ in [] })
     }
 
+    /// IDC through ``AffineProbeEvaluator`` (the CNN's first convolution interpolated from the
+    /// borderline points) against classifying the segment points themselves: the same anchors,
+    /// partners and τ, so the same value unless a point sits within float rounding of a boundary.
+    func testIDCThroughTheConvolutionSplitMatchesThePoints() throws {
+        let cnn = ModelClassifier(try Model.fashionCNN(seed: 7))
+        var g = RandomGenerator(seed: 4)
+        // Images of different brightness, so the random CNN's classes differ between them.
+        let noise = g.uniform(shape: [24, 1, 28, 28], low: 0, high: 1).scalars
+        let points = Tensor(shape: [24, 1, 28, 28], scalars: noise.enumerated().map { $0.element * Float($0.offset / 784 + 1) / 6 })
+        let evaluator = try AffineProbeEvaluator(cnn, anchors: points, convolutions: true)
+        XCTAssertTrue(evaluator.isSplit)
+        var r1 = RandomGenerator(seed: 9), r2 = RandomGenerator(seed: 9)
+        let plain = try XCTUnwrap(InputSpaceComplexity.compute(points, k: 10, m: 20, maxPoints: 0, random: &r1) { try cnn.predictions($0) })
+        let split = try XCTUnwrap(InputSpaceComplexity.compute(24, k: 10, m: 20, maxPoints: 0, random: &r2) {
+            try evaluator.logits(indices: $0, weights: $1, arity: 2).argmaxRows()
+        })
+        XCTAssertGreaterThan(plain.value, 0, "the random CNN changes class along some segments")
+        XCTAssertEqual(split.value, plain.value, accuracy: 1e-3)
+        XCTAssertEqual(split.pointsUsed, plain.pointsUsed)
+    }
+
     /// The authors' code samples τ = p/m, p < m, so the anchor x_i itself is never classified.
     /// Two points 0 and 1 with the class boundary exactly at 1 (C(x) = 1 iff x ≥ 1), m = 5:
     /// paper (τ = 0, ¼, …, 1): segment 0 → 1 gives classes 1 0 0 0 0 and segment 1 → 0 gives

@@ -17,6 +17,8 @@ struct bk_table {
     void (*act_backward)(float *, const float *, long, int, float);
     void (*act_apply)(float *, long, int);
     void (*adam)(float *, const float *, float *, float *, long, float, float, float, float, float, float, float);
+    void (*mix_pool_act)(const bk_conv_desc *, int, int, int, int, int, const float *const *, long, const float *,
+                         const float *, float *);
 };
 
 // AVX-512 (Skylake-X and later, Zen 4/5): 16 lanes, 32 registers.
@@ -127,4 +129,8 @@ void bk_act_apply(float *y, long count, int act) { T()->act_apply(y, count, act)
 void bk_adam(float *theta, const float *grad, float *m, float *v, long count, float w1, float b2, float w2, float step,
              float bc2sqrt, float eps, float wd) {
     T()->adam(theta, grad, m, v, count, w1, b2, w2, step, bc2sqrt, eps, wd);
+}
+void bk_mix_pool_act(const bk_conv_desc *d, int psh, int psw, int OH, int OW, int J, const float *const *z, long zs,
+                     const float *coef, const float *bias, float *y) {
+    T()->mix_pool_act(d, psh, psw, OH, OW, J, z, zs, coef, bias, y);
 }

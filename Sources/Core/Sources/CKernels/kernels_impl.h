@@ -276,7 +276,18 @@ static void NS(act_apply)(float *y, long count, int act) {
 
 static void NS(adam)(float *theta, const float *grad, float *m, float *v, long count, float w1, float b2, float w2,
                      float step, float bc2sqrt, float eps, float wd) {
-    for (long i = 0; i < count; i++) {
+    long i = 0;
+    // Whole registers first (the same operations per element as the tail, so the same results).
+    for (; i + LANES <= count; i += LANES) {
+        V gi = LOAD(grad + i) + wd * LOAD(theta + i);
+        V mi = LOAD(m + i);
+        mi = mi + w1 * (gi - mi);
+        V vi = LOAD(v + i) * b2 + w2 * gi * gi;
+        STORE(m + i, mi);
+        STORE(v + i, vi);
+        STORE(theta + i, LOAD(theta + i) - step * mi / (__builtin_elementwise_sqrt(vi) / bc2sqrt + eps));
+    }
+    for (; i < count; i++) {
         float gi = grad[i] + wd * theta[i];
         float mi = m[i] + w1 * (gi - m[i]);
         float vi = v[i] * b2 + w2 * gi * gi;
@@ -286,9 +297,39 @@ static void NS(adam)(float *theta, const float *grad, float *m, float *v, long c
     }
 }
 
+/// One lane-block of a first convolution at affine combinations of J anchors (see bk_mix_pool_act):
+///   y[o, py, px] = act(bias[o] + max_window Σ_j c_j · Z_j[o, y, x]),  c_j a lane vector.
+static void NS(mix_pool_act)(const bk_conv_desc *d, int psh, int psw, int OH, int OW, int J,
+                             const float *const *z, long zs, const float *coef, const float *bias, float *y) {
+    (void)OH;
+    const int O = d->O;
+    V c[64];
+    for (int j = 0; j < J; j++) c[j] = LOAD(coef + (long)j * LANES);
+    for (int o = 0; o < O; o++) {
+        const V b = SPLAT(bias ? bias[o] : 0.0f);
+        const long plane = (long)o * OH * OW;
+        for (int py = 0; py < d->PH; py++) {
+            for (int px = 0; px < d->PW; px++) {
+                V best = SPLAT(0);
+                for (int wy = 0; wy < d->PKH; wy++) {
+                    for (int wx = 0; wx < d->PKW; wx++) {
+                        const long e = (plane + (long)(py * psh + wy) * OW + (px * psw + wx)) * zs;
+                        V acc = c[0] * z[0][e];
+                        for (int j = 1; j < J; j++) acc += c[j] * z[j][e];
+                        if (wy == 0 && wx == 0) { best = acc; continue; }
+                        VI m = (acc > best) | (acc != acc);      // strictly larger, or NaN (as conv_forward)
+                        best = SELECT(m, acc, best);
+                    }
+                }
+                STORE(y + (long)py * d->y_rs + (long)px * d->y_xs + (long)o * d->y_cs, NS(activate)(best + b, d->act, d->slope));
+            }
+        }
+    }
+}
+
 static const struct bk_table NS(table) = {
     LANES, NS(conv_forward), NS(conv_weight_grad), NS(pool_act_backward), NS(to_lanes), NS(from_lanes),
-    NS(bias_act), NS(act_backward), NS(act_apply), NS(adam),
+    NS(bias_act), NS(act_backward), NS(act_apply), NS(adam), NS(mix_pool_act),
 };
 
 #undef V

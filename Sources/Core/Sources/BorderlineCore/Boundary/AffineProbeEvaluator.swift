@@ -11,39 +11,66 @@ import Foundation
 /// model runs from there. Equal to evaluating `x_q` up to float rounding (the test allows 1e-5 on
 /// the logits).
 ///
-/// **When.** The split is used when the classifier is a ``ModelClassifier`` whose first node is a
-/// `Dense` layer (after any `Flatten`/`Reshape`) read by nothing else, and the layer's output is
-/// smaller than its input (`784 → 50` in the FCN: 98 % of the first layer's work is skipped).
-/// A convolution first layer *expands* its input (the CNN's conv1: 784 → 6760 values), so
-/// interpolating its output moves more memory than recomputing it with the lane kernels; such
-/// models, black-box classifiers and everything else evaluate the points themselves (the same
-/// results, the ordinary cost).
+/// **When.** The split is used when the classifier is a ``ModelClassifier`` (or one counting its
+/// queries) and either
+/// - its first node is a `Dense` layer (after any `Flatten`/`Reshape`) read by nothing else, and
+///   the layer's output is smaller than its input (`784 → 50` in the FCN: 98 % of the first
+///   layer's work is skipped); or
+/// - it runs on the lane kernels (``LanePlan``: a sequential CNN) and `convolutions` is on: the
+///   first convolution's full-resolution output (without bias) is computed once per anchor, and
+///   each query block mixes those outputs in registers with the first pool, bias and activation
+///   fused behind — the interpolated outputs never reach memory, so the expansion of a
+///   convolution (the CNN's conv1: 784 → 6760 values) costs nothing but the anchors' own outputs.
+///   Used when the anchors' outputs fit in a quarter of the memory budget (``MemoryBudget``).
+/// Black-box classifiers and everything else evaluate the points themselves (the same results,
+/// the ordinary cost).
 public final class AffineProbeEvaluator {
     public let classifier: any Classifier
     /// The anchors, `[m] + inputShape`.
     public let anchors: Tensor
-    /// `f₁` of every anchor (`[m, F₁]`) when the split is used, else nil.
+    /// `f₁` of every anchor (`[m, F₁]`) when the dense split is used, else nil.
     private let firstOutputs: Tensor?
     /// The model and the node whose output `firstOutputs` holds.
     private let model: Model?
     private let splitNode: Int
+    /// The lane plan and the anchors' first-convolution outputs when the convolution split is used.
+    private let lanes: (plan: LanePlan, anchors: LanePlan.AnchorConvolutions, step: Int)?
+    /// Counts the queries answered without calling the classifier (when it counts queries).
+    private let counter: QueryCounter?
 
     /// Whether queries skip the first layer (see the type's documentation).
-    public var isSplit: Bool { firstOutputs != nil }
+    public var isSplit: Bool { firstOutputs != nil || lanes != nil }
+
+    /// The model behind `classifier` and the counter its queries go to, when it is a
+    /// ``ModelClassifier`` or a query-counting wrapper of one.
+    static func unwrap(_ classifier: any Classifier) -> (ModelClassifier, QueryCounter?)? {
+        if let mc = classifier as? ModelClassifier { return (mc, nil) }
+        if let q = classifier as? QueryCountingClassifier, let mc = q.base as? ModelClassifier { return (mc, q.counter) }
+        if let q = classifier as? QueryCountingDifferentiableClassifier, let mc = q.base as? ModelClassifier { return (mc, q.counter) }
+        return nil
+    }
 
     /// Whether an evaluator over `classifier` would skip its first layer.
-    public static func splits(_ classifier: any Classifier) -> Bool {
-        guard let mc = classifier as? ModelClassifier else { return false }
-        return splitNode(of: mc.model) != nil
+    public static func splits(_ classifier: any Classifier, convolutions: Bool = false) -> Bool {
+        guard let (mc, _) = unwrap(classifier) else { return false }
+        return splitNode(of: mc.model) != nil || (convolutions && lanePlan(of: mc.model) != nil)
+    }
+
+    /// The model's lane plan and the step that ends at its output, when it has one.
+    static func lanePlan(of model: Model) -> (LanePlan, Int)? {
+        guard let plan = model.lanePlan, let step = plan.step(endingAt: model.outputNode), plan.isDense(step) else { return nil }
+        return (plan, step)
     }
 
     /// Prepares `anchors` (`[m] + classifier.inputShape`): one pass of the first layer over them
-    /// when the split applies.
-    public init(_ classifier: any Classifier, anchors: Tensor) throws {
+    /// when a split applies. `convolutions` allows the convolution split (see the type).
+    public init(_ classifier: any Classifier, anchors: Tensor, convolutions: Bool = false) throws {
         try classifier.checkBatch(anchors)
         self.classifier = classifier
         self.anchors = anchors
-        if let mc = classifier as? ModelClassifier, let node = AffineProbeEvaluator.splitNode(of: mc.model) {
+        let unwrapped = AffineProbeEvaluator.unwrap(classifier)
+        counter = unwrapped?.1
+        if let mc = unwrapped?.0, let node = AffineProbeEvaluator.splitNode(of: mc.model) {
             let m = mc.model
             model = m
             splitNode = node
@@ -57,10 +84,18 @@ public final class AffineProbeEvaluator {
             }
             firstOutputs = parts.isEmpty ? Tensor(zeros: [0] + m.nodeShapes[node])
                 : parts.count == 1 ? parts[0] : Tensor.concatenate(batches: parts)
+            lanes = nil
+        } else if convolutions, let mc = unwrapped?.0, let (plan, step) = AffineProbeEvaluator.lanePlan(of: mc.model),
+                  Double(anchors.batchSize + plan.lanes) * Double(plan.anchorFloats) * 4 <= MemoryBudget.bytes / 4 {
+            model = mc.model
+            splitNode = -1
+            firstOutputs = nil
+            lanes = (plan, plan.anchorConvolutions(anchors), step)
         } else {
             model = nil
             splitNode = -1
             firstOutputs = nil
+            lanes = nil
         }
     }
 
@@ -93,7 +128,21 @@ public final class AffineProbeEvaluator {
     /// Logits at the query points, `[Q, K]` (for a black-box classifier: what its `logits` gives).
     public func logits(indices: [Int], weights: [Float], arity: Int) throws -> Tensor {
         let rows = try check(indices: indices, weights: weights, arity: arity)
-        guard let firstOutputs, let model, let mc = classifier as? ModelClassifier else {
+        if let lanes, let model, arity * lanes.plan.lanes <= LanePlan.maximumAnchorsPerBlock {
+            counter?.add(rows)
+            let k = model.classCount, shape = model.outputShape
+            ComputePolicy.prepareBLAS(for: model)
+            // Rows are independent: split across threads as a forward pass would be.
+            let parts = max(1, min(ComputePolicy.threads, rows / max(1, ComputePolicy.minimumRowsPerThread)))
+            let ranges = (0..<parts).map { i in (rows * i / parts)..<(rows * (i + 1) / parts) }
+            let outputs = ComputePolicy.parallelMap(ranges) { r in
+                lanes.plan.forwardMixtures(lanes.anchors, indices: indices[(r.lowerBound * arity)..<(r.upperBound * arity)],
+                                           weights: weights[(r.lowerBound * arity)..<(r.upperBound * arity)], arity: arity,
+                                           through: lanes.step, shape: shape)
+            }
+            return (outputs.count == 1 ? outputs[0] : Tensor.concatenate(batches: outputs)).reshaped([rows, k])
+        }
+        guard let firstOutputs, let model, let mc = unwrapped(classifier) else {
             return try classifier.logits(AffineProbeEvaluator.combine(anchors, indices: indices, weights: weights, arity: arity, rows: rows))
         }
         let k = mc.classCount
@@ -103,12 +152,15 @@ public final class AffineProbeEvaluator {
             let end = min(rows, start + mc.batchSize)
             let idx = Array(indices[(start * arity)..<(end * arity)]), w = Array(weights[(start * arity)..<(end * arity)])
             let z = AffineProbeEvaluator.combine(firstOutputs, indices: idx, weights: w, arity: arity, rows: end - start)
+            counter?.add(end - start)
             parts.append(model.forward(after: splitNode, value: z).reshaped([end - start, k]))
             start = end
         }
         if parts.isEmpty { return Tensor(zeros: [0, k]) }
         return parts.count == 1 ? parts[0] : Tensor.concatenate(batches: parts)
     }
+
+    private func unwrapped(_ classifier: any Classifier) -> ModelClassifier? { AffineProbeEvaluator.unwrap(classifier)?.0 }
 
     private func check(indices: [Int], weights: [Float], arity: Int) throws -> Int {
         guard arity >= 1, indices.count == weights.count, indices.count % arity == 0 else {

@@ -62,10 +62,14 @@ public final class Sigmoid: ConfigurableLayer {
     public func outputShape(for inputShapes: [[Int]]) throws -> [Int] { try sameShape(inputShapes) }
 
     public func forward(_ inputs: [Tensor], context: ForwardContext) -> (output: Tensor, saved: AnyObject?) {
-        (elementwise(inputs[0]) { x in
-            if x >= 0 { return 1 / (1 + Foundation.exp(-x)) }
-            let e = Foundation.exp(x)
-            return e / (1 + e)
+        // 1 / (1 + e^−x) for x ≥ 0, e^x / (1 + e^x) below (no overflow), in the C kernel's tight loop.
+        let x = inputs[0]
+        return (Tensor(shape: x.shape) { out in
+            x.withUnsafeBufferPointer { xp in
+                guard let src = xp.baseAddress, let dst = out.baseAddress else { return }
+                dst.update(from: src, count: xp.count)
+                LaneKernels.applySigmoid(dst, count: xp.count)
+            }
         }, nil)
     }
 

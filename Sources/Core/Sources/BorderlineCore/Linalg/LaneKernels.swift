@@ -37,4 +37,10 @@ public enum LaneKernels {
                             bc2Sqrt: Float, eps: Float, weightDecay: Float) {
         bk_adam(theta, gradient, m, v, count, w1, b2, w2, stepSize, bc2Sqrt, eps, weightDecay)
     }
+
+    /// `y ← σ(y)` in place over `count` floats: `1 / (1 + e^−y)` for `y ≥ 0`, `e^y / (1 + e^y)` below.
+    @inline(__always)
+    static func applySigmoid(_ y: UnsafeMutablePointer<Float>, count: Int) {
+        bk_act_apply(y, count, 3)
+    }
 }

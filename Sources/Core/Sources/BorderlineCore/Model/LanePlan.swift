@@ -271,11 +271,12 @@ final class LanePlan {
 
     /// Runs rows `x[0..<n]` (row-major images) through steps `0...lastStep`; returns the
     /// feature-major `[F][N]` output of `lastStep` (a dense step) and `N`.
-    private func run(_ x: UnsafePointer<Float>, n: Int, through lastStep: Int, keep: Bool, ws: Workspace) -> (UnsafeMutablePointer<Float>, Int) {
+    private func run(_ x: UnsafePointer<Float>?, n: Int, through lastStep: Int, keep: Bool, ws: Workspace,
+                     firstStep: ((_ block: Int, _ rows: Int, _ descriptor: inout bk_conv_desc, _ destination: UnsafeMutablePointer<Float>) -> Void)? = nil) -> (UnsafeMutablePointer<Float>, Int) {
         let L = lanes
         let blocks = (n + L - 1) / L, N = blocks * L
         guard case .conv(let first) = steps[0] else { fatalError("LanePlan: the first step is a convolution") }
-        let input = ws.buffer(slot(0, .input), (keep ? blocks : 1) * first.inputElements * L)
+        let input = firstStep == nil ? ws.buffer(slot(0, .input), (keep ? blocks : 1) * first.inputElements * L) : ws.buffer(slot(0, .input), 1)
         // The conv segment, block by block (in inference one block's activations stay in cache).
         let convSteps = steps.prefix { if case .conv = $0 { true } else { false } }.count
         let lastConv = min(convSteps, lastStep + 1)
@@ -299,11 +300,23 @@ final class LanePlan {
         }
         for b in 0..<blocks {
             let rows = min(L, n - b * L)
-            let xb = input + (keep ? b * first.inputElements * L : 0)
-            bk_to_lanes(x + b * L * first.C * first.H * first.W, Int32(rows), Int32(first.C), Int32(first.H), Int32(first.W),
-                        Int32(first.top), Int32(first.left), Int32(first.Hp), Int32(first.Wp), 1, xb)
-            var src = xb
-            for k in 0..<lastConv {
+            var src = input
+            var k0 = 0
+            if let firstStep {
+                // Step 0's output comes from the caller (affine probes: interpolated conv outputs).
+                let out = outputLayout(0, N: N, keep: false)
+                var d = descriptor(first, out, inputBlockStride: 0)
+                d.y_bs = 0
+                firstStep(b, rows, &d, outs[0] + out.origin + b * out.bs)
+                if 1 < lastConv { src = outs[0] + b * out.bs }
+                k0 = 1
+            } else {
+                let xb = input + (keep ? b * first.inputElements * L : 0)
+                bk_to_lanes(x! + b * L * first.C * first.H * first.W, Int32(rows), Int32(first.C), Int32(first.H), Int32(first.W),
+                            Int32(first.top), Int32(first.left), Int32(first.Hp), Int32(first.Wp), 1, xb)
+                src = xb
+            }
+            for k in k0..<lastConv {
                 guard case .conv(let c) = steps[k] else { continue }
                 let out = outputLayout(k, N: N, keep: keep)
                 var d = descriptor(c, out, inputBlockStride: 0)
@@ -348,6 +361,104 @@ final class LanePlan {
     private static func rows(_ y: UnsafePointer<Float>, features F: Int, N: Int, n: Int, shape: [Int], lanes L: Int) -> Tensor {
         Tensor(shape: [n] + shape) { out in
             bk_from_lanes(y, L, N, 0, 0, Int32(n), Int32(F), 1, 1, 0, 0, out.baseAddress!)
+        }
+    }
+
+    // MARK: Affine probes
+
+    /// The first convolution of a set of anchor images without its bias, at full resolution (no
+    /// pool, no activation), in lane layout: anchor `a` is lane `a % L` of block `a / L`, element
+    /// `(o, y, x)` at `((o·OH + y)·OW + x)·L`. What ``forwardMixtures(_:indices:weights:arity:through:shape:)`` interpolates.
+    final class AnchorConvolutions: @unchecked Sendable {
+        let pointer: UnsafeMutablePointer<Float>
+        let anchors: Int
+        let blockStride: Int
+        init(anchors: Int, blockStride: Int) {
+            self.anchors = anchors
+            self.blockStride = blockStride
+            let blocks = max(1, (anchors + 15) / 16 * 16)
+            pointer = aligned_alloc(64, max(64, (blocks * blockStride * 4 + 63) / 64 * 64))!.bindMemory(to: Float.self, capacity: blocks * blockStride)
+        }
+        deinit { free(pointer) }
+    }
+
+    /// Floats ``anchorConvolutions(_:)`` holds per anchor: the first convolution's full output.
+    var anchorFloats: Int {
+        guard case .conv(let c) = steps[0] else { return 0 }
+        return c.O * c.OH * c.OW
+    }
+
+    /// `conv₁(A_j)` without bias for every anchor row of `anchors` (row-major images).
+    func anchorConvolutions(_ anchors: Tensor) -> AnchorConvolutions {
+        guard case .conv(let c) = steps[0] else { fatalError("LanePlan: the first step is a convolution") }
+        let L = lanes, n = anchors.batchSize, blocks = (n + L - 1) / L
+        let result = AnchorConvolutions(anchors: n, blockStride: c.O * c.OH * c.OW * L)
+        withWorkspace { ws in
+            let input = ws.buffer(slot(0, .input), c.inputElements * L)
+            let w = ws.buffer(slot(0, .weights), c.T * c.O)
+            packed(c, into: w)
+            var d = bk_conv_desc(T: Int32(c.T), O: Int32(c.O), PH: Int32(c.OH), PW: Int32(c.OW), PKH: 1, PKW: 1,
+                                 x_rs: c.sh * c.Wp * L, x_xs: c.sw * L, x_bs: 0,
+                                 y_cs: c.OH * c.OW * L, y_rs: c.OW * L, y_xs: L, y_bs: 0, act: 0, slope: 0)
+            anchors.withUnsafeBufferPointer { xp in
+                for b in 0..<blocks {
+                    let rows = min(L, n - b * L)
+                    bk_to_lanes(xp.baseAddress! + b * L * c.C * c.H * c.W, Int32(rows), Int32(c.C), Int32(c.H), Int32(c.W),
+                                Int32(c.top), Int32(c.left), Int32(c.Hp), Int32(c.Wp), 1, input)
+                    forwardOffsets[0].withUnsafeBufferPointer { off in
+                        bk_conv_forward(&d, 1, 1, 1, input, off.baseAddress, w, nil, result.pointer + b * result.blockStride, nil)
+                    }
+                }
+            }
+        }
+        return result
+    }
+
+    /// Most anchors one lane-block may mix (the kernel's register budget).
+    static let maximumAnchorsPerBlock = 64
+
+    /// Step `lastStep`'s output, row-major `[Q] + shape`, at the query points
+    /// `x_q = Σ_t weights[q·arity + t] · A_{indices[q·arity + t]}` (weights summing to 1): the first
+    /// convolution is interpolated from `anchors` (``anchorConvolutions(_:)``) with its pool, bias
+    /// and activation fused behind, the rest runs as ``forward(_:through:shape:)``. Needs
+    /// `arity · L ≤ 64`.
+    func forwardMixtures(_ anchors: AnchorConvolutions, indices: ArraySlice<Int>, weights: ArraySlice<Float>, arity: Int,
+                         through lastStep: Int, shape: [Int]) -> Tensor {
+        guard case .conv(let c) = steps[0] else { fatalError("LanePlan: the first step is a convolution") }
+        let L = lanes, n = indices.count / arity
+        precondition(arity * L <= LanePlan.maximumAnchorsPerBlock, "LanePlan: \(arity) anchors per query exceed a block's budget")
+        guard n > 0 else { return Tensor(zeros: [0] + shape) }
+        let i0 = indices.startIndex, w0 = weights.startIndex
+        var coef = [Float](repeating: 0, count: LanePlan.maximumAnchorsPerBlock * L)
+        var ids = [Int](repeating: -1, count: LanePlan.maximumAnchorsPerBlock)
+        var pointers = [UnsafePointer<Float>?](repeating: nil, count: LanePlan.maximumAnchorsPerBlock)
+        return withWorkspace { ws in
+            let b = bias(c.layer.bias, 0, ws)
+            let (y, N) = run(nil, n: n, through: lastStep, keep: false, ws: ws) { block, rows, d, destination in
+                var used = 0
+                coef.withUnsafeMutableBufferPointer { cp in
+                    for lane in 0..<rows {
+                        let q = block * L + lane
+                        for t in 0..<arity {
+                            let a = indices[i0 + q * arity + t]
+                            var j = 0
+                            while j < used, ids[j] != a { j += 1 }
+                            if j == used {
+                                ids[j] = a
+                                pointers[j] = UnsafePointer(anchors.pointer + (a / L) * anchors.blockStride + a % L)
+                                for l in 0..<L { cp[j * L + l] = 0 }
+                                used += 1
+                            }
+                            cp[j * L + lane] += weights[w0 + q * arity + t]
+                        }
+                    }
+                    pointers.withUnsafeBufferPointer { pp in
+                        bk_mix_pool_act(&d, Int32(c.pkh), Int32(c.pkw), Int32(c.OH), Int32(c.OW), Int32(used), pp.baseAddress!, L,
+                                        cp.baseAddress!, b, destination)
+                    }
+                }
+            }
+            return LanePlan.rows(y, features: Tensor.count(of: shape), N: N, n: n, shape: shape, lanes: lanes)
         }
     }
 

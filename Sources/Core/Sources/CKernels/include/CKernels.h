@@ -87,6 +87,15 @@ void bk_act_apply(float *y, long count, int act);
 void bk_adam(float *theta, const float *grad, float *m, float *v, long count,
              float w1, float b2, float w2, float step, float bc2sqrt, float eps, float wd);
 
+/// One lane-block of a first convolution evaluated at affine combinations of J ≤ 64 anchor images
+/// (lane l is the point Σ_j coef[j·LANES + l] · A_j with Σ_j coef = 1), pooled and activated:
+///   y[o, py, px] = act(bias[o] + max_window Σ_j coef_j · Z_j[o, py·PSH + wy, px·PSW + wx])
+/// where Z_j = conv(A_j) without bias, element (o, y, x) at z[j][((o·OH + y)·OW + x)·zs]. The
+/// convolution is linear, so this equals bk_conv_forward on the combined images up to float
+/// rounding. Output strides and pool/activation come from `d` (T and x strides are unused).
+void bk_mix_pool_act(const bk_conv_desc *d, int psh, int psw, int OH, int OW, int J, const float *const *z, long zs,
+                     const float *coef, const float *bias, float *y);
+
 #ifdef __cplusplus
 }
 #endif
