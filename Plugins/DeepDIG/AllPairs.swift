@@ -100,7 +100,24 @@ final class AllPairsAnalysis: Analysis {
         mutating func add(_ heatmap: ResultPicture) { heatmaps = (heatmaps ?? []) + [heatmap] }
     }
 
-    func analyse(options: NoOptions, context: RunContext) throws -> ByProducer<View> {
+    /// The producers' views, with the section's key numbers first (the report shows them as
+    /// cards at the top of the plugin's section; summary.json: `all-pairs.highlights`).
+    struct Output: Encodable {
+        var highlights: [ResultHighlight]
+        var producers: ByProducer<View>
+
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: ResultKey.self)
+            if !highlights.isEmpty { try c.encode(highlights, forKey: ResultKey("highlights")) }
+            for e in producers.entries { try c.encode(e.value, forKey: ResultKey(e.key)) }
+        }
+    }
+
+    func analyse(options: NoOptions, context: RunContext) throws -> Output {
+        Output(highlights: AllPairsSummary.highlights(context), producers: try views(context))
+    }
+
+    private func views(_ context: RunContext) throws -> ByProducer<View> {
         guard let perBoundary = context.output(of: BoundaryAnalysis.self) else {
             throw BorderlineError(.invalidConfiguration, "\(context.owner) needs the values of the boundary analysis, which did not finish")
         }
@@ -123,6 +140,40 @@ final class AllPairsAnalysis: Analysis {
 
 /// The arithmetic and pictures of the two analyses.
 enum AllPairsSummary {
+    /// Two or three key numbers of the run (DeepDIG's own sets when it ran, else the first
+    /// producer's): the success rate over every direction (with the baselines' beside it), the
+    /// mean IDC and the mean EDC2 on the borderline points over the directions that have them.
+    static func highlights(_ context: RunContext) -> [ResultHighlight] {
+        var attempts: [String: Int] = [:], successes: [String: Int] = [:], directions: [String: Int] = [:]
+        for set in context.boundarySets {
+            attempts[set.producer, default: 0] += set.count
+            successes[set.producer, default: 0] += set.successfulIndices.count
+            directions[set.producer, default: 0] += 1
+        }
+        let producers = attempts.keys.sorted()
+        guard let main = producers.first(where: { $0.hasSuffix("/deepdig") }) ?? producers.first else { return [] }
+        let name = main.split(separator: "/").last.map(String.init) ?? main
+        func rate(_ p: String) -> Double { attempts[p, default: 0] > 0 ? Double(successes[p, default: 0]) / Double(attempts[p]!) : .nan }
+        let others = producers.filter { $0 != main }.map { p in
+            "\(p.split(separator: "/").last.map(String.init) ?? p) \(ResultHighlight("", value: rate(p), unit: "%").formatted)"
+        }
+        var detail = "\(successes[main, default: 0]) borderline points of \(attempts[main, default: 0]) attempts, \(directions[main, default: 0]) directions"
+        if !others.isEmpty { detail += "; " + others.joined(separator: ", ") }
+        var out = [ResultHighlight("\(name) success rate", value: rate(main), unit: "%", detail: detail)]
+        let values = DirectionValues.byProducer(context).first { $0.producer == main }?.values
+        let idc = (values?.idc.values.map(\.idc) ?? []).filter(\.isFinite)
+        if !idc.isEmpty {
+            out.append(ResultHighlight("mean IDC (class changes per segment point)", value: idc.reduce(0, +) / Double(idc.count),
+                                       detail: "\(name) borderline points, over \(idc.count) directions; 0 = straight segments never leave the pair"))
+        }
+        let edc2 = (values?.edc.values.compactMap(\.edc2Borderline) ?? []).filter(\.isFinite)
+        if !edc2.isEmpty {
+            out.append(ResultHighlight("mean EDC2 on borderline points", value: edc2.reduce(0, +) / Double(edc2.count) / 100, unit: "%",
+                                       detail: "linear separability of the embedded borderline points, over \(edc2.count) directions"))
+        }
+        return out
+    }
+
     /// The quantities drawn, per direction and per boundary, in the order of the pictures.
     enum Quantity: CaseIterable, Sendable {
         case idc, edc1Borderline, edc1Test, edc2Borderline, edc2Test

@@ -62,7 +62,14 @@ final class HostilePluginTests: XCTestCase {
         process.standardError = err
         process.standardOutput = Pipe()
         try process.run()
-        Thread.sleep(forTimeInterval: 4)
+        // Wait until the run has made its folder (the hang starts right after; a fixed sleep was
+        // too short for a debug build on a loaded machine: the signal came before any folder).
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, process.isRunning,
+              !((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).contains(where: { $0.hasPrefix(".run.partial-") }) {
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        Thread.sleep(forTimeInterval: 1.5)
         kill(process.processIdentifier, SIGINT)
         Thread.sleep(forTimeInterval: 1)
         kill(process.processIdentifier, SIGINT)

@@ -342,11 +342,17 @@ final class DeepDIGBoundaryTests: XCTestCase {
         record.add(OutputRecord(plugin: "deepdig", component: "boundary", kind: .analysis, componentType: ObjectIdentifier(BoundaryAnalysis.self),
                                 pair: nil, set: nil, value: boundaries, tree: .empty))
         let all = try AllPairsAnalysis().analyse(options: NoOptions(), context: context("all-pairs"))
-        XCTAssertEqual(all.entries.map(\.key), ["deepdig.deepdig", "deepdig.rpbs"])
-        let table = try XCTUnwrap(all.entries[0].value.table)
+        XCTAssertEqual(all.producers.entries.map(\.key), ["deepdig.deepdig", "deepdig.rpbs"])
+        let table = try XCTUnwrap(all.producers.entries[0].value.table)
         XCTAssertEqual(table.rows, [["0 dark – 1 bright", "0.1000", "0.3000", "0.2000", "0.8000", "0.2000", "99.00", "40.00", "12"]])
-        XCTAssertNil(all.entries[0].value.heatmaps, "two classes: no heatmaps")
-        XCTAssertNil(all.entries[0].value.pearsonPairs)
+        XCTAssertNil(all.producers.entries[0].value.heatmaps, "two classes: no heatmaps")
+        XCTAssertNil(all.producers.entries[0].value.pearsonPairs)
+        // The section's key numbers: DeepDIG's own success rate first, then its mean IDC over the
+        // two directions ((0.1 + 0.3) / 2).
+        XCTAssertEqual(all.highlights.first?.label, "deepdig success rate")
+        XCTAssertTrue(all.highlights.first?.detail.contains("rpbs") ?? false, "\(all.highlights)")
+        let idc = try XCTUnwrap(all.highlights.first { $0.label.hasPrefix("mean IDC") })
+        XCTAssertEqual(idc.value, 0.2, accuracy: 1e-9)
     }
 }
 

@@ -200,6 +200,31 @@ if wants("W7") {
     }
 }
 
+if wants("W8") {
+    // IDC's workload (paper Eq. 3–4: m points on segments between borderline points), 200
+    // segments × 50 points between 100 anchors = 10,000 CNN queries per call: once through the
+    // convolution split (first conv once per anchor, interpolated in registers) and once as
+    // materialised images through the ordinary forward pass.
+    let anchors = generator.uniform(shape: [100, 1, 28, 28], low: 0, high: 1)
+    let classifier = ModelClassifier(cnn, batchSize: 4096)
+    var indices: [Int] = [], weights: [Float] = []
+    for q in 0..<200 {
+        for p in 0..<50 {
+            let t = Float(p) / 49
+            indices += [q % 100, (q * 7 + 3) % 100]
+            weights += [t, 1 - t]
+        }
+    }
+    let queries = Double(weights.count / 2)
+    let split = try AffineProbeEvaluator(classifier, anchors: anchors, convolutions: true)
+    let plain = try AffineProbeEvaluator(classifier, anchors: anchors)
+    let points = try plain.points(indices: indices, weights: weights, arity: 2)
+    let tSplit = medianSeconds { _ = try! split.logits(indices: indices, weights: weights, arity: 2) }
+    report("W8", "cnn-segments-split", queries / tSplit, "points/s")
+    let tPlain = medianSeconds { _ = try! classifier.logits(points) }
+    report("W8", "cnn-segments-plain", queries / tPlain, "points/s")
+}
+
 if wants("E1") {
     do {
         let train = try Dataset.named("fashion-mnist", split: .train)

@@ -9,7 +9,9 @@ import Foundation
 /// crash leaves only the hidden folder. An existing folder is replaced only with `--overwrite`,
 /// only when it is a Borderline run folder (never another folder, the working directory or one of
 /// its parents), and only by an atomic exchange once the new run is complete: at every moment
-/// either the old run or the new one is at the final path. Without `--overwrite`, a folder that
+/// either the old run or the new one is at the final path (on a file system without
+/// renameat2(RENAME_EXCHANGE) the old run is moved aside first; a kill between the two renames
+/// leaves it as `.<name>.replaced-<pid>`, and the next run on that path puts it back). Without `--overwrite`, a folder that
 /// appears at the final path while the run works (a second run with the same `--out`) is never
 /// replaced; the finished run goes to a unique visible name instead and the command says so.
 public struct RunFolder {
@@ -43,6 +45,7 @@ public struct RunFolder {
     public static func prepare(_ path: String, overwrite: Bool) throws -> RunFolder {
         let fm = FileManager.default
         let final = URL(fileURLWithPath: path).standardizedFileURL
+        restoreSetAside(final.path)
         var isDirectory: ObjCBool = false
         if fm.fileExists(atPath: final.path, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else {
@@ -82,6 +85,28 @@ public struct RunFolder {
         return RunFolder(finalPath: final.path, temporaryPath: temporary.path, overwrite: overwrite)
     }
 
+    /// Puts back a previous run that a killed commit left set aside: on a file system without
+    /// renameat2(RENAME_EXCHANGE) the commit moves the old run to `.<name>.replaced-<pid>` before
+    /// renaming the new one into place, and a SIGKILL between the two leaves nothing at the final
+    /// path. When the final path is absent and such a folder of a process that no longer runs
+    /// holds a run folder, it takes the final name again (never replacing anything).
+    static func restoreSetAside(_ finalPath: String) {
+        let fm = FileManager.default
+        guard !fm.fileExists(atPath: finalPath) else { return }
+        let parent = (finalPath as NSString).deletingLastPathComponent
+        let prefix = ".\((finalPath as NSString).lastPathComponent).replaced-"
+        guard let names = try? fm.contentsOfDirectory(atPath: parent) else { return }
+        for name in names where name.hasPrefix(prefix) {
+            guard let pid = Int32(name.dropFirst(prefix.count)), pid != getpid(), kill(pid, 0) == -1, errno == ESRCH else { continue }
+            let aside = (parent as NSString).appendingPathComponent(name)
+            guard isRunFolder(aside) else { continue }
+            if borderline_rename_noreplace(aside, finalPath) == 0 || ((errno == EINVAL || errno == ENOSYS) && !fm.fileExists(atPath: finalPath) && rename(aside, finalPath) == 0) {
+                FileHandle.standardError.write(Data("note: restored the previous run folder \(finalPath) from \(aside), left there by a run that was killed while replacing it\n".utf8))
+                return
+            }
+        }
+    }
+
     static func reason(_ error: Error) -> String {
         let ns = error as NSError
         if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
@@ -105,7 +130,9 @@ public struct RunFolder {
         let exists = fm.fileExists(atPath: finalPath, isDirectory: &isDirectory)
         if exists, overwrite, isDirectory.boolValue, RunFolder.isRunFolder(finalPath) || RunFolder.isEmptyFolder(finalPath) {
             // Swap atomically: at every moment one complete run is at the final path.
-            if borderline_rename_exchange(temporaryPath, finalPath) == 0 {
+            FaultInjection.killIfRequested("kill-before-commit-exchange")
+            if !FaultInjection.isActive("no-commit-exchange"), borderline_rename_exchange(temporaryPath, finalPath) == 0 {
+                FaultInjection.killIfRequested("kill-after-commit-exchange")
                 try? fm.removeItem(atPath: temporaryPath)   // now the old run
                 return finalPath
             }
@@ -114,6 +141,7 @@ public struct RunFolder {
             guard rename(finalPath, aside) == 0 else {
                 throw BorderlineError(.ioFailure, "cannot move the previous run folder aside: \(String(cString: strerror(errno)))", file: finalPath)
             }
+            FaultInjection.killIfRequested("kill-after-commit-move-aside")
             guard rename(temporaryPath, finalPath) == 0 else {
                 let why = String(cString: strerror(errno))
                 _ = rename(aside, finalPath)

@@ -299,12 +299,13 @@ static void NS(adam)(float *theta, const float *grad, float *m, float *v, long c
 
 /// One lane-block of a first convolution at affine combinations of J anchors (see bk_mix_pool_act):
 ///   y[o, py, px] = act(bias[o] + max_window Σ_j c_j · Z_j[o, y, x]),  c_j a lane vector.
-static void NS(mix_pool_act)(const bk_conv_desc *d, int psh, int psw, int OH, int OW, int J,
-                             const float *const *z, long zs, const float *coef, const float *bias, float *y) {
-    (void)OH;
-    const int O = d->O;
+/// JN > 0 is a compile-time J (registers); JN = 0 reads J at run time.
+INLINE void NS(mix_block)(const bk_conv_desc *d, int psh, int psw, int OH, int OW, int J, const float *const *z, long zs,
+                          const float *coef, const float *bias, float *y, const int JN) {
+    const int O = d->O, n = JN > 0 ? JN : J;
     V c[64];
-    for (int j = 0; j < J; j++) c[j] = LOAD(coef + (long)j * LANES);
+    const float *zp[64];
+    for (int j = 0; j < n; j++) { c[j] = LOAD(coef + (long)j * LANES); zp[j] = z[j]; }
     for (int o = 0; o < O; o++) {
         const V b = SPLAT(bias ? bias[o] : 0.0f);
         const long plane = (long)o * OH * OW;
@@ -314,8 +315,8 @@ static void NS(mix_pool_act)(const bk_conv_desc *d, int psh, int psw, int OH, in
                 for (int wy = 0; wy < d->PKH; wy++) {
                     for (int wx = 0; wx < d->PKW; wx++) {
                         const long e = (plane + (long)(py * psh + wy) * OW + (px * psw + wx)) * zs;
-                        V acc = c[0] * z[0][e];
-                        for (int j = 1; j < J; j++) acc += c[j] * z[j][e];
+                        V acc = c[0] * zp[0][e];
+                        for (int j = 1; j < n; j++) acc += c[j] * zp[j][e];
                         if (wy == 0 && wx == 0) { best = acc; continue; }
                         VI m = (acc > best) | (acc != acc);      // strictly larger, or NaN (as conv_forward)
                         best = SELECT(m, acc, best);
@@ -324,6 +325,17 @@ static void NS(mix_pool_act)(const bk_conv_desc *d, int psh, int psw, int OH, in
                 STORE(y + (long)py * d->y_rs + (long)px * d->y_xs + (long)o * d->y_cs, NS(activate)(best + b, d->act, d->slope));
             }
         }
+    }
+}
+
+static void NS(mix_pool_act)(const bk_conv_desc *d, int psh, int psw, int OH, int OW, int J,
+                             const float *const *z, long zs, const float *coef, const float *bias, float *y) {
+    switch (J) {
+    case 1: NS(mix_block)(d, psh, psw, OH, OW, J, z, zs, coef, bias, y, 1); break;
+    case 2: NS(mix_block)(d, psh, psw, OH, OW, J, z, zs, coef, bias, y, 2); break;
+    case 3: NS(mix_block)(d, psh, psw, OH, OW, J, z, zs, coef, bias, y, 3); break;
+    case 4: NS(mix_block)(d, psh, psw, OH, OW, J, z, zs, coef, bias, y, 4); break;
+    default: NS(mix_block)(d, psh, psw, OH, OW, J, z, zs, coef, bias, y, 0); break;
     }
 }
 

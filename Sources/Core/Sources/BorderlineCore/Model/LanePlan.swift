@@ -367,17 +367,21 @@ final class LanePlan {
     // MARK: Affine probes
 
     /// The first convolution of a set of anchor images without its bias, at full resolution (no
-    /// pool, no activation), in lane layout: anchor `a` is lane `a % L` of block `a / L`, element
-    /// `(o, y, x)` at `((o·OH + y)·OW + x)·L`. What ``forwardMixtures(_:indices:weights:arity:through:shape:)`` interpolates.
+    /// pool, no activation), one anchor after the other: anchor `a`'s element `(o, y, x)` at
+    /// `a·E + (o·OH + y)·OW + x`. What ``forwardMixtures(_:indices:weights:arity:through:shape:)``
+    /// interpolates. Contiguous per anchor (not in lanes) because a lane block of queries reads
+    /// whole outputs of two to four anchors: 27 KB each for the CNN, kept in cache across the
+    /// blocks of a segment.
     final class AnchorConvolutions: @unchecked Sendable {
         let pointer: UnsafeMutablePointer<Float>
         let anchors: Int
-        let blockStride: Int
-        init(anchors: Int, blockStride: Int) {
+        /// Floats per anchor (E).
+        let stride: Int
+        init(anchors: Int, stride: Int) {
             self.anchors = anchors
-            self.blockStride = blockStride
-            let blocks = max(1, (anchors + 15) / 16 * 16)
-            pointer = aligned_alloc(64, max(64, (blocks * blockStride * 4 + 63) / 64 * 64))!.bindMemory(to: Float.self, capacity: blocks * blockStride)
+            self.stride = stride
+            let count = max(1, anchors) * stride
+            pointer = aligned_alloc(64, max(64, (count * 4 + 63) / 64 * 64))!.bindMemory(to: Float.self, capacity: count)
         }
         deinit { free(pointer) }
     }
@@ -392,9 +396,11 @@ final class LanePlan {
     func anchorConvolutions(_ anchors: Tensor) -> AnchorConvolutions {
         guard case .conv(let c) = steps[0] else { fatalError("LanePlan: the first step is a convolution") }
         let L = lanes, n = anchors.batchSize, blocks = (n + L - 1) / L
-        let result = AnchorConvolutions(anchors: n, blockStride: c.O * c.OH * c.OW * L)
+        let E = c.O * c.OH * c.OW
+        let result = AnchorConvolutions(anchors: n, stride: E)
         withWorkspace { ws in
             let input = ws.buffer(slot(0, .input), c.inputElements * L)
+            let lanesOut = ws.buffer(slot(0, .output), E * L)
             let w = ws.buffer(slot(0, .weights), c.T * c.O)
             packed(c, into: w)
             var d = bk_conv_desc(T: Int32(c.T), O: Int32(c.O), PH: Int32(c.OH), PW: Int32(c.OW), PKH: 1, PKW: 1,
@@ -406,7 +412,11 @@ final class LanePlan {
                     bk_to_lanes(xp.baseAddress! + b * L * c.C * c.H * c.W, Int32(rows), Int32(c.C), Int32(c.H), Int32(c.W),
                                 Int32(c.top), Int32(c.left), Int32(c.Hp), Int32(c.Wp), 1, input)
                     forwardOffsets[0].withUnsafeBufferPointer { off in
-                        bk_conv_forward(&d, 1, 1, 1, input, off.baseAddress, w, nil, result.pointer + b * result.blockStride, nil)
+                        bk_conv_forward(&d, 1, 1, 1, input, off.baseAddress, w, nil, lanesOut, nil)
+                    }
+                    for l in 0..<rows {
+                        let dst = result.pointer + (b * L + l) * E
+                        for e in 0..<E { dst[e] = lanesOut[e * L + l] }
                     }
                 }
             }
@@ -445,7 +455,7 @@ final class LanePlan {
                             while j < used, ids[j] != a { j += 1 }
                             if j == used {
                                 ids[j] = a
-                                pointers[j] = UnsafePointer(anchors.pointer + (a / L) * anchors.blockStride + a % L)
+                                pointers[j] = UnsafePointer(anchors.pointer + a * anchors.stride)
                                 for l in 0..<L { cp[j * L + l] = 0 }
                                 used += 1
                             }
@@ -453,7 +463,7 @@ final class LanePlan {
                         }
                     }
                     pointers.withUnsafeBufferPointer { pp in
-                        bk_mix_pool_act(&d, Int32(c.pkh), Int32(c.pkw), Int32(c.OH), Int32(c.OW), Int32(used), pp.baseAddress!, L,
+                        bk_mix_pool_act(&d, Int32(c.pkh), Int32(c.pkw), Int32(c.OH), Int32(c.OW), Int32(used), pp.baseAddress!, 1,
                                         cp.baseAddress!, b, destination)
                     }
                 }
