@@ -46,6 +46,9 @@ public final class TrajectoryProber: BoundaryProber {
     public enum StartFilter: String, CaseIterable, OptionValue { case reconstruction, none }
     public enum Method: String, CaseIterable, OptionValue { case ascent, path }
     public enum PathInit: String, CaseIterable, OptionValue { case start, ascent }
+    /// What an off-prior crossing is in the boundary set: a failure (`fail`, the default) or a
+    /// success that is only flagged (`flag`).
+    public enum OffPrior: String, CaseIterable, OptionValue { case fail, flag }
     public enum Estimator: String, CaseIterable, OptionValue {
         case auto, finiteDifferences = "finite-differences", nes
     }
@@ -63,6 +66,8 @@ public final class TrajectoryProber: BoundaryProber {
         public var objective: AscentSettings.Objective = .probability
         @Option(help: "ascent: γ, adds the latent log-prior −γ‖z‖²/2 to the objective (0: the draft)", in: 0...100)
         public var priorWeight: Float = 0
+        @Option(help: "ascent: ρ, adds the identity term −ρ‖z − G⁻¹(x)‖²/2 to the objective: a pull towards the trajectory's own start, not towards 0 (0: the draft)", in: 0...100)
+        public var identityWeight: Float = 0
         @Option(help: "ascent: accept a step only if f_C rises (else halve η and retry), so trajectories are monotone")
         public var lineSearch = false
         @Option(help: "ascent: step cap", in: 1...100_000)
@@ -81,6 +86,14 @@ public final class TrajectoryProber: BoundaryProber {
         public var lambda: Float = 0.05
         @Option(help: "path: identity term ‖z_t − G⁻¹(x)‖ (latent) or ‖G(z_t) − x‖ (pixel)")
         public var identity: PathSettings.Identity = .latent
+        @Option(help: "path: μ, weight of the smoothness term μ Σ‖z_{t+1} − z_t‖² linking consecutive path points (0: the draft's loss, which has none)", in: 0...1000)
+        public var smoothness: Float = 0
+        @Option(help: "a crossing z* is off the prior N(0, I) when ‖z*‖ exceeds the χ_L quantile at this probability (L: latent size)", in: 0.5...0.999999)
+        public var offPriorP: Float = 0.999
+        @Option(help: "explicit off-prior radius: ‖z*‖ above it is off the prior (0: use off-prior-p)", in: 0...10_000)
+        public var offPriorNorm: Float = 0
+        @Option(help: "fail: an off-prior crossing is a failed row of the boundary set; flag: it stays a success, flagged (off_prior)")
+        public var offPrior: OffPrior = .fail
         /// The crossing's bisection: β bounds |f_C − max_{j≠C} f_j| (half the 1e-3 bar, so that
         /// re-evaluation in another batch stays under it), `max-halvings` caps the halvings.
         @OptionGroup public var bisection = BisectionOptions(beta: 5e-4, maxHalvings: 60)
@@ -141,7 +154,20 @@ public final class TrajectoryProber: BoundaryProber {
         public var gradientsEstimated: Int
         public var pathStepLossMean: Double?
         public var pathIdentityLossMean: Double?
-        /// Per trajectory (row of the set): the first step with f_C > 0.5 (−1: none), steps where
+        public var pathSmoothnessLossMean: Double?
+        // The latent prior N(0, I): ‖z*‖ and log N(z*; 0, I) at the crossing points (rows with a
+        // bisected crossing), the radius beyond which a crossing is off the prior, the share of
+        // crossings beyond it, and the share of all trajectories that cross on the prior.
+        public var offPriorThreshold: Double
+        public var offPriorShare: Double
+        public var onPriorCrossedShare: Double
+        public var latentNormMean: Double
+        public var latentNormMax: Double
+        public var priorLogLikelihoodMean: Double
+        public var startLatentNormMean: Double
+        /// Per trajectory: 1 when the crossing z* lies off the prior, else 0 (also 0 without a crossing).
+        public var offPriorFlag: [Int]
+        /// Per trajectory (row of the set): the first step with C on top (−1: none), steps where
         /// f_C fell, the crossing bisection's halvings, and the class tied with C there (−1: none).
         public var crossingStep: [Int]
         public var monotonicityViolations: [Int]
@@ -170,6 +196,11 @@ public final class TrajectoryProber: BoundaryProber {
             case inversionMseMean = "inversion_mse_mean", queries, queriesPerTrajectory = "queries_per_trajectory"
             case trajectoryLengthMean = "trajectory_length_mean", seconds, gradientsEstimated = "gradients_estimated"
             case pathStepLossMean = "path_step_loss_mean", pathIdentityLossMean = "path_identity_loss_mean"
+            case pathSmoothnessLossMean = "path_smoothness_loss_mean"
+            case offPriorThreshold = "off_prior_threshold", offPriorShare = "off_prior_share", onPriorCrossedShare = "on_prior_crossed_share"
+            case latentNormMean = "latent_norm_mean", latentNormMax = "latent_norm_max"
+            case priorLogLikelihoodMean = "prior_log_likelihood_mean", startLatentNormMean = "start_latent_norm_mean"
+            case offPriorFlag = "off_prior"
             case crossingStep = "crossing_step", monotonicityViolations = "monotonicity_violations"
             case bisectionHalvings = "bisection_halvings", tiedClass = "tied_class"
             case trajectoryLatents = "trajectory_latents", trajectoryFTarget = "trajectory_f_target", trajectoryLengths = "trajectory_lengths"
@@ -257,7 +288,7 @@ public final class TrajectoryProber: BoundaryProber {
         let fz = try latentGradients(g, options: o, context: context)
         let method = o.method
         var trajectories: [LatentTrajectory]
-        var pathLosses: (step: [Float], identity: [Float])?
+        var pathLosses: (step: [Float], identity: [Float], smoothness: [Float])?
         func ascentSettings() -> AscentSettings {
             var settings = AscentSettings()
             settings.stepSize = o.stepSize
@@ -268,6 +299,7 @@ public final class TrajectoryProber: BoundaryProber {
             settings.objective = o.objective
             settings.source = s
             settings.priorWeight = o.priorWeight
+            settings.identityWeight = o.identityWeight
             return settings
         }
         func runAscent() throws -> [LatentTrajectory] {
@@ -288,6 +320,7 @@ public final class TrajectoryProber: BoundaryProber {
             settings.learningRate = o.pathLearningRate
             settings.lambda = o.lambda
             settings.identity = o.identity
+            settings.smoothness = o.smoothness
             context.progress.begin("path optimisation, \(m) paths × \(settings.length) points", total: settings.steps)
             let initial = o.pathInit == .ascent ? LatentSearch.resample(try runAscent(), points: settings.length) : nil
             let r = try LatentSearch.optimizePath(fz, generator: g, start: z0, images: x, target: c, settings: settings,
@@ -296,7 +329,7 @@ public final class TrajectoryProber: BoundaryProber {
             }
             context.progress.end(summary: "path optimisation done")
             trajectories = r.trajectories
-            pathLosses = (r.stepLoss, r.identityLoss)
+            pathLosses = (r.stepLoss, r.identityLoss, r.smoothnessLoss)
         }
 
         // Per trajectory: the crossing, monotonicity, the segment around the s/t tie.
@@ -309,12 +342,14 @@ public final class TrajectoryProber: BoundaryProber {
             let t = trajectories[i], n = t.count
             finalFC[i] = t.probability(n - 1, c)
             for step in 1..<max(1, n) where t.probability(step, c) < t.probability(step - 1, c) { violations[i] += 1 }
-            // The first point with C on top: the crossing lies between it and the point before.
-            let top: (Int) -> Int = { step in (0..<k).max { t.probability(step, $0) < t.probability(step, $1) }! }
-            // A trajectory whose start G(G⁻¹(x)) is already in C (on top, or f_C > 0.5) crosses nothing.
-            startsInTarget[i] = top(0) == c || t.probability(0, c) > 0.5
-            crossingStep[i] = startsInTarget[i] ? -1 : ((0..<n).first { t.probability($0, c) > 0.5 } ?? -1)
-            if let b = (0..<n).first(where: { top($0) == c }) {
+            // One crossing definition everywhere (crossed_share, crossing_step, the bisected
+            // segment, the start filter's "already in C"): C is the top class. The first point
+            // with C on top is the crossing step; the crossing lies between it and the point before.
+            let top: (Int) -> Int = { step in LatentCrossing.topClass(t, step) }
+            // A trajectory whose start G(G⁻¹(x)) already has C on top crosses nothing.
+            startsInTarget[i] = top(0) == c
+            crossingStep[i] = startsInTarget[i] ? -1 : (LatentCrossing.firstStep(t, target: c) ?? -1)
+            if let b = LatentCrossing.firstStep(t, target: c) {
                 if startsInTarget[i] {
                     reasons[i] = "G(G⁻¹(x)) is already in the target class"
                 } else {
@@ -358,6 +393,24 @@ public final class TrajectoryProber: BoundaryProber {
         let zStar = Tensor(shape: [m, l], scalars: boundaryLatent)
         let points = try composed.images(zStar)
         let pStar = try f.probabilities(points)
+
+        // The latent prior N(0, I): ‖z*‖, log N(z*; 0, I), and the off-prior flag on every
+        // bisected crossing (tie found). With off-prior=fail an off-prior crossing is a failure.
+        let offPriorRadius = o.offPriorNorm > 0 ? Double(o.offPriorNorm) : LatentPrior.chiQuantile(Double(o.offPriorP), degrees: l)
+        var latentNorm = [Float](), priorLL = [Float](), startNorm = [Float]()
+        for i in 0..<m {
+            let zi = boundaryLatent[(i * l)..<((i + 1) * l)]
+            latentNorm.append(zi.map { $0 * $0 }.reduce(0, +).squareRoot())
+            priorLL.append(Float(LatentPrior.logLikelihood(zi)))
+            startNorm.append(z0.scalars[(i * l)..<((i + 1) * l)].map { $0 * $0 }.reduce(0, +).squareRoot())
+        }
+        let offPriorFlag = (0..<m).map { tieFound[$0] && Double(latentNorm[$0]) > offPriorRadius }
+        if o.offPrior == .fail {
+            for i in 0..<m where offPriorFlag[i] && succeeded[i] {
+                succeeded[i] = false
+                reasons[i] = "crossing off the latent prior (‖z*‖ above the off-prior radius)"
+            }
+        }
 
         // Identity distances at the boundary point and at the end of the trajectory.
         func l2(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) -> Float {
@@ -462,6 +515,15 @@ public final class TrajectoryProber: BoundaryProber {
             gradientsEstimated: fz.gradientsAreEstimated ? 1 : 0,
             pathStepLossMean: pathLosses.map { Double(mean($0.step)) },
             pathIdentityLossMean: pathLosses.map { Double(mean($0.identity)) },
+            pathSmoothnessLossMean: pathLosses.flatMap { o.smoothness > 0 ? Double(mean($0.smoothness)) : nil },
+            offPriorThreshold: offPriorRadius,
+            offPriorShare: Double(offPriorFlag.filter { $0 }.count) / Double(max(1, tieRows.count)),
+            onPriorCrossedShare: Double((0..<m).filter { crossingStep[$0] >= 0 && !offPriorFlag[$0] }.count) / Double(m),
+            latentNormMean: Double(mean(tieRows.map { latentNorm[$0] })),
+            latentNormMax: Double(tieRows.map { latentNorm[$0] }.max() ?? .nan),
+            priorLogLikelihoodMean: Double(mean(tieRows.map { priorLL[$0] })),
+            startLatentNormMean: Double(mean(startNorm)),
+            offPriorFlag: offPriorFlag.map { $0 ? 1 : 0 },
             crossingStep: crossingStep, monotonicityViolations: violations, bisectionHalvings: halvings, tiedClass: partner,
             trajectoryLatents: Tensor(shape: [m, longest, l], scalars: paddedZ),
             trajectoryFTarget: Tensor(shape: [m, longest], scalars: paddedP), trajectoryLengths: trajectories.map(\.count))
@@ -471,7 +533,7 @@ public final class TrajectoryProber: BoundaryProber {
         if rows > 0, ImageGrid.canDraw(f.inputShape) {
             let frames = o.stripFrames
             let pX = try f.probabilities(x.slice(batch: 0..<rows))
-            var frameLatents: [Float] = [], frameMeta: [[(fC: Float, step: Int)]] = []
+            var frameLatents: [Float] = [], frameMeta: [[(fC: Float, step: Int, top: Int)]] = []
             for i in 0..<rows {
                 let t = trajectories[i]
                 // Frames evenly spaced from z_0 to the first point past the crossing, then the last point.
@@ -479,25 +541,26 @@ public final class TrajectoryProber: BoundaryProber {
                 let shown = min(frames - (end < t.count - 1 ? 1 : 0), end + 1)
                 var picks = (0..<shown).map { j in shown <= 1 ? 0 : Int((Float(j) * Float(end) / Float(shown - 1)).rounded()) }
                 if end < t.count - 1 { picks.append(t.count - 1) }
-                frameMeta.append(picks.map { (t.probability($0, c), $0) })
+                frameMeta.append(picks.map { (t.probability($0, c), $0, LatentCrossing.topClass(t, $0)) })
                 for u in picks { frameLatents += t.latent(u) }
             }
             let frameImages = try g.generate(Tensor(shape: [frameLatents.count / l, l], scalars: frameLatents))
             var cursor = 0
-            var table: [[(image: ArraySlice<Float>, fC: Float, step: Int)]] = []
+            var table: [[(image: ArraySlice<Float>, fC: Float, step: Int, top: Int)]] = []
             for meta in frameMeta {
                 table.append(meta.map { e in
                     defer { cursor += 1 }
-                    return (frameImages.scalars[(cursor * d)..<((cursor + 1) * d)], e.fC, e.step)
+                    return (frameImages.scalars[(cursor * d)..<((cursor + 1) * d)], e.fC, e.step, e.top)
                 })
             }
-            let boundary: [(image: ArraySlice<Float>, fC: Float)?] = (0..<rows).map { i in
-                tieFound[i] ? (points.scalars[(i * d)..<((i + 1) * d)], pStar.scalars[i * k + c]) : nil
+            let boundary: [(image: ArraySlice<Float>, fC: Float, top: Int)?] = (0..<rows).map { i in
+                tieFound[i] ? (points.scalars[(i * d)..<((i + 1) * d)], pStar.scalars[i * k + c], pStar.slice(batch: i..<(i + 1)).argmaxRows()[0]) : nil
             }
             let strip = try LatentPictures.strip(sources: x.slice(batch: 0..<rows), sourceProbability: (0..<rows).map { pX.scalars[$0 * k + c] },
-                                                 frames: table, boundary: boundary, imageShape: f.inputShape)
+                                                 sourceTop: pX.argmaxRows(), frames: table, boundary: boundary, imageShape: f.inputShape,
+                                                 classNames: f.classNames, source: s, target: c)
             output.strip = ResultPicture(name: "strip", caption:
-                "\(f.className(s)) → \(f.className(c)) (\(method.rawValue)): per row the source x (blue), G(z_t) at evenly spaced steps t from z_0 to the first step with \(f.className(c)) on top, then the last step, and the bisected crossing point G(z*) (red); the number under each image is f_C = p(\(f.className(c))).",
+                "\(f.className(s)) → \(f.className(c)) (\(method.rawValue)): per row the source x (blue), G(z_t) at evenly spaced steps t from z_0 to the first step with \(f.className(c)) on top, then the last step, and the bisected crossing point G(z*) (red); under each image f_C = p(\(f.className(c))), the step, and the classifier's top class there (blue: \(f.className(s)), red: \(f.className(c)), black: a third class).",
                 image: strip, key: true)
             output.fTargetCurves = ResultPicture(name: "f-target-curves", caption:
                 "f_C = p(\(f.className(c))) along the first \(min(50, m)) trajectories (\(method.rawValue)), dashed line at 0.5.",
@@ -513,6 +576,8 @@ public final class TrajectoryProber: BoundaryProber {
                 "identity_latent": Tensor(shape: [m], scalars: idLatent),
                 "identity_pixel": Tensor(shape: [m], scalars: idPixel),
                 "inversion_mse": Tensor(shape: [m], scalars: inversionError),
+                "latent_norm": Tensor(shape: [m], scalars: latentNorm),
+                "prior_log_likelihood": Tensor(shape: [m], scalars: priorLL),
             ])
         return Probe(set, output: output)
     }

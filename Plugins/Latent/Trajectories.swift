@@ -24,6 +24,23 @@ public struct LatentTrajectory {
     }
 }
 
+/// The one crossing definition of the plugin: a trajectory point is in the target class `C` when
+/// `C` is the top class there (argmax of the probabilities; ties go to the lower index). It decides
+/// `crossed_share`, `crossing_step`, `start_in_target_share` and the segment the crossing is
+/// bisected on, so that every crossed trajectory has a bisected segment and vice versa.
+public enum LatentCrossing {
+    /// The top class at step `t`.
+    public static func topClass(_ t: LatentTrajectory, _ step: Int) -> Int {
+        var best = 0
+        for j in 1..<max(1, t.classCount) where t.probability(step, j) > t.probability(step, best) { best = j }
+        return best
+    }
+    /// The first step with `target` on top, or nil.
+    public static func firstStep(_ t: LatentTrajectory, target: Int) -> Int? {
+        (0..<t.count).first { topClass(t, $0) == target }
+    }
+}
+
 /// Option 1: gradient ascent on the target probability, `z_{t+1} = z_t + η ∇_z f_C(G(z_t))`.
 public struct AscentSettings: Sendable {
     public enum Rule: String, Sendable, CaseIterable {
@@ -44,6 +61,10 @@ public struct AscentSettings: Sendable {
     public var objective: Objective = .probability
     /// γ: weight of the latent prior, `− γ ‖z‖² / 2` added to the objective (0: the draft).
     public var priorWeight: Float = 0
+    /// ρ: weight of an identity (anchor) term `− ρ ‖z − G⁻¹(x)‖² / 2` added to the objective,
+    /// pulling every step back towards its own start `z_0 = G⁻¹(x)` (the rows of `start`), not
+    /// towards 0 (0: the draft).
+    public var identityWeight: Float = 0
     public var source: Int = -1
     public enum Objective: String, Sendable, CaseIterable { case probability, margin }
     /// Accept a step only when it raises f_C (halve η otherwise); see ``LatentSearch/ascend``.
@@ -52,7 +73,7 @@ public struct AscentSettings: Sendable {
 }
 
 /// Option 2: the whole path `z_1 … z_T` optimised jointly (Adam) on
-/// `Σ_{t=1}^{T−1} |f_C(G(z_{t+1})) − t/T| + λ Σ_{t=1}^{T−1} id(z_t)`.
+/// `Σ_{t=1}^{T−1} |f_C(G(z_{t+1})) − t/T| + λ Σ_{t=1}^{T−1} id(z_t) [+ μ Σ_{t=1}^{T−1} ‖z_{t+1} − z_t‖²]`.
 public struct PathSettings: Sendable {
     public enum Identity: String, Sendable, CaseIterable {
         /// `id(z_t) = ‖z_t − G⁻¹(x)‖₂` (latent space).
@@ -65,6 +86,9 @@ public struct PathSettings: Sendable {
     public var learningRate: Float = 0.05
     public var lambda: Float = 0.05
     public var identity: Identity = .latent
+    /// μ: weight of the smoothness term `μ Σ_{t=1}^{T−1} ‖z_{t+1} − z_t‖²` linking consecutive
+    /// path points (0: the draft's loss, which has no term linking z_t to z_{t+1}).
+    public var smoothness: Float = 0
     public init() {}
 }
 
@@ -97,10 +121,15 @@ public enum LatentSearch {
         if margin && !(0..<k).contains(settings.source) {
             throw BorderlineError(.invalidArgument, "latent: the margin objective needs a source class in 0…\(k - 1)")
         }
-        func value(_ lp: [Float], _ z: ArraySlice<Float>) -> Float {
-            var prior: Float = 0
+        let anchor = start.scalars
+        func value(_ lp: [Float], _ z: ArraySlice<Float>, row i: Int) -> Float {
+            var prior: Float = 0, identity: Float = 0
             if settings.priorWeight > 0 { for v in z { prior += v * v } }
+            if settings.identityWeight > 0 {
+                for (j, v) in z.enumerated() { let e = v - anchor[i * l + j]; identity += e * e }
+            }
             return (margin ? lp[target] - lp[settings.source] : lp[target]) - settings.priorWeight * prior / 2
+                - settings.identityWeight * identity / 2
         }
         var current = [Float](repeating: 0, count: m * k)
         var active = Array(0..<m)
@@ -121,7 +150,7 @@ public enum LatentSearch {
             let p = lp.map { Foundation.exp($0) }
             out[i].append(latent: z[(i * l)..<((i + 1) * l)], probabilities: p[...])
             for j in 0..<k { current[i * k + j] = p[j] }
-            logPC[i] = value(lp, z[(i * l)..<((i + 1) * l)])
+            logPC[i] = value(lp, z[(i * l)..<((i + 1) * l)], row: i)
         }
         active = active.filter { current[$0 * k + target] < settings.targetProbability }
         var step = 0
@@ -141,7 +170,10 @@ public enum LatentSearch {
                 }
                 let g = try f.vjp(rows(fresh, z, l), cotangent: Tensor(shape: [fresh.count, k], scalars: v), of: .logits).inputGradient
                 for (r, i) in fresh.enumerated() {
-                    for j in 0..<l { gradient[i * l + j] = g.scalars[r * l + j] - settings.priorWeight * z[i * l + j] }
+                    for j in 0..<l {
+                        gradient[i * l + j] = g.scalars[r * l + j] - settings.priorWeight * z[i * l + j]
+                            - settings.identityWeight * (z[i * l + j] - anchor[i * l + j])
+                    }
                     needsGradient[i] = false
                 }
             }
@@ -175,7 +207,7 @@ public enum LatentSearch {
             var still: [Int] = []
             for (r, i) in moving.enumerated() {
                 let lp = logSoftmax(logits.scalars[(r * k)..<((r + 1) * k)])
-                let objective = value(lp, proposal[(r * l)..<((r + 1) * l)])
+                let objective = value(lp, proposal[(r * l)..<((r + 1) * l)], row: i)
                 if settings.lineSearch && !(objective > logPC[i]) {
                     eta[i] *= 0.5
                     if eta[i] < 1e-4 * settings.stepSize { out[i].problem = "a local maximum of f_C"; continue }
@@ -264,7 +296,7 @@ public enum LatentSearch {
     /// (used by the pixel identity term). The returned trajectories are `z_0 = G⁻¹(x), z_1 … z_T`.
     public static func optimizePath(_ f: any DifferentiableClassifier, generator: any Generator, start: Tensor, images: Tensor,
                                     target: Int, settings: PathSettings, initial: Tensor? = nil, checkStop: () throws -> Void = {},
-                                    progress: ((Int, Int) -> Void)? = nil) throws -> (trajectories: [LatentTrajectory], stepLoss: [Float], identityLoss: [Float]) {
+                                    progress: ((Int, Int) -> Void)? = nil) throws -> (trajectories: [LatentTrajectory], stepLoss: [Float], identityLoss: [Float], smoothnessLoss: [Float]) {
         let m = start.batchSize, l = start.sampleCount, k = f.classCount, tt = settings.length
         guard tt >= 2 else { throw BorderlineError(.invalidArgument, "latent: the path needs at least 2 points, got \(tt)") }
         guard (0..<k).contains(target) else { throw BorderlineError(.invalidArgument, "latent: target class \(target) outside 0…\(k - 1)") }
@@ -334,6 +366,13 @@ public enum LatentSearch {
                     for j in 0..<grad.count { grad[j] += gz[j] }
                 }
             }
+            // Smoothness term on consecutive path points z_1 … z_T (off by default: the draft has none).
+            var smoothLoss = [Float](repeating: 0, count: m)
+            if settings.smoothness > 0 {
+                let sm = smoothnessTerm(zp.value.scalars, paths: m, length: tt, latent: l, weight: settings.smoothness)
+                smoothLoss = sm.loss
+                if it < settings.steps { for j in 0..<grad.count { grad[j] += sm.gradient[j] } }
+            }
             if it == settings.steps {
                 var out = [LatentTrajectory](repeating: LatentTrajectory(latentCount: l, classCount: k), count: m)
                 let p0 = try f.probabilities(start)
@@ -344,12 +383,97 @@ public enum LatentSearch {
                         out[i].append(latent: zp.value.scalars[(row * l)..<((row + 1) * l)], probabilities: p.scalars[(row * k)..<((row + 1) * k)])
                     }
                 }
-                return (out, stepLoss, idLoss)
+                return (out, stepLoss, idLoss, smoothLoss)
             }
             zp.gradient = Tensor(shape: [rows, l], scalars: grad)
             adam.step([zp])
             progress?(it + 1, settings.steps)
         }
         fatalError("unreachable")
+    }
+
+    /// `μ Σ_{t=1}^{T−1} ‖z_{t+1} − z_t‖²` per path and its gradient, for `m` paths of `tt` latents
+    /// of `l` values stored row after row (`[m·tt, l]`, path `i`'s point `t` in row `i·tt + t − 1`).
+    /// `∂/∂z_t = 2μ(z_t − z_{t−1}) + 2μ(z_t − z_{t+1})` (each term where that neighbour exists).
+    public static func smoothnessTerm(_ z: [Float], paths m: Int, length tt: Int, latent l: Int, weight mu: Float)
+        -> (loss: [Float], gradient: [Float]) {
+        var loss = [Float](repeating: 0, count: m), grad = [Float](repeating: 0, count: z.count)
+        for i in 0..<m {
+            for t in 0..<(tt - 1) {
+                let a = (i * tt + t) * l, b = a + l
+                for j in 0..<l {
+                    let e = z[b + j] - z[a + j]
+                    loss[i] += mu * e * e
+                    grad[b + j] += 2 * mu * e
+                    grad[a + j] -= 2 * mu * e
+                }
+            }
+        }
+        return (loss, grad)
+    }
+}
+
+/// The latent prior `N(0, I_L)` of a VAE (or GAN) generator: the log-density and the radius
+/// beyond which a latent counts as off the prior.
+public enum LatentPrior {
+    /// `log N(z; 0, I) = −‖z‖²/2 − (L/2) log 2π`.
+    public static func logLikelihood(_ z: ArraySlice<Float>) -> Double {
+        var s = 0.0
+        for v in z { s += Double(v) * Double(v) }
+        return -s / 2 - Double(z.count) / 2 * Foundation.log(2 * Double.pi)
+    }
+
+    /// The regularised lower incomplete gamma function `P(a, x)` (series for x < a + 1, else
+    /// Lentz's continued fraction for `Q = 1 − P`).
+    static func regularizedGammaP(_ a: Double, _ x: Double) -> Double {
+        if x <= 0 { return 0 }
+        let lg = logGamma(a)
+        if x < a + 1 {
+            var sum = 1 / a, term = 1 / a, n = a
+            for _ in 0..<10_000 {
+                n += 1; term *= x / n; sum += term
+                if abs(term) < abs(sum) * 1e-15 { break }
+            }
+            return sum * Foundation.exp(-x + a * Foundation.log(x) - lg)
+        }
+        let tiny = 1e-300
+        var b = x + 1 - a, c = 1 / tiny, d = 1 / b, h = d
+        for i in 1...10_000 {
+            let an = -Double(i) * (Double(i) - a)
+            b += 2
+            d = an * d + b; if abs(d) < tiny { d = tiny }
+            c = b + an / c; if abs(c) < tiny { c = tiny }
+            d = 1 / d
+            let delta = d * c
+            h *= delta
+            if abs(delta - 1) < 1e-15 { break }
+        }
+        return 1 - Foundation.exp(-x + a * Foundation.log(x) - lg) * h
+    }
+
+    /// `log Γ(a)` for `a > 0` (Lanczos, g = 7; absolute error about 1e-8, ample for a quantile).
+    static func logGamma(_ a: Double) -> Double {
+        if a < 0.5 { return Foundation.log(Double.pi / abs(Foundation.sin(Double.pi * a))) - logGamma(1 - a) }
+        let c: [Double] = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313,
+                           -176.61503916999185, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7]
+        let x = a - 1
+        var sum = c[0]
+        for i in 1..<9 { sum += c[i] / (x + Double(i)) }
+        let t = x + 7.5
+        return 0.5 * Foundation.log(2 * Double.pi) + (x + 0.5) * Foundation.log(t) - t + Foundation.log(sum)
+    }
+
+    /// The χ distribution's CDF with `l` degrees of freedom: `P(‖z‖ ≤ r)` for `z ~ N(0, I_l)`.
+    public static func chiCDF(_ r: Double, degrees l: Int) -> Double { regularizedGammaP(Double(l) / 2, r * r / 2) }
+
+    /// The χ_l quantile: the radius `r` with `P(‖z‖ ≤ r) = p` (bisection on ``chiCDF``).
+    public static func chiQuantile(_ p: Double, degrees l: Int) -> Double {
+        var lo = 0.0, hi = Double(l).squareRoot() + 20
+        while chiCDF(hi, degrees: l) < p { hi *= 2 }
+        for _ in 0..<200 {
+            let mid = (lo + hi) / 2
+            if chiCDF(mid, degrees: l) < p { lo = mid } else { hi = mid }
+        }
+        return (lo + hi) / 2
     }
 }

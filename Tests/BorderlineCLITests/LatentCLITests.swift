@@ -18,6 +18,13 @@ final class LatentCLITests: XCTestCase {
         XCTAssertEqual(numbers["trajectories"] as? Double, 6)
         XCTAssertGreaterThan(numbers["crossed_share"] as! Double, 0)
         if let gap = numbers["crossing_gap_max"] as? Double { XCTAssertLessThan(gap, 1e-3) }
+        // The latent prior (issue 19): the off-prior share and radius (χ_16 at p = 0.999), ‖z*‖ and log N(z*; 0, I).
+        let offPrior = try XCTUnwrap(numbers["off_prior_share"] as? Double)
+        XCTAssertTrue((0...1).contains(offPrior))
+        XCTAssertEqual(try XCTUnwrap(numbers["off_prior_threshold"] as? Double), 6.2652, accuracy: 1e-3)
+        let norm = try XCTUnwrap(numbers["latent_norm_mean"] as? Double), ll = try XCTUnwrap(numbers["prior_log_likelihood_mean"] as? Double)
+        XCTAssertLessThanOrEqual(ll, -norm * norm / 2 - 8 * Foundation.log(2 * Double.pi) + 1e-3, "Jensen: mean log-likelihood ≤ that of the mean norm")
+        XCTAssertLessThanOrEqual(try XCTUnwrap(numbers["on_prior_crossed_share"] as? Double), numbers["crossed_share"] as! Double)
         for image in ["latent-strip-pair_7_9.png", "latent-f-target-curves-pair_7_9.png"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/images/" + image), image)
         }

@@ -151,15 +151,20 @@ final class LatentTests: XCTestCase {
     /// `beta`) and defaults; the generator's are the provider's.
     func testOptionsKeepTheirNamesAndDefaults() throws {
         let declared = try TrajectoryProber().declaredOptions().map(\.option)
-        XCTAssertEqual(declared.map(\.name), ["start-filter", "method", "step-size", "step-rule", "objective", "prior-weight", "line-search",
+        XCTAssertEqual(declared.map(\.name), ["start-filter", "method", "step-size", "step-rule", "objective", "prior-weight", "identity-weight", "line-search",
             "max-steps", "target-probability", "path-length", "path-steps", "path-learning-rate", "path-init", "lambda", "identity",
-            "beta", "max-halvings", "estimator", "estimator-step", "estimator-samples", "inversion-restarts", "inversion-steps",
+            "smoothness", "off-prior-p", "off-prior-norm", "off-prior", "beta", "max-halvings", "estimator", "estimator-step", "estimator-samples", "inversion-restarts", "inversion-steps",
             "strip-rows", "strip-frames"])
         let defaults = Dictionary(uniqueKeysWithValues: declared.map { ($0.name, $0.defaultValue) })
         XCTAssertEqual(defaults["beta"], .number(5e-4))
         XCTAssertEqual(defaults["max-halvings"], .number(60))
         XCTAssertEqual(defaults["step-rule"], .string("adam"))
         XCTAssertEqual(defaults["estimator"], .string("auto"))
+        // The draft's literal losses stay the defaults; off-prior crossings fail by default.
+        XCTAssertEqual(defaults["identity-weight"], .number(0))
+        XCTAssertEqual(defaults["smoothness"], .number(0))
+        XCTAssertEqual(defaults["off-prior"], .string("fail"))
+        XCTAssertEqual(defaults["off-prior-norm"], .number(0))
         XCTAssertEqual(try VAEGeneratorProvider().declaredOptions().map(\.option.name), ["decoder", "encoder"])
         let o = try XCTUnwrap(try TrajectoryProber().makeOptions(["estimator": .string("finite-differences"), "beta": .number(1e-3)]) as? TrajectoryProber.Options)
         XCTAssertEqual(o.estimator, .finiteDifferences)
@@ -196,16 +201,206 @@ final class LatentTests: XCTestCase {
     func testPicturesRender() throws {
         var r = RandomGenerator(seed: 1)
         let x = r.uniform(shape: [2, 1, 4, 4], low: 0, high: 1)
-        var frames: [[(image: ArraySlice<Float>, fC: Float, step: Int)]] = []
+        var frames: [[(image: ArraySlice<Float>, fC: Float, step: Int, top: Int)]] = []
         for i in 0..<2 {
-            var row: [(image: ArraySlice<Float>, fC: Float, step: Int)] = []
-            for t in 0..<3 { row.append((image: x.scalars[(i * 16)..<((i + 1) * 16)], fC: Float(t) / 2, step: t)) }
+            var row: [(image: ArraySlice<Float>, fC: Float, step: Int, top: Int)] = []
+            for t in 0..<3 { row.append((image: x.scalars[(i * 16)..<((i + 1) * 16)], fC: Float(t) / 2, step: t, top: t == 2 ? 1 : 0)) }
             frames.append(row)
         }
-        let png = try LatentPictures.strip(sources: x, sourceProbability: [0, 0.1], frames: frames,
-                                           boundary: [(x.scalars[0..<16], 0.5), nil], imageShape: [1, 4, 4])
+        let png = try LatentPictures.strip(sources: x, sourceProbability: [0, 0.1], sourceTop: [0, 0], frames: frames,
+                                           boundary: [(x.scalars[0..<16], 0.5, 1), nil], imageShape: [1, 4, 4],
+                                           classNames: ["Ankle boot", "b"], source: 0, target: 1)
         XCTAssertEqual(png.width, 4 + 5 * (8 + 4))
         XCTAssertFalse(try png.encoded().isEmpty)
         XCTAssertFalse(try LatentPictures.curves([[0, 0.2, 0.6], [0.1, 0.9]], target: "b").encoded().isEmpty)
+    }
+
+    // MARK: issue 19 item 2: the latent prior, the identity and smoothness terms, one crossing definition
+
+    func testChiQuantileAndPriorLogLikelihood() {
+        // χ_2: P(‖z‖ ≤ r) = 1 − exp(−r²/2), so r = √(−2 log(1 − p)).
+        XCTAssertEqual(LatentPrior.chiQuantile(0.999, degrees: 2), (-2 * Foundation.log(0.001)).squareRoot(), accuracy: 1e-6)
+        // χ²_16 at 0.999 is 39.252 (tables): the default radius for the shipped VAE's 16 latents.
+        XCTAssertEqual(LatentPrior.chiQuantile(0.999, degrees: 16), 39.2524.squareRoot(), accuracy: 1e-3)
+        XCTAssertEqual(LatentPrior.chiCDF(4, degrees: 16), 0.5, accuracy: 0.1, "‖z‖ ≈ √16 is typical")
+        XCTAssertEqual(LatentPrior.chiQuantile(0.5, degrees: 200), 199.333.squareRoot(), accuracy: 1e-2, "continued-fraction branch")
+        XCTAssertEqual(LatentPrior.logLikelihood([0, 0][...]), -Foundation.log(2 * Double.pi), accuracy: 1e-12)
+        XCTAssertEqual(LatentPrior.logLikelihood([3, 4][...]), -12.5 - Foundation.log(2 * Double.pi), accuracy: 1e-9)
+    }
+
+    func testSmoothnessGradientIsFiniteDifference() {
+        var r = RandomGenerator(seed: 21)
+        let m = 2, tt = 4, l = 3, mu: Float = 0.7
+        let z = r.normal(shape: [m * tt, l]).scalars
+        let exact = LatentSearch.smoothnessTerm(z, paths: m, length: tt, latent: l, weight: mu)
+        // The loss by its definition, Σ_t ‖z_{t+1} − z_t‖² per path.
+        for i in 0..<m {
+            var direct: Float = 0
+            for t in 0..<(tt - 1) { for j in 0..<l { let e = z[(i * tt + t + 1) * l + j] - z[(i * tt + t) * l + j]; direct += mu * e * e } }
+            XCTAssertEqual(exact.loss[i], direct, accuracy: 1e-5)
+        }
+        let h: Float = 1e-2
+        for u in 0..<z.count {
+            var a = z, b = z
+            a[u] += h; b[u] -= h
+            let fa = LatentSearch.smoothnessTerm(a, paths: m, length: tt, latent: l, weight: mu).loss.reduce(0, +)
+            let fb = LatentSearch.smoothnessTerm(b, paths: m, length: tt, latent: l, weight: mu).loss.reduce(0, +)
+            XCTAssertEqual(exact.gradient[u], (fa - fb) / (2 * h), accuracy: 2e-3, "z[\(u)]")
+        }
+    }
+
+    /// The draft's literal Option 2 loss has no term on z_1 other than the identity term, so z_1
+    /// never leaves G⁻¹(x); the smoothness term links it to z_2 and makes it move.
+    func testLiteralPathLossNeverMovesZ1AndSmoothnessDoes() throws {
+        let g = try LatentGenerator(decoder: try Tiny.decoder(), encoder: nil)
+        let f = try ComposedDifferentiableClassifier(try Tiny.classifier(), g)
+        var r = RandomGenerator(seed: 7)
+        let z0 = r.normal(shape: [3, 2])
+        let images = try g.generate(z0)
+        var s = PathSettings()
+        s.length = 5; s.steps = 100
+        let literal = try LatentSearch.optimizePath(f, generator: g, start: z0, images: images, target: 2, settings: s)
+        s.smoothness = 1
+        let smooth = try LatentSearch.optimizePath(f, generator: g, start: z0, images: images, target: 2, settings: s)
+        var moved: Float = 0
+        for i in 0..<3 {
+            XCTAssertEqual(Array(literal.trajectories[i].latent(1)), Array(z0.scalars[(2 * i)..<(2 * i + 2)]), "literal loss: z_1 = G⁻¹(x)")
+            XCTAssertNotEqual(Array(literal.trajectories[i].latent(5)), Array(z0.scalars[(2 * i)..<(2 * i + 2)]), "z_T moves")
+            moved += zip(smooth.trajectories[i].latent(1), z0.scalars[(2 * i)..<(2 * i + 2)]).map { abs($0 - $1) }.reduce(0, +)
+        }
+        XCTAssertGreaterThan(moved, 1e-3, "with smoothness z_1 follows z_2")
+        XCTAssertGreaterThan(smooth.smoothnessLoss.reduce(0, +), 0)
+        XCTAssertEqual(literal.smoothnessLoss.reduce(0, +), 0)
+    }
+
+    /// With line search the objective log f_C − ρ‖z − z_0‖²/2 rises at every step, so
+    /// ρ‖z_t − z_0‖²/2 ≤ −log f_C(z_0): the trajectory stays in a ball around its own start
+    /// G⁻¹(x) (not around 0).
+    func testIdentityWeightKeepsAscentNearItsStart() throws {
+        let g = try LatentGenerator(decoder: try Tiny.decoder(), encoder: nil)
+        let f = try ComposedDifferentiableClassifier(try Tiny.classifier(), g)
+        var r = RandomGenerator(seed: 9)
+        // Starts far from the origin: a pull towards 0 would move them a long way.
+        var z0 = r.normal(shape: [6, 2])
+        z0.scalars = z0.scalars.map { $0 + 4 }
+        let p0 = try f.probabilities(z0)
+        let target = 2
+        var s = AscentSettings()
+        s.rule = .normalized; s.lineSearch = true; s.maxSteps = 300; s.stepSize = 0.2
+        s.identityWeight = 2
+        func farthest(_ t: [LatentTrajectory]) -> [(distance: Double, bound: Double)] {
+            t.enumerated().map { i, traj in
+                let bound = (2 * -Foundation.log(Double(p0.scalars[i * 3 + target])) / 2).squareRoot()
+                let d = (0..<traj.count).map { step in
+                    zip(traj.latent(step), z0.scalars[(2 * i)..<(2 * i + 2)]).map { Double(($0 - $1) * ($0 - $1)) }.reduce(0, +).squareRoot()
+                }.max()!
+                return (d, bound)
+            }
+        }
+        for (i, r) in farthest(try LatentSearch.ascend(f, start: z0, target: target, settings: s)).enumerated() {
+            XCTAssertLessThanOrEqual(r.distance, r.bound + 1e-3, "row \(i)")
+        }
+        // Without the term the same ascent leaves that ball (so the bound above says something).
+        s.identityWeight = 0
+        XCTAssertTrue(farthest(try LatentSearch.ascend(f, start: z0, target: target, settings: s)).contains { $0.distance > $0.bound + 1e-3 })
+    }
+
+    /// The prober on the tiny models: off-prior crossings by a constructed radius are flagged,
+    /// fail (default) or stay successes (flag); the boundary set stays valid; crossed_share,
+    /// crossing_step and the bisected segment use one definition (C on top).
+    func testProberFlagsOffPriorCrossingsAndUsesOneCrossingDefinition() throws {
+        let classifier = try Tiny.classifier()
+        let decoder = try Tiny.decoder()
+        var r = RandomGenerator(seed: 13)
+        let z = r.normal(shape: [120, 2], std: 1.5)
+        let images = Evaluation.logits(decoder, images: z).reshaped([120, 1, 2, 2])
+        let labels = try classifier.predictions(images)
+        let data = try Dataset(name: "tiny", images: images, labels: labels, classNames: ["a", "b", "c"])
+        let counts = (0..<3).map { c in labels.filter { $0 == c }.count }
+        let s = counts.indices.max { counts[$0] < counts[$1] }!
+        let t = counts.indices.filter { $0 != s }.max { counts[$0] < counts[$1] }!
+        let pair = ClassPair(s, t)
+
+        func run(_ values: [String: JSONValue]) throws -> Probe<TrajectoryProber.Output> {
+            let record = RunRecord()
+            let plugin = PluginRecord(name: "latent", version: "0", summary: "")
+            record.add(plugin)
+            let environment = try RunEnvironment(classifier: classifier, data: data, pairs: [pair], samplesPerPair: 12, seed: 3, record: record)
+            environment.register(TinyProvider(decoder), plugin: "latent", options: NoOptions())
+            let prober = TrajectoryProber()
+            let options = try XCTUnwrap(try prober.makeOptions(values.merging(["inversion-steps": .number(150), "max-steps": .number(400),
+                                                                               "strip-rows": .number(2)]) { a, _ in a }) as? TrajectoryProber.Options)
+            return try prober.probe(pair, options: options, context: environment.context(plugin: plugin, component: prober.name, kind: .prober, visibleSets: []))
+        }
+        let flagged = try run(["off-prior": .string("flag"), "off-prior-norm": .number(1000)])
+        let set = flagged.set, out = flagged.output, m = set.count
+        let norms = try XCTUnwrap(set.extras["latent_norm"]).scalars
+        let ll = try XCTUnwrap(set.extras["prior_log_likelihood"]).scalars
+        let zStar = try XCTUnwrap(set.extras["latent_point"]).scalars
+        for i in 0..<m {
+            let n = (zStar[2 * i] * zStar[2 * i] + zStar[2 * i + 1] * zStar[2 * i + 1]).squareRoot()
+            XCTAssertEqual(norms[i], n, accuracy: 1e-4)
+            XCTAssertEqual(Double(ll[i]), Double(-n * n / 2) - Foundation.log(2 * Double.pi), accuracy: 1e-3)
+        }
+        XCTAssertEqual(out.offPriorShare, 0, "nothing is beyond radius 1000")
+        let crossings = (0..<m).filter { out.bisectionHalvings[$0] > 0 && set.failureReasons[$0]?.contains("halving cap") != true }
+        XCTAssertGreaterThan(crossings.count, 1, "the tiny case crosses")
+
+        // One crossing definition: the first step with C on top, recomputed from the stored latents.
+        let composed = try ComposedClassifier(classifier, LatentGenerator(decoder: decoder, encoder: nil))
+        let longest = out.trajectoryLatents.shape[1]
+        var crossed = 0
+        for i in 0..<m {
+            let n = out.trajectoryLengths[i]
+            let zi = Tensor(shape: [n, 2], scalars: Array(out.trajectoryLatents.scalars[(i * longest * 2)..<((i * longest + n) * 2)]))
+            let tops = try composed.probabilities(zi).argmaxRows()
+            let first = tops.firstIndex(of: t)
+            let expected = tops[0] == t ? -1 : (first ?? -1)
+            XCTAssertEqual(out.crossingStep[i], expected, "row \(i): crossing step = first step with C on top")
+            if expected >= 0 { crossed += 1 }
+            // The bisected segment is the same step: every crossed row (and only those) was bisected.
+            XCTAssertEqual(out.bisectionHalvings[i] > 0, expected >= 0, "row \(i)")
+        }
+        XCTAssertEqual(out.crossedShare, Double(crossed) / Double(m), accuracy: 1e-12)
+
+        // A constructed radius between the crossings' norms: those above it are off the prior.
+        let sorted = crossings.map { norms[$0] }.sorted()
+        let cut = sorted.count / 2
+        let radius = (sorted[cut - 1] + sorted[cut]) / 2
+        XCTAssertLessThan(sorted[cut - 1], sorted[cut], "distinct norms around the cut")
+        let above = Set(crossings.filter { norms[$0] > radius })
+        let failing = try run(["off-prior-norm": .number(Double(radius))])
+        let keeping = try run(["off-prior": .string("flag"), "off-prior-norm": .number(Double(radius))])
+        XCTAssertEqual(failing.output.offPriorThreshold, Double(radius), accuracy: 1e-6)
+        XCTAssertEqual(Set((0..<m).filter { failing.output.offPriorFlag[$0] == 1 }), above)
+        XCTAssertEqual(failing.output.offPriorShare, Double(above.count) / Double(crossings.count), accuracy: 1e-12)
+        XCTAssertEqual(keeping.output.offPriorFlag, failing.output.offPriorFlag)
+        for i in 0..<m {
+            if above.contains(i) {
+                XCTAssertFalse(failing.set.succeeded[i], "row \(i): off-prior crossing fails by default")
+                XCTAssertTrue(failing.set.failureReasons[i]?.contains("off the latent prior") == true)
+            } else {
+                XCTAssertEqual(failing.set.succeeded[i], keeping.set.succeeded[i], "row \(i)")
+            }
+            XCTAssertEqual(keeping.set.succeeded[i], set.succeeded[i], "flag keeps the successes")
+        }
+        XCTAssertEqual(failing.set.successCount, set.successCount - above.filter { set.succeeded[$0] }.count)
+        XCTAssertEqual(failing.output.onPriorCrossedShare, Double(crossed - above.count) / Double(m), accuracy: 1e-12)
+        // The sets stay valid: every success is a tie of the set's own pair within its β.
+        for p in [flagged, failing, keeping] { XCTAssertEqual(p.set.successesOffTheBoundary, []) }
+        // Default radius: the χ_2 quantile at 0.999.
+        let byP = try run([:])
+        XCTAssertEqual(byP.output.offPriorThreshold, LatentPrior.chiQuantile(Double(Float(0.999)), degrees: 2), accuracy: 1e-9)
+    }
+}
+
+/// The tiny decoder as the run's `latent/vae` generator (no encoder: G⁻¹ by optimisation).
+final class TinyProvider: GeneratorProvider {
+    let decoder: Model
+    init(_ decoder: Model) { self.decoder = decoder }
+    let name = "vae"
+    let summary = "tiny"
+    func makeGenerator(options: NoOptions, context: RunContext) throws -> any Generator {
+        try LatentGenerator(decoder: decoder, encoder: nil)
     }
 }
