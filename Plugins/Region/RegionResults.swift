@@ -12,6 +12,8 @@ struct RegionResults: Encodable {
     var regionSamples: Int
     var tables: [ResultTable]
     var pictures: [ResultPicture]
+    /// The section's key numbers (cards at the top of the report section).
+    var highlights: [ResultHighlight]
 
     static func percent(_ v: Double?) -> String { v.map { $0.isNaN ? "—" : String(format: "%.1f %%", 100 * $0) } ?? "—" }
 
@@ -67,7 +69,7 @@ struct RegionResults: Encodable {
         if let c = r.curve {
             pictures.append(ResultPicture(name: "robustness-curve",
                                           caption: "Accuracy against the L∞ budget ε on \(c.images) images: point classifier under PGD, region classifier on the same examples (transferred) and under EOT-PGD against itself (adaptive).",
-                                          image: try RegionDrawing.robustnessCurve(c, radius: r.radius)))
+                                          image: try RegionDrawing.robustnessCurve(c, radius: r.radius), key: true))
         }
         if let s = r.selection {
             pictures.append(ResultPicture(name: "radius-selection", caption: "Region accuracy on \(r.heldOutRows.count) held-out images against r (m = \(settings.selectionSamples)); dashed: point accuracy. Chosen: the largest r not below it, \(r.radius).",
@@ -97,6 +99,26 @@ struct RegionResults: Encodable {
         }
         self.pictures = pictures
         self.tables = tables
+        highlights = Self.highlights(r, settings: settings)
+    }
+
+    /// Benign accuracy of the region classifier (point accuracy beside it), the share of successful
+    /// adversarials the region classifier classifies correctly (mean over the attacks), and the
+    /// benign images' mean distance to the boundary along random directions.
+    static func highlights(_ r: RegionAnalysisReport, settings: RegionAnalysisSettings) -> [ResultHighlight] {
+        var out = [ResultHighlight("region classifier accuracy (benign)", value: r.benignRegionAccuracy, unit: "%",
+                                   detail: "point classifier \(percent(r.benignPointAccuracy)); r = \(r.radius), m = \(settings.regionSamples), \(r.benignRows.count) images")]
+        let recoveries = r.attacks.map(\.regionRecovery).filter(\.isFinite)
+        if !recoveries.isEmpty {
+            out.append(ResultHighlight("successful adversarials the region classifier corrects", value: recoveries.reduce(0, +) / Double(recoveries.count), unit: "%",
+                                       detail: r.attacks.map { "\($0.outcome.name) \(percent($0.regionRecovery))" }.joined(separator: ", ")))
+        }
+        if let benign = r.probed.first {
+            let b = boundaryStatistics(benign)
+            out.append(ResultHighlight("mean distance to the boundary along random directions", value: b.meanDistance, unit: "RMS",
+                                       detail: "\(benign.name) images; \(percent(b.met)) of directions meet one within \(settings.directions.maxDistance)"))
+        }
+        return out
     }
 
     func encode(to encoder: Encoder) throws {
@@ -155,5 +177,6 @@ struct RegionResults: Encodable {
         if !r.detectorLosses.isEmpty { try put(r.detectorLosses, "detector_training_loss") }
         for (i, t) in tables.enumerated() { try put(t, "table_\(i)") }
         for p in pictures { try put(p, "picture_\(p.name)") }
+        try put(highlights, "highlights")
     }
 }

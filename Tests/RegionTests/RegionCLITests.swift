@@ -28,6 +28,7 @@ final class RegionCLITests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("results.h5").path))
         let report = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
         XCTAssertTrue(report.contains("Point vs region classification"))
+        XCTAssertTrue(report.contains("region classifier accuracy (benign)"), "no key-number cards")
         for key in ["fgsm_success_rate", "pgd-linf_region_accuracy", "detector_benign_accuracy"] {
             XCTAssertTrue(summary.contains(key), "summary.json lacks \(key)")
         }

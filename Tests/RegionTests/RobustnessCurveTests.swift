@@ -116,7 +116,10 @@ final class RobustnessCurveTests: XCTestCase {
         XCTAssertLessThan(c.pointAccuracy[2], c.pointAccuracy[0])
         XCTAssertLessThan(c.regionAccuracyEOT[2], c.regionAccuracyEOT[0])
         let results = try RegionResults(report, settings: settings, classifier: f, data: data, plotImages: 0)
-        XCTAssertTrue(results.pictures.contains { $0.name == "robustness-curve" })
+        XCTAssertTrue(results.pictures.contains { $0.name == "robustness-curve" && $0.isKey }, "the curve opens the section")
+        // Key numbers: the benign region accuracy first, as the report computes it.
+        XCTAssertEqual(results.highlights.first?.value ?? .nan, report.benignRegionAccuracy, accuracy: 1e-12)
+        XCTAssertTrue(results.highlights.contains { $0.label.hasPrefix("mean distance to the boundary") })
         XCTAssertTrue(results.tables.contains { $0.title.hasPrefix("Accuracy vs ε") })
         let tree = try ResultEncoder.encode(results)
         XCTAssertNotNil(tree["sweep_point_accuracy"])
