@@ -161,12 +161,17 @@ enum AllPairsSummary {
         if !others.isEmpty { detail += "; " + others.joined(separator: ", ") }
         var out = [ResultHighlight("\(name) success rate", value: rate(main), unit: "%", detail: detail)]
         let values = DirectionValues.byProducer(context).first { $0.producer == main }?.values
-        let idc = (values?.idc.values.map(\.idc) ?? []).filter(\.isFinite)
+        // In pair order: a dictionary's order differs between processes, and a sharded run's
+        // merged summary must equal the whole run's to the last bit.
+        func byPair<V>(_ d: [ClassPair: V]?) -> [V] {
+            (d ?? [:]).sorted { ($0.key.source, $0.key.target) < ($1.key.source, $1.key.target) }.map(\.value)
+        }
+        let idc = byPair(values?.idc).map(\.idc).filter(\.isFinite)
         if !idc.isEmpty {
             out.append(ResultHighlight("mean IDC (class changes per segment point)", value: idc.reduce(0, +) / Double(idc.count),
                                        detail: "\(name) borderline points, over \(idc.count) directions; 0 = straight segments never leave the pair"))
         }
-        let edc2 = (values?.edc.values.compactMap(\.edc2Borderline) ?? []).filter(\.isFinite)
+        let edc2 = byPair(values?.edc).compactMap(\.edc2Borderline).filter(\.isFinite)
         if !edc2.isEmpty {
             out.append(ResultHighlight("mean EDC2 on borderline points", value: edc2.reduce(0, +) / Double(edc2.count) / 100, unit: "%",
                                        detail: "linear separability of the embedded borderline points, over \(edc2.count) directions"))

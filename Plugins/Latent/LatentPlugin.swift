@@ -28,7 +28,8 @@ public final class LatentSummary: Analysis {
     }
 
     public func analyse(options: NoOptions, context: RunContext) throws -> Output {
-        let outputs = context.outputs(of: TrajectoryProber.self)
+        // In pair order, so a sharded run's merged summary equals the whole run's to the last bit.
+        let outputs = context.outputs(of: TrajectoryProber.self).sorted { $0.pair < $1.pair }
         let n = outputs.reduce(0) { $0 + $1.output.trajectories }
         guard n > 0 else { return Output(highlights: []) }
         func weighted(_ value: (TrajectoryProber.Output) -> Double) -> Double {
