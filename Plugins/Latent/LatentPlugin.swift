@@ -12,44 +12,6 @@ public final class LatentPlugin: BorderlinePlugin {
     public init() {}
     public let probers: [any BoundaryProber] = [TrajectoryProber()]
     public let generators: [any GeneratorProvider] = [VAEGeneratorProvider()]
-    public let analyses: [any Analysis] = [LatentSummary()]
-}
-
-/// Analysis `summary`: the run's key numbers over every pair's trajectories (the cards at the top
-/// of the plugin's report section): the share that crossed, the share that crossed on the prior,
-/// and the mean ‖z*‖ at the crossings against the prior's radius.
-public final class LatentSummary: Analysis {
-    public let name = "summary"
-    public let summary = "Key numbers over all pairs: crossed share, crossed on the prior, mean ‖z*‖ at the crossings."
-    public init() {}
-
-    public struct Output: Encodable {
-        public var highlights: [ResultHighlight]
-    }
-
-    public func analyse(options: NoOptions, context: RunContext) throws -> Output {
-        // In pair order, so a sharded run's merged summary equals the whole run's to the last bit.
-        let outputs = context.outputs(of: TrajectoryProber.self).sorted { $0.pair < $1.pair }
-        let n = outputs.reduce(0) { $0 + $1.output.trajectories }
-        guard n > 0 else { return Output(highlights: []) }
-        func weighted(_ value: (TrajectoryProber.Output) -> Double) -> Double {
-            outputs.reduce(0.0) { $0 + value($1.output) * Double($1.output.trajectories) } / Double(n)
-        }
-        let pairs = outputs.count
-        let norms = outputs.map(\.output.latentNormMean).filter(\.isFinite)
-        let threshold = outputs.first?.output.offPriorThreshold ?? .nan
-        var out = [
-            ResultHighlight("trajectories that cross the boundary", value: weighted(\.crossedShare), unit: "%",
-                            detail: "\(n) trajectories over \(pairs) pairs; the target class on top"),
-            ResultHighlight("crossed on the prior", value: weighted(\.onPriorCrossedShare), unit: "%",
-                            detail: String(format: "crossing within ‖z*‖ ≤ %.3g of N(0, I)", threshold)),
-        ]
-        if !norms.isEmpty {
-            out.append(ResultHighlight("mean ‖z*‖ at the crossings", value: norms.reduce(0, +) / Double(norms.count),
-                                       detail: String(format: "mean over pairs; off the prior beyond %.3g", threshold)))
-        }
-        return Output(highlights: out)
-    }
 }
 
 /// Offers the plugin's generator to every plugin of the run (`latent/vae`); the trajectory prober
