@@ -11,9 +11,17 @@ typedef int NS(VI) __attribute__((vector_size(LANES * 4), aligned(4)));
 #define VI NS(VI)
 #define LOAD(p) (*(const V *)(p))
 #define STORE(p, v) (*(V *)(p) = (v))
-#define SPLAT(s) ((V){} + (float)(s))
+#define SPLAT(s) NS(splat)((float)(s))
 #define SELECT(m, a, b) ((V)(((VI)(a) & (m)) | ((VI)(b) & ~(m))))
 #define INLINE static inline __attribute__((always_inline))
+
+/// A lane vector of s: one vbroadcastss (`(V){} + s` would add 0 first, which the compiler keeps
+/// because −0 + 0 = +0).
+INLINE V NS(splat)(float s) {
+    V v;
+    for (int l = 0; l < LANES; l++) v[l] = s;
+    return v;
+}
 
 INLINE V NS(activate)(V z, int act, float slope) {
     if (act == 1) { VI neg = z < SPLAT(0); return SELECT(neg, SPLAT(0), z); }    // NaN stays
