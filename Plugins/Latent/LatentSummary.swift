@@ -87,21 +87,22 @@ public final class LatentSummary: Analysis {
                          lowestOnPriorPair: nil, lowestOnPriorCrossedShare: nil)
         guard m > 0 else { return out }
         func percent(_ v: Double) -> String { ResultHighlight("", value: v, unit: "%").formatted }
+        // Short details, so that the four cards fit in one row of the report.
         let radius = String(format: "%.3g", threshold)
-        var onPriorDetail = "‖z*‖ ≤ \(radius), N(0, I)"
+        var onPriorDetail = "‖z*‖ ≤ \(radius) of N(0, I)"
         if sorted.count > 1, let lowest {
             out.lowestOnPriorPair = lowest.pair.key
             out.lowestOnPriorCrossedShare = lowest.share
-            onPriorDetail += "; lowest \(className(lowest.pair.source)) → \(className(lowest.pair.target)) \(percent(lowest.share))"
+            onPriorDetail = "lowest: \(className(lowest.pair.source)) → \(className(lowest.pair.target)) \(percent(lowest.share))"
         }
         out.highlights = [
             ResultHighlight("trajectories that cross the boundary", value: out.crossedShare, unit: "%",
-                            detail: "\(m) trajectories over \(sorted.count) pair\(sorted.count == 1 ? "" : "s"); s|t boundary points \(percent(out.boundaryPointShare))"),
+                            detail: "\(m) trajectories over \(sorted.count) pair\(sorted.count == 1 ? "" : "s")"),
             ResultHighlight("crossed on the prior", value: out.onPriorCrossedShare, unit: "%", detail: onPriorDetail),
             ResultHighlight("off-prior share of the crossings", value: out.offPriorShare, unit: "%",
-                            detail: "\(offPrior) of \(ties) crossings beyond ‖z*‖ = \(radius)" + (ties > 0 ? String(format: "; largest ‖z*‖ %.3g", out.latentNormMax) : "")),
+                            detail: "\(offPrior) of \(ties) beyond ‖z*‖ = \(radius)"),
             ResultHighlight("mean ‖z*‖ at the crossings", value: out.latentNormMean,
-                            detail: String(format: "starts ‖G⁻¹(x)‖ %.3g on average", out.startLatentNormMean) + "; off the prior beyond \(radius)"),
+                            detail: String(format: "largest %.3g; starts ‖G⁻¹(x)‖ %.3g", out.latentNormMax, out.startLatentNormMean)),
         ]
         return out
     }

@@ -421,7 +421,7 @@ final class LatentSummaryTests: XCTestCase {
         return left.count
     }
 
-    /// The prober on the tiny models for both directions of one pair (no encoder: the
+    /// The prober on the tiny models from the largest class to both others (no encoder: the
     /// off-manifold members stay nil, so some are set by hand to cover Tensor? and Double?).
     func probes() throws -> [(pair: ClassPair, output: TrajectoryProber.Output)] {
         let classifier = try Tiny.classifier()
@@ -433,8 +433,8 @@ final class LatentSummaryTests: XCTestCase {
         let data = try Dataset(name: "tiny", images: images, labels: labels, classNames: ["a", "b", "c"])
         let counts = (0..<3).map { c in labels.filter { $0 == c }.count }
         let s = counts.indices.max { counts[$0] < counts[$1] }!
-        let t = counts.indices.filter { $0 != s }.max { counts[$0] < counts[$1] }!
-        let pairs = [ClassPair(s, t), ClassPair(t, s)]
+        // Most images are of one class s: both pairs start there.
+        let pairs = counts.indices.filter { $0 != s }.map { ClassPair(s, $0) }
         let record = RunRecord()
         let plugin = PluginRecord(name: "latent", version: "0", summary: "")
         record.add(plugin)
@@ -460,7 +460,7 @@ final class LatentSummaryTests: XCTestCase {
         output.fTargetCurves = ResultPicture(name: "curves", caption: "c", image: try PNGImage(width: 2, height: 1, channels: 1, pixels: [0, 255]), key: true)
         let back = try ResultDecoder.decode(TrajectoryProber.Output.self, from: try ResultEncoder.encode(output))
         let compared = assertSame(output, back, "decoded output")
-        XCTAssertGreaterThan(compared, 50, "every member")
+        XCTAssertGreaterThanOrEqual(compared, 50, "every member (50 when written)")
         XCTAssertEqual(back.straightPathReconstructionMse, output.straightPathReconstructionMse)
         XCTAssertNil(back.latentPathReconstructionMse)
         XCTAssertEqual(back.fTargetCurves?.image, output.fTargetCurves?.image)
@@ -509,7 +509,7 @@ final class LatentSummaryTests: XCTestCase {
                                                           "off-prior share of the crossings", "mean ‖z*‖ at the crossings"])
         XCTAssertEqual(summary.highlights[0].value, summary.crossedShare)
         XCTAssertEqual(summary.highlights[1].value, summary.onPriorCrossedShare)
-        XCTAssertTrue(summary.highlights[1].detail.contains("lowest \(names(lowest.pair.source)) → \(names(lowest.pair.target))"), summary.highlights[1].detail)
+        XCTAssertTrue(summary.highlights[1].detail.contains("lowest: \(names(lowest.pair.source)) → \(names(lowest.pair.target))"), summary.highlights[1].detail)
 
         // From saved results (as a merged or resumed run reads them), in the other order: the same to the last bit.
         let saved = try live.reversed().map { ($0.pair, try ResultDecoder.decode(TrajectoryProber.Output.self, from: try ResultEncoder.encode($0.output))) }
