@@ -25,15 +25,13 @@ struct bk_table {
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma,bmi2"))), apply_to = function)
 #define LANES 16
 #define NS(x) x##_avx512
-#define OB_FWD 12
-#define OB_ARG 8
+#define OB_POS 5
 #define OB_WG 5
 #define TB_WG 4
 #include "kernels_impl.h"
 #undef LANES
 #undef NS
-#undef OB_FWD
-#undef OB_ARG
+#undef OB_POS
 #undef OB_WG
 #undef TB_WG
 #pragma clang attribute pop
@@ -42,15 +40,13 @@ struct bk_table {
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 #define LANES 8
 #define NS(x) x##_avx2
-#define OB_FWD 6
-#define OB_ARG 4
+#define OB_POS 3
 #define OB_WG 3
 #define TB_WG 3
 #include "kernels_impl.h"
 #undef LANES
 #undef NS
-#undef OB_FWD
-#undef OB_ARG
+#undef OB_POS
 #undef OB_WG
 #undef TB_WG
 #pragma clang attribute pop
@@ -58,8 +54,7 @@ struct bk_table {
 // Portable (SSE2 on x86-64, NEON on arm64): 4 lanes.
 #define LANES 4
 #define NS(x) x##_portable
-#define OB_FWD 6
-#define OB_ARG 4
+#define OB_POS 3
 #define OB_WG 3
 #define TB_WG 3
 #include "kernels_impl.h"

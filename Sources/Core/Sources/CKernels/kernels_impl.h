@@ -1,6 +1,6 @@
 // The lane kernels, compiled once per instruction set: the including file defines LANES, NS(name)
-// (a per-ISA suffix), OB_FWD / OB_ARG (output channels per register block of the forward kernel,
-// without and with argmax) and OB_WG / TB_WG (channel and tap block of the weight gradient), and
+// (a per-ISA suffix), OB_POS (output channels per register block of the forward kernel,
+// with four positions held) and OB_WG / TB_WG (channel and tap block of the weight gradient), and
 // wraps the include in a `#pragma clang attribute` that sets the target.
 #include <math.h>
 #include <string.h>
@@ -21,85 +21,135 @@ INLINE V NS(activate)(V z, int act, float slope) {
     return z;
 }
 
-/// One output-channel block [o0, o0 + OB) of one lane-block, every output position.
-INLINE void NS(conv_block)(const bk_conv_desc *d, int psh, int psw, const float *xb, const long *off,
-                           const float *w, const float *bias, int o0, float *yb, float *ab, const int OB) {
-    const int T = d->T, O = d->O, pool = d->PKH * d->PKW;
-    V b[OB];
-    for (int k = 0; k < OB; k++) b[k] = SPLAT(bias ? bias[o0 + k] : 0.0f);
+/// acc[p·OB + k] = Σ_t w[t·O + o0 + k] · x_p[off[t]] for P output positions and OB output channels,
+/// all P·OB sums in registers: each weight broadcast serves P positions and each input load OB
+/// channels, so the loop is bound by the FMAs rather than the loads, and the P·OB independent chains
+/// hide the FMA latency. Every sum runs over t in order.
+INLINE void NS(conv_taps)(int T, int O, const float *const *xp, const long *off, const float *w, int o0,
+                          V *acc, const int P, const int OB) {
+    V a[P * OB];
+    for (int i = 0; i < P * OB; i++) a[i] = SPLAT(0);
+    const float *wt = w + o0;
+    for (int t = 0; t < T; t++, wt += O) {
+        const long ot = off[t];
+        V wk[OB];
+        for (int k = 0; k < OB; k++) wk[k] = SPLAT(wt[k]);
+        for (int p = 0; p < P; p++) {
+            V v = LOAD(xp[p] + ot);
+            for (int k = 0; k < OB; k++) a[p * OB + k] += wk[k] * v;
+        }
+    }
+    for (int i = 0; i < P * OB; i++) acc[i] = a[i];
+}
+
+/// One output-channel block [o0, o0 + OB) of one lane-block with pooling: per pooled output the
+/// window's convolution outputs are computed P at a time (P divides the window) and max-reduced in
+/// window order (strictly larger, or NaN, wins; argmax = the window index).
+INLINE void NS(conv_block_pooled)(const bk_conv_desc *d, int psh, int psw, const float *xb, const long *off,
+                                  const float *w, const float *bias, int o0, float *yb, float *ab,
+                                  const int OB, const int P) {
+    const int pool = d->PKH * d->PKW;
     for (int py = 0; py < d->PH; py++) {
         for (int px = 0; px < d->PW; px++) {
             V best[OB], arg[OB];
-            for (int wy = 0; wy < d->PKH; wy++) {
-                for (int wx = 0; wx < d->PKW; wx++) {
-                    const float *xp = xb + (long)(py * psh + wy) * d->x_rs + (long)(px * psw + wx) * d->x_xs;
-                    // U independent partial sums per channel when there are few channels, so
-                    // the FMAs do not wait on each other's latency (one output channel — the
-                    // input gradient of a first layer — would otherwise be one serial chain).
-                    const int U = 2 * OB <= OB_FWD ? (OB == 1 ? 4 : 2) : 1;
-                    V part[OB][U];
-                    for (int k = 0; k < OB; k++) for (int u = 0; u < U; u++) part[k][u] = SPLAT(0);
-                    const float *wt = w + o0;
-                    int t = 0;
-                    for (; t + U <= T; t += U, wt += U * O) {
-                        for (int u = 0; u < U; u++) {
-                            V v = LOAD(xp + off[t + u]);
-                            for (int k = 0; k < OB; k++) part[k][u] += wt[u * O + k] * v;
-                        }
-                    }
-                    for (; t < T; t++, wt += O) {
-                        V v = LOAD(xp + off[t]);
-                        for (int k = 0; k < OB; k++) part[k][0] += wt[k] * v;
-                    }
-                    V acc[OB];
-                    for (int k = 0; k < OB; k++) {
-                        acc[k] = part[k][0];
-                        for (int u = 1; u < U; u++) acc[k] += part[k][u];
-                    }
-                    int widx = wy * d->PKW + wx;
+            for (int w0 = 0; w0 < pool; w0 += P) {
+                const float *xq[P];
+                for (int p = 0; p < P; p++) {
+                    const int widx = w0 + p, wy = widx / d->PKW, wx = widx % d->PKW;
+                    xq[p] = xb + (long)(py * psh + wy) * d->x_rs + (long)(px * psw + wx) * d->x_xs;
+                }
+                V a[P * OB];
+                NS(conv_taps)(d->T, d->O, xq, off, w, o0, a, P, OB);
+                for (int p = 0; p < P; p++) {
+                    const int widx = w0 + p;
                     if (widx == 0) {
-                        for (int k = 0; k < OB; k++) { best[k] = acc[k]; arg[k] = SPLAT(0); }
-                    } else {
-                        V kv = SPLAT(widx);
-                        for (int k = 0; k < OB; k++) {
-                            VI m = (acc[k] > best[k]) | (acc[k] != acc[k]);   // strictly larger, or NaN
-                            best[k] = SELECT(m, acc[k], best[k]);
-                            if (ab) arg[k] = SELECT(m, kv, arg[k]);
-                        }
+                        for (int k = 0; k < OB; k++) { best[k] = a[k]; arg[k] = SPLAT(0); }
+                        continue;
+                    }
+                    const V kv = SPLAT(widx);
+                    for (int k = 0; k < OB; k++) {
+                        VI m = (a[p * OB + k] > best[k]) | (a[p * OB + k] != a[p * OB + k]);
+                        best[k] = SELECT(m, a[p * OB + k], best[k]);
+                        if (ab) arg[k] = SELECT(m, kv, arg[k]);
                     }
                 }
             }
-            long o = (long)py * d->y_rs + (long)px * d->y_xs;
+            const long o = (long)py * d->y_rs + (long)px * d->y_xs;
             for (int k = 0; k < OB; k++) {
-                long at = o + (long)(o0 + k) * d->y_cs;
-                STORE(yb + at, NS(activate)(best[k] + b[k], d->act, d->slope));
-                if (ab && pool > 1) STORE(ab + at, arg[k]);
+                const long at = o + (long)(o0 + k) * d->y_cs;
+                STORE(yb + at, NS(activate)(best[k] + SPLAT(bias ? bias[o0 + k] : 0.0f), d->act, d->slope));
+                if (ab) STORE(ab + at, arg[k]);
             }
         }
     }
 }
 
+/// P consecutive outputs (row-major over the output plane, across row ends) of an unpooled block.
+INLINE void NS(conv_group_flat)(const bk_conv_desc *d, int psh, int psw, const float *xb, const long *off,
+                                const float *w, const float *bias, int o0, float *yb, int i0,
+                                const int OB, const int P) {
+    const float *xq[P];
+    long yq[P];
+    for (int p = 0; p < P; p++) {
+        const int py = (i0 + p) / d->PW, px = (i0 + p) % d->PW;
+        xq[p] = xb + (long)(py * psh) * d->x_rs + (long)(px * psw) * d->x_xs;
+        yq[p] = (long)py * d->y_rs + (long)px * d->y_xs;
+    }
+    V a[P * OB];
+    NS(conv_taps)(d->T, d->O, xq, off, w, o0, a, P, OB);
+    for (int k = 0; k < OB; k++) {
+        const V b = SPLAT(bias ? bias[o0 + k] : 0.0f);
+        for (int p = 0; p < P; p++)
+            STORE(yb + yq[p] + (long)(o0 + k) * d->y_cs, NS(activate)(a[p * OB + k] + b, d->act, d->slope));
+    }
+}
+
+/// One output-channel block [o0, o0 + OB) of one lane-block without pooling: P outputs at a time.
+INLINE void NS(conv_block_flat)(const bk_conv_desc *d, int psh, int psw, const float *xb, const long *off,
+                                const float *w, const float *bias, int o0, float *yb, const int OB, const int P) {
+    const int n = d->PH * d->PW;
+    int i = 0;
+    for (; i + P <= n; i += P) NS(conv_group_flat)(d, psh, psw, xb, off, w, bias, o0, yb, i, OB, P);
+    for (; i < n; i++) NS(conv_group_flat)(d, psh, psw, xb, off, w, bias, o0, yb, i, OB, 1);
+}
+
 static void NS(conv_forward)(const bk_conv_desc *d, int psh, int psw, int blocks, const float *x, const long *off,
                              const float *w, const float *bias, float *y, float *argmax) {
-    const int maxOB = argmax ? OB_ARG : OB_FWD;
-    const int chunks = (d->O + maxOB - 1) / maxOB;
+    const int pool = d->PKH * d->PKW;
+    // Positions per register block: a divisor of the pooling window (≤ 4), or without pooling
+    // enough consecutive outputs for ≥ 8 independent chains.
+    const int P = pool % 4 == 0 ? 4 : pool % 3 == 0 ? 3 : pool % 2 == 0 ? 2 : 1;
+    const int chunks = (d->O + OB_POS - 1) / OB_POS;
     for (int blk = 0; blk < blocks; blk++) {
         const float *xb = x + (long)blk * d->x_bs;
         float *yb = y + (long)blk * d->y_bs, *ab = argmax ? argmax + (long)blk * d->y_bs : 0;
         int o0 = 0;
         for (int c = 0; c < chunks; c++) {
-            int ob = (d->O - o0) / (chunks - c);          // nearly equal blocks
-            switch (ob) {
-#define CASE(n) case n: NS(conv_block)(d, psh, psw, xb, off, w, bias, o0, yb, ab, n); break;
-                CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6)
-#if OB_FWD > 6
-                CASE(7) CASE(8) CASE(9) CASE(10) CASE(11) CASE(12)
+            const int ob = (d->O - o0) / (chunks - c);          // nearly equal blocks
+            if (pool > 1) {
+                switch (ob * 8 + P) {
+#define CASE(n, p) case n * 8 + p: NS(conv_block_pooled)(d, psh, psw, xb, off, w, bias, o0, yb, ab, n, p); break;
+#define CASES(n) CASE(n, 1) CASE(n, 2) CASE(n, 3) CASE(n, 4)
+                    CASES(1) CASES(2) CASES(3)
+#if OB_POS > 3
+                    CASES(4) CASES(5)
+#endif
+#undef CASES
+#undef CASE
+                }
+            } else {
+                switch (ob) {
+#define CASE(n, p) case n: NS(conv_block_flat)(d, psh, psw, xb, off, w, bias, o0, yb, n, p); break;
+                    CASE(1, 8) CASE(2, 4) CASE(3, 4)
+#if OB_POS > 3
+                    CASE(4, 4) CASE(5, 4)
 #endif
 #undef CASE
+                }
             }
             o0 += ob;
         }
-        if (argmax && d->PKH * d->PKW == 1) {
+        if (argmax && pool == 1) {
             for (int o = 0; o < d->O; o++)
                 for (int py = 0; py < d->PH; py++)
                     for (int px = 0; px < d->PW; px++)
@@ -263,12 +313,48 @@ static void NS(act_backward)(float *dy, const float *y, long count, int act, flo
     else if (act == 4) { for (long i = 0; i < count; i++) dy[i] = dy[i] * (1 - y[i] * y[i]); }
 }
 
+/// e^x for x in [−87, 0] (Cephes' expf: x = n·ln 2 + r, |r| ≤ ln 2 / 2, a degree-6 polynomial in
+/// r, then ·2ⁿ through the exponent bits), within 2 ulp of expf.
+INLINE V NS(exp_nonpositive)(V x) {
+    V fx = __builtin_elementwise_floor(x * 1.44269504088896341f + 0.5f);
+    x = x - fx * 0.693359375f - fx * -2.12194440e-4f;
+    V z = x * x;
+    V p = SPLAT(1.9875691500e-4f);
+    p = p * x + 1.3981999507e-3f;
+    p = p * x + 8.3334519073e-3f;
+    p = p * x + 4.1665795894e-2f;
+    p = p * x + 1.6666665459e-1f;
+    p = p * x + 5.0000001201e-1f;
+    p = p * z + x + 1.0f;
+    VI n = __builtin_convertvector(fx, VI);
+    return p * (V)((n + 127) << 23);
+}
+
+static void NS(sigmoid_scalar)(float *y, long count) {
+    for (long i = 0; i < count; i++) {
+        float x = y[i];
+        if (x >= 0) y[i] = 1 / (1 + expf(-x)); else { float e = expf(x); y[i] = e / (1 + e); }
+    }
+}
+
 static void NS(act_apply)(float *y, long count, int act) {
     if (act == 3) {
-        for (long i = 0; i < count; i++) {
-            float x = y[i];
-            if (x >= 0) y[i] = 1 / (1 + expf(-x)); else { float e = expf(x); y[i] = e / (1 + e); }
+        // σ(x) = 1 / (1 + e^−x) for x ≥ 0, e^x / (1 + e^x) below: e^−|x| never overflows. Whole
+        // registers with |x| ≤ 87 use the vector exp; a register with a larger |x| or a NaN takes
+        // expf, so far tails (σ ≈ 1e−38 and below) and NaN behave exactly as the scalar loop.
+        long i = 0;
+        for (; i + LANES <= count; i += LANES) {
+            V x = LOAD(y + i);
+            V a = SELECT(x < SPLAT(0), -x, x);
+            VI ok = a <= SPLAT(87);
+            int all = 1;
+            for (int l = 0; l < LANES; l++) all &= ok[l] != 0;
+            if (!all) { NS(sigmoid_scalar)(y + i, LANES); continue; }
+            V e = NS(exp_nonpositive)(-a);
+            V r = SPLAT(1) / (SPLAT(1) + e);
+            STORE(y + i, SELECT(x < SPLAT(0), e * r, r));
         }
+        NS(sigmoid_scalar)(y + i, count - i);
     } else if (act == 4) {
         for (long i = 0; i < count; i++) y[i] = tanhf(y[i]);
     }
