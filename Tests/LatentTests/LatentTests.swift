@@ -19,6 +19,17 @@ enum Tiny {
         fc.weight.value = fc.weight.value.map { $0 * 8 }
         return ModelClassifier(try Model.sequential(inputShape: [1, 2, 2], [("flatten", Flatten()), ("fc", fc)]), classNames: ["a", "b", "c"])
     }
+    /// 120 images G(z), z ~ N(0, 1.5² I) seeded, labelled by the classifier; images per class.
+    static func decodedData() throws -> (classifier: ModelClassifier, decoder: Model, data: Dataset, counts: [Int]) {
+        let classifier = try classifier()
+        let decoder = try decoder()
+        var r = RandomGenerator(seed: 13)
+        let z = r.normal(shape: [120, 2], std: 1.5)
+        let images = Evaluation.logits(decoder, images: z).reshaped([120, 1, 2, 2])
+        let labels = try classifier.predictions(images)
+        let data = try Dataset(name: "tiny", images: images, labels: labels, classNames: ["a", "b", "c"])
+        return (classifier, decoder, data, (0..<3).map { c in labels.filter { $0 == c }.count })
+    }
 }
 
 final class LatentTests: XCTestCase {
@@ -309,14 +320,7 @@ final class LatentTests: XCTestCase {
     /// fail (default) or stay successes (flag); the boundary set stays valid; crossed_share,
     /// crossing_step and the bisected segment use one definition (C on top).
     func testProberFlagsOffPriorCrossingsAndUsesOneCrossingDefinition() throws {
-        let classifier = try Tiny.classifier()
-        let decoder = try Tiny.decoder()
-        var r = RandomGenerator(seed: 13)
-        let z = r.normal(shape: [120, 2], std: 1.5)
-        let images = Evaluation.logits(decoder, images: z).reshaped([120, 1, 2, 2])
-        let labels = try classifier.predictions(images)
-        let data = try Dataset(name: "tiny", images: images, labels: labels, classNames: ["a", "b", "c"])
-        let counts = (0..<3).map { c in labels.filter { $0 == c }.count }
+        let (classifier, decoder, data, counts) = try Tiny.decodedData()
         let s = counts.indices.max { counts[$0] < counts[$1] }!
         let t = counts.indices.filter { $0 != s }.max { counts[$0] < counts[$1] }!
         let pair = ClassPair(s, t)
@@ -424,14 +428,7 @@ final class LatentSummaryTests: XCTestCase {
     /// The prober on the tiny models from the largest class to both others (no encoder: the
     /// off-manifold members stay nil, so some are set by hand to cover Tensor? and Double?).
     func probes() throws -> [(pair: ClassPair, output: TrajectoryProber.Output)] {
-        let classifier = try Tiny.classifier()
-        let decoder = try Tiny.decoder()
-        var r = RandomGenerator(seed: 13)
-        let z = r.normal(shape: [120, 2], std: 1.5)
-        let images = Evaluation.logits(decoder, images: z).reshaped([120, 1, 2, 2])
-        let labels = try classifier.predictions(images)
-        let data = try Dataset(name: "tiny", images: images, labels: labels, classNames: ["a", "b", "c"])
-        let counts = (0..<3).map { c in labels.filter { $0 == c }.count }
+        let (classifier, decoder, data, counts) = try Tiny.decodedData()
         let s = counts.indices.max { counts[$0] < counts[$1] }!
         // Most images are of one class s: both pairs start there.
         let pairs = counts.indices.filter { $0 != s }.map { ClassPair(s, $0) }
