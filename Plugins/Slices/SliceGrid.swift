@@ -153,4 +153,32 @@ public struct SliceDecision: Sendable {
         }
         return (0..<classCount).map { union[$0] == 0 ? .nan : Double(inter[$0]) / Double(union[$0]) }
     }
+
+    /// Connected components of every class's region on a `rows × columns` grid: pixels of class
+    /// `c` (feasible pixels only; −1 is outside) joined when they touch by a side or a corner
+    /// (8-connectivity). Entry `c` is the number of components of class `c` (0 when it does not occur).
+    public func componentsPerClass(rows: Int, columns: Int, classCount: Int) -> [Int] {
+        precondition(rows * columns == classes.count, "componentsPerClass: \(rows) × \(columns) is not the decision's \(classes.count) pixels")
+        var label = [Bool](repeating: false, count: classes.count)
+        var counts = [Int](repeating: 0, count: classCount)
+        var stack: [Int] = []
+        for start in classes.indices where classes[start] >= 0 && !label[start] {
+            let c = classes[start]
+            if c < classCount { counts[c] += 1 }
+            label[start] = true
+            stack.append(start)
+            while let p = stack.popLast() {
+                let i = p / columns, j = p % columns
+                for di in -1...1 {
+                    for dj in -1...1 where di != 0 || dj != 0 {
+                        let ni = i + di, nj = j + dj
+                        guard ni >= 0, ni < rows, nj >= 0, nj < columns else { continue }
+                        let q = ni * columns + nj
+                        if !label[q] && classes[q] == c { label[q] = true; stack.append(q) }
+                    }
+                }
+            }
+        }
+        return counts
+    }
 }

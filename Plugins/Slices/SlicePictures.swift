@@ -36,15 +36,17 @@ public enum SlicePictures {
     /// occur (and of the grey) on the right; `frames` (e.g. a local view's window) are outlined
     /// in black.
     public static func classMap(_ decision: SliceDecision, grid: SliceGrid, classNames: [String], markers: [SliceMarker],
-                                title: String, shade: Bool, frames: [SliceRectangle] = [], minimumSide: Int = 320) throws -> PNGImage {
+                                title: String, shade: Bool, frames: [SliceRectangle] = [], minimumSide: Int = 320,
+                                legend: Bool = true, legendClasses: Set<Int>? = nil, legendOutside: Bool? = nil) throws -> PNGImage {
         let scale = max(1, (minimumSide + grid.columns - 1) / grid.columns)
         let mapWidth = grid.columns * scale, mapHeight = grid.rows * scale
         let k = classNames.count
-        let present = Set(decision.classes.filter { $0 >= 0 })
+        let present = legendClasses ?? Set(decision.classes.filter { $0 >= 0 })
         var entries = (0..<k).filter { present.contains($0) }.map { (label: classNames[$0], colour: Palette.colour($0)) }
-        if decision.classes.contains(-1) { entries.append((label: "outside the input box", colour: Palette.missing)) }
+        if legendOutside ?? decision.classes.contains(-1) { entries.append((label: "outside the input box", colour: Palette.missing)) }
+        if !legend { entries = [] }
         let textSize = 13, titleHeight = 24, margin = 8
-        let legendWidth = (entries.map { TextRenderer.shared.measure($0.label, size: textSize).width }.max() ?? 0) + textSize + 30
+        let legendWidth = entries.isEmpty ? 0 : (entries.map { TextRenderer.shared.measure($0.label, size: textSize).width }.max() ?? 0) + textSize + 30
         let titleWidth = TextRenderer.shared.measure(title, size: textSize).width
         let width = max(margin + mapWidth + margin + legendWidth + margin, titleWidth + 2 * margin)
         var image = try PNGImage(width: width, height: titleHeight + mapHeight + margin, colour: white)
@@ -76,8 +78,20 @@ public enum SlicePictures {
             dot(&image, x: x, y: y, radius: 4)
             image.text(m.label, x: min(x + 6, width - 24), y: max(top, y - 8), size: 12, colour: black)
         }
-        image.legend(entries, x: left + mapWidth + margin, y: top, size: textSize)
+        if !entries.isEmpty { image.legend(entries, x: left + mapWidth + margin, y: top, size: textSize) }
         return image
+    }
+
+    /// Class maps of several decisions side by side (one panel per model or per third point),
+    /// with one legend, on the last panel, of every class that occurs in any of them.
+    public static func panels(_ maps: [(decision: SliceDecision, grid: SliceGrid, markers: [SliceMarker], title: String)],
+                              classNames: [String], shade: Bool) throws -> PNGImage {
+        let present = Set(maps.flatMap { $0.decision.classes.filter { $0 >= 0 } })
+        let outside = maps.contains { $0.decision.classes.contains(-1) }
+        return try sideBySide(maps.enumerated().map { (i, m) in
+            try classMap(m.decision, grid: m.grid, classNames: classNames, markers: m.markers, title: m.title, shade: shade,
+                         legend: i == maps.count - 1, legendClasses: present, legendOutside: outside)
+        })
     }
 
     /// A white disc of radius `r` with a black rim.

@@ -57,6 +57,44 @@ public struct SlicePlane: Sendable {
         try self.init(origin: x1, first: zip(x2, x1).map { $0 - $1 }, second: zip(x3, x1).map { $0 - $1 }, sampleShape: sampleShape)
     }
 
+    /// A plane from a stored origin and orthonormal basis, taken bit for bit (no Gram–Schmidt:
+    /// a plane read back from a plane file reproduces the same grid points exactly).
+    /// - Throws: `.shapeMismatch` for lengths that differ from the shape's, `.invalidArgument` when
+    ///   a value is not finite or `u`, `v` are not orthonormal (to 1e-3).
+    public init(origin: [Float], u: [Float], v: [Float], sampleShape: [Int]) throws {
+        let d = Tensor.count(of: sampleShape)
+        guard d > 0, origin.count == d, u.count == d, v.count == d else {
+            throw BorderlineError(.shapeMismatch, "slice plane: origin and basis must have \(d) values (shape \(sampleShape)), got \(origin.count), \(u.count), \(v.count)")
+        }
+        guard (origin + u + v).allSatisfy(\.isFinite) else {
+            throw BorderlineError(.invalidArgument, "slice plane: the stored origin or basis has a value that is not finite")
+        }
+        var uu = 0.0, vv = 0.0, uv = 0.0
+        for i in 0..<d { uu += Double(u[i]) * Double(u[i]); vv += Double(v[i]) * Double(v[i]); uv += Double(u[i]) * Double(v[i]) }
+        guard abs(uu - 1) < 1e-3, abs(vv - 1) < 1e-3, abs(uv) < 1e-3 else {
+            throw BorderlineError(.invalidArgument, "slice plane: the stored basis is not orthonormal (‖u‖² = \(uu), ‖v‖² = \(vv), ⟨u, v⟩ = \(uv))")
+        }
+        self.origin = origin
+        self.u = u
+        self.v = v
+        self.sampleShape = sampleShape
+    }
+
+    /// The angle in degrees between a direction `d` and the plane, `θ = arccos(‖P d‖ / ‖d‖)` with
+    /// `P` the orthogonal projection onto span(u, v), `‖P d‖² = ⟨d, u⟩² + ⟨d, v⟩²` (double
+    /// precision): 0 when `d` lies in the plane, 90 when it is orthogonal to it. NaN for `d = 0`.
+    public func angle(to d: [Float]) -> Double {
+        precondition(d.count == origin.count, "angle: the direction has \(d.count) values, the plane \(origin.count)")
+        var du = 0.0, dv = 0.0, dd = 0.0
+        for i in 0..<d.count {
+            let x = Double(d[i])
+            du += x * Double(u[i]); dv += x * Double(v[i]); dd += x * x
+        }
+        guard dd > 0, dd.isFinite else { return .nan }
+        let ratio = min(1, ((du * du + dv * dv) / dd).squareRoot())
+        return acos(ratio) * 180 / Double.pi
+    }
+
     static func norm(_ x: [Double]) -> Double { x.reduce(0) { $0 + $1 * $1 }.squareRoot() }
 
     /// Plane coordinates `(⟨x − o, u⟩, ⟨x − o, v⟩)` of `x` (its orthogonal projection onto the plane).

@@ -71,8 +71,16 @@ public final class SliceProber: BoundaryProber {
         public var stepSize: Float = 0.01
         @Option(help: "PGD steps", in: 1...10_000)
         public var steps = 40
-        @Option(help: "a second model file (or the shipped name fashion-cnn / fashion-fcn) drawn on the same slices, with the agreement of the two")
+        @Option(help: "a second model file (or the shipped name fashion-cnn / fashion-fcn) drawn on the same slices, with the agreement of the two (the first of `models`)")
         public var secondModel = ""
+        @Option(help: "more models drawn on the same slices: a comma list of model files or shipped names (e.g. fashion-cnn-pgd,Models/fashion-fcn.h5), with agreement and per-class IoU for every pair of models, the run's model included")
+        public var models = ""
+        @Option(help: "write every slice plane of the run (per pair and slice: origin, basis, anchors, rectangle, grid) to this HDF5 plane file")
+        public var planeOut = ""
+        @Option(help: "slice exactly the planes of this plane file (made with plane-out) instead of making them: no attack, no image choice; the same pixels on this run's model")
+        public var planeIn = ""
+        @Option(help: "a panel of adversarial slices through the same x1 and x2, one column per third point: a comma list of third-point values (e.g. grey,random-image,perturbation,other-attack); empty: no panel")
+        public var thirdPoints = ""
         @Option(help: "local view: half-width in multiples of ‖x2 − x1‖ (0: none)", in: 0...1_000_000)
         public var localScale: Double = 2
         @Option(help: "local view: the point it is centred on (midpoint: of x1 and x2)")
@@ -92,9 +100,39 @@ public final class SliceProber: BoundaryProber {
         public init() {}
 
         public func validate() throws {
-            if thirdPoint == .secondModelAdversarial && secondModel.isEmpty {
-                throw BorderlineError(.invalidArgument, "slices: third-point=second-model-adversarial needs --set slices.second-model=MODEL")
+            let panel = try thirdPointList()
+            if (thirdPoint == .secondModelAdversarial || panel.contains(.secondModelAdversarial)) && extraModelSpecs.isEmpty {
+                throw BorderlineError(.invalidArgument, "slices: third-point=second-model-adversarial needs --set slices.second-model=MODEL (or slices.models)")
             }
+            if !planeIn.isEmpty {
+                guard FileManager.default.fileExists(atPath: planeIn) else {
+                    throw BorderlineError(.fileNotFound, "slices.plane-in: no such file; expected a plane file written by --set slices.plane-out=PATH", file: planeIn)
+                }
+                if !planeOut.isEmpty, URL(fileURLWithPath: planeOut).standardizedFileURL == URL(fileURLWithPath: planeIn).standardizedFileURL {
+                    throw BorderlineError(.invalidArgument, "slices: plane-out and plane-in name the same file \(planeIn); write the planes elsewhere")
+                }
+            }
+        }
+
+        /// `third-points` parsed, in order.
+        /// - Throws: `.invalidArgument` naming a value that is not a third point.
+        public func thirdPointList() throws -> [ThirdPoint] {
+            try thirdPoints.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.map { name in
+                guard let t = ThirdPoint(rawValue: name) else {
+                    throw BorderlineError(.invalidArgument, "slices.third-points: '\(name)' is not a third point; expected a comma list of \(ThirdPoint.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return t
+            }
+        }
+
+        /// `second-model` and then `models`, without repeats.
+        public var extraModelSpecs: [String] {
+            var out: [String] = []
+            for m in [secondModel] + models.split(separator: ",").map(String.init) {
+                let t = m.trimmingCharacters(in: .whitespaces)
+                if !t.isEmpty && !out.contains(t) { out.append(t) }
+            }
+            return out
         }
     }
 
@@ -132,6 +170,27 @@ public final class SliceProber: BoundaryProber {
         public var secondModelAgreement: Double?
         public var secondModelClassIou: [Float]?
         public var secondModelMeanClassIou: Double?
+        /// Several models on the same pixels (`models`, `second-model`): the models' names (the run's
+        /// model first), `[M, G, G]` classes, `[M, M]` agreement and `[M, M, K]` per-class IoU
+        /// (NaN where neither model predicts the class), and per pair of models its key numbers.
+        public var modelNames: [String]?
+        public var modelClasses: StoredArray?
+        public var modelAgreement: Tensor?
+        public var modelClassIou: Tensor?
+        public var modelPairs: [String: ModelPairNumbers]?
+        /// Connected components (8-connectivity over feasible pixels) per class, and their total.
+        public var componentsPerClass: [Int]?
+        public var components: Int?
+        /// Degrees between the plane and the run model's adversarial direction x2 − x1 at the
+        /// slice's x1, and its margin gradient there: `arccos(‖P d‖/‖d‖)`.
+        public var adversarialDirectionAngle: Double?
+        public var marginGradientAngle: Double?
+    }
+
+    /// Agreement and mean per-class IoU of two models on one slice.
+    public struct ModelPairNumbers: Encodable {
+        public var agreement: Double
+        public var meanClassIou: Double
     }
 
     /// What the prober files per pair beside its boundary set: every slice it drew, the two-model
@@ -143,12 +202,19 @@ public final class SliceProber: BoundaryProber {
         public var images: SliceResult?
         public var churchAdversarial: SliceResult?
         public var churchRandom: SliceResult?
+        /// The third-point panel's slices, by strategy (`third-points`).
+        public var thirdPoints: [String: SliceResult]?
         public var agreement: ResultTable?
+        /// Per slice and pair of models: agreement, mean and per-class IoU.
+        public var modelIou: ResultTable?
+        public var componentTable: ResultTable?
+        public var angleTable: ResultTable?
         public var pictures: [ResultPicture] = []
 
         enum CodingKeys: String, CodingKey {
             case adversarial, adversarialLocal = "adversarial-local", images, churchAdversarial = "church-adversarial"
-            case churchRandom = "church-random", agreement, pictures
+            case churchRandom = "church-random", thirdPoints = "third-points", agreement, modelIou = "model-iou"
+            case componentTable = "components", angleTable = "angles", pictures
         }
 
         /// The result of the slice named `name`.
@@ -160,7 +226,9 @@ public final class SliceProber: BoundaryProber {
                 case "images": return images
                 case "church-adversarial": return churchAdversarial
                 case "church-random": return churchRandom
-                default: return nil
+                default:
+                    guard name.hasPrefix(Self.thirdPointPrefix) else { return nil }
+                    return thirdPoints?[String(name.dropFirst(Self.thirdPointPrefix.count))]
                 }
             }
             set {
@@ -170,23 +238,44 @@ public final class SliceProber: BoundaryProber {
                 case "images": images = newValue
                 case "church-adversarial": churchAdversarial = newValue
                 case "church-random": churchRandom = newValue
-                default: break
+                default:
+                    guard name.hasPrefix(Self.thirdPointPrefix) else { return }
+                    var d = thirdPoints ?? [:]
+                    d[String(name.dropFirst(Self.thirdPointPrefix.count))] = newValue
+                    thirdPoints = d
                 }
             }
         }
+
+        /// Slices of the third-point panel are named `third-point-<strategy>`.
+        static let thirdPointPrefix = "third-point-"
     }
 
-    /// The second model, loaded once per run by the host (nil when none is asked for), with the
-    /// file it came from.
-    func secondModel(_ spec: String, like f: any Classifier, context: RunContext) throws -> (classifier: ModelClassifier, path: String)? {
-        guard !spec.isEmpty else { return nil }
-        let path = try context.modelPath(spec)
-        let c = try context.loadClassifier(spec)
-        guard c.inputShape == f.inputShape, c.classCount == f.classCount else {
-            throw BorderlineError(.dataMismatch, "slices: the second model \(path) takes \(c.inputShape) and gives \(c.classCount) classes; the run's classifier takes \(f.inputShape) and gives \(f.classCount)")
-        }
-        return (c, path)
+    /// An extra model drawn on the same slices, with the file it came from and its label (the
+    /// file's name without `.h5`).
+    struct ExtraModel {
+        var classifier: ModelClassifier
+        var path: String
+        var label: String
     }
+
+    /// The second model and `models`, each loaded once per run by the host.
+    func extraModels(_ o: Options, like f: any Classifier, context: RunContext) throws -> [ExtraModel] {
+        var out: [ExtraModel] = []
+        for spec in o.extraModelSpecs {
+            let path = try context.modelPath(spec)
+            let c = try context.loadClassifier(spec)
+            guard c.inputShape == f.inputShape, c.classCount == f.classCount else {
+                throw BorderlineError(.dataMismatch, "slices: the model \(path) takes \(c.inputShape) and gives \(c.classCount) classes; the run's classifier takes \(f.inputShape) and gives \(f.classCount)")
+            }
+            var label = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+            if out.contains(where: { $0.label == label }) || label == Self.runModelLabel { label += "#\(out.count + 1)" }
+            out.append(ExtraModel(classifier: c, path: path, label: label))
+        }
+        return out
+    }
+
+    static let runModelLabel = "run's model"
 
     public func probe(_ pair: ClassPair, options o: Options, context: RunContext) throws -> Probe<Output> {
         // max-pairs: by the pair's place in the whole run, so a shard or a resumed run skips the same pairs.
@@ -202,15 +291,7 @@ public final class SliceProber: BoundaryProber {
         let f = context.classifier, s = pair.source, t = pair.target
         let shape = f.inputShape, d = Tensor.count(of: shape), k = f.classCount
         let names = (0..<k).map { f.className($0) }
-        let imageNumber = o.image
-        let ofS = context.indices(ofClass: s), ofT = context.indices(ofClass: t)
-        guard ofS.count > imageNumber + 1, ofT.count > imageNumber else {
-            throw PairDeclined("slices: image=\(imageNumber) needs at least \(imageNumber + 2) correctly classified images of \(f.className(s)) and \(imageNumber + 1) of \(f.className(t)); the data has \(ofS.count) and \(ofT.count)")
-        }
-        func image(_ i: Int) -> [Float] { Array(context.data.images.scalars[(i * d)..<((i + 1) * d)]) }
-        let i1 = ofS[imageNumber]
-        let x1 = image(i1)
-        let second = try secondModel(o.secondModel, like: f, context: context)
+        let extras = try extraModels(o, like: f, context: context)
         let shade = o.shade
         let maker = SliceMaker(rows: o.grid, columns: o.grid, batchSize: o.batchSize, box: f.inputBox, checkStop: context.checkInterrupted) { name, done, total in
             context.progress.update(completed: done, detail: "\(name): \(done)/\(total) feasible points")
@@ -219,9 +300,20 @@ public final class SliceProber: BoundaryProber {
         windowMaker.rows = o.windowGrid; windowMaker.columns = o.windowGrid
         var random = context.randomGenerator(for: pair)
         let attackSeed = context.seed ^ StableHash.fnv1a("\(context.owner)#\(pair.key)#attack")
+        let attack = SliceAttack(kind: o.attack, epsilon: o.epsilon, stepSize: o.stepSize, steps: o.steps)
+        if !o.planeIn.isEmpty {
+            return try probeFixedPlanes(pair, options: o, context: context, extras: extras, maker: maker, attack: attack, seed: attackSeed)
+        }
+        let imageNumber = o.image
+        let ofS = context.indices(ofClass: s), ofT = context.indices(ofClass: t)
+        guard ofS.count > imageNumber + 1, ofT.count > imageNumber else {
+            throw PairDeclined("slices: image=\(imageNumber) needs at least \(imageNumber + 2) correctly classified images of \(f.className(s)) and \(imageNumber + 1) of \(f.className(t)); the data has \(ofS.count) and \(ofT.count)")
+        }
+        func image(_ i: Int) -> [Float] { Array(context.data.images.scalars[(i * d)..<((i + 1) * d)]) }
+        let i1 = ofS[imageNumber]
+        let x1 = image(i1)
 
         // x2: the adversarial of x1.
-        let attack = SliceAttack(kind: o.attack, epsilon: o.epsilon, stepSize: o.stepSize, steps: o.steps)
         let model = try context.gradients()
         let x1Tensor = Tensor(shape: [1] + shape, scalars: x1)
         let adversarial = try attack.run(model, inputs: x1Tensor, labels: [s], seed: attackSeed)
@@ -231,10 +323,12 @@ public final class SliceProber: BoundaryProber {
 
         // x3: the third point.
         let third = try thirdPoint(o.thirdPoint, options: o, x1: x1, x1Index: i1, pair: pair, attack: attack, seed: attackSeed,
-                                   second: second?.classifier, context: context, random: &random)
+                                   second: extras.first?.classifier, context: context, random: &random)
         let x3 = third.point
 
         var slices: [(slice: ComputedSlice, anchors: [[Float]], caption: String)] = []
+        /// Every slice drawn, in order, for the components, angles, model comparison and plane file.
+        var drawn: [(slice: ComputedSlice, anchors: [[Float]]?, project: Bool)] = []
         var rows: [(a: [Float], b: [Float], from: Int, to: Int)] = []
         var pictures: [ResultPicture] = []
         context.progress.begin("slices of \(f.className(s)) → \(f.className(t))", total: 0)
@@ -244,6 +338,7 @@ public final class SliceProber: BoundaryProber {
         let sliceA = try maker.slice("adversarial", anchors: zip(labelsA, [x1, x2, x3]).map { ($0, $1) }, sampleShape: shape, classifier: f)
         let captionA = "x1 = run image #\(i1) (\(f.className(s))), x2 = its \(attack.kind.rawValue) adversarial (\(attack.kind == .cwL2 ? "" : "ε = \(attack.epsilon), ")predicted \(f.className(advClass)), ‖x2 − x1‖ = \(String(format: "%.3f", advDistance))), x3 = \(third.description)"
         slices.append((sliceA, [x1, x2, x3], captionA))
+        drawn.append((sliceA, [x1, x2, x3], false))
         rows.append((x1, x2, s, advClass))
         var output = Output(adversarial: record(sliceA, anchors: [x1, x2, x3]))
         output.adversarial?.l2Distance = advDistance
@@ -260,6 +355,7 @@ public final class SliceProber: BoundaryProber {
             let window = SliceRectangle.window(centre: centre, halfWidth: half)
             let local = try windowMaker.evaluate("adversarial-local", plane: sliceA.plane, markers: sliceA.markers, classifier: f, window: window)
             output.adversarialLocal = record(local, anchors: nil)
+            drawn.append((local, nil, false))
             localPanel = try SlicePictures.classMap(local.decision, grid: local.grid, classNames: names, markers: local.markers,
                                                     title: "local: half-width \(String(format: "%.3g", half)) around \(localCentre)", shade: shade)
             localWindow = window
@@ -278,13 +374,13 @@ public final class SliceProber: BoundaryProber {
             slices.append((sliceB, [x1, image(i2), image(i3)], captionB))
             rows.append((x1, image(i2), s, t))
             output.images = record(sliceB, anchors: [x1, image(i2), image(i3)])
+            drawn.append((sliceB, [x1, image(i2), image(i3)], false))
             pictures.append(ResultPicture(name: "image-slice", caption: "Slice through three test images: " + captionB + ".",
                 image: try SlicePictures.classMap(sliceB.decision, grid: sliceB.grid, classNames: names, markers: sliceB.markers,
                                                   title: "three test images", shade: shade)))
         }
 
-        // Anchors as images, profiles, second model.
-        var agreementRows: [[String]] = []
+        // Anchors as images, profiles.
         for (slice, anchors, caption) in slices {
             guard var result = output[slice: slice.name] else { continue }
             if ImageGrid.canDraw(shape) {
@@ -296,27 +392,7 @@ public final class SliceProber: BoundaryProber {
             result.profiles = Tensor.concatenate(batches: profiles.map { $0.probabilities.reshaped([1] + $0.probabilities.shape) })
             pictures.append(ResultPicture(name: "\(slice.name)-profiles", caption: "Probability of every class along the segments x1 → x2, x2 → x3, x3 → x1 of the \(slice.name) slice (\(o.profilePoints) points each).",
                 image: try SlicePictures.profiles(profiles, classNames: names)))
-            if let second {
-                let other = try maker.evaluate(slice.name, plane: slice.plane, markers: slice.markers, classifier: second.classifier,
-                                               window: slice.grid.rectangle)
-                result.secondModelClasses = .int64(values: other.decision.classes.map(Int64.init), shape: [other.grid.rows, other.grid.columns])
-                let agreement = slice.decision.agreement(with: other.decision)
-                let iou = slice.decision.intersectionOverUnion(with: other.decision, classCount: k)
-                result.secondModelAgreement = agreement
-                result.secondModelClassIou = iou.map(Float.init)
-                let validIoU = iou.filter { !$0.isNaN }
-                result.secondModelMeanClassIou = validIoU.isEmpty ? .nan : validIoU.reduce(0, +) / Double(validIoU.count)
-                let mine = try SlicePictures.classMap(slice.decision, grid: slice.grid, classNames: names, markers: slice.markers, title: "run's model", shade: shade)
-                let theirs = try SlicePictures.classMap(other.decision, grid: other.grid, classNames: names, markers: other.markers,
-                                                        title: "second model: \(URL(fileURLWithPath: second.path).lastPathComponent)", shade: shade)
-                pictures.append(ResultPicture(name: "\(slice.name)-two-models", caption: "The \(slice.name) slice (\(caption)) through the run's model and the second model; the two agree on \(String(format: "%.1f", agreement * 100)) % of the feasible pixels.",
-                    image: try SlicePictures.sideBySide([mine, theirs])))
-                agreementRows.append([slice.name, String(format: "%.4f", agreement), String(format: "%.4f", validIoU.isEmpty ? .nan : validIoU.reduce(0, +) / Double(validIoU.count))])
-            }
             output[slice: slice.name] = result
-        }
-        if !agreementRows.isEmpty {
-            output.agreement = ResultTable(title: "Run's model vs second model on the same slices", columns: ["slice", "agreement (share of feasible pixels with the same class)", "mean per-class IoU"], rows: agreementRows)
         }
 
         // Church windows: adversarial × random and random × random around x1.
@@ -338,17 +414,196 @@ public final class SliceProber: BoundaryProber {
                                                    classifier: f, window: window, projectOntoBox: project)
             output.churchAdversarial = record(churchA, anchors: nil)
             output.churchRandom = record(churchR, anchors: nil)
+            drawn.append((churchA, nil, project))
+            drawn.append((churchR, nil, project))
             pictures.append(ResultPicture(name: "church-window", caption: "Church-window plots around x1 = run image #\(i1) (\(f.className(s))), half-width \(String(format: "%.3g", half)) (\(o.windowScale) × ‖x2 − x1‖): left, horizontal axis the adversarial direction x2 − x1 and vertical axis a random orthogonal direction; right, two random directions. " + (project ? "Every pixel is evaluated at its point clamped to the input box (feasible without clamping: \(churchA.mask.filter { $0 }.count) and \(churchR.mask.filter { $0 }.count) of \(churchA.grid.pixelCount) pixels)." : "Grey: outside the input box."),
                 image: try SlicePictures.sideBySide([
                     try SlicePictures.classMap(churchA.decision, grid: churchA.grid, classNames: names, markers: churchA.markers, title: "adversarial × random", shade: shade),
                     try SlicePictures.classMap(churchR.decision, grid: churchR.grid, classNames: names, markers: churchR.markers, title: "random × random", shade: shade),
                 ])))
         }
-        context.progress.end(summary: "\(slices.count) slice(s) of \(f.className(s)) → \(f.className(t))")
+
+        // The third-point panel (paper Figs. 2–3): the same x1, x2 with one x3 per strategy.
+        let panel = try o.thirdPointList()
+        if !panel.isEmpty {
+            var panelRandom = context.randomGenerator(for: pair, stream: "third-points")
+            var maps: [(decision: SliceDecision, grid: SliceGrid, markers: [SliceMarker], title: String)] = []
+            var descriptions: [String] = []
+            for strategy in panel {
+                let p3 = try thirdPoint(strategy, options: o, x1: x1, x1Index: i1, pair: pair, attack: attack, seed: attackSeed,
+                                        second: extras.first?.classifier, context: context, random: &panelRandom)
+                let name = Output.thirdPointPrefix + strategy.rawValue
+                let slice = try maker.slice(name, anchors: zip(labelsA, [x1, x2, p3.point]).map { ($0, $1) }, sampleShape: shape, classifier: f)
+                output[slice: name] = record(slice, anchors: [x1, x2, p3.point])
+                drawn.append((slice, [x1, x2, p3.point], false))
+                maps.append((slice.decision, slice.grid, slice.markers, "x3: \(strategy.rawValue)"))
+                descriptions.append("\(strategy.rawValue): \(p3.description)")
+            }
+            pictures.append(ResultPicture(name: "third-points", caption: "Slices through the same x1 = run image #\(i1) (\(f.className(s))) and x2 = its \(attack.kind.rawValue) adversarial, one column per third point x3 (paper Figs. 2–3): " + descriptions.joined(separator: "; ") + ". Grey: outside the input box.",
+                image: try SlicePictures.panels(maps, classNames: names, shade: shade)))
+        }
+        context.progress.end(summary: "\(drawn.count) slice(s) of \(f.className(s)) → \(f.className(t))")
+        try finish(&output, drawn: drawn, pictures: &pictures, x1: x1, x2: x2, source: s, pair: pair, extras: extras, maker: maker,
+                   options: o, context: context)
         output.pictures = pictures
 
         // The boundary set: the crossing on x1 → x2 of every slice whose x1 and x2 differ in class.
         return Probe(try boundarySet(rows, pair: pair, classifier: f, shape: shape, startIndex: i1, context: context), output: output)
+    }
+
+    /// The slices compared across models: the Definition 1 slices and the local view (not the
+    /// church windows or the third-point panel).
+    static let comparedSlices: Set<String> = ["adversarial", "adversarial-local", "images"]
+
+    /// What every slice gets after it is drawn: its connected components, the angles of the run
+    /// model's adversarial direction and margin gradient at x1 to its plane, the other models on
+    /// its pixels (`comparedSlices`), and the plane file (`plane-out`).
+    func finish(_ output: inout Output, drawn: [(slice: ComputedSlice, anchors: [[Float]]?, project: Bool)], pictures: inout [ResultPicture],
+                x1: [Float], x2: [Float], source: Int, pair: ClassPair, extras: [ExtraModel], maker: SliceMaker, options o: Options,
+                context: RunContext) throws {
+        let f = context.classifier, k = f.classCount, shape = f.inputShape
+        let names = (0..<k).map { f.className($0) }
+        // Directions: x2 − x1, and the gradient of the margin Z_s − Z_r at x1 (r: the runner-up there).
+        let advDirection = zip(x2, x1).map { $0 - $1 }
+        let model = try context.gradients()
+        let x1Tensor = Tensor(shape: [1] + shape, scalars: x1)
+        let z = try model.logits(x1Tensor).scalars
+        let runnerUp = (0..<k).filter { $0 != source }.max { z[$0] < z[$1] } ?? source
+        let gradient = try model.marginGradient(x1Tensor, from: [runnerUp], to: [source]).inputGradient.scalars
+        var componentRows: [[String]] = [], angleRows: [[String]] = [], iouRows: [[String]] = [], agreementRows: [[String]] = []
+        for (slice, _, _) in drawn {
+            guard var result = output[slice: slice.name] else { continue }
+            let components = slice.decision.componentsPerClass(rows: slice.grid.rows, columns: slice.grid.columns, classCount: k)
+            result.componentsPerClass = components
+            result.components = components.reduce(0, +)
+            componentRows.append([slice.name] + components.map(String.init) + [String(components.reduce(0, +))])
+            result.adversarialDirectionAngle = slice.plane.angle(to: advDirection)
+            result.marginGradientAngle = slice.plane.angle(to: gradient)
+            angleRows.append([slice.name, Self.format(result.adversarialDirectionAngle!, "%.2f"), Self.format(result.marginGradientAngle!, "%.2f")])
+            if !extras.isEmpty, Self.comparedSlices.contains(slice.name) {
+                var m = maker
+                m.rows = slice.grid.rows; m.columns = slice.grid.columns
+                var decisions = [slice.decision]
+                for e in extras {
+                    decisions.append(try m.evaluate(slice.name, plane: slice.plane, markers: slice.markers, classifier: e.classifier,
+                                                    window: slice.grid.rectangle).decision)
+                }
+                let labels = [Self.runModelLabel] + extras.map(\.label)
+                let c = Self.compare(decisions, classCount: k)
+                result.modelNames = labels
+                result.modelClasses = .int64(values: decisions.flatMap { $0.classes.map(Int64.init) }, shape: [decisions.count, slice.grid.rows, slice.grid.columns])
+                result.modelAgreement = Tensor(shape: [decisions.count, decisions.count], scalars: c.agreement.flatMap { $0.map(Float.init) })
+                result.modelClassIou = Tensor(shape: [decisions.count, decisions.count, k], scalars: c.iou.flatMap { $0.flatMap { $0.map(Float.init) } })
+                var pairs: [String: ModelPairNumbers] = [:]
+                for i in 0..<decisions.count {
+                    for j in (i + 1)..<decisions.count {
+                        let mean = Self.meanIgnoringNaN(c.iou[i][j])
+                        pairs["\(labels[i]) vs \(labels[j])"] = ModelPairNumbers(agreement: c.agreement[i][j], meanClassIou: mean)
+                        iouRows.append([slice.name, "\(labels[i]) vs \(labels[j])", Self.format(c.agreement[i][j], "%.4f"), Self.format(mean, "%.4f")]
+                                       + c.iou[i][j].map { Self.format($0, "%.3f") })
+                    }
+                }
+                result.modelPairs = pairs
+                // Back-compatible second-model fields: the run's model against the first extra model.
+                result.secondModelClasses = .int64(values: decisions[1].classes.map(Int64.init), shape: [slice.grid.rows, slice.grid.columns])
+                result.secondModelAgreement = c.agreement[0][1]
+                result.secondModelClassIou = c.iou[0][1].map(Float.init)
+                result.secondModelMeanClassIou = Self.meanIgnoringNaN(c.iou[0][1])
+                agreementRows.append([slice.name, Self.format(c.agreement[0][1], "%.4f"), Self.format(Self.meanIgnoringNaN(c.iou[0][1]), "%.4f")])
+                let maps = zip(decisions, labels).map { (decision: $0, grid: slice.grid, markers: slice.markers, title: $1) }
+                let summary = (1..<decisions.count).map { "\(labels[0]) vs \(labels[$0]) \(String(format: "%.1f", c.agreement[0][$0] * 100)) %" }.joined(separator: ", ")
+                pictures.append(ResultPicture(name: "\(slice.name)-models", caption: "The \(slice.name) slice on the same pixels through \(labels.joined(separator: ", ")) (\(extras.map(\.path).joined(separator: ", "))); agreement on the feasible pixels: \(summary).",
+                    image: try SlicePictures.panels(maps, classNames: names, shade: o.shade)))
+            }
+            output[slice: slice.name] = result
+        }
+        output.componentTable = ResultTable(title: "Connected components per class (8-connectivity over feasible pixels)", columns: ["slice"] + names + ["total"], rows: componentRows)
+        output.angleTable = ResultTable(title: "Angle (degrees) between each slice's plane and the run model's adversarial direction x2 − x1 and margin gradient at x1", columns: ["slice", "x2 − x1", "margin gradient at x1"], rows: angleRows)
+        if !agreementRows.isEmpty {
+            output.agreement = ResultTable(title: "Run's model vs second model on the same slices", columns: ["slice", "agreement (share of feasible pixels with the same class)", "mean per-class IoU"], rows: agreementRows)
+            output.modelIou = ResultTable(title: "Every pair of models on the same slices: agreement and per-class IoU", columns: ["slice", "models", "agreement", "mean IoU"] + names, rows: iouRows)
+        }
+        if !o.planeOut.isEmpty {
+            let planes = drawn.map { StoredSlicePlane($0.slice, anchors: $0.anchors, projectOntoBox: $0.project) }
+            // Created (replacing an older file) by the first pair of this run, added to by the others.
+            let first = try context.cached("plane-out-created:\(o.planeOut)") { PlaneOutFlag() }
+            PlaneOutFlag.lock.lock()
+            defer { PlaneOutFlag.lock.unlock() }
+            try SlicePlaneFile.write(planes, pair: pair, sampleShape: shape, to: o.planeOut, create: !first.created)
+            first.created = true
+        }
+    }
+
+    /// `plane-in`: the planes of the file for `pair`, evaluated on the run's model on exactly the
+    /// stored pixels (no attack and no image choice for the planes). The angles use the run
+    /// model's own adversarial of the stored x1 (the attack runs for that only).
+    func probeFixedPlanes(_ pair: ClassPair, options o: Options, context: RunContext, extras: [ExtraModel], maker: SliceMaker,
+                          attack: SliceAttack, seed: UInt64) throws -> Probe<Output> {
+        let f = context.classifier, shape = f.inputShape, k = f.classCount, d = Tensor.count(of: shape)
+        let names = (0..<k).map { f.className($0) }
+        let stored = try SlicePlaneFile.read(o.planeIn, pair: pair, sampleShape: shape)
+        guard let first = stored.first else {
+            throw BorderlineError(.missingEntry, "has no slices for pair \(pair.source):\(pair.target)", file: o.planeIn)
+        }
+        context.note("plane-in: \(stored.count) plane(s) of pair \(pair) read from \(o.planeIn) (\(stored.map(\.name).joined(separator: ", "))); no attack or image choice made them.")
+        context.progress.begin("fixed planes of \(f.className(pair.source)) → \(f.className(pair.target))", total: 0)
+        let x1 = first.anchors?.first ?? first.plane.origin
+        // The data row holding x1, when the run's data has it (else −1).
+        let images = context.data.images.scalars
+        let x1Index = (0..<context.data.count).first { i in images[(i * d)..<((i + 1) * d)].elementsEqual(x1) } ?? -1
+        var output = Output(adversarial: nil)
+        var drawn: [(slice: ComputedSlice, anchors: [[Float]]?, project: Bool)] = []
+        var pictures: [ResultPicture] = []
+        var rows: [(a: [Float], b: [Float], from: Int, to: Int)] = []
+        for plane in stored {
+            var m = maker
+            m.rows = plane.rows; m.columns = plane.columns
+            let slice = try m.evaluate(plane.name, plane: plane.plane, markers: plane.markers, classifier: f, window: plane.rectangle,
+                                       projectOntoBox: plane.projectOntoBox)
+            var result = record(slice, anchors: plane.anchors)
+            if let anchors = plane.anchors, anchors.count == 3, slice.markers.count == 3 {
+                let profiles = try m.profiles(slice, classifier: f, count: o.profilePoints)
+                result.profiles = Tensor.concatenate(batches: profiles.map { $0.probabilities.reshaped([1] + $0.probabilities.shape) })
+                if plane.name == "adversarial" || plane.name == "images" {
+                    let p = try f.predictions(Tensor(shape: [2] + shape, scalars: anchors[0] + anchors[1]))
+                    rows.append((anchors[0], anchors[1], p[0], p[1]))
+                }
+            }
+            output[slice: plane.name] = result
+            drawn.append((slice, plane.anchors, plane.projectOntoBox))
+            pictures.append(ResultPicture(name: "\(plane.name)-fixed-plane", caption: "The \(plane.name) plane of pair \(pair) read from \(o.planeIn), \(plane.rows) × \(plane.columns) pixels, through the run's model" + (plane.projectOntoBox ? " (every pixel at its point clamped to the input box)." : ". Grey: outside the input box."),
+                image: try SlicePictures.classMap(slice.decision, grid: slice.grid, classNames: names, markers: slice.markers,
+                                                  title: "fixed plane: \(plane.name)", shade: o.shade), key: plane.name == "adversarial"))
+        }
+        // The run model's own adversarial of x1, for the angles only.
+        let source = try f.predictions(Tensor(shape: [1] + shape, scalars: x1))[0]
+        let own = try attack.run(try context.gradients(), inputs: Tensor(shape: [1] + shape, scalars: x1), labels: [source], seed: seed)
+        context.note("plane-in: the run model's own \(attack.kind.rawValue) adversarial of the stored x1 (classified \(f.className(source))) is classified \(f.className(own.predictions[0])), ‖x2 − x1‖ = \(String(format: "%.3f", zip(own.adversarials.scalars, x1).reduce(Float(0)) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot())); the angles are to its direction.")
+        context.progress.end(summary: "\(drawn.count) fixed plane(s)")
+        try finish(&output, drawn: drawn, pictures: &pictures, x1: x1, x2: own.adversarials.scalars, source: source, pair: pair, extras: extras,
+                   maker: maker, options: o, context: context)
+        output.pictures = pictures
+        return Probe(try boundarySet(rows, pair: pair, classifier: f, shape: shape, startIndex: x1Index, context: context), output: output)
+    }
+
+    static func format(_ x: Double, _ f: String) -> String { x.isNaN ? "–" : String(format: f, x) }
+    static func meanIgnoringNaN(_ x: [Double]) -> Double {
+        let v = x.filter { !$0.isNaN }
+        return v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count)
+    }
+
+    /// Agreement `[M][M]` and per-class IoU `[M][M][K]` of every pair of decisions on one grid.
+    static func compare(_ decisions: [SliceDecision], classCount k: Int) -> (agreement: [[Double]], iou: [[[Double]]]) {
+        let m = decisions.count
+        var agreement = [[Double]](repeating: [Double](repeating: 1, count: m), count: m)
+        var iou = [[[Double]]](repeating: [[Double]](repeating: [Double](repeating: .nan, count: k), count: m), count: m)
+        for i in 0..<m {
+            for j in 0..<m {
+                agreement[i][j] = decisions[i].agreement(with: decisions[j])
+                iou[i][j] = decisions[i].intersectionOverUnion(with: decisions[j], classCount: k)
+            }
+        }
+        return (agreement, iou)
     }
 
     /// One slice's arrays and numbers.
@@ -509,4 +764,11 @@ extension SliceProber {
         return (Array(field.scalars[(row * d)..<((row + 1) * d)]),
                 "\(field0) \(row) of \(set.producer) (started from image #\(set.startIndices[row])\(outcome))")
     }
+}
+
+/// Whether this run has created the `plane-out` file yet (the first pair replaces an old file, the
+/// others add to it); one per run and path, through ``RunContext/cached(_:_:)``.
+final class PlaneOutFlag: @unchecked Sendable {
+    var created = false
+    static let lock = NSLock()
 }

@@ -29,7 +29,7 @@ final class SlicesCLITests: XCTestCase {
         XCTAssertGreaterThanOrEqual(try XCTUnwrap(number("adversarial/polygon_vertices")), 3)
         let agreement = try XCTUnwrap(number("images/second_model_agreement"))
         XCTAssertTrue((0...1).contains(agreement))
-        for image in ["adversarial-slice", "image-slice", "church-window", "adversarial-profiles", "images-two-models"] {
+        for image in ["adversarial-slice", "image-slice", "church-window", "adversarial-profiles", "images-models"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/images/slices-\(image)-pair_0_1.png"), image)
         }
         XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/results.h5"))
@@ -60,5 +60,68 @@ final class SlicesCLITests: XCTestCase {
         let badStatus = ((badSummary?["plugins"] as? [String: Any])?["slices"] as? [String: Any])?["status"] as? String
         XCTAssertTrue(bad.status != 0 || badStatus == "failed", "\(bad.status) \(badStatus ?? "-")")
         XCTAssertTrue((bad.stderr + bad.stdout + String(describing: badSummary)).contains("/nonexistent/m.h5"), bad.stderr)
+    }
+
+    /// Issue 19 items 4–5 end to end: three models on one slice with pairwise IoU, the third-point
+    /// panel, plane-out, and plane-in on the PGD-trained CNN (the same plane: the same feasible
+    /// pixels, and its agreement with the CNN equals the first run's); bad plane files exit non-zero
+    /// with a message naming the file.
+    func testFixedPlaneAcrossModelsThroughTheCLI() throws {
+        let dir = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let planes = dir.appendingPathComponent("planes.h5").path
+        let common = ["--no-defaults", "--plugin", "slices", "--pairs", "T-shirt/top:Trouser", "--seed", "0", "--images-per-class", "20",
+                      "--set", "slices.grid=32", "--set", "slices.window-grid=16", "--set", "slices.steps=5", "--set", "slices.profile-points=5",
+                      "--set", "slices.church-window=false", "--quiet"]
+        let out1 = dir.appendingPathComponent("one").path
+        let r1 = try CLI.run(["run", "--model", "fashion-cnn"] + common + ["--set", "slices.models=fashion-cnn-pgd,fashion-fcn",
+                              "--set", "slices.third-points=grey,random-image", "--set", "slices.plane-out=\(planes)", "--out", out1])
+        if r1.stderr.contains("fashion-mnist") && r1.status != 0 { throw XCTSkip("Fashion-MNIST not installed: \(r1.stderr)") }
+        XCTAssertEqual(r1.status, 0, r1.stderr)
+        func slices(_ out: String) throws -> [String: Any] {
+            let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))) as! [String: Any]
+            let plugin = (summary["plugins"] as! [String: Any])["slices"] as! [String: Any]
+            XCTAssertEqual(plugin["status"] as? String, "ok", "\(plugin)")
+            return ((plugin["pairs"] as! [String: Any])["0-1"] as! [String: Any])["slice"] as! [String: Any]
+        }
+        func value(_ node: Any?, _ path: [String]) -> Any? {
+            var n = node
+            for p in path { n = (n as? [String: Any])?[p] }
+            return n
+        }
+        let one = try slices(out1)
+        let agreement = try XCTUnwrap(value(one, ["adversarial", "model_pairs", "run's model vs fashion-cnn-pgd", "agreement"]) as? Double, "\(one["adversarial"] ?? "-")")
+        XCTAssertTrue((0...1).contains(agreement))
+        XCTAssertNotNil(value(one, ["images", "model_pairs", "fashion-cnn-pgd vs fashion-fcn", "mean_class_iou"]))
+        XCTAssertNotNil(value(one, ["third-points", "random-image", "feasible_pixels"]), "\(one.keys.sorted())")
+        XCTAssertNotNil(value(one, ["images", "components"]))
+        XCTAssertNotNil(value(one, ["images", "adversarial_direction_angle"]))
+        for image in ["adversarial-models", "images-models", "third-points"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out1 + "/images/slices-\(image)-pair_0_1.png"), image)
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: planes))
+
+        // The PGD-trained CNN on the stored planes, compared with the CNN.
+        let out2 = dir.appendingPathComponent("two").path
+        let r2 = try CLI.run(["run", "--model", "fashion-cnn-pgd"] + common + ["--set", "slices.models=fashion-cnn",
+                              "--set", "slices.plane-in=\(planes)", "--out", out2])
+        XCTAssertEqual(r2.status, 0, r2.stderr)
+        let two = try slices(out2)
+        for slice in ["adversarial", "adversarial-local", "images"] {
+            XCTAssertEqual(value(two, [slice, "feasible_pixels"]) as? Double, value(one, [slice, "feasible_pixels"]) as? Double, slice)
+        }
+        let back = try XCTUnwrap(value(two, ["adversarial", "model_pairs", "run's model vs fashion-cnn", "agreement"]) as? Double)
+        XCTAssertEqual(back, agreement, accuracy: 0.01, "the same plane and pixels on the same two models (a pixel at a float tie may flip with another batch split)")
+
+        // A pair the file does not hold: exit 1, the message names the file and the pairs it has.
+        let r3 = try CLI.run(["run", "--model", "fashion-cnn", "--no-defaults", "--plugin", "slices", "--pairs", "0:2", "--images-per-class", "20",
+                              "--set", "slices.plane-in=\(planes)", "--out", dir.appendingPathComponent("three").path, "--quiet"])
+        XCTAssertNotEqual(r3.status, 0)
+        XCTAssertTrue(r3.stderr.contains(planes) && r3.stderr.contains("no planes for pair 0:2") && r3.stderr.contains("0:1"), r3.stderr)
+        // A missing file: refused before the run, naming it.
+        let r4 = try CLI.run(["run", "--no-defaults", "--plugin", "slices", "--pairs", "0:1", "--set", "slices.plane-in=/nonexistent/planes.h5",
+                              "--out", dir.appendingPathComponent("four").path, "--quiet"])
+        XCTAssertNotEqual(r4.status, 0)
+        XCTAssertTrue(r4.stderr.contains("/nonexistent/planes.h5"), r4.stderr)
     }
 }

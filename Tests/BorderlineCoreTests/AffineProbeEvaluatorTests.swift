@@ -101,9 +101,15 @@ final class AffineProbeEvaluatorTests: XCTestCase {
             ("c2", Conv2D(inChannels: 5, outChannels: 4, kernelSize: (3, 3), generator: &g)), ("a2", ReLU()),
             ("flat", Flatten()), ("fc", Dense(inFeatures: 4 * 4 * 4, outFeatures: 6, generator: &g)),
         ])
+        // A 3 × 3 pool: the mixing kernel's general window (2 × 2 has its own unrolled code).
+        let pooled = try Model.sequential(inputShape: [1, 11, 11], [
+            ("c1", Conv2D(inChannels: 1, outChannels: 3, kernelSize: (3, 3), generator: &g)),
+            ("p1", try MaxPool2D(kernelSize: (3, 3))), ("r1", ReLU()),
+            ("flat", Flatten()), ("fc", Dense(inFeatures: 3 * 3 * 3, outFeatures: 4, generator: &g)),
+        ])
         for set in LaneKernels.InstructionSet.allCases {
             guard LaneKernels.select(set) == set else { continue }
-            for model in [try Model.fashionCNN(seed: 5), strided] {
+            for model in [try Model.fashionCNN(seed: 5), strided, pooled] {
                 let counter = QueryCounter()
                 let classifier = QueryCountingClassifier(ModelClassifier(model), counter: counter)
                 XCTAssertNotNil(model.lanePlan, "\(set.name)")

@@ -11,9 +11,17 @@ typedef int NS(VI) __attribute__((vector_size(LANES * 4), aligned(4)));
 #define VI NS(VI)
 #define LOAD(p) (*(const V *)(p))
 #define STORE(p, v) (*(V *)(p) = (v))
-#define SPLAT(s) ((V){} + (float)(s))
+#define SPLAT(s) NS(splat)((float)(s))
 #define SELECT(m, a, b) ((V)(((VI)(a) & (m)) | ((VI)(b) & ~(m))))
 #define INLINE static inline __attribute__((always_inline))
+
+/// A lane vector of s: one vbroadcastss (`(V){} + s` would add 0 first, which the compiler keeps
+/// because −0 + 0 = +0).
+INLINE V NS(splat)(float s) {
+    V v;
+    for (int l = 0; l < LANES; l++) v[l] = s;
+    return v;
+}
 
 INLINE V NS(activate)(V z, int act, float slope) {
     if (act == 1) { VI neg = z < SPLAT(0); return SELECT(neg, SPLAT(0), z); }    // NaN stays
@@ -385,22 +393,29 @@ static void NS(adam)(float *theta, const float *grad, float *m, float *v, long c
 
 /// One lane-block of a first convolution at affine combinations of J anchors (see bk_mix_pool_act):
 ///   y[o, py, px] = act(bias[o] + max_window Σ_j c_j · Z_j[o, y, x]),  c_j a lane vector.
-/// JN > 0 is a compile-time J (registers); JN = 0 reads J at run time.
+/// JN > 0 is a compile-time J (registers); JN = 0 reads J at run time. KH, KW > 0 are a
+/// compile-time pooling window (the loops unroll into independent chains); 0 reads it from d.
 INLINE void NS(mix_block)(const bk_conv_desc *d, int psh, int psw, int OH, int OW, int J, const float *const *z, long zs,
-                          const float *coef, const float *bias, float *y, const int JN) {
-    const int O = d->O, n = JN > 0 ? JN : J;
+                          const float *coef, const float *bias, float *y, const int JN, const int KH, const int KW) {
+    const int O = d->O, n = JN > 0 ? JN : J, PH = d->PH, PW = d->PW;
+    const int PKH = KH > 0 ? KH : d->PKH, PKW = KW > 0 ? KW : d->PKW, act = d->act;
+    const float slope = d->slope;
+    const long y_rs = d->y_rs, y_xs = d->y_xs, y_cs = d->y_cs;
     V c[64];
     const float *zp[64];
     for (int j = 0; j < n; j++) { c[j] = LOAD(coef + (long)j * LANES); zp[j] = z[j]; }
     for (int o = 0; o < O; o++) {
         const V b = SPLAT(bias ? bias[o] : 0.0f);
         const long plane = (long)o * OH * OW;
-        for (int py = 0; py < d->PH; py++) {
-            for (int px = 0; px < d->PW; px++) {
+        for (int py = 0; py < PH; py++) {
+            const long row = plane + (long)(py * psh) * OW;
+            float *yrow = y + (long)py * y_rs + (long)o * y_cs;
+            for (int px = 0; px < PW; px++) {
+                const long base = row + (long)px * psw;
                 V best = SPLAT(0);
-                for (int wy = 0; wy < d->PKH; wy++) {
-                    for (int wx = 0; wx < d->PKW; wx++) {
-                        const long e = (plane + (long)(py * psh + wy) * OW + (px * psw + wx)) * zs;
+                for (int wy = 0; wy < PKH; wy++) {
+                    for (int wx = 0; wx < PKW; wx++) {
+                        const long e = (base + (long)wy * OW + wx) * zs;
                         V acc = c[0] * zp[0][e];
                         for (int j = 1; j < n; j++) acc += c[j] * zp[j][e];
                         if (wy == 0 && wx == 0) { best = acc; continue; }
@@ -408,7 +423,7 @@ INLINE void NS(mix_block)(const bk_conv_desc *d, int psh, int psw, int OH, int O
                         best = SELECT(m, acc, best);
                     }
                 }
-                STORE(y + (long)py * d->y_rs + (long)px * d->y_xs + (long)o * d->y_cs, NS(activate)(best + b, d->act, d->slope));
+                STORE(yrow + (long)px * y_xs, NS(activate)(best + b, act, slope));
             }
         }
     }
@@ -416,13 +431,17 @@ INLINE void NS(mix_block)(const bk_conv_desc *d, int psh, int psw, int OH, int O
 
 static void NS(mix_pool_act)(const bk_conv_desc *d, int psh, int psw, int OH, int OW, int J,
                              const float *const *z, long zs, const float *coef, const float *bias, float *y) {
+    const int two = d->PKH == 2 && d->PKW == 2;
+#define MIX(jn) (two ? NS(mix_block)(d, psh, psw, OH, OW, J, z, zs, coef, bias, y, jn, 2, 2) \
+                     : NS(mix_block)(d, psh, psw, OH, OW, J, z, zs, coef, bias, y, jn, 0, 0))
     switch (J) {
-    case 1: NS(mix_block)(d, psh, psw, OH, OW, J, z, zs, coef, bias, y, 1); break;
-    case 2: NS(mix_block)(d, psh, psw, OH, OW, J, z, zs, coef, bias, y, 2); break;
-    case 3: NS(mix_block)(d, psh, psw, OH, OW, J, z, zs, coef, bias, y, 3); break;
-    case 4: NS(mix_block)(d, psh, psw, OH, OW, J, z, zs, coef, bias, y, 4); break;
-    default: NS(mix_block)(d, psh, psw, OH, OW, J, z, zs, coef, bias, y, 0); break;
+    case 1: MIX(1); break;
+    case 2: MIX(2); break;
+    case 3: MIX(3); break;
+    case 4: MIX(4); break;
+    default: MIX(0); break;
     }
+#undef MIX
 }
 
 static const struct bk_table NS(table) = {
