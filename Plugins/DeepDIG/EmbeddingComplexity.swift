@@ -36,7 +36,12 @@ final class EmbeddingComplexity: Metric {
         var svmTolerance = 1e-4
         @Option(help: "LIBLINEAR solver of the squared-hinge SVM: primal = trust-region Newton (what LinearSVC's dual=\"auto\" picks for more rows than features, scikit-learn ≥ 1.5), dual = coordinate descent (LinearSVC(dual=True), its default before 1.5)")
         var svmSolver = SVMSolver.primal
-        func validate() throws { try data.validate() }
+        func validate() throws {
+            try data.validate()
+            guard svmTolerance.isFinite, svmTolerance > 0, svmTolerance <= 1 else {
+                throw BorderlineError(.invalidArgument, "edc.svm-tolerance must be a number in (0, 1] (scikit-learn's default tol: 1e-4), got \(svmTolerance)")
+            }
+        }
     }
 
     /// summary.json `pairs."s-t".edc.<producer>.…`: the per-direction values, and on the set with

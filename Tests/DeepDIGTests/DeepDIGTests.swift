@@ -272,13 +272,15 @@ final class DeepDIGTests: XCTestCase {
         let set = try XCTUnwrap(try EmbeddingComplexity().makeOptions(["svm-tolerance": .number(1e-2), "svm-solver": .string("dual")])
                                 as? EmbeddingComplexity.Options)
         XCTAssertEqual(set.svmTolerance, 1e-2); XCTAssertEqual(set.svmSolver.liblinear, .dual)
+        let declared = try XCTUnwrap(try EmbeddingComplexity().declaredOptions().first { $0.option.name == "svm-tolerance" })
+        XCTAssertEqual(declared.option.kind, .number(1e-12...1), "the host's range check before a run")
         for bad: JSONValue in [.number(0), .number(-1), .number(2)] {
             XCTAssertThrowsError(try EmbeddingComplexity().makeOptions(["svm-tolerance": bad])) {
                 XCTAssertTrue("\($0)".contains("svm-tolerance"), "\($0)")
             }
         }
         XCTAssertThrowsError(try EmbeddingComplexity().makeOptions(["svm-solver": .string("newton")])) {
-            XCTAssertTrue("\($0)".contains("svm-solver"), "\($0)")
+            XCTAssertTrue("\($0)".contains("newton"), "\($0)")
         }
     }
 }
