@@ -82,8 +82,14 @@ final class DeepDIGProber: BoundaryProber {
                 return true
             }
         }
+        // Data-parallel steps train a replica alongside (its initial weights are overwritten).
+        let replica = { () throws -> Model in
+            var unused = RandomGenerator(seed: 0)
+            return try Autoencoders.make(kind: architecture, imageShape: classifier.inputShape, generator: &unused)
+        }
         try Autoencoders.train(a1, images: images.slice(batch: 0..<trainCount), target: t, settings: settings,
-                               context: context, random: &g, task: "component I: A1 \(s)→\(t)", progressSpan: 0...0.48)
+                               context: context, random: &g, task: "component I: A1 \(s)→\(t)", progressSpan: 0...0.48,
+                               makeReplica: replica)
         let coordinates = BoxCoordinates(box: classifier.inputBox, imageShape: classifier.inputShape)
         let xt = Autoencoders.apply(a1, to: images, coordinates: coordinates)
         let predictedXt = try classifier.predictions(xt)
@@ -119,7 +125,8 @@ final class DeepDIGProber: BoundaryProber {
         let a2Training = kept1.filter { isTrainPart[$0] }
         let a2 = try Autoencoders.make(kind: architecture, imageShape: classifier.inputShape, generator: &g)
         try Autoencoders.train(a2, images: xt.gather(batch: a2Training.isEmpty ? kept1 : a2Training), target: s,
-                               settings: settings, context: context, random: &g, task: "component II: A2 \(t)→\(s)", progressSpan: 0.48...0.96)
+                               settings: settings, context: context, random: &g, task: "component II: A2 \(t)→\(s)", progressSpan: 0.48...0.96,
+                               makeReplica: replica)
         let xtKept = xt.gather(batch: kept1)
         let xs = Autoencoders.apply(a2, to: xtKept, coordinates: coordinates)
         let predictedXs = try classifier.predictions(xs)

@@ -322,7 +322,8 @@ enum Autoencoders {
     static func train(_ autoencoder: Model, images: Tensor, target: Int, settings: AutoencoderSettings,
                       context: RunContext, random: inout RandomGenerator, task: String,
                       progressSpan: ClosedRange<Double>? = nil,
-                      onStep: ((_ step: Int, _ reconstruction: Float, _ classification: Float) -> Void)? = nil) throws {
+                      onStep: ((_ step: Int, _ reconstruction: Float, _ classification: Float) -> Void)? = nil,
+                      makeReplica: (() throws -> Model)? = nil) throws {
         let n = images.batchSize, d = images.sampleCount
         guard n > 0 else { throw BorderlineError(.dataMismatch, "\(task): no images to train the autoencoder on") }
         let inputShape = context.classifier.inputShape
@@ -333,6 +334,12 @@ enum Autoencoders {
         let schedule = StepLR(optimizer: adam, stepSize: settings.lrDecayEvery, gamma: settings.lrDecay)
         let params = autoencoder.trainableParameters
         let b = min(settings.batchSize, n)
+        // Data-parallel steps (see ``dataParallelReplica(of:kind:imageShape:batch:)``): each half
+        // of the batch runs on its own replica of the autoencoder, their gradients are summed and
+        // Adam steps once. One pass otherwise.
+        let replica = try makeReplica.flatMap { try dataParallelReplica(of: autoencoder, batch: b, make: $0) }
+        let models = [autoencoder] + (replica.map { [$0] } ?? [])
+        let replicaParams = replica?.trainableParameters ?? []
         var order: [Int] = [], cursor = 0
         let every = max(1, settings.steps / 50)
         context.progress.begin(task, total: settings.steps)
@@ -343,42 +350,28 @@ enum Autoencoders {
             let rows = Array(order[cursor..<(cursor + b)])
             cursor += b
             let x = unitImages.gather(batch: rows).reshaped([b, d])
-            for p in params { p.zeroGradient() }
-            let trace = autoencoder.trace(x)
-            let recon = trace.output
-            var rec = settings.reconstruction == .bce
-                ? try Loss.binaryCrossEntropy(probabilities: recon, targets: x)
-                : try Loss.meanSquaredError(recon, targets: x)
-            if settings.reconstructionReduction == .imageSum {
-                let scale = Float(d)
-                rec = (rec.value * scale, rec.gradient.map { $0 * scale })
-            }
-            let labels = [Int](repeating: target, count: b)
-            var ceValue: Float = 0
-            var failure: Error?
-            let shaped = coordinates.toInput(recon).reshaped([b] + inputShape)
-            let pass = try classifier.vjp(shaped) { logits, chunk in
-                do {
-                    let ce = try classificationLoss(logits, labels: Array(labels[chunk]), kind: settings.classification)
-                    if chunk.count == b {
-                        ceValue = ce.value
-                        return ce.gradient.map { settings.alpha * $0 }
+            let losses: [(Float, Float)]
+            if models.count == 1 {
+                losses = [try halfStep(autoencoder, x, share: 1, target: target, settings: settings, classifier: classifier,
+                                       coordinates: coordinates, inputShape: inputShape)]
+            } else {
+                let halves = [0..<(b / 2), (b / 2)..<b]
+                losses = try ComputePolicy.concurrently(2) { part in
+                    try halfStep(models[part], x.slice(batch: halves[part]), share: Float(halves[part].count) / Float(b), target: target,
+                                 settings: settings, classifier: classifier, coordinates: coordinates, inputShape: inputShape)
+                }
+                for (p, q) in zip(params, replicaParams) {
+                    q.gradient.withUnsafeBufferPointer { g in
+                        p.gradient.withUnsafeMutableBufferPointer { into in for i in 0..<into.count { into[i] += g[i] } }
                     }
-                    // A chunk of the batch: its rows' share of the mean over all b rows.
-                    let share = Float(chunk.count) / Float(b)
-                    ceValue += share * ce.value
-                    return ce.gradient.map { settings.alpha * (share * $0) }
-                } catch {
-                    failure = error
-                    return Tensor(zeros: logits.shape)
                 }
             }
-            if let failure { throw failure }
-            autoencoder.backward(trace, outputGradient: rec.gradient + coordinates.pullback(pass.inputGradient.reshaped([b, d])), inputGradient: false)
             adam.step(params)
             schedule.step()
-            lastLoss = rec.value + settings.alpha * ceValue
-            onStep?(step, rec.value, ceValue)
+            for (p, q) in zip(params, replicaParams) { q.value = p.value }
+            let recValue = losses.reduce(0) { $0 + $1.0 }, ceValue = losses.reduce(0) { $0 + $1.1 }
+            lastLoss = recValue + settings.alpha * ceValue
+            onStep?(step, recValue, ceValue)
             if (step + 1) % every == 0 || step + 1 == settings.steps {
                 if let span = progressSpan {
                     // The share of the whole prober call, so the host's ETA moves during training.
@@ -391,6 +384,65 @@ enum Autoencoders {
             }
         }
         context.progress.end(summary: String(format: "%@: %d steps, final batch loss %.4f", task, settings.steps, lastLoss))
+    }
+
+    /// A replica of `autoencoder` (`make()`: the same architecture, given `autoencoder`'s weights
+    /// here; its own gradients) for data-parallel steps, or nil to train in one pass: with one
+    /// thread, a batch under 2 × 32 rows, or any layer whose result for a row depends on the rest
+    /// of the batch or that keeps weight-derived caches (only dense layers, activations and
+    /// reshapes qualify; DeepDIG's Table 2 autoencoder does). The two halves' gradient sum equals
+    /// the whole batch's up to float rounding, so a run is reproducible for a given
+    /// `BORDERLINE_THREADS`, as with threaded sgemm.
+    static func dataParallelReplica(of autoencoder: Model, batch: Int, make: () throws -> Model) throws -> Model? {
+        let rowWise: Set<String> = [Dense.typeName, ReLU.typeName, LeakyReLU.typeName, Sigmoid.typeName, Tanh.typeName,
+                                    Flatten.typeName, Reshape.typeName]
+        guard ComputePolicy.threads >= 2, batch >= 2 * ComputePolicy.minimumRowsPerThread,
+              autoencoder.nodes.allSatisfy({ rowWise.contains($0.layer.typeName) }) else { return nil }
+        let copy = try make()
+        let mine = autoencoder.namedParameters, theirs = copy.namedParameters
+        guard mine.count == theirs.count, zip(mine, theirs).allSatisfy({ $0.parameter.value.shape == $1.parameter.value.shape }),
+              copy.nodes.count == autoencoder.nodes.count else { return nil }
+        for (a, r) in zip(mine, theirs) { r.parameter.value = a.parameter.value }
+        return copy
+    }
+
+    /// Forward and backward of one part of a step's batch on `model` (its gradients zeroed first);
+    /// both loss terms and their gradients are scaled by `share` (the part's rows over the batch's),
+    /// so the parts' sums are the whole batch's means. Returns (reconstruction, classification).
+    static func halfStep(_ model: Model, _ x: Tensor, share: Float, target: Int, settings: AutoencoderSettings,
+                         classifier: any DifferentiableClassifier, coordinates: BoxCoordinates, inputShape: [Int]) throws -> (Float, Float) {
+        let b = x.batchSize, d = x.sampleCount
+        for p in model.trainableParameters { p.zeroGradient() }
+        let trace = model.trace(x)
+        let recon = trace.output
+        var rec = settings.reconstruction == .bce
+            ? try Loss.binaryCrossEntropy(probabilities: recon, targets: x)
+            : try Loss.meanSquaredError(recon, targets: x)
+        let scale = (settings.reconstructionReduction == .imageSum ? Float(d) : 1) * share
+        if scale != 1 { rec = (rec.value * scale, rec.gradient.map { $0 * scale }) }
+        let labels = [Int](repeating: target, count: b)
+        var ceValue: Float = 0
+        var failure: Error?
+        let shaped = coordinates.toInput(recon).reshaped([b] + inputShape)
+        let pass = try classifier.vjp(shaped) { logits, chunk in
+            do {
+                let ce = try classificationLoss(logits, labels: Array(labels[chunk]), kind: settings.classification)
+                if chunk.count == b && share == 1 {
+                    ceValue = ce.value
+                    return ce.gradient.map { settings.alpha * $0 }
+                }
+                // A chunk of the batch: its rows' share of the mean over all rows.
+                let part = Float(chunk.count) / Float(b) * share
+                ceValue += part * ce.value
+                return ce.gradient.map { settings.alpha * (part * $0) }
+            } catch {
+                failure = error
+                return Tensor(zeros: logits.shape)
+            }
+        }
+        if let failure { throw failure }
+        model.backward(trace, outputGradient: rec.gradient + coordinates.pullback(pass.inputGradient.reshaped([b, d])), inputGradient: false)
+        return (rec.value, ceValue)
     }
 
     /// The classification term on `[b, K]` logits and its gradient with respect to the logits:

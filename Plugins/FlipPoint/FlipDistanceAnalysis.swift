@@ -544,20 +544,10 @@ extension FlipDistanceAnalysis {
         return SampleSets(uniformOverDistance: uniform, lowestDistance10pct: lowest, highestDistance10pct: highest, random10pct: baseline)
     }
 
-    /// The student: the shipped FCN's architecture (784 → 50 → 50 → K, ReLU; the same weights as
-    /// `Model.fashionFCN` for K = 10), one output per class of the victim.
+    /// The student: the shipped FCN's architecture (784 → 50 → 50 → K, ReLU; `Model.fashionFCN`
+    /// with K outputs), one output per class of the victim.
     static func studentFCN(seed: UInt64, classNames: [String]) throws -> Model {
-        if classNames.count == 10 { return try Model.fashionFCN(seed: seed, classNames: classNames) }
-        var g = RandomGenerator(seed: seed)
-        let layers: [(String, any Layer)] = [
-            ("flatten", Flatten()),
-            ("fc1", Dense(inFeatures: 784, outFeatures: 50, generator: &g)),
-            ("relu1", ReLU()),
-            ("fc2", Dense(inFeatures: 50, outFeatures: 50, generator: &g)),
-            ("relu2", ReLU()),
-            ("fc3", Dense(inFeatures: 50, outFeatures: classNames.count, generator: &g)),
-        ]
-        return try Model.sequential(inputShape: [1, 28, 28], layers, embedding: "relu2", classNames: classNames)
+        try Model.fashionFCN(seed: seed, classCount: classNames.count, classNames: classNames)
     }
 
     /// The index sets, and a model-extraction check (the paper's Tables 1–2): a student FCN

@@ -12,6 +12,7 @@ public final class LatentPlugin: BorderlinePlugin {
     public init() {}
     public let probers: [any BoundaryProber] = [TrajectoryProber()]
     public let generators: [any GeneratorProvider] = [VAEGeneratorProvider()]
+    public let analyses: [any Analysis] = [LatentSummary()]
 }
 
 /// Offers the plugin's generator to every plugin of the run (`latent/vae`); the trajectory prober
@@ -116,8 +117,9 @@ public final class TrajectoryProber: BoundaryProber {
 
     /// What the prober files per pair beside its boundary set (`pairs."s-t".trajectory.*`;
     /// results.h5 `/latent/pair_s_t/trajectory/…`). Means are over all trajectories unless
-    /// the name says otherwise (docs/latent.md).
-    public struct Output: Encodable {
+    /// the name says otherwise (docs/latent.md). Codable: a resumed or merged run reads it back
+    /// from the saved results (``LatentSummary``).
+    public struct Output: Codable {
         // The start filter (start-filter=reconstruction with an encoder).
         public var startImagesExamined: Int?
         public var startFilterRejectedShare: Double?

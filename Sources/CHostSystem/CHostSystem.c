@@ -30,3 +30,13 @@ int borderline_symbol_is_function(const void *address) { (void)address; return -
 int borderline_rename_exchange(const char *from, const char *to) { (void)from; (void)to; errno = ENOSYS; return -1; }
 int borderline_rename_noreplace(const char *from, const char *to) { (void)from; (void)to; errno = ENOSYS; return -1; }
 #endif
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+void borderline_keep_freed_memory(void) {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
+#else
+void borderline_keep_freed_memory(void) {}
+#endif

@@ -25,6 +25,16 @@ final class LatentCLITests: XCTestCase {
         let norm = try XCTUnwrap(numbers["latent_norm_mean"] as? Double), ll = try XCTUnwrap(numbers["prior_log_likelihood_mean"] as? Double)
         XCTAssertLessThanOrEqual(ll, -norm * norm / 2 - 8 * Foundation.log(2 * Double.pi) + 1e-3, "Jensen: mean log-likelihood ≤ that of the mean norm")
         XCTAssertLessThanOrEqual(try XCTUnwrap(numbers["on_prior_crossed_share"] as? Double), numbers["crossed_share"] as! Double)
+        // The section's key numbers (analysis `summary`; one pair: the run-wide shares are the pair's).
+        let highlights = try XCTUnwrap(plugin["highlights"] as? [[String: Any]])
+        XCTAssertEqual(highlights.compactMap { $0["label"] as? String }, ["trajectories that cross the boundary", "crossed on the prior",
+                                                                         "off-prior share of the crossings", "mean ‖z*‖ at the crossings"])
+        let run = try XCTUnwrap((plugin["numbers"] as? [String: Any])?["summary"] as? [String: Any])
+        XCTAssertEqual(try XCTUnwrap(highlights[0]["value"] as? Double), numbers["crossed_share"] as! Double, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(run["on_prior_crossed_share"] as? Double), numbers["on_prior_crossed_share"] as! Double, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(run["off_prior_share"] as? Double), offPrior, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(run["trajectories"] as? Double), 6)
+        if let mean = run["latent_norm_mean"] as? Double { XCTAssertEqual(mean, norm, accuracy: 1e-9) }
         for image in ["latent-strip-pair_7_9.png", "latent-f-target-curves-pair_7_9.png"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/images/" + image), image)
         }

@@ -172,6 +172,16 @@ final class LayerShapeTests: XCTestCase {
         XCTAssertEqual(fcn(x).shape, [3, 10])
         XCTAssertEqual(try Model.fashionCNN(seed: 1).namedParameters.map(\.parameter.value), cnn.namedParameters.map(\.parameter.value))
         XCTAssertNotEqual(try Model.fashionCNN(seed: 2).namedParameters[0].parameter.value, cnn.namedParameters[0].parameter.value)
+
+        // K outputs: fc1 and fc2 drawn as for K = 10, fc3 is 50 → K; the default stays 10.
+        let three = try Model.fashionFCN(seed: 1, classCount: 3, classNames: ["a", "b", "c"])
+        XCTAssertEqual(three.outputShape, [3])
+        XCTAssertEqual(three.parameterCount, 42_310 - 7 * 51)
+        XCTAssertEqual(three(x).shape, [3, 3])
+        XCTAssertEqual(three.namedParameters.prefix(4).map(\.parameter.value), fcn.namedParameters.prefix(4).map(\.parameter.value))
+        XCTAssertEqual(try Model.fashionFCN(seed: 1).outputShape, [10])
+        XCTAssertThrowsError(try Model.fashionFCN(seed: 1, classCount: 0, classNames: []))
+        XCTAssertThrowsError(try Model.fashionFCN(seed: 1, classCount: 3), "10 default names for 3 outputs")
     }
 
     // MARK: Forward values against PyTorch

@@ -106,6 +106,49 @@ final class DeepDIGTests: XCTestCase {
         XCTAssertEqual(c.pullback(Tensor(shape: [1, 4], scalars: [1, 1, 1, 1])).scalars, [1, 1, 4, 4])
     }
 
+    /// With two threads a step's batch halves run on two replicas of the autoencoder and their
+    /// gradients are summed: the same training as one pass up to float rounding, for both loss
+    /// variants; the replica is refused for batches too small to split and for one thread.
+    func testDataParallelStepsTrainAsOnePass() throws {
+        defer { ComputePolicy.reset() }
+        let toy = try toyClassifier()
+        let x = try toyData().images.slice(batch: 0..<40).reshaped([40, 16])
+        for reconstruction in [Reconstruction.mse, .bce] {
+            var settings = AutoencoderSettings()
+            settings.steps = 6
+            settings.batchSize = 64
+            settings.reconstruction = reconstruction
+            var weights: [[Float]] = [], losses: [[Float]] = []
+            for threads in [1, 2] {
+                ComputePolicy.configure(threads: threads)
+                var g = RandomGenerator(seed: 3), random = RandomGenerator(seed: 4)
+                let a1 = try Autoencoders.table2(inputSize: 16, generator: &g)
+                let images = Tensor.concatenate(batches: [x, x])      // 80 rows: a 64-row batch splits
+                let ctx = try trainingContext(toy, data: try toyData(), pair: ClassPair(0, 1))
+                var seen: [Float] = []
+                var made = 0
+                try Autoencoders.train(a1, images: images, target: 1, settings: settings, context: ctx, random: &random, task: "A1",
+                                       onStep: { _, r, c in seen += [r, c] },
+                                       makeReplica: { made += 1; var u = RandomGenerator(seed: 9); return try Autoencoders.table2(inputSize: 16, generator: &u) })
+                XCTAssertEqual(made, threads == 2 ? 1 : 0, "a replica only with two threads")
+                weights.append(a1.namedParameters.flatMap { $0.parameter.value.scalars })
+                losses.append(seen)
+            }
+            let worst = zip(weights[0], weights[1]).map { abs($0 - $1) }.max()!
+            XCTAssertLessThan(worst, 1e-5, "\(reconstruction): two halves on two replicas = one pass")
+            var g0 = RandomGenerator(seed: 3)
+            let initial = try Autoencoders.table2(inputSize: 16, generator: &g0).namedParameters.flatMap { $0.parameter.value.scalars }
+            XCTAssertGreaterThan(zip(weights[0], initial).map { abs($0 - $1) }.max()!, 1e-3, "training moved the weights")
+            for (a, b) in zip(losses[0], losses[1]) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(a))) }
+        }
+        ComputePolicy.configure(threads: 2)
+        var g1 = RandomGenerator(seed: 1)
+        let ae = try Autoencoders.table2(inputSize: 16, generator: &g1)
+        XCTAssertNil(try Autoencoders.dataParallelReplica(of: ae, batch: 63, make: { ae }), "under 2 × 32 rows: one pass")
+        ComputePolicy.configure(threads: 1)
+        XCTAssertNil(try Autoencoders.dataParallelReplica(of: ae, batch: 128, make: { ae }), "one thread: one pass")
+    }
+
     func testNoAdversarialFromComponentIGivesAnEmptySetNotAFailure() throws {
         // Class 2 never wins on the toy classifier, so A1 cannot turn a dark image into it.
         let classifier = try toyClassifier()

@@ -19,6 +19,17 @@ enum Tiny {
         fc.weight.value = fc.weight.value.map { $0 * 8 }
         return ModelClassifier(try Model.sequential(inputShape: [1, 2, 2], [("flatten", Flatten()), ("fc", fc)]), classNames: ["a", "b", "c"])
     }
+    /// 120 images G(z), z ~ N(0, 1.5² I) seeded, labelled by the classifier; images per class.
+    static func decodedData() throws -> (classifier: ModelClassifier, decoder: Model, data: Dataset, counts: [Int]) {
+        let classifier = try classifier()
+        let decoder = try decoder()
+        var r = RandomGenerator(seed: 13)
+        let z = r.normal(shape: [120, 2], std: 1.5)
+        let images = Evaluation.logits(decoder, images: z).reshaped([120, 1, 2, 2])
+        let labels = try classifier.predictions(images)
+        let data = try Dataset(name: "tiny", images: images, labels: labels, classNames: ["a", "b", "c"])
+        return (classifier, decoder, data, (0..<3).map { c in labels.filter { $0 == c }.count })
+    }
 }
 
 final class LatentTests: XCTestCase {
@@ -309,14 +320,7 @@ final class LatentTests: XCTestCase {
     /// fail (default) or stay successes (flag); the boundary set stays valid; crossed_share,
     /// crossing_step and the bisected segment use one definition (C on top).
     func testProberFlagsOffPriorCrossingsAndUsesOneCrossingDefinition() throws {
-        let classifier = try Tiny.classifier()
-        let decoder = try Tiny.decoder()
-        var r = RandomGenerator(seed: 13)
-        let z = r.normal(shape: [120, 2], std: 1.5)
-        let images = Evaluation.logits(decoder, images: z).reshaped([120, 1, 2, 2])
-        let labels = try classifier.predictions(images)
-        let data = try Dataset(name: "tiny", images: images, labels: labels, classNames: ["a", "b", "c"])
-        let counts = (0..<3).map { c in labels.filter { $0 == c }.count }
+        let (classifier, decoder, data, counts) = try Tiny.decodedData()
         let s = counts.indices.max { counts[$0] < counts[$1] }!
         let t = counts.indices.filter { $0 != s }.max { counts[$0] < counts[$1] }!
         let pair = ClassPair(s, t)
@@ -391,6 +395,144 @@ final class LatentTests: XCTestCase {
         // Default radius: the χ_2 quantile at 0.999.
         let byP = try run([:])
         XCTAssertEqual(byP.output.offPriorThreshold, LatentPrior.chiQuantile(Double(Float(0.999)), degrees: 2), accuracy: 1e-9)
+    }
+}
+
+/// The prober's output read back from saved results (a resumed or merged run), and the run-wide
+/// `summary` analysis over it.
+final class LatentSummaryTests: XCTestCase {
+    /// Every stored member of `a` and `b` (by `Mirror`) is the same: numbers by their shortest
+    /// decimal (so NaN equals NaN and every bit counts), tensors by shape and scalars, pictures by
+    /// name, caption, key flag and pixels. Returns how many members were compared.
+    @discardableResult
+    func assertSame<T>(_ a: T, _ b: T, _ what: String, file: StaticString = #filePath, line: UInt = #line) -> Int {
+        let left = Mirror(reflecting: a).children, right = Mirror(reflecting: b).children
+        XCTAssertEqual(left.count, right.count, what, file: file, line: line)
+        func text(_ v: Any) -> String {
+            switch v {
+            case let t as Tensor: return "\(t.shape) \(t.scalars)"
+            case let t as Tensor?: return t.map { "\($0.shape) \($0.scalars)" } ?? "nil"
+            case let p as ResultPicture?:
+                return p.map { "\($0.name) \($0.caption) \($0.isKey) \($0.image.width)×\($0.image.height)×\($0.image.channels) \($0.image.pixels)" } ?? "nil"
+            case let h as [ResultHighlight]: return h.map { "\($0.label) \($0.value) \($0.unit) \($0.detail)" }.joined(separator: " | ")
+            default: return "\(v)"
+            }
+        }
+        for (l, r) in zip(left, right) {
+            XCTAssertEqual(l.label, r.label, file: file, line: line)
+            XCTAssertEqual(text(l.value), text(r.value), "\(what): \(l.label ?? "?")", file: file, line: line)
+        }
+        return left.count
+    }
+
+    /// The prober on the tiny models from the largest class to both others (no encoder: the
+    /// off-manifold members stay nil, so some are set by hand to cover Tensor? and Double?).
+    func probes() throws -> [(pair: ClassPair, output: TrajectoryProber.Output)] {
+        let (classifier, decoder, data, counts) = try Tiny.decodedData()
+        let s = counts.indices.max { counts[$0] < counts[$1] }!
+        // Most images are of one class s: both pairs start there.
+        let pairs = counts.indices.filter { $0 != s }.map { ClassPair(s, $0) }
+        let record = RunRecord()
+        let plugin = PluginRecord(name: "latent", version: "0", summary: "")
+        record.add(plugin)
+        let environment = try RunEnvironment(classifier: classifier, data: data, pairs: pairs, samplesPerPair: 8, seed: 3, record: record)
+        environment.register(TinyProvider(decoder), plugin: "latent", options: NoOptions())
+        let prober = TrajectoryProber()
+        // A small radius, so that some crossings are off the prior.
+        let options = try XCTUnwrap(try prober.makeOptions(["inversion-steps": .number(100), "max-steps": .number(300), "strip-rows": .number(2),
+                                                            "off-prior-norm": .number(1.5)]) as? TrajectoryProber.Options)
+        return try pairs.map { pair in
+            (pair, try prober.probe(pair, options: options, context: environment.context(plugin: plugin, component: prober.name, kind: .prober, visibleSets: [])).output)
+        }
+    }
+
+    func testOutputRoundTripsThroughTheSavedResults() throws {
+        var output = try XCTUnwrap(try probes().first).output
+        output.startImagesExamined = 9
+        output.startFilterRejectedShare = 1.0 / 3
+        output.straightPathReconstructionMse = Tensor(shape: [2, 11], scalars: (0..<22).map { Float($0) / 7 })
+        output.latentPathMaxReconstructionMseMean = 0.1 + 0.2
+        output.pathSmoothnessLossMean = .nan
+        output.latentNormMax = .nan
+        output.fTargetCurves = ResultPicture(name: "curves", caption: "c", image: try PNGImage(width: 2, height: 1, channels: 1, pixels: [0, 255]), key: true)
+        let back = try ResultDecoder.decode(TrajectoryProber.Output.self, from: try ResultEncoder.encode(output))
+        let compared = assertSame(output, back, "decoded output")
+        XCTAssertGreaterThanOrEqual(compared, 50, "every member (50 when written)")
+        XCTAssertEqual(back.straightPathReconstructionMse, output.straightPathReconstructionMse)
+        XCTAssertNil(back.latentPathReconstructionMse)
+        XCTAssertEqual(back.fTargetCurves?.image, output.fTargetCurves?.image)
+        XCTAssertTrue(back.pathSmoothnessLossMean?.isNaN == true)
+        XCTAssertEqual(back.offPriorFlag, output.offPriorFlag)
+        XCTAssertEqual(back.trajectoryLatents, output.trajectoryLatents)
+        // The host's own path: a saved output decodes, nothing is reported unreadable.
+        let saved = SavedOutput(tree: try ResultEncoder.encode(output))
+        assertSame(output, try saved.value(as: TrajectoryProber.Output.self), "SavedOutput")
+    }
+
+    func testSummaryCountsEveryTrajectoryAndIsTheSameFromSavedOutputsInAnyOrder() throws {
+        let live = try probes()
+        let names: (Int) -> String = { ["a", "b", "c"][$0] }
+        let summary = try LatentSummary.summarise(live, className: names)
+
+        // Counted by hand from the per-trajectory arrays.
+        let m = live.reduce(0) { $0 + $1.output.trajectories }
+        let crossed = live.reduce(0) { $0 + $1.output.crossingStep.filter { $0 >= 0 }.count }
+        let off = live.reduce(0) { $0 + $1.output.offPriorFlag.reduce(0, +) }
+        let onPrior = live.reduce(0) { t, p in t + zip(p.output.crossingStep, p.output.offPriorFlag).filter { $0 >= 0 && $1 == 0 }.count }
+        let ties = live.reduce(0) { $0 + Int(($1.output.crossingPointShare * Double($1.output.trajectories)).rounded()) }
+        XCTAssertEqual(summary.pairs, 2)
+        XCTAssertEqual(summary.trajectories, m)
+        XCTAssertEqual(summary.crossed, crossed)
+        XCTAssertGreaterThan(crossed, 0, "the tiny case crosses")
+        XCTAssertGreaterThan(off, 0, "radius 1.5: some crossings are off the prior")
+        XCTAssertEqual(summary.crossedShare, Double(crossed) / Double(m))
+        XCTAssertEqual(summary.onPriorCrossed, onPrior)
+        XCTAssertEqual(summary.onPriorCrossed, crossed - off, "every off-prior crossing is a crossed trajectory")
+        XCTAssertEqual(summary.crossings, ties)
+        XCTAssertEqual(summary.offPriorShare, Double(off) / Double(ties))
+        XCTAssertEqual(summary.offPriorThreshold, 1.5, accuracy: 1e-6)
+        let norms = live.filter { $0.output.crossingPointShare > 0 }
+        let weighted = norms.reduce(0.0) { $0 + $1.output.latentNormMean * $1.output.crossingPointShare * Double($1.output.trajectories) } / Double(ties)
+        XCTAssertEqual(summary.latentNormMean, weighted, accuracy: 1e-9)
+        XCTAssertEqual(summary.latentNormMax, norms.map(\.output.latentNormMax).max())
+        XCTAssertGreaterThan(summary.latentNormMax, 1.5, "an off-prior crossing is beyond the radius")
+        let lowest = try XCTUnwrap(live.min { a, b in
+            let x = Double(zip(a.output.crossingStep, a.output.offPriorFlag).filter { $0 >= 0 && $1 == 0 }.count) / Double(a.output.trajectories)
+            let y = Double(zip(b.output.crossingStep, b.output.offPriorFlag).filter { $0 >= 0 && $1 == 0 }.count) / Double(b.output.trajectories)
+            return x < y || (x == y && a.pair < b.pair)
+        })
+        XCTAssertEqual(summary.lowestOnPriorPair, lowest.pair.key)
+        XCTAssertEqual(summary.highlights.map(\.label), ["trajectories that cross the boundary", "crossed on the prior",
+                                                          "off-prior share of the crossings", "mean ‖z*‖ at the crossings"])
+        XCTAssertEqual(summary.highlights[0].value, summary.crossedShare)
+        XCTAssertEqual(summary.highlights[1].value, summary.onPriorCrossedShare)
+        XCTAssertTrue(summary.highlights[1].detail.contains("lowest: \(names(lowest.pair.source)) → \(names(lowest.pair.target))"), summary.highlights[1].detail)
+
+        // From saved results (as a merged or resumed run reads them), in the other order: the same to the last bit.
+        let saved = try live.reversed().map { ($0.pair, try ResultDecoder.decode(TrajectoryProber.Output.self, from: try ResultEncoder.encode($0.output))) }
+        assertSame(summary, try LatentSummary.summarise(saved, className: names), "summary from saved outputs")
+
+        // Through the run context with SavedOutput records, as the host gives them to the analysis.
+        let classifier = try Tiny.classifier()
+        let data = try Dataset(name: "tiny", images: Tensor(shape: [1, 1, 2, 2], scalars: [0, 0, 0, 0]), labels: [0], classNames: ["a", "b", "c"])
+        let environment = try RunEnvironment(classifier: classifier, data: data, pairs: live.map(\.pair), samplesPerPair: 8, seed: 3)
+        let plugin = PluginRecord(name: "latent", version: "0", summary: "")
+        environment.record.add(plugin)
+        for (pair, output) in live.reversed() {
+            let point = Tensor(shape: [1, 1, 2, 2], scalars: [0, 0, 0, 0])
+            var set = try BoundarySet(pair: pair, points: point, startPoints: point, startIndices: [0], probabilities: Tensor(shape: [1, 3], scalars: [0.5, 0.5, 0]),
+                                      succeeded: [false], failureReasons: ["x"], iterations: [0])
+            set.producer = "latent/trajectory"
+            let tree = try ResultEncoder.encode(output)
+            environment.record.add(set)
+            environment.record.add(OutputRecord(plugin: "latent", component: "trajectory", kind: .prober, componentType: ObjectIdentifier(TrajectoryProber.self),
+                                                pair: pair, set: set, value: SavedOutput(tree: tree), tree: tree))
+        }
+        let analysis = LatentSummary()
+        let fromContext = try analysis.analyse(options: NoOptions(), context: environment.context(plugin: plugin, component: analysis.name, kind: .analysis,
+                                                                                                   visibleSets: environment.record.boundarySets))
+        XCTAssertEqual(environment.unreadableOutputs, [])
+        assertSame(summary, fromContext, "summary through the run context")
     }
 }
 

@@ -1,3 +1,4 @@
+import CHostSystem
 import BorderlineCore
 import Foundation
 
@@ -54,8 +55,11 @@ public enum BLASKernelSelection {
     }
 
     /// Sets how many threads Borderline uses: `BORDERLINE_THREADS`, or every core. Inference
-    /// splits batches across them with single-threaded OpenBLAS (see ``ComputePolicy``).
+    /// splits batches across them with single-threaded OpenBLAS (see ``ComputePolicy``). Also tells
+    /// the allocator to keep freed memory (``borderline_keep_freed_memory``): training steps
+    /// re-allocate the same tensors every step.
     public static func configureThreads() {
+        borderline_keep_freed_memory()
         let requested = ProcessInfo.processInfo.environment["BORDERLINE_THREADS"].flatMap(Int.init)
         ComputePolicy.configure(threads: max(1, requested ?? ProcessInfo.processInfo.activeProcessorCount))
     }

@@ -13,4 +13,10 @@ int borderline_rename_exchange(const char *from, const char *to);
 /// renameat2(from, to, RENAME_NOREPLACE): renames unless `to` exists (then -1, errno EEXIST).
 int borderline_rename_noreplace(const char *from, const char *to);
 
+/// Keeps freed memory in the process instead of returning it to the kernel after every large
+/// free (glibc: M_TRIM_THRESHOLD 1 GiB, M_MMAP_THRESHOLD 32 MiB). Training loops free and
+/// re-allocate the same few hundred-kilobyte tensors every step; with glibc's defaults each round
+/// trip unmapped and re-faulted (zeroed) the pages. No effect elsewhere.
+void borderline_keep_freed_memory(void);
+
 #endif

@@ -133,7 +133,7 @@ public final class AffineProbeEvaluator {
             let k = model.classCount, shape = model.outputShape
             ComputePolicy.prepareBLAS(for: model)
             // Rows are independent: split across threads as a forward pass would be.
-            let parts = max(1, min(ComputePolicy.threads, rows / max(1, ComputePolicy.minimumRowsPerThread)))
+            let parts = max(1, min(ComputePolicy.inferenceThreads, rows / max(1, ComputePolicy.minimumRowsPerThread)))
             let ranges = (0..<parts).map { i in (rows * i / parts)..<(rows * (i + 1) / parts) }
             let outputs = ComputePolicy.parallelMap(ranges) { r in
                 lanes.plan.forwardMixtures(lanes.anchors, indices: indices[(r.lowerBound * arity)..<(r.upperBound * arity)],

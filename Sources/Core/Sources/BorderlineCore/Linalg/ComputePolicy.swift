@@ -39,20 +39,44 @@ public enum ComputePolicy {
         blasThreads = -1
     }
 
-    /// Threads batched inference uses for a model of this kind.
-    public static var inferenceThreads: Int { threads }
+    /// Threads batched inference uses for a model of this kind (1 inside ``concurrently(_:_:)``).
+    public static var inferenceThreads: Int { isInsideConcurrentRegion ? 1 : threads }
+
+    private static let soloKey = "borderline.compute-policy.concurrent-part"
+
+    /// Whether the calling thread runs one part of ``concurrently(_:_:)``.
+    public static var isInsideConcurrentRegion: Bool { Thread.current.threadDictionary[soloKey] != nil }
+
+    /// `body(0) … body(count − 1)` on their own threads, results in order, each part running as a
+    /// single-threaded caller: model calls inside do not split their batches again and OpenBLAS
+    /// runs on one thread. For data-parallel loops whose parts are independent (a training step's
+    /// batch halves, each on its own model replica); the first error thrown is rethrown.
+    public static func concurrently<R>(_ count: Int, _ body: (Int) throws -> R) throws -> [R] {
+        if isConfigured, blasThreads != 1 {
+            BLAS.setThreadCount(1)
+            blasThreads = 1
+        }
+        let results: [Result<R, Error>] = parallelMap(Array(0..<max(0, count))) { i in
+            let dictionary = Thread.current.threadDictionary
+            let outer = dictionary[soloKey]
+            dictionary[soloKey] = true
+            defer { dictionary[soloKey] = outer }
+            return Result { try body(i) }
+        }
+        return try results.map { try $0.get() }
+    }
 
     /// The row ranges a batch is split into for `model`, or nil to run it in one piece.
     static func chunks(batch: Int, for model: Model) -> [Range<Int>]? {
         guard model.prefersBatchSplitting else { return nil }
-        let parts = min(threads, batch / max(1, minimumRowsPerThread))
+        let parts = min(inferenceThreads, batch / max(1, minimumRowsPerThread))
         guard parts > 1 else { return nil }
         return (0..<parts).map { i in (batch * i / parts)..<(batch * (i + 1) / parts) }
     }
 
     /// Sets OpenBLAS's thread count for a pass over `model` (once configured).
     public static func prepareBLAS(for model: Model) {
-        guard isConfigured else { return }
+        guard isConfigured, !isInsideConcurrentRegion else { return }
         let wanted = model.prefersBatchSplitting ? 1 : threads
         if wanted != blasThreads {
             BLAS.setThreadCount(wanted)

@@ -28,9 +28,12 @@ extension Model {
     }
 
     /// The paper's fully connected network on `[1, 28, 28]` inputs (42,310 parameters):
-    /// `flatten` → `fc1` Dense(784→50) → `relu1` → `fc2` Dense(50→50) → `relu2` → `fc3` Dense(50→10).
-    /// The embedding is `relu2`.
-    public static func fashionFCN(seed: UInt64, classNames: [String] = fashionMNISTClassNames) throws -> Model {
+    /// `flatten` → `fc1` Dense(784→50) → `relu1` → `fc2` Dense(50→50) → `relu2` → `fc3` Dense(50→K).
+    /// The embedding is `relu2`. `classCount` K is 10 (Fashion-MNIST) unless given; the weights are
+    /// drawn in layer order, so `fc1` and `fc2` are the same for every K (`classNames`: K names, or
+    /// none).
+    public static func fashionFCN(seed: UInt64, classCount: Int = 10, classNames: [String] = fashionMNISTClassNames) throws -> Model {
+        guard classCount >= 1 else { throw BorderlineError(.invalidArgument, "fashionFCN: classCount must be at least 1 (was \(classCount))") }
         var g = RandomGenerator(seed: seed)
         let layers: [(String, any Layer)] = [
             ("flatten", Flatten()),
@@ -38,7 +41,7 @@ extension Model {
             ("relu1", ReLU()),
             ("fc2", Dense(inFeatures: 50, outFeatures: 50, generator: &g)),
             ("relu2", ReLU()),
-            ("fc3", Dense(inFeatures: 50, outFeatures: 10, generator: &g)),
+            ("fc3", Dense(inFeatures: 50, outFeatures: classCount, generator: &g)),
         ]
         return try Model.sequential(inputShape: [1, 28, 28], layers, embedding: "relu2", classNames: classNames)
     }

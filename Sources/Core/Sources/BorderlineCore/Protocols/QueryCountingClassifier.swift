@@ -1,10 +1,15 @@
+import Foundation
 /// Counts model queries: every input row evaluated forward (scores, embedding) or through a
 /// vector–Jacobian product adds one. The run gives each plugin a counting view of the classifier
 /// and records the plugin's count in summary.json.
 public final class QueryCounter: @unchecked Sendable {
-    public private(set) var count = 0
+    private let lock = NSLock()
+    private var total = 0
     public init() {}
-    public func add(_ n: Int) { count += n }
+    /// Rows counted so far.
+    public var count: Int { lock.withLock { total } }
+    /// Counts `n` more rows (safe from concurrent model calls).
+    public func add(_ n: Int) { lock.withLock { total += n } }
 }
 
 /// A ``Classifier`` that counts the rows it evaluates into a ``QueryCounter``.
