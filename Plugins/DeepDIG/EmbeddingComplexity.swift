@@ -3,12 +3,13 @@ import Foundation
 
 /// Metric `edc` (paper Section 4.2): a linear SVM (LIBLINEAR, squared hinge, C = 1) trained on the
 /// classifier's embeddings of the class-s and class-t training images (all images with those
-/// labels in the training split). By default it is solved as the authors' code's
-/// `LinearSVC(C=1, max_iter=10000)` is under the scikit-learn of this machine (1.9; `dual="auto"`
-/// picks the primal Newton solver when there are more training rows than embedding features), with
-/// scikit-learn's default tolerance 1e-4 (`svm-solver`, `svm-tolerance`; LIBLINEAR 2.3 fixes its
-/// iteration cap at 1000, which the output's `svm_iterations` / `svm_reached_iteration_limit`
-/// report against); then
+/// labels in the training split). The SVM is solved to scikit-learn's default tolerance 1e-4
+/// (`svm-tolerance`) in the dual by default (`svm-solver=dual`, coordinate descent, which reaches
+/// the SVM's optimum here); `svm-solver=primal` is LIBLINEAR's trust-region Newton, the solver the
+/// authors' `LinearSVC(C=1, max_iter=10000)` runs under scikit-learn ≥ 1.5 (`dual="auto"`), whose
+/// stop at tol 1e-4 lies far from the optimum and depends on the Newton variant (docs/deepdig.md,
+/// "The authors' CNN"). LIBLINEAR 2.3 fixes its iteration cap at 1000, which the output's
+/// `svm_iterations` / `svm_reached_iteration_limit` report against; then
 /// - **EDC1** = d̄ / (1 + d̄), where d̄ is the mean Euclidean distance |w·e + b| / ‖w‖ of the
 ///   embeddings to the SVM's hyperplane (the authors' normalisation into [0, 1)), for the run's
 ///   test images of s and t (`edc1_test`) and for the set's successful boundary points
@@ -34,8 +35,8 @@ final class EmbeddingComplexity: Metric {
         var svmC = 1.0
         @Option(help: "stopping tolerance of the linear SVM (LIBLINEAR eps; scikit-learn LinearSVC's default tol, which the authors' call uses: 1e-4)", in: 1e-12...1)
         var svmTolerance = 1e-4
-        @Option(help: "LIBLINEAR solver of the squared-hinge SVM: primal = trust-region Newton (what LinearSVC's dual=\"auto\" picks for more rows than features, scikit-learn ≥ 1.5), dual = coordinate descent (LinearSVC(dual=True), its default before 1.5)")
-        var svmSolver = SVMSolver.primal
+        @Option(help: "LIBLINEAR solver of the squared-hinge SVM: dual = coordinate descent (LinearSVC(dual=True), scikit-learn's default before 1.5); primal = trust-region Newton (what LinearSVC's dual=\"auto\" picks for more rows than features, scikit-learn ≥ 1.5)")
+        var svmSolver = SVMSolver.dual
         func validate() throws {
             try data.validate()
             guard svmTolerance.isFinite, svmTolerance > 0, svmTolerance <= 1 else {
@@ -146,6 +147,6 @@ final class EmbeddingComplexity: Metric {
 
 /// Option `edc.svm-solver`: which LIBLINEAR problem the squared-hinge SVM is solved as.
 enum SVMSolver: String, CaseIterable, OptionValue {
-    case primal, dual
+    case dual, primal
     var liblinear: LinearSVM.Solver { self == .primal ? .primal : .dual }
 }

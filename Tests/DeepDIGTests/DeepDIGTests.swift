@@ -311,10 +311,10 @@ final class DeepDIGTests: XCTestCase {
         // The metric's options: the authors' call's values by default; out-of-range values refused before a run.
         let defaults = try XCTUnwrap(try EmbeddingComplexity().makeOptions([:]) as? EmbeddingComplexity.Options)
         XCTAssertEqual(defaults.svmTolerance, 1e-4)
-        XCTAssertEqual(defaults.svmSolver, .primal)
-        let set = try XCTUnwrap(try EmbeddingComplexity().makeOptions(["svm-tolerance": .number(1e-2), "svm-solver": .string("dual")])
+        XCTAssertEqual(defaults.svmSolver, .dual)
+        let set = try XCTUnwrap(try EmbeddingComplexity().makeOptions(["svm-tolerance": .number(1e-2), "svm-solver": .string("primal")])
                                 as? EmbeddingComplexity.Options)
-        XCTAssertEqual(set.svmTolerance, 1e-2); XCTAssertEqual(set.svmSolver.liblinear, .dual)
+        XCTAssertEqual(set.svmTolerance, 1e-2); XCTAssertEqual(set.svmSolver.liblinear, .primal)
         let declared = try XCTUnwrap(try EmbeddingComplexity().declaredOptions().first { $0.option.name == "svm-tolerance" })
         XCTAssertEqual(declared.option.kind, .number(1e-12...1), "the host's range check before a run")
         for bad: JSONValue in [.number(0), .number(-1), .number(2)] {
