@@ -3,7 +3,13 @@ import Foundation
 
 /// Metric `edc` (paper Section 4.2): a linear SVM (LIBLINEAR, squared hinge, C = 1) trained on the
 /// classifier's embeddings of the class-s and class-t training images (all images with those
-/// labels in the training split); then
+/// labels in the training split). The SVM is solved to scikit-learn's default tolerance 1e-4
+/// (`svm-tolerance`) in the dual by default (`svm-solver=dual`, coordinate descent, which reaches
+/// the SVM's optimum here); `svm-solver=primal` is LIBLINEAR's trust-region Newton, the solver the
+/// authors' `LinearSVC(C=1, max_iter=10000)` runs under scikit-learn ≥ 1.5 (`dual="auto"`), whose
+/// stop at tol 1e-4 lies far from the optimum and depends on the Newton variant (docs/deepdig.md,
+/// "The authors' CNN"). LIBLINEAR 2.3 fixes its iteration cap at 1000, which the output's
+/// `svm_iterations` / `svm_reached_iteration_limit` report against; then
 /// - **EDC1** = d̄ / (1 + d̄), where d̄ is the mean Euclidean distance |w·e + b| / ‖w‖ of the
 ///   embeddings to the SVM's hyperplane (the authors' normalisation into [0, 1)), for the run's
 ///   test images of s and t (`edc1_test`) and for the set's successful boundary points
@@ -27,7 +33,16 @@ final class EmbeddingComplexity: Metric {
         @OptionGroup var data: TrainDataOption
         @Option(help: "C of the linear SVM (paper: 1)", in: 1e-6...1e6)
         var svmC = 1.0
-        func validate() throws { try data.validate() }
+        @Option(help: "stopping tolerance of the linear SVM (LIBLINEAR eps; scikit-learn LinearSVC's default tol, which the authors' call uses: 1e-4)", in: 1e-12...1)
+        var svmTolerance = 1e-4
+        @Option(help: "LIBLINEAR solver of the squared-hinge SVM: dual = coordinate descent (LinearSVC(dual=True), scikit-learn's default before 1.5); primal = trust-region Newton (what LinearSVC's dual=\"auto\" picks for more rows than features, scikit-learn ≥ 1.5)")
+        var svmSolver = SVMSolver.dual
+        func validate() throws {
+            try data.validate()
+            guard svmTolerance.isFinite, svmTolerance > 0, svmTolerance <= 1 else {
+                throw BorderlineError(.invalidArgument, "edc.svm-tolerance must be a number in (0, 1] (scikit-learn's default tol: 1e-4), got \(svmTolerance)")
+            }
+        }
     }
 
     /// summary.json `pairs."s-t".edc.<producer>.…`: the per-direction values, and on the set with
@@ -46,6 +61,9 @@ final class EmbeddingComplexity: Metric {
         var boundaryEdc2Borderline: Double?
         var boundaryMeanDistanceBorderline: Double?
         var boundaryBorderlinePoints: Int?
+        /// The SVM's solver iterations and whether it stopped at LIBLINEAR's cap instead of the tolerance.
+        var svmIterations: Int?
+        var svmReachedIterationLimit: Bool?
         var table: ResultTable?
     }
 
@@ -69,9 +87,12 @@ final class EmbeddingComplexity: Metric {
         let s = set.pair.source, t = set.pair.target
         let c = options.svmC
         // One SVM per boundary (unordered pair), shared by both directions and every prober's sets.
-        let model = try context.cached(SVMKey(boundary: BoundaryKey(set.pair, data: options.data.trainData), c: c)) {
+        let key = SVMKey(boundary: BoundaryKey(set.pair, data: options.data.trainData), c: c,
+                         tolerance: options.svmTolerance, solver: options.svmSolver)
+        let model = try context.cached(key) {
             let train = try trainingEmbeddings(try context.trainingData(options.data.choice), s, t, context: context)
-            return try LinearSVM.train(train.embedding, labels: train.labels, C: c)
+            return try LinearSVM.train(train.embedding, labels: train.labels, C: c, tolerance: options.svmTolerance,
+                                       solver: options.svmSolver.liblinear)
         }
         let labels = context.data.labels
         let testRows = labels.indices.filter { labels[$0] == s || labels[$0] == t }
@@ -84,7 +105,8 @@ final class EmbeddingComplexity: Metric {
         let borderAcc = EmbeddingComplexity.accuracy(own.predicted, Array(repeating: s, count: ok.count))
         var output = Output(
             edc1Test: testD.normalised, edc1Borderline: borderD.normalised, edc2Test: testAcc, edc2Borderline: borderAcc,
-            meanDistanceTest: testD.raw, meanDistanceBorderline: borderD.raw, testImages: testRows.count, borderlinePoints: ok.count)
+            meanDistanceTest: testD.raw, meanDistanceBorderline: borderD.raw, testImages: testRows.count, borderlinePoints: ok.count,
+            svmIterations: model.iterations, svmReachedIterationLimit: model.reachedIterationLimit)
         if s < t, let reverse = reverseSet(of: set, in: context) {
             // Pooled: s→t points labelled s, t→s points labelled t.
             let other = try EmbeddingComplexity.scores(reverse, model: model, classifier: classifier)
@@ -105,10 +127,12 @@ final class EmbeddingComplexity: Metric {
         return output
     }
 
-    /// The cache key of an SVM: its boundary, data and C.
+    /// The cache key of an SVM: its boundary, data, C, tolerance and solver.
     struct SVMKey: Hashable, Sendable {
         var boundary: BoundaryKey
         var c: Double
+        var tolerance: Double
+        var solver: SVMSolver
     }
 
     /// Distances to the SVM's hyperplane and the SVM's predictions for the embeddings of a set's
@@ -119,4 +143,10 @@ final class EmbeddingComplexity: Metric {
         let e = flat(try classifier.embedding(set.points.gather(batch: ok))!)
         return (model.distances(e), model.predict(e))
     }
+}
+
+/// Option `edc.svm-solver`: which LIBLINEAR problem the squared-hinge SVM is solved as.
+enum SVMSolver: String, CaseIterable, OptionValue {
+    case dual, primal
+    var liblinear: LinearSVM.Solver { self == .primal ? .primal : .dual }
 }

@@ -276,6 +276,56 @@ final class DeepDIGTests: XCTestCase {
         XCTAssertThrowsError(try LinearSVM.train(Tensor(shape: [2, 2], scalars: [0, 0, 1, 1]), labels: [1, 1]))
         XCTAssertEqual(EmbeddingComplexity.edc1([1, 3]).normalised, 2.0 / 3.0, accuracy: 1e-12)
     }
+
+    func testSVMToleranceAndSolverReachLIBLINEAR() throws {
+        // Two overlapping Gaussian classes in 8 dimensions (not separable: the solvers need many steps).
+        var g = RandomGenerator(seed: 11)
+        var rows: [Float] = [], labels: [Int] = []
+        for i in 0..<400 {
+            let c = i % 2
+            for d in 0..<8 { rows.append(Float(g.nextNormal()) + (c == 0 ? -0.3 : 0.3) * Float(d % 3)) }
+            labels.append(c == 0 ? 1 : 2)
+        }
+        let x = Tensor(shape: [400, 8], scalars: rows)
+        let loose = try LinearSVM.train(x, labels: labels, tolerance: 0.5, solver: .dual)
+        let tight = try LinearSVM.train(x, labels: labels, tolerance: 1e-6, solver: .dual)
+        let primal = try LinearSVM.train(x, labels: labels, tolerance: 1e-6, solver: .primal)
+        XCTAssertGreaterThan(loose.iterations, 0, "LIBLINEAR's iteration count is read")
+        XCTAssertGreaterThan(tight.iterations, loose.iterations, "a tighter tolerance takes more passes: \(tight.iterations) vs \(loose.iterations)")
+        XCTAssertFalse(tight.reachedIterationLimit)
+        XCTAssertGreaterThan(primal.iterations, 0)
+        XCTAssertFalse(primal.reachedIterationLimit)
+        // Same problem: both solvers agree at a tight tolerance, far better than the loose one does.
+        func gap(_ a: LinearSVM, _ b: LinearSVM) -> Double {
+            zip(a.weights + [a.bias], b.weights + [b.bias]).map { abs($0 - $1) }.max()! / b.weightNorm
+        }
+        XCTAssertLessThan(gap(tight, primal), 1e-4, "dual and primal reach the same SVM")
+        XCTAssertGreaterThan(gap(loose, primal), 10 * max(gap(tight, primal), 1e-6), "the loose stop leaves another hyperplane")
+        // Bad values are refused with a message naming them.
+        for bad in [0, -1e-3, Double.nan, .infinity] {
+            XCTAssertThrowsError(try LinearSVM.train(x, labels: labels, tolerance: bad)) {
+                XCTAssertTrue("\($0)".contains("tolerance"), "\($0)")
+            }
+        }
+        XCTAssertThrowsError(try LinearSVM.train(x, labels: labels, C: 0)) { XCTAssertTrue("\($0)".contains("C must be"), "\($0)") }
+        // The metric's options: the authors' call's values by default; out-of-range values refused before a run.
+        let defaults = try XCTUnwrap(try EmbeddingComplexity().makeOptions([:]) as? EmbeddingComplexity.Options)
+        XCTAssertEqual(defaults.svmTolerance, 1e-4)
+        XCTAssertEqual(defaults.svmSolver, .dual)
+        let set = try XCTUnwrap(try EmbeddingComplexity().makeOptions(["svm-tolerance": .number(1e-2), "svm-solver": .string("primal")])
+                                as? EmbeddingComplexity.Options)
+        XCTAssertEqual(set.svmTolerance, 1e-2); XCTAssertEqual(set.svmSolver.liblinear, .primal)
+        let declared = try XCTUnwrap(try EmbeddingComplexity().declaredOptions().first { $0.option.name == "svm-tolerance" })
+        XCTAssertEqual(declared.option.kind, .number(1e-12...1), "the host's range check before a run")
+        for bad: JSONValue in [.number(0), .number(-1), .number(2)] {
+            XCTAssertThrowsError(try EmbeddingComplexity().makeOptions(["svm-tolerance": bad])) {
+                XCTAssertTrue("\($0)".contains("svm-tolerance"), "\($0)")
+            }
+        }
+        XCTAssertThrowsError(try EmbeddingComplexity().makeOptions(["svm-solver": .string("newton")])) {
+            XCTAssertTrue("\($0)".contains("newton"), "\($0)")
+        }
+    }
 }
 
 final class DeepDIGAllPairsTests: XCTestCase {
