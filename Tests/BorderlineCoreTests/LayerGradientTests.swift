@@ -343,7 +343,10 @@ final class LayerGradientTests: XCTestCase {
         let (_, dLogits) = try Loss.softmaxCrossEntropy(logits: t.output, labels: labels)
         let dx = try XCTUnwrap(model.backward(t, outputGradient: dLogits))
 
-        let eps: Float = 1e-2
+        // Float32 central differences here are limited by the forward pass's rounding, not by
+        // truncation: bn1.weight's (small) gradient had relative error 0.013 at eps = 5e-3, 0.011 at
+        // 1e-2 and 0.0035 at 2e-2 (with the vectorised sigmoid, within 3 ulp of expf).
+        let eps: Float = 2e-2
         var numeric = [Double](repeating: 0, count: x.count)
         for i in 0..<x.count {
             var xp = x, xm = x
