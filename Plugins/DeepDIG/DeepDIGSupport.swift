@@ -360,15 +360,17 @@ enum Autoencoders {
                     try halfStep(models[part], x.slice(batch: halves[part]), share: Float(halves[part].count) / Float(b), target: target,
                                  settings: settings, classifier: classifier, coordinates: coordinates, inputShape: inputShape)
                 }
-                for (p, q) in zip(params, replicaParams) {
-                    q.gradient.withUnsafeBufferPointer { g in
-                        p.gradient.withUnsafeMutableBufferPointer { into in for i in 0..<into.count { into[i] += g[i] } }
-                    }
-                }
+                for (p, q) in zip(params, replicaParams) { p.gradient.addScaled(q.gradient, by: 1) }
             }
             adam.step(params)
             schedule.step()
-            for (p, q) in zip(params, replicaParams) { q.value = p.value }
+            // Into the replica's own buffers: sharing the primary's storage would make Adam's next
+            // in-place update copy every parameter.
+            for (p, q) in zip(params, replicaParams) {
+                p.value.withUnsafeBufferPointer { from in
+                    q.value.withUnsafeMutableBufferPointer { into in into.baseAddress?.update(from: from.baseAddress!, count: into.count) }
+                }
+            }
             let recValue = losses.reduce(0) { $0 + $1.0 }, ceValue = losses.reduce(0) { $0 + $1.1 }
             lastLoss = recValue + settings.alpha * ceValue
             onStep?(step, recValue, ceValue)

@@ -93,6 +93,21 @@ final class GoldenModelTests: XCTestCase {
         }
     }
 
+    /// The goldens through every instruction set this CPU runs, AVX-512's blocking emulated on
+    /// AVX2 among them, so the lane kernels' other configurations meet the PyTorch oracle too.
+    func testGoldensOnEveryInstructionSet() throws {
+        defer { LaneKernels.select(nil) }
+        var ran: [String] = []
+        for set in LaneKernels.InstructionSet.allCases where LaneKernels.select(set) == set {
+            for name in Self.models {
+                let model = try Model.load(contentsOf: try golden("\(name).native.h5"))
+                try check(model, against: try expected(name), variant: "\(name).native.h5 on \(set.name)")
+            }
+            ran.append(set.name)
+        }
+        XCTAssertFalse(ran.isEmpty)
+    }
+
     func testCNN() throws { try runVariants("cnn") }
     func testFCN() throws { try runVariants("fcn") }
     func testResNet() throws { try runVariants("resnet") }

@@ -7,6 +7,17 @@ import XCTest
 final class LaneKernelTests: XCTestCase {
     override func tearDown() { LaneKernels.select(nil) }
 
+    /// AVX-512's blocking runs on any AVX2 machine (16 lanes) and is never the automatic choice.
+    func testEmulatedAVX512BlockingIsSelectableButNotAutomatic() {
+        let automatic = LaneKernels.select(nil)
+        if ProcessInfo.processInfo.environment["BORDERLINE_SIMD"] == nil { XCTAssertNotEqual(automatic, .avx512Emulated) }
+        guard automatic == .avx2 || automatic == .avx512 else { return }
+        XCTAssertEqual(LaneKernels.select(.avx512Emulated), .avx512Emulated)
+        XCTAssertEqual(LaneKernels.lanes, 16)
+        XCTAssertEqual(LaneKernels.select(.avx2), .avx2)
+        XCTAssertEqual(LaneKernels.lanes, 8)
+    }
+
     func testSigmoidWithinThreeUlpOfTheExactValueEverywhere() {
         // A dense sweep of the vector path's range, the fallback beyond |x| = 87, and the specials.
         var xs: [Float] = stride(from: -90.0 as Float, through: 90, by: 0.0137).map { $0 }

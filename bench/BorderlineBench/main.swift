@@ -15,17 +15,23 @@ let quick = arguments.contains("--quick")
 let only: Set<String>? = arguments.firstIndex(of: "--only").flatMap { i in
     i + 1 < arguments.count ? Set(arguments[i + 1].split(separator: ",").map(String.init)) : nil
 }
-let repeats = quick ? 3 : 7
+// The same method as bench/pytorch_peer.py's `measure`, so the two columns of compare.py are alike:
+// 3 warm-up calls, then `repeats` timed blocks of `calls` calls each, `calls` calibrated once so a
+// block lasts about `blockSeconds`. Timing single calls instead would add a thread wake-up to every
+// sub-millisecond call (the FCN's 0.2–0.3 ms forward) that back-to-back calls never pay.
+let repeats = quick ? 3 : 9
+let blockSeconds = quick ? 0.1 : 0.5
 
-/// Median wall time of `body` over `repeats` runs after one warm-up.
+/// Median wall time per call of `body` (see above).
 func medianSeconds(_ body: () -> Void) -> Double {
-    body()
-    var times: [Double] = []
-    for _ in 0..<repeats {
+    for _ in 0..<3 { body() }
+    func seconds(_ calls: Int) -> Double {
         let t0 = DispatchTime.now().uptimeNanoseconds
-        body()
-        times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        for _ in 0..<calls { body() }
+        return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
     }
+    let calls = max(1, Int((blockSeconds / max(seconds(1), 1e-6)).rounded()))
+    let times = (0..<repeats).map { _ in seconds(calls) / Double(calls) }
     return times.sorted()[times.count / 2]
 }
 
@@ -106,7 +112,7 @@ if arguments.contains("--thread-study") {
     exit(0)
 }
 
-print("# borderline-bench: OpenBLAS \(BLAS.coreName), lane kernels \(LaneKernels.instructionSet.name), \(ComputePolicy.threads) threads (conv models: batch split, 1 BLAS thread each; dense models: threaded BLAS), \(quick ? "quick" : "full")")
+print("# borderline-bench: OpenBLAS \(BLAS.coreName), lane kernels \(LaneKernels.instructionSet.name), \(ComputePolicy.threads) threads (conv models: batch split, 1 BLAS thread each; dense models: \(ComputePolicy.denseThreading == .splitBatches ? "batch split" : "threaded BLAS")), \(quick ? "quick" : "full")")
 for (id, name, model) in [("W1", "cnn", cnn), ("W6", "fcn", fcn)] where wants(id) {
     let t = medianSeconds { _ = model.forward(batch256) }
     report(id, "\(name)-forward-b256", 256 / t, "images/s")

@@ -51,6 +51,24 @@ struct bk_table {
 #undef TB_WG
 #pragma clang attribute pop
 
+// AVX-512's blocking (16 lanes, OB_POS 5, the same source) compiled for AVX2 + FMA, where the compiler
+// splits each 16-lane vector into two 8-lane halves. Never chosen automatically: it exists so a machine
+// without AVX-512 runs the AVX-512 configuration's block shapes, remainders and lane layout in its tests
+// (`BORDERLINE_SIMD=avx512-emulated`, or `bk_select_isa(4)`). Only the instruction encoding differs.
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#define LANES 16
+#define NS(x) x##_avx512emu
+#define OB_POS 5
+#define OB_WG 5
+#define TB_WG 4
+#include "kernels_impl.h"
+#undef LANES
+#undef NS
+#undef OB_POS
+#undef OB_WG
+#undef TB_WG
+#pragma clang attribute pop
+
 // Portable (SSE2 on x86-64, NEON on arm64): 4 lanes.
 #define LANES 4
 #define NS(x) x##_portable
@@ -62,8 +80,8 @@ struct bk_table {
 static const struct bk_table *table;
 static int current_isa;
 
-static int detect(void) {
-    const char *env = getenv("BORDERLINE_SIMD");
+/// The best instruction set the CPU has (3, 2 or 1).
+static int hardware(void) {
     int best = 1;
 #if defined(__x86_64__)
     __builtin_cpu_init();
@@ -71,7 +89,16 @@ static int detect(void) {
     if (best == 2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")) best = 3;
 #endif
+    return best;
+}
+
+/// The automatic choice: the hardware's best, capped by `BORDERLINE_SIMD` (which may also ask for
+/// the emulated AVX-512 blocking, 4, where AVX2 exists).
+static int detect(void) {
+    const char *env = getenv("BORDERLINE_SIMD");
+    int best = hardware();
     if (env) {
+        if (!strcmp(env, "avx512-emulated")) return best >= 2 ? 4 : best;
         int want = !strcmp(env, "avx512") ? 3 : !strcmp(env, "avx2") ? 2 : !strcmp(env, "portable") ? 1 : best;
         if (want < best) best = want;
     }
@@ -80,10 +107,11 @@ static int detect(void) {
 
 int bk_select_isa(int isa) {
     if (isa <= 0) isa = detect();
-    int best = detect();
-    if (isa > best) isa = best;
+    int best = hardware();
+    if (isa == 4) isa = best >= 2 ? 4 : best;
+    else if (isa > best) isa = best;
     current_isa = isa;
-    table = isa == 3 ? &table_avx512 : isa == 2 ? &table_avx2 : &table_portable;
+    table = isa == 4 ? &table_avx512emu : isa == 3 ? &table_avx512 : isa == 2 ? &table_avx2 : &table_portable;
     return isa;
 }
 

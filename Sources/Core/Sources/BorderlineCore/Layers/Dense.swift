@@ -45,21 +45,24 @@ public final class Dense: ConfigurableLayer {
 
     public func forward(_ inputs: [Tensor], context: ForwardContext) -> (output: Tensor, saved: AnyObject?) {
         let x = inputs[0]
-        let n = x.batchSize
-        let y = Tensor(shape: [n, outFeatures]) { out in
+        return (x.withUnsafeBufferPointer { output(rows: $0.baseAddress, count: x.batchSize) }, nil)
+    }
+
+    /// `y = x Wᵀ + b` for `count` rows of `inFeatures` floats starting at `rows`, read in place:
+    /// a batch split hands each thread its rows without copying them out (``Model/forward(_:training:)``).
+    func output(rows: UnsafePointer<Float>?, count n: Int) -> Tensor {
+        Tensor(shape: [n, outFeatures]) { out in
+            guard n > 0, let rows else { return }
             if let bias {
                 bias.value.withUnsafeBufferPointer { b in
                     for r in 0..<n { (out.baseAddress! + r * outFeatures).update(from: b.baseAddress!, count: outFeatures) }
                 }
             }
-            x.withUnsafeBufferPointer { xp in
-                weight.value.withUnsafeBufferPointer { w in
-                    BLAS.gemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: xp.baseAddress!, lda: inFeatures,
-                              b: w.baseAddress!, ldb: inFeatures, beta: bias == nil ? 0 : 1, c: out.baseAddress!, ldc: outFeatures)
-                }
+            weight.value.withUnsafeBufferPointer { w in
+                BLAS.gemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: rows, lda: inFeatures,
+                          b: w.baseAddress!, ldb: inFeatures, beta: bias == nil ? 0 : 1, c: out.baseAddress!, ldc: outFeatures)
             }
         }
-        return (y, nil)
     }
 
     public func backward(_ g: Tensor, record: LayerRecord, inputGradients: Bool, parameterGradients: Bool) -> [Tensor] {

@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 import Foundation
 
@@ -10,8 +11,11 @@ import Foundation
 ///   CNN: 173,056 × 10 × 9 at batch 256), which OpenBLAS's own threading splits badly: on 2 cores
 ///   splitting gave 1.7× over one pass while 2 BLAS threads gave nothing. The lane kernels
 ///   (``LanePlan``) are single-threaded by design, so the same split is what spreads them.
-/// - Dense-only models run one pass with **OpenBLAS threading**: their sgemms (256 × 784 × 50)
-///   split well inside OpenBLAS (1.3× over 1 thread), and batch splitting only added overhead.
+/// - Dense-only models follow ``denseThreading``: with OpenBLAS's AVX-512 (SkylakeX) kernels one
+///   pass with **OpenBLAS threading** (its 2-thread sgemm split 256 × 784 × 50 well there, and
+///   batch splitting only added overhead); with its AVX2 (Haswell/Zen) kernels a **batch split**
+///   like the convolutional models' (the FCN's three sgemms: 1.31–1.34M images/s split against
+///   1.00M through 2 OpenBLAS threads, `bench/sgemm_trial.c`).
 ///
 /// Until ``configure(threads:)`` is called, everything runs on one thread with OpenBLAS's defaults
 /// untouched. Training passes (which accumulate parameter gradients) never split; they use the
@@ -25,6 +29,24 @@ public enum ComputePolicy {
     /// Below this many rows per thread a batch is not worth splitting.
     public nonisolated(unsafe) static var minimumRowsPerThread = 32
     private nonisolated(unsafe) static var blasThreads = -1
+
+    /// How a dense-only model uses the threads in inference.
+    public enum DenseThreading: String, Sendable {
+        /// Batches split across the threads, each part with single-threaded OpenBLAS.
+        case splitBatches = "split"
+        /// One pass through OpenBLAS's own threads.
+        case threadedBLAS = "blas"
+    }
+
+    /// Dense-only models' threading: `BORDERLINE_DENSE_THREADING=split|blas`, or by OpenBLAS's
+    /// kernel family — threaded BLAS for its AVX-512 kernels, batch splits otherwise (measured on
+    /// each, docs/benchmarks.md). Either way a row's result does not depend on the others.
+    public nonisolated(unsafe) static var denseThreading: DenseThreading = {
+        if let env = ProcessInfo.processInfo.environment["BORDERLINE_DENSE_THREADING"], let choice = DenseThreading(rawValue: env) {
+            return choice
+        }
+        return ["SkylakeX", "Cooperlake", "SapphireRapids"].contains(BLAS.coreName) ? .threadedBLAS : .splitBatches
+    }()
 
     /// Lets Borderline use `threads` threads.
     public static func configure(threads: Int) {
@@ -85,19 +107,41 @@ public enum ComputePolicy {
     }
 
     /// `transform` applied to every element on its own thread, results in order.
+    ///
+    /// The parts run on Borderline's spinning fork-join pool (`bk_parallel_for`): parking and
+    /// waking Dispatch workers costs 150–200 µs per call on a VM, as much as a whole FCN forward
+    /// (docs/benchmarks.md). When another thread holds the pool, Dispatch runs them instead.
     static func parallelMap<T, R>(_ items: [T], _ transform: (T) -> R) -> [R] {
         var results = [R?](repeating: nil, count: items.count)
         results.withUnsafeMutableBufferPointer { out in
             let slots = UncheckedSendable(out)
             withoutActuallyEscaping(transform) { transform in
                 let f = UncheckedSendable(transform), inputs = UncheckedSendable(items)
-                DispatchQueue.concurrentPerform(iterations: inputs.value.count) { i in
-                    slots.value[i] = f.value(inputs.value[i])
+                let part = PoolPart { i in slots.value[i] = f.value(inputs.value[i]) }
+                let ran = withExtendedLifetime(part) {
+                    bk_parallel_for(items.count, Int32(clamping: cores), { context, i in
+                        Unmanaged<PoolPart>.fromOpaque(context!).takeUnretainedValue().run(i)
+                    }, Unmanaged.passUnretained(part).toOpaque())
+                }
+                if ran == 0 {
+                    DispatchQueue.concurrentPerform(iterations: inputs.value.count) { i in part.run(i) }
                 }
             }
         }
         return results.map { $0! }
     }
+}
+
+extension ComputePolicy {
+    /// Threads a parallel map may use: every core, as Dispatch would (callers size their parts).
+    static let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+}
+
+/// The body of a ``ComputePolicy/parallelMap(_:_:)`` call, handed to the C pool as its context.
+private final class PoolPart: @unchecked Sendable {
+    let body: (Int) -> Void
+    init(_ body: @escaping (Int) -> Void) { self.body = body }
+    @inline(__always) func run(_ index: Int) { body(index) }
 }
 
 /// Carries a value into `concurrentPerform`'s closure; each iteration touches only its own slot.

@@ -2,11 +2,17 @@ import CKernels
 
 /// The instruction set of the lane kernels (``LanePlan``'s direct convolutions, the fused Adam
 /// step): AVX-512 (16 lanes), AVX2 + FMA (8 lanes) or portable code (4 lanes), chosen from the
-/// CPU at first use. `BORDERLINE_SIMD=avx512|avx2|portable` caps it (tests run every one).
+/// CPU at first use. `BORDERLINE_SIMD=avx512|avx2|portable` caps it (tests run every one), and
+/// `BORDERLINE_SIMD=avx512-emulated` runs AVX-512's blocking on AVX2 (see ``InstructionSet/avx512Emulated``).
 public enum LaneKernels {
     public enum InstructionSet: Int32, CaseIterable, Sendable {
         case portable = 1, avx2 = 2, avx512 = 3
-        public var name: String { ["", "portable", "AVX2", "AVX-512"][Int(rawValue)] }
+        /// The AVX-512 configuration (16 lanes, five output channels per register block, the same
+        /// kernel source) compiled for AVX2, where each 16-lane vector becomes two 8-lane halves.
+        /// Never chosen automatically: it lets a machine without AVX-512 test the block shapes,
+        /// remainders and lane layout that AVX-512 machines run; only the encoding differs.
+        case avx512Emulated = 4
+        public var name: String { ["", "portable", "AVX2", "AVX-512", "AVX-512 blocking on AVX2"][Int(rawValue)] }
     }
 
     /// The instruction set in force.

@@ -16,14 +16,25 @@
 extern "C" {
 #endif
 
-/// Which instruction set the kernels use: 3 AVX-512, 2 AVX2+FMA, 1 portable. Chosen once from the
-/// CPU (and `BORDERLINE_SIMD=avx512|avx2|portable`, for tests), or by `bk_select_isa`.
+/// Which instruction set the kernels use: 3 AVX-512, 2 AVX2+FMA, 1 portable, 4 AVX-512's blocking
+/// (16 lanes) compiled for AVX2 (tests only). Chosen once from the CPU (and
+/// `BORDERLINE_SIMD=avx512|avx2|portable|avx512-emulated`, for tests), or by `bk_select_isa`.
 int bk_isa(void);
 /// Lanes per block of the current instruction set.
 int bk_lanes(void);
 /// Forces an instruction set (0: back to automatic); returns the one in force. Not thread-safe:
 /// call it while no kernel runs.
 int bk_select_isa(int isa);
+
+/// One part of a parallel loop: `context` as given, `index` in 0..<count.
+typedef void (*bk_task_fn)(void *context, long index);
+/// Runs fn(context, 0) … fn(context, count − 1) on up to `threads` threads — the caller and the
+/// workers of a persistent pool, which poll for the next job for BORDERLINE_SPIN_US (default 2000)
+/// after each one before they sleep — and returns when every part has finished. Part i runs on
+/// participant i mod P. Called from inside a part, or with threads ≤ 1, the parts run in order on
+/// the calling thread. Returns 0 without running anything when another thread is using the pool
+/// (the caller then parallelises another way), 1 otherwise.
+int bk_parallel_for(long count, int threads, bk_task_fn fn, void *context);
 
 /// A direct convolution with an optional non-overlapping max-pool and activation fused behind it:
 ///   z[o, oy, ox] = Σ_t W[t, o] · x[pos(oy, ox) + off[t]]             (t runs over the T = C·kh·kw taps)
