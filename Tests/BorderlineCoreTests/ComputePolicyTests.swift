@@ -43,6 +43,8 @@ final class ComputePolicyTests: XCTestCase {
         ComputePolicy.configure(threads: 3)
         ComputePolicy.denseThreading = .splitBatches
         XCTAssertEqual(ComputePolicy.chunks(batch: 101, for: fcn)?.count, 3)
+        XCTAssertNil(ComputePolicy.chunks(batch: 101, for: fcn, gradient: true), "a dense vjp runs one pass through threaded BLAS")
+        XCTAssertEqual(ComputePolicy.chunks(batch: 101, for: try Model.fashionCNN(seed: 1), gradient: true)?.count, 3)
         let split = fcn.forward(x)
         XCTAssertEqual(split.shape, [101, 10])
         XCTAssertLessThanOrEqual(zip(one.scalars, split.scalars).map { abs($0 - $1) }.max() ?? 1, 1e-6)

@@ -55,6 +55,10 @@ struct bk_table {
 // splits each 16-lane vector into two 8-lane halves. Never chosen automatically: it exists so a machine
 // without AVX-512 runs the AVX-512 configuration's block shapes, remainders and lane layout in its tests
 // (`BORDERLINE_SIMD=avx512-emulated`, or `bk_select_isa(4)`). Only the instruction encoding differs.
+// (-Wpsabi: 16-lane vectors passed without AVX-512 change the calling convention; every kernel
+// here is static and inlined, so no call crosses a boundary where that matters.)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wpsabi"
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 #define LANES 16
 #define NS(x) x##_avx512emu
@@ -68,6 +72,7 @@ struct bk_table {
 #undef OB_WG
 #undef TB_WG
 #pragma clang attribute pop
+#pragma clang diagnostic pop
 
 // Portable (SSE2 on x86-64, NEON on arm64): 4 lanes.
 #define LANES 4

@@ -18,8 +18,9 @@ import Foundation
 ///   1.00M through 2 OpenBLAS threads, `bench/sgemm_trial.c`).
 ///
 /// Until ``configure(threads:)`` is called, everything runs on one thread with OpenBLAS's defaults
-/// untouched. Training passes (which accumulate parameter gradients) never split; they use the
-/// same BLAS thread rule. The policy assumes one model call at a time: callers that run models
+/// untouched. Training passes (which accumulate parameter gradients) never split; like
+/// vector–Jacobian products they run dense-only models through threaded OpenBLAS and
+/// convolutional ones on one BLAS thread. The policy assumes one model call at a time: callers that run models
 /// concurrently from their own threads should configure one thread.
 public enum ComputePolicy {
     /// Threads Borderline may use (set by ``configure(threads:)``).
@@ -88,18 +89,25 @@ public enum ComputePolicy {
         return try results.map { try $0.get() }
     }
 
+    /// Whether passes over `model` split their batches; `gradient`: a vector–Jacobian product or a
+    /// training pass, which for dense-only models runs one pass through threaded OpenBLAS (a split
+    /// must slice the rows out and join the gradients again; docs/benchmarks.md, round 3).
+    static func splits(_ model: Model, gradient: Bool) -> Bool {
+        gradient ? model.isConvolutional : model.prefersBatchSplitting
+    }
+
     /// The row ranges a batch is split into for `model`, or nil to run it in one piece.
-    static func chunks(batch: Int, for model: Model) -> [Range<Int>]? {
-        guard model.prefersBatchSplitting else { return nil }
+    static func chunks(batch: Int, for model: Model, gradient: Bool = false) -> [Range<Int>]? {
+        guard splits(model, gradient: gradient) else { return nil }
         let parts = min(inferenceThreads, batch / max(1, minimumRowsPerThread))
         guard parts > 1 else { return nil }
         return (0..<parts).map { i in (batch * i / parts)..<(batch * (i + 1) / parts) }
     }
 
     /// Sets OpenBLAS's thread count for a pass over `model` (once configured).
-    public static func prepareBLAS(for model: Model) {
+    public static func prepareBLAS(for model: Model, gradient: Bool = false) {
         guard isConfigured, !isInsideConcurrentRegion else { return }
-        let wanted = model.prefersBatchSplitting ? 1 : threads
+        let wanted = splits(model, gradient: gradient) ? 1 : threads
         if wanted != blasThreads {
             BLAS.setThreadCount(wanted)
             blasThreads = wanted

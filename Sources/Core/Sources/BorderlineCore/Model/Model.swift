@@ -122,9 +122,11 @@ public final class Model {
     /// Whether batches of this model run faster split across threads than through threaded
     /// OpenBLAS: true when it has convolutions or pooling, and for dense-only models as
     /// ``ComputePolicy/denseThreading`` says.
-    public var prefersBatchSplitting: Bool {
-        ComputePolicy.denseThreading == .splitBatches
-            || nodes.contains { ["Conv2D", "ConvTranspose2D", "MaxPool2D", "AvgPool2D"].contains($0.layer.typeName) }
+    public var prefersBatchSplitting: Bool { ComputePolicy.denseThreading == .splitBatches || isConvolutional }
+
+    /// Whether the model has convolutions or pooling (their batches always split).
+    var isConvolutional: Bool {
+        nodes.contains { ["Conv2D", "ConvTranspose2D", "MaxPool2D", "AvgPool2D"].contains($0.layer.typeName) }
     }
 
     /// Per-sample output shape.
@@ -352,9 +354,9 @@ public final class Model {
     /// passes split across ``ComputePolicy/inferenceThreads`` threads; inputs' rows are independent
     /// in inference mode, so the result equals a single pass (``ComputePolicy``).
     public func vjp(_ x: Tensor, cotangent: (Tensor) -> Tensor) -> (output: Tensor, inputGradient: Tensor) {
-        ComputePolicy.prepareBLAS(for: self)
+        ComputePolicy.prepareBLAS(for: self, gradient: true)
         if let plan = lanePlan, x.batchSize > 0 {
-            let chunks = ComputePolicy.chunks(batch: x.batchSize, for: self) ?? [0..<x.batchSize]
+            let chunks = ComputePolicy.chunks(batch: x.batchSize, for: self, gradient: true) ?? [0..<x.batchSize]
             let pending = chunks.count == 1 ? [plan.beginGradient(x, outputShape: outputShape)]
                 : ComputePolicy.parallelMap(chunks) { r in plan.beginGradient(x.slice(batch: r), outputShape: self.outputShape) }
             let output = pending.count == 1 ? pending[0].output : Tensor.concatenate(batches: pending.map(\.output))
@@ -367,7 +369,7 @@ public final class Model {
             }
             return (output, Tensor.concatenate(batches: grads))
         }
-        guard let chunks = ComputePolicy.chunks(batch: x.batchSize, for: self) else {
+        guard let chunks = ComputePolicy.chunks(batch: x.batchSize, for: self, gradient: true) else {
             let t = trace(x, upTo: outputNode)
             let v = cotangent(t.output)
             let g = backward(t, outputGradient: v, parameterGradients: false)!

@@ -73,7 +73,7 @@ public enum ClassifierTraining {
         var generator = RandomGenerator(seed: configuration.seed)
         let (optimizer, schedule) = configuration.makeOptimizer()
         let parameters = model.trainableParameters
-        ComputePolicy.prepareBLAS(for: model)
+        ComputePolicy.prepareBLAS(for: model, gradient: true)    // one pass per training batch
         let n = data.count
         let batches = (n + configuration.batchSize - 1) / configuration.batchSize
         // Separate streams, so normal training draws exactly what it always did.
