@@ -19,6 +19,7 @@ struct Borderline: ParsableCommand {
         BLASKernelSelection.configureThreads()
         do {
             var command = try parseAsRoot()
+            try BLASKernelSelection.checkEnvironment()
             try command.run()
         } catch let error as BorderlineError {
             printError("\(error)")

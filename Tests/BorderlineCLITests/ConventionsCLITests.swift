@@ -117,6 +117,17 @@ final class ConventionsCLITests: XCTestCase {
             XCTAssertTrue(r.stderr.hasPrefix("error: "), "\(arguments): \(r.stderr)")
             XCTAssertFalse(r.stderr.contains("Error:"), "\(arguments): \(r.stderr)")
         }
+        // A tuning variable with a value it cannot mean: named, with what was expected, exit 2.
+        for (name, value, expected) in [("BORDERLINE_DENSE_THREADING", "sideways", "split or blas"),
+                                        ("BORDERLINE_SPIN_US", "-5", "0 or more"), ("BORDERLINE_THREADS", "two", "positive integer"),
+                                        ("BORDERLINE_SIMD", "avx1024", "avx512-emulated")] {
+            let r = try CLI.run(["inspect", "fashion-fcn"], environment: [name: value])
+            XCTAssertEqual(r.status, 2, "\(name)=\(value): \(r.stderr)")
+            XCTAssertTrue(r.stderr.hasPrefix("error: \(name) is \"\(value)\""), r.stderr)
+            XCTAssertTrue(r.stderr.contains(expected), r.stderr)
+        }
+        XCTAssertEqual(try CLI.run(["inspect", "fashion-fcn"], environment: ["BORDERLINE_THREADS": "", "BORDERLINE_DENSE_THREADING": "blas"]).status, 0,
+                       "empty is unset; valid values run")
         let help = try CLI.run(["inspect", "--help"])
         XCTAssertEqual(help.status, 0)
         XCTAssertTrue(help.stdout.contains("--model"), "help still prints, without a prefix: \(help.stdout)")

@@ -58,6 +58,23 @@ public enum BLASKernelSelection {
     /// splits batches across them with single-threaded OpenBLAS (see ``ComputePolicy``). Also tells
     /// the allocator to keep freed memory (``borderline_keep_freed_memory``): training steps
     /// re-allocate the same tensors every step.
+    /// Throws when one of Borderline's tuning variables holds a value it cannot mean:
+    /// `BORDERLINE_THREADS` (a positive integer), `BORDERLINE_DENSE_THREADING` (`split`, `blas`),
+    /// `BORDERLINE_SPIN_US` (a non-negative integer), `BORDERLINE_SIMD` (`avx512`, `avx2`,
+    /// `portable`, `avx512-emulated`). Empty counts as unset (a scheduler's unset variable).
+    public static func checkEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        func check(_ name: String, expected: String, _ valid: (String) -> Bool) throws {
+            guard let value = environment[name], !value.isEmpty, !valid(value) else { return }
+            throw BorderlineError(.invalidArgument, "\(name) is \"\(value)\"; expected \(expected)")
+        }
+        try check("BORDERLINE_THREADS", expected: "a positive integer") { (Int($0) ?? 0) >= 1 }
+        try check("BORDERLINE_DENSE_THREADING", expected: "split or blas") { ComputePolicy.DenseThreading(rawValue: $0) != nil }
+        try check("BORDERLINE_SPIN_US", expected: "a whole number of microseconds, 0 or more") { (Int($0) ?? -1) >= 0 }
+        try check("BORDERLINE_SIMD", expected: "avx512, avx2, portable or avx512-emulated") {
+            ["avx512", "avx2", "portable", "avx512-emulated"].contains($0)
+        }
+    }
+
     public static func configureThreads() {
         borderline_keep_freed_memory()
         let requested = ProcessInfo.processInfo.environment["BORDERLINE_THREADS"].flatMap(Int.init)
