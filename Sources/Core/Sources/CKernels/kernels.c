@@ -29,11 +29,6 @@ struct bk_table {
 #define OB_WG 5
 #define TB_WG 4
 #include "kernels_impl.h"
-#undef LANES
-#undef NS
-#undef OB_POS
-#undef OB_WG
-#undef TB_WG
 #pragma clang attribute pop
 
 // AVX2 + FMA (Haswell and later): 8 lanes, 16 registers.
@@ -44,11 +39,6 @@ struct bk_table {
 #define OB_WG 3
 #define TB_WG 3
 #include "kernels_impl.h"
-#undef LANES
-#undef NS
-#undef OB_POS
-#undef OB_WG
-#undef TB_WG
 #pragma clang attribute pop
 
 // AVX-512's blocking (16 lanes, OB_POS 5, the same source) compiled for AVX2 + FMA, where the compiler
@@ -66,11 +56,6 @@ struct bk_table {
 #define OB_WG 5
 #define TB_WG 4
 #include "kernels_impl.h"
-#undef LANES
-#undef NS
-#undef OB_POS
-#undef OB_WG
-#undef TB_WG
 #pragma clang attribute pop
 #pragma clang diagnostic pop
 

@@ -1,7 +1,7 @@
 // The lane kernels, compiled once per instruction set: the including file defines LANES, NS(name)
 // (a per-ISA suffix), OB_POS (output channels per register block of the forward kernel,
 // with four positions held) and OB_WG / TB_WG (channel and tap block of the weight gradient), and
-// wraps the include in a `#pragma clang attribute` that sets the target.
+// wraps the include in a `#pragma clang attribute` that sets the target; this file undefines them at its end.
 #include <math.h>
 #include <string.h>
 
@@ -456,3 +456,9 @@ static const struct bk_table NS(table) = {
 #undef SPLAT
 #undef SELECT
 #undef INLINE
+// The including file's parameters, so the next instruction set can define its own.
+#undef LANES
+#undef NS
+#undef OB_POS
+#undef OB_WG
+#undef TB_WG
