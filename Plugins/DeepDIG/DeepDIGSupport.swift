@@ -415,36 +415,39 @@ enum Autoencoders {
                          classifier: any DifferentiableClassifier, coordinates: BoxCoordinates, inputShape: [Int]) throws -> (Float, Float) {
         let b = x.batchSize, d = x.sampleCount
         for p in model.trainableParameters { p.zeroGradient() }
-        let trace = model.trace(x)
-        let recon = trace.output
-        var rec = settings.reconstruction == .bce
-            ? try Loss.binaryCrossEntropy(probabilities: recon, targets: x)
-            : try Loss.meanSquaredError(recon, targets: x)
-        let scale = (settings.reconstructionReduction == .imageSum ? Float(d) : 1) * share
-        if scale != 1 { rec = (rec.value * scale, rec.gradient.map { $0 * scale }) }
-        let labels = [Int](repeating: target, count: b)
-        var ceValue: Float = 0
+        var recValue: Float = 0, ceValue: Float = 0
         var failure: Error?
-        let shaped = coordinates.toInput(recon).reshaped([b] + inputShape)
-        let pass = try classifier.vjp(shaped) { logits, chunk in
-            do {
-                let ce = try classificationLoss(logits, labels: Array(labels[chunk]), kind: settings.classification)
-                if chunk.count == b && share == 1 {
-                    ceValue = ce.value
-                    return ce.gradient.map { settings.alpha * $0 }
+        // One training pass: a dense autoencoder keeps its activations in its plan's workspace
+        // (``Model/backpropagate``), bit for bit the layer-by-layer pass.
+        _ = try model.backpropagate(x, parameterGradients: true, inputGradient: false) { recon in
+            var rec = settings.reconstruction == .bce
+                ? try Loss.binaryCrossEntropy(probabilities: recon, targets: x)
+                : try Loss.meanSquaredError(recon, targets: x)
+            let scale = (settings.reconstructionReduction == .imageSum ? Float(d) : 1) * share
+            if scale != 1 { rec = (rec.value * scale, rec.gradient.map { $0 * scale }) }
+            recValue = rec.value
+            let labels = [Int](repeating: target, count: b)
+            let shaped = coordinates.toInput(recon).reshaped([b] + inputShape)
+            let pass = try classifier.vjp(shaped) { logits, chunk in
+                do {
+                    let ce = try classificationLoss(logits, labels: Array(labels[chunk]), kind: settings.classification)
+                    if chunk.count == b && share == 1 {
+                        ceValue = ce.value
+                        return ce.gradient.map { settings.alpha * $0 }
+                    }
+                    // A chunk of the batch: its rows' share of the mean over all rows.
+                    let part = Float(chunk.count) / Float(b) * share
+                    ceValue += part * ce.value
+                    return ce.gradient.map { settings.alpha * (part * $0) }
+                } catch {
+                    failure = error
+                    return Tensor(zeros: logits.shape)
                 }
-                // A chunk of the batch: its rows' share of the mean over all rows.
-                let part = Float(chunk.count) / Float(b) * share
-                ceValue += part * ce.value
-                return ce.gradient.map { settings.alpha * (part * $0) }
-            } catch {
-                failure = error
-                return Tensor(zeros: logits.shape)
             }
+            if let failure { throw failure }
+            return rec.gradient + coordinates.pullback(pass.inputGradient.reshaped([b, d]))
         }
-        if let failure { throw failure }
-        model.backward(trace, outputGradient: rec.gradient + coordinates.pullback(pass.inputGradient.reshaped([b, d])), inputGradient: false)
-        return (rec.value, ceValue)
+        return (recValue, ceValue)
     }
 
     /// The classification term on `[b, K]` logits and its gradient with respect to the logits:

@@ -134,14 +134,15 @@ if wants("W3") {
     let params = autoencoder.trainableParameters
     let t = medianSeconds {
         for p in params { p.zeroGradient() }
-        let aeTrace = autoencoder.trace(x)
-        let recon = aeTrace.output
-        // As DeepDIG trains its autoencoders: the classifier's vjp of the weighted cross-entropy.
-        let dRecon = cnn.vjp(recon.reshaped([128, 1, 28, 28])) { logits in
-            0.8 * (try! Loss.softmaxCrossEntropy(logits: logits, labels: target)).gradient
-        }.inputGradient
-        let mse = try! Loss.meanSquaredError(recon, targets: x)
-        autoencoder.backward(aeTrace, outputGradient: mse.gradient + dRecon.reshaped([128, 784]), inputGradient: false)
+        // As DeepDIG trains its autoencoders (`halfStep`): one training pass whose output gradient
+        // is the MSE's plus the classifier's vjp of the weighted cross-entropy.
+        _ = autoencoder.backpropagate(x, parameterGradients: true, inputGradient: false) { recon in
+            let dRecon = cnn.vjp(recon.reshaped([128, 1, 28, 28])) { logits in
+                0.8 * (try! Loss.softmaxCrossEntropy(logits: logits, labels: target)).gradient
+            }.inputGradient
+            let mse = try! Loss.meanSquaredError(recon, targets: x)
+            return mse.gradient + dRecon.reshaped([128, 784])
+        }
         adam.step(params)
     }
     report("W3", "ae-adam-b128", 1 / t, "steps/s")

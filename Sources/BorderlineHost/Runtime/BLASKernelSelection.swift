@@ -17,15 +17,12 @@ import Foundation
 /// to change it is to re-execute the process once with `OPENBLAS_CORETYPE` set;
 /// `BORDERLINE_BLAS_REEXEC` marks the second run so it cannot loop.
 public enum BLASKernelSelection {
-    /// Kernel families that already use AVX-512.
-    static let avx512Families: Set<String> = ["SkylakeX", "Cooperlake", "SapphireRapids"]
-
     /// Re-executes the current process with AVX-512 kernels when the policy and the CPU call for
     /// it. Returns normally when nothing is to be done or the re-exec is impossible.
     public static func preferAVX512Kernels() {
         let env = ProcessInfo.processInfo.environment
         guard (env["BORDERLINE_BLAS_KERNELS"] ?? "auto") == "auto", env["BORDERLINE_BLAS_REEXEC"] == nil else { return }
-        guard !avx512Families.contains(BLAS.coreName), cpuHasAVX512F() else { return }
+        guard !BLAS.usesAVX512Kernels, cpuHasAVX512F() else { return }
         setenv("OPENBLAS_CORETYPE", "SkylakeX", 1)
         setenv("BORDERLINE_BLAS_REEXEC", "1", 1)
         var cArgs: [UnsafeMutablePointer<CChar>?] = CommandLine.arguments.map { strdup($0) }

@@ -19,6 +19,8 @@ struct bk_table {
     void (*adam)(float *, const float *, float *, float *, long, float, float, float, float, float, float, float);
     void (*mix_pool_act)(const bk_conv_desc *, int, int, int, int, int, const float *const *, long, const float *,
                          const float *, float *);
+    long (*dense_pack)(const float *, int, int, const float *, float *);
+    void (*dense_forward)(const float *, long, int, long, const float *, int, int, float, float *, long);
 };
 
 // AVX-512 (Skylake-X and later, Zen 4/5): 16 lanes, 32 registers.
@@ -28,6 +30,8 @@ struct bk_table {
 #define OB_POS 5
 #define OB_WG 5
 #define TB_WG 4
+#define DENSE_R 8
+#define DENSE_NV 2
 #include "kernels_impl.h"
 #pragma clang attribute pop
 
@@ -38,6 +42,8 @@ struct bk_table {
 #define OB_POS 3
 #define OB_WG 3
 #define TB_WG 3
+#define DENSE_R 6
+#define DENSE_NV 2
 #include "kernels_impl.h"
 #pragma clang attribute pop
 
@@ -55,6 +61,8 @@ struct bk_table {
 #define OB_POS 5
 #define OB_WG 5
 #define TB_WG 4
+#define DENSE_R 8
+#define DENSE_NV 2
 #include "kernels_impl.h"
 #pragma clang attribute pop
 #pragma clang diagnostic pop
@@ -65,6 +73,8 @@ struct bk_table {
 #define OB_POS 3
 #define OB_WG 3
 #define TB_WG 3
+#define DENSE_R 6
+#define DENSE_NV 2
 #include "kernels_impl.h"
 
 static const struct bk_table *table;
@@ -146,4 +156,18 @@ void bk_adam(float *theta, const float *grad, float *m, float *v, long count, fl
 void bk_mix_pool_act(const bk_conv_desc *d, int psh, int psw, int OH, int OW, int J, const float *const *z, long zs,
                      const float *coef, const float *bias, float *y) {
     T()->mix_pool_act(d, psh, psw, OH, OW, J, z, zs, coef, bias, y);
+}
+long bk_dense_pack(const float *w, int O, int K, const float *bias, float *wp) { return T()->dense_pack(w, O, K, bias, wp); }
+void bk_dense_forward(const float *x, long n, int K, long ldx, const float *wp, int O, int act, float slope, float *y,
+                      long ldy) {
+    T()->dense_forward(x, n, K, ldx, wp, O, act, slope, y, ldy);
+}
+void bk_adam_many(long count, float *const *theta, const float *const *grad, const long *sizes, float *m, float *v,
+                  float w1, float b2, float w2, float step, float bc2sqrt, float eps, float wd) {
+    const struct bk_table *t = T();
+    for (long i = 0; i < count; i++) {
+        t->adam(theta[i], grad[i], m, v, sizes[i], w1, b2, w2, step, bc2sqrt, eps, wd);
+        m += sizes[i];
+        v += sizes[i];
+    }
 }

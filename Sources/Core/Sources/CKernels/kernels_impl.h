@@ -14,6 +14,11 @@ typedef int NS(VI) __attribute__((vector_size(LANES * 4), aligned(4)));
 #define SPLAT(s) NS(splat)((float)(s))
 #define SELECT(m, a, b) ((V)(((VI)(a) & (m)) | ((VI)(b) & ~(m))))
 #define INLINE static inline __attribute__((always_inline))
+// Register-block arrays have these fixed sizes: their shape parameters are constants only after
+// inlining, and a variable-length array became a stack allocation (with a store and reload of every
+// element) inside the innermost loop. MAX_P: positions per block (8 unpooled, ≤ 4 pooled).
+#define MAX_P 8
+#define MAX_POB (4 * OB_POS > 8 ? 4 * OB_POS : 8)
 
 /// A lane vector of s: one vbroadcastss (`(V){} + s` would add 0 first, which the compiler keeps
 /// because −0 + 0 = +0).
@@ -35,12 +40,12 @@ INLINE V NS(activate)(V z, int act, float slope) {
 /// hide the FMA latency. Every sum runs over t in order.
 INLINE void NS(conv_taps)(int T, int O, const float *const *xp, const long *off, const float *w, int o0,
                           V *acc, const int P, const int OB) {
-    V a[P * OB];
+    V a[MAX_POB];
     for (int i = 0; i < P * OB; i++) a[i] = SPLAT(0);
     const float *wt = w + o0;
     for (int t = 0; t < T; t++, wt += O) {
         const long ot = off[t];
-        V wk[OB];
+        V wk[OB_POS];
         for (int k = 0; k < OB; k++) wk[k] = SPLAT(wt[k]);
         for (int p = 0; p < P; p++) {
             V v = LOAD(xp[p] + ot);
@@ -59,14 +64,14 @@ INLINE void NS(conv_block_pooled)(const bk_conv_desc *d, int psh, int psw, const
     const int pool = d->PKH * d->PKW;
     for (int py = 0; py < d->PH; py++) {
         for (int px = 0; px < d->PW; px++) {
-            V best[OB], arg[OB];
+            V best[OB_POS], arg[OB_POS];
             for (int w0 = 0; w0 < pool; w0 += P) {
-                const float *xq[P];
+                const float *xq[MAX_P];
                 for (int p = 0; p < P; p++) {
                     const int widx = w0 + p, wy = widx / d->PKW, wx = widx % d->PKW;
                     xq[p] = xb + (long)(py * psh + wy) * d->x_rs + (long)(px * psw + wx) * d->x_xs;
                 }
-                V a[P * OB];
+                V a[MAX_POB];
                 NS(conv_taps)(d->T, d->O, xq, off, w, o0, a, P, OB);
                 for (int p = 0; p < P; p++) {
                     const int widx = w0 + p;
@@ -96,14 +101,14 @@ INLINE void NS(conv_block_pooled)(const bk_conv_desc *d, int psh, int psw, const
 INLINE void NS(conv_group_flat)(const bk_conv_desc *d, int psh, int psw, const float *xb, const long *off,
                                 const float *w, const float *bias, int o0, float *yb, int i0,
                                 const int OB, const int P) {
-    const float *xq[P];
-    long yq[P];
+    const float *xq[MAX_P];
+    long yq[MAX_P];
     for (int p = 0; p < P; p++) {
         const int py = (i0 + p) / d->PW, px = (i0 + p) % d->PW;
         xq[p] = xb + (long)(py * psh) * d->x_rs + (long)(px * psw) * d->x_xs;
         yq[p] = (long)py * d->y_rs + (long)px * d->y_xs;
     }
-    V a[P * OB];
+    V a[MAX_POB];
     NS(conv_taps)(d->T, d->O, xq, off, w, o0, a, P, OB);
     for (int k = 0; k < OB; k++) {
         const V b = SPLAT(bias ? bias[o0 + k] : 0.0f);
@@ -170,13 +175,13 @@ static void NS(conv_forward)(const bk_conv_desc *d, int psh, int psw, int blocks
 INLINE void NS(wgrad_block)(int T, int OH, int OW, const float *xb, long x_rs, long x_xs, const long *off,
                             const float *gb, long g_cs, long g_rs, long g_xs, float *gw, int o0, int t0,
                             const int OB, const int TB) {
-    V acc[OB][TB];
+    V acc[OB_WG][TB_WG];
     for (int k = 0; k < OB; k++) for (int j = 0; j < TB; j++) acc[k][j] = SPLAT(0);
     for (int oy = 0; oy < OH; oy++) {
         for (int ox = 0; ox < OW; ox++) {
             const float *xp = xb + oy * x_rs + ox * x_xs;
             const float *gp = gb + oy * g_rs + ox * g_xs + o0 * g_cs;
-            V xv[TB], gv[OB];
+            V xv[TB_WG], gv[OB_WG];
             for (int j = 0; j < TB; j++) xv[j] = LOAD(xp + off[t0 + j]);
             for (int k = 0; k < OB; k++) gv[k] = LOAD(gp + k * g_cs);
             for (int k = 0; k < OB; k++) for (int j = 0; j < TB; j++) acc[k][j] += gv[k] * xv[j];
@@ -391,6 +396,143 @@ static void NS(adam)(float *theta, const float *grad, float *m, float *v, long c
     }
 }
 
+/// How a dense layer's O columns are laid out: P panels of PW = DENSE_NV·LANES columns (the last
+/// one zero-padded), and D ≤ 4 leftover columns computed as dot products along k instead, when
+/// fewer than 5 columns are left over a whole panel (O = 50 on AVX2: 3 panels and 2 dot columns,
+/// where a padded fourth panel would compute 8 columns for 2).
+INLINE void NS(dense_layout)(int O, int *P, int *D) {
+    const int PW = DENSE_NV * LANES, full = O / PW, rem = O - full * PW;
+    if (rem > 0 && rem <= 4) { *P = full; *D = rem; }
+    else { *P = full + (rem > 0); *D = 0; }
+}
+
+/// Packed dense weights (see bk_dense_pack): the P panels of Wᵀ, wp[(p·K + k)·PW + j] =
+/// W[p·PW + j][k] (zero past O), then the D dot columns' rows of W as they are, then the bias
+/// padded to P·PW + D (zeros when NULL).
+static long NS(dense_pack)(const float *w, int O, int K, const float *bias, float *wp) {
+    const int PW = DENSE_NV * LANES;
+    int P, D;
+    NS(dense_layout)(O, &P, &D);
+    const long size = (long)P * PW * K + (long)D * K + (long)P * PW + D;
+    if (!wp) return size;
+    for (int p = 0; p < P; p++) {
+        float *panel = wp + (long)p * PW * K;
+        for (int k = 0; k < K; k++) {
+            for (int j = 0; j < PW; j++) {
+                const int o = p * PW + j;
+                panel[(long)k * PW + j] = o < O ? w[(long)o * K + k] : 0.0f;
+            }
+        }
+    }
+    float *rows = wp + (long)P * PW * K;
+    memcpy(rows, w + (long)P * PW * K, sizeof(float) * (size_t)D * (size_t)K);
+    float *b = rows + (long)D * K;
+    for (int j = 0; j < P * PW + D; j++) b[j] = bias && j < O ? bias[j] : 0.0f;
+    return size;
+}
+
+/// One R × (NV·LANES) tile of y = act(x Wᵀ + b): the R·NV sums stay in registers for the whole
+/// k loop (each weight vector serves R rows, each broadcast x[r][k] NV vectors), so the loop is
+/// bound by the FMAs; every sum runs over k in order, then adds the bias, as sgemm with β = 1 does.
+/// Columns from `cols` on are not stored (the panel's zero padding).
+INLINE void NS(dense_tile)(const float *x, long ldx, int K, const float *panel, const float *bias, int cols,
+                           int act, float slope, float *y, long ldy, const int R, const int NV) {
+    const int PW = DENSE_NV * LANES;
+    V acc[DENSE_R * DENSE_NV];
+    for (int i = 0; i < R * NV; i++) acc[i] = SPLAT(0);
+    const float *w = panel;
+    for (int k = 0; k < K; k++, w += PW) {
+        V wv[DENSE_NV];
+        for (int v = 0; v < NV; v++) wv[v] = LOAD(w + v * LANES);
+        for (int r = 0; r < R; r++) {
+            const V a = SPLAT(x[r * ldx + k]);
+            for (int v = 0; v < NV; v++) acc[r * NV + v] += a * wv[v];
+        }
+    }
+    for (int v = 0; v < NV; v++) {
+        const V b = LOAD(bias + v * LANES);
+        const int c0 = v * LANES;
+        for (int r = 0; r < R; r++) {
+            const V z = NS(activate)(acc[r * NV + v] + b, act, slope);
+            float *yr = y + r * ldy + c0;
+            if (c0 + LANES <= cols) { STORE(yr, z); continue; }
+            for (int l = 0; c0 + l < cols; l++) yr[l] = z[l];
+        }
+    }
+}
+
+/// C ≤ 2 leftover columns for R rows as dot products along k: x's rows and W's rows are both
+/// contiguous in k, so each lane holds every LANES-th term; the lanes are summed at the end, then
+/// the k remainder, then the bias.
+INLINE void NS(dense_dot)(const float *x, long ldx, int K, const float *wrows, const float *bias, int act, float slope,
+                          float *y, long ldy, const int R, const int C) {
+    V acc[DENSE_R * 2];
+    for (int i = 0; i < R * C; i++) acc[i] = SPLAT(0);
+    int k = 0;
+    for (; k + LANES <= K; k += LANES) {
+        V wv[2];
+        for (int c = 0; c < C; c++) wv[c] = LOAD(wrows + (long)c * K + k);
+        for (int r = 0; r < R; r++) {
+            const V xv = LOAD(x + r * ldx + k);
+            for (int c = 0; c < C; c++) acc[r * C + c] += xv * wv[c];
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        for (int c = 0; c < C; c++) {
+            float z = 0;
+            for (int l = 0; l < LANES; l++) z += acc[r * C + c][l];
+            for (int j = k; j < K; j++) z += x[r * ldx + j] * wrows[(long)c * K + j];
+            z += bias[c];
+            if (act == 1) z = z < 0 ? 0 : z;
+            else if (act == 2) z = z < 0 ? z * slope : z;
+            y[r * ldy + c] = z;
+        }
+    }
+}
+
+/// Rows [0, R) of y against every panel and dot column (the R rows of x stay in L1 across them).
+INLINE void NS(dense_rows)(const float *x, long ldx, int K, const float *wp, int O, int act, float slope,
+                           float *y, long ldy, const int R) {
+    const int PW = DENSE_NV * LANES;
+    int P, D;
+    NS(dense_layout)(O, &P, &D);
+    const float *rows = wp + (long)P * PW * K, *bias = rows + (long)D * K;
+    const int tail_act = act == 1 || act == 2 ? act : 0;
+    for (int p = 0; p < P; p++) {
+        const int c0 = p * PW, cols = O - c0 < PW ? O - c0 : PW;
+        const float *panel = wp + (long)p * PW * K;
+        if (cols > (DENSE_NV - 1) * LANES)
+            NS(dense_tile)(x, ldx, K, panel, bias + c0, cols, tail_act, slope, y + c0, ldy, R, DENSE_NV);
+        else
+            NS(dense_tile)(x, ldx, K, panel, bias + c0, cols, tail_act, slope, y + c0, ldy, R, 1);
+    }
+    for (int c = 0; c < D; c += 2) {
+        const int c0 = P * PW + c;
+        if (D - c >= 2)
+            NS(dense_dot)(x, ldx, K, rows + (long)c * K, bias + c0, tail_act, slope, y + c0, ldy, R, 2);
+        else
+            NS(dense_dot)(x, ldx, K, rows + (long)c * K, bias + c0, tail_act, slope, y + c0, ldy, R, 1);
+    }
+    if (act == 3 || act == 4)
+        for (int r = 0; r < R; r++) NS(act_apply)(y + r * ldy, O, act);
+}
+
+static void NS(dense_forward)(const float *x, long n, int K, long ldx, const float *wp, int O, int act, float slope,
+                              float *y, long ldy) {
+    long r = 0;
+    for (; r + DENSE_R <= n; r += DENSE_R)
+        NS(dense_rows)(x + r * ldx, ldx, K, wp, O, act, slope, y + r * ldy, ldy, DENSE_R);
+    switch (n - r) {
+#define TAIL(k) case k: NS(dense_rows)(x + r * ldx, ldx, K, wp, O, act, slope, y + r * ldy, ldy, k); break;
+    TAIL(1) TAIL(2) TAIL(3) TAIL(4) TAIL(5)
+#if DENSE_R > 6
+    TAIL(6) TAIL(7)
+#endif
+#undef TAIL
+    default: break;
+    }
+}
+
 /// One lane-block of a first convolution at affine combinations of J anchors (see bk_mix_pool_act):
 ///   y[o, py, px] = act(bias[o] + max_window Σ_j c_j · Z_j[o, y, x]),  c_j a lane vector.
 /// JN > 0 is a compile-time J (registers); JN = 0 reads J at run time. KH, KW > 0 are a
@@ -446,7 +588,7 @@ static void NS(mix_pool_act)(const bk_conv_desc *d, int psh, int psw, int OH, in
 
 static const struct bk_table NS(table) = {
     LANES, NS(conv_forward), NS(conv_weight_grad), NS(pool_act_backward), NS(to_lanes), NS(from_lanes),
-    NS(bias_act), NS(act_backward), NS(act_apply), NS(adam), NS(mix_pool_act),
+    NS(bias_act), NS(act_backward), NS(act_apply), NS(adam), NS(mix_pool_act), NS(dense_pack), NS(dense_forward),
 };
 
 #undef V
@@ -456,9 +598,13 @@ static const struct bk_table NS(table) = {
 #undef SPLAT
 #undef SELECT
 #undef INLINE
+#undef MAX_P
+#undef MAX_POB
 // The including file's parameters, so the next instruction set can define its own.
 #undef LANES
 #undef NS
 #undef OB_POS
 #undef OB_WG
 #undef TB_WG
+#undef DENSE_R
+#undef DENSE_NV

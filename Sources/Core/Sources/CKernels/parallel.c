@@ -152,3 +152,10 @@ int bk_parallel_for(long count, int threads, bk_task_fn fn, void *context) {
     atomic_store(&pool.owner, 0);
     return 1;
 }
+
+// Whether the calling thread runs one part of a concurrent region (ComputePolicy.concurrently):
+// a C thread-local, because reading Foundation's thread dictionary on every model call cost a
+// dictionary lookup and a bridged string.
+static _Thread_local int solo_part;
+int bk_solo_part(void) { return solo_part; }
+void bk_set_solo_part(int value) { solo_part = value; }

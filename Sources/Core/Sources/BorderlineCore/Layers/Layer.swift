@@ -64,7 +64,10 @@ public final class ForwardContext {
 public final class Parameter {
     /// The name within its layer (`weight`, `bias`, `running_mean`, …).
     public let name: String
-    public var value: Tensor
+    public var value: Tensor { didSet { version &+= 1 } }
+    /// Counts the changes of ``value`` (assignments and in-place writes through it), so what is
+    /// derived from it — a model's packed dense weights — knows when to rebuild.
+    public private(set) var version = 0
     /// `∂L/∂value`, accumulated by backward passes.
     public var gradient: Tensor
     /// False for buffers such as batch-norm running statistics, and for frozen models.

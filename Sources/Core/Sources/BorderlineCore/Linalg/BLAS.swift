@@ -26,4 +26,11 @@ public enum BLAS {
 
     /// The kernel family OpenBLAS picked for this CPU (e.g. "Haswell", "SkylakeX").
     public static var coreName: String { String(cString: openblas_get_corename()) }
+
+    /// OpenBLAS's kernel families that use AVX-512 (the host re-executes into them on AVX-512 CPUs;
+    /// ``ComputePolicy/denseThreading`` chooses by them).
+    public static let avx512KernelFamilies: Set<String> = ["SkylakeX", "Cooperlake", "SapphireRapids"]
+
+    /// Whether OpenBLAS runs one of its AVX-512 kernel families.
+    public static var usesAVX512Kernels: Bool { avx512KernelFamilies.contains(coreName) }
 }

@@ -46,7 +46,7 @@ public enum ComputePolicy {
         if let env = ProcessInfo.processInfo.environment["BORDERLINE_DENSE_THREADING"], let choice = DenseThreading(rawValue: env) {
             return choice
         }
-        return ["SkylakeX", "Cooperlake", "SapphireRapids"].contains(BLAS.coreName) ? .threadedBLAS : .splitBatches
+        return BLAS.usesAVX512Kernels ? .threadedBLAS : .splitBatches
     }()
 
     /// Lets Borderline use `threads` threads.
@@ -65,10 +65,8 @@ public enum ComputePolicy {
     /// Threads batched inference uses for a model of this kind (1 inside ``concurrently(_:_:)``).
     public static var inferenceThreads: Int { isInsideConcurrentRegion ? 1 : threads }
 
-    private static let soloKey = "borderline.compute-policy.concurrent-part"
-
     /// Whether the calling thread runs one part of ``concurrently(_:_:)``.
-    public static var isInsideConcurrentRegion: Bool { Thread.current.threadDictionary[soloKey] != nil }
+    public static var isInsideConcurrentRegion: Bool { bk_solo_part() != 0 }
 
     /// `body(0) … body(count − 1)` on their own threads, results in order, each part running as a
     /// single-threaded caller: model calls inside do not split their batches again and OpenBLAS
@@ -80,10 +78,9 @@ public enum ComputePolicy {
             blasThreads = 1
         }
         let results: [Result<R, Error>] = parallelMap(Array(0..<max(0, count))) { i in
-            let dictionary = Thread.current.threadDictionary
-            let outer = dictionary[soloKey]
-            dictionary[soloKey] = true
-            defer { dictionary[soloKey] = outer }
+            let outer = bk_solo_part()
+            bk_set_solo_part(1)
+            defer { bk_set_solo_part(outer) }
             return Result { try body(i) }
         }
         return try results.map { try $0.get() }
@@ -99,6 +96,12 @@ public enum ComputePolicy {
     /// The row ranges a batch is split into for `model`, or nil to run it in one piece.
     static func chunks(batch: Int, for model: Model, gradient: Bool = false) -> [Range<Int>]? {
         guard splits(model, gradient: gradient) else { return nil }
+        return rowChunks(batch: batch)
+    }
+
+    /// The row ranges a batch of independent rows is split into, or nil for one piece: up to
+    /// ``inferenceThreads`` parts of at least ``minimumRowsPerThread`` rows.
+    static func rowChunks(batch: Int) -> [Range<Int>]? {
         let parts = min(inferenceThreads, batch / max(1, minimumRowsPerThread))
         guard parts > 1 else { return nil }
         return (0..<parts).map { i in (batch * i / parts)..<(batch * (i + 1) / parts) }

@@ -28,11 +28,11 @@ public enum LaneKernels {
         InstructionSet(rawValue: bk_select_isa(set?.rawValue ?? 0)) ?? .portable
     }
 
-    /// Whether models run through their lane plans where they have one (default true;
-    /// `BORDERLINE_LANES=0` turns them off). Tests compare both paths.
+    /// Whether models run through their lane plans (``LanePlan``) and dense plans (``DensePlan``)
+    /// where they have one (default true; `BORDERLINE_LANES=0` turns them off). Tests compare both paths.
     public static var plansEnabled: Bool {
         get { LanePlan.isEnabled }
-        set { LanePlan.isEnabled = newValue }
+        set { LanePlan.isEnabled = newValue; DensePlan.isEnabled = newValue }
     }
 
     /// One Adam update over `count` floats (see ``Adam``), vectorised:

@@ -58,6 +58,25 @@ public final class Model {
         return planCache.plan
     }
 
+    /// The model's dense plan (``DensePlan``) when the fused dense kernel is enabled and the model
+    /// up to its output is a chain of dense layers and activations; compiled on first use.
+    var densePlan: DensePlan? {
+        guard DensePlan.isEnabled else { return nil }
+        return densePlanCache.plan(for: self)
+    }
+    private let densePlanCache = DensePlanCache()
+    private final class DensePlanCache: @unchecked Sendable {
+        let lock = NSLock()
+        var compiled = false
+        var plan: DensePlan?
+        func plan(for model: Model) -> DensePlan? {
+            lock.lock()
+            defer { lock.unlock() }
+            if !compiled { plan = DensePlan(model); compiled = true }
+            return plan
+        }
+    }
+
     /// Builds and shape-checks a graph.
     public init(inputShape: [Int], nodes: [Node], outputNode: Int? = nil, embeddingNode: Int? = nil,
                 classNames: [String] = [], metadata: [String: JSONValue] = [:]) throws {
@@ -202,6 +221,9 @@ public final class Model {
         if !training, let plan = lanePlan, let s = plan.step(endingAt: outputNode), plan.isDense(s) {
             return planned(x) { plan.forward($0, through: s, shape: self.outputShape) }
         }
+        if !training, let plan = densePlan {
+            return plan.forward(x, outputShape: outputShape)
+        }
         if !training, let chunks = ComputePolicy.chunks(batch: x.batchSize, for: self) {
             if let (node, dense) = leadingDense {
                 // Each thread's rows go into the first Dense layer in place, not sliced out first:
@@ -284,11 +306,16 @@ public final class Model {
     /// gradient `outputGradient(output)` (when `inputGradient`); adds `∂L/∂θ` into the trainable
     /// parameters when `parameterGradients`. The same as ``trace(_:context:upTo:)`` followed by
     /// ``backward(_:outputGradient:nodeGradients:parameterGradients:inputGradient:)``, through the
-    /// lane kernels where the model has a plan (see ``LanePlan``). One thread (training batches).
+    /// lane kernels where the model has a plan (see ``LanePlan``); a dense-only model computes
+    /// the same thing bit for bit with its activations in a kept workspace (``DensePlan``). One
+    /// thread (training batches).
     public func backpropagate(_ x: Tensor, context: ForwardContext = ForwardContext(training: false),
                               parameterGradients: Bool, inputGradient: Bool,
                               outputGradient: (Tensor) throws -> Tensor) rethrows -> (output: Tensor, inputGradient: Tensor?) {
         precondition(x.sampleShape == inputShape, "Model: input shape \(x.shape) does not match [batch] + \(inputShape)")
+        if let plan = densePlan, !(context.training && plan.inferenceOnly) {
+            return try plan.backpropagate(x, parameterGradients: parameterGradients, inputGradient: inputGradient, outputGradient: outputGradient)
+        }
         if let plan = lanePlan, !(context.training && plan.inferenceOnly), x.batchSize > 0 {
             let pending = plan.beginGradient(x, outputShape: outputShape)
             let g: Tensor
@@ -354,6 +381,9 @@ public final class Model {
     /// passes split across ``ComputePolicy/inferenceThreads`` threads; inputs' rows are independent
     /// in inference mode, so the result equals a single pass (``ComputePolicy``).
     public func vjp(_ x: Tensor, cotangent: (Tensor) -> Tensor) -> (output: Tensor, inputGradient: Tensor) {
+        if let plan = densePlan {
+            return plan.vjp(x, cotangent: cotangent)
+        }
         ComputePolicy.prepareBLAS(for: self, gradient: true)
         if let plan = lanePlan, x.batchSize > 0 {
             let chunks = ComputePolicy.chunks(batch: x.batchSize, for: self, gradient: true) ?? [0..<x.batchSize]

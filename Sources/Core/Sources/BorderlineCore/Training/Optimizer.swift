@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Updates parameters in place from their accumulated gradients.
@@ -86,24 +87,40 @@ public final class Adam: Optimizer {
     public let eps: Float
     public let weightDecay: Float
 
-    /// Moment estimates of one parameter; `parameter` pins the identity the entry is keyed by
-    /// (see ``SGD``). A class, so a step updates it in place (no copy, no allocation).
+    /// Moment estimates of one parameter: its `count` floats from `offset` of `arena`'s m and v.
+    /// `parameter` pins the identity the entry is keyed by (see ``SGD``).
     private final class Moments {
         let parameter: Parameter
+        var arena: Arena
+        var offset: Int
+        var step = 0
+        init(_ p: Parameter, arena: Arena, offset: Int) {
+            parameter = p
+            self.arena = arena
+            self.offset = offset
+        }
+    }
+    /// The first and second moments of a parameter list, flat and in the list's order, so one
+    /// kernel call steps them all (`bk_adam_many`).
+    private final class Arena {
         var m: [Float]
         var v: [Float]
-        var step = 0
-        init(_ p: Parameter) {
-            parameter = p
-            m = [Float](repeating: 0, count: p.value.count)
-            v = [Float](repeating: 0, count: p.value.count)
+        init(count: Int) {
+            m = [Float](repeating: 0, count: count)
+            v = [Float](repeating: 0, count: count)
         }
     }
     private var moments: [ObjectIdentifier: Moments] = [:]
-    /// The moments of the last `params` list, in its order: a training loop steps the same list
-    /// every time, so the lookups are skipped while the list stays the same.
+    /// The moments of the last `params` list (trainable entries, first occurrences), in its order,
+    /// sharing one arena: a training loop steps the same list every time, so while it stays the
+    /// same there are no lookups and no allocation.
     private var lastList: [(id: ObjectIdentifier, trainable: Bool)] = []
     private var lastMoments: [Moments] = []
+    private var lastArena = Arena(count: 0)
+    /// Per-step scratch for the fused call: parameter and gradient pointers and sizes of `lastMoments`.
+    private var thetaPointers: [UnsafeMutablePointer<Float>?] = []
+    private var gradientPointers: [UnsafePointer<Float>?] = []
+    private var sizes: [Int] = []
 
     public init(learningRate: Float = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999, eps: Float = 1e-8, weightDecay: Float = 0) {
         precondition(learningRate >= 0 && (0..<1).contains(beta1) && (0..<1).contains(beta2) && eps >= 0 && weightDecay >= 0,
@@ -118,42 +135,97 @@ public final class Adam: Optimizer {
     /// How many steps `p` has taken under this optimiser.
     public func stepCount(of p: Parameter) -> Int { moments[ObjectIdentifier(p)]?.step ?? 0 }
 
-    /// One update of every trainable parameter, each through the vectorised kernel
-    /// (`bk_adam`, the lane kernels' instruction set); the scalar factors are shared by all
-    /// parameters at the same step count.
-    public func step(_ params: [Parameter]) {
-        if !Adam.same(params, lastList) {
-            lastMoments = params.filter(\.isTrainable).map { p in
-                let id = ObjectIdentifier(p)
-                if let s = moments[id] { return s }
-                let s = Moments(p)
+    /// Gathers the moments of a new list into one arena (copying those already kept).
+    private func adopt(_ params: [Parameter]) {
+        var seen = Set<ObjectIdentifier>()
+        let list = params.filter { $0.isTrainable && seen.insert(ObjectIdentifier($0)).inserted }
+        let arena = Arena(count: list.reduce(0) { $0 + $1.value.count })
+        var offset = 0
+        lastMoments = list.map { p in
+            let id = ObjectIdentifier(p), n = p.value.count
+            let s: Moments
+            if let old = moments[id] {
+                s = old
+                arena.m.withUnsafeMutableBufferPointer { m in
+                    arena.v.withUnsafeMutableBufferPointer { v in
+                        old.arena.m.withUnsafeBufferPointer { (m.baseAddress! + offset).update(from: $0.baseAddress! + old.offset, count: n) }
+                        old.arena.v.withUnsafeBufferPointer { (v.baseAddress! + offset).update(from: $0.baseAddress! + old.offset, count: n) }
+                    }
+                }
+                s.arena = arena
+                s.offset = offset
+            } else {
+                s = Moments(p, arena: arena, offset: offset)
                 moments[id] = s
-                return s
             }
-            lastList = params.map { (ObjectIdentifier($0), $0.isTrainable) }
+            offset += n
+            return s
         }
-        var factors: (step: Int, stepSize: Float, bc2Sqrt: Float) = (-1, 0, 0)
+        lastArena = arena
+        lastList = params.map { (ObjectIdentifier($0), $0.isTrainable) }
+        thetaPointers = Array(repeating: nil, count: list.count)
+        gradientPointers = Array(repeating: nil, count: list.count)
+        sizes = list.map(\.value.count)
+    }
+
+    /// One update of every trainable parameter. When they are all at the same step (a training
+    /// loop's list always is) it is one call of the fused kernel (`bk_adam_many`, the lane
+    /// kernels' instruction set) over the list's flat moments; otherwise one call per step count.
+    public func step(_ params: [Parameter]) {
+        if !Adam.same(params, lastList) { adopt(params) }
+        guard !lastMoments.isEmpty else { return }
+        for (s, n) in zip(lastMoments, sizes) {
+            precondition(s.parameter.value.count == n && s.parameter.gradient.count == n,
+                         "Adam: parameter '\(s.parameter.name)' changed size between steps")
+        }
         let w1 = Float(1 - beta1), b2 = Float(beta2), w2 = Float(1 - beta2)
-        for s in lastMoments {
-            let p = s.parameter
-            s.step += 1
-            if s.step != factors.step {
-                let t = Double(s.step)
-                let bc1 = 1 - Foundation.pow(beta1, t), bc2 = 1 - Foundation.pow(beta2, t)
-                factors = (s.step, Float(Double(learningRate) / bc1), Float(bc2.squareRoot()))
+        func factors(_ step: Int) -> (stepSize: Float, bc2Sqrt: Float) {
+            let t = Double(step)
+            let bc1 = 1 - Foundation.pow(beta1, t), bc2 = 1 - Foundation.pow(beta2, t)
+            return (Float(Double(learningRate) / bc1), Float(bc2.squareRoot()))
+        }
+        for s in lastMoments { s.step += 1 }
+        let first = lastMoments[0].step
+        if lastMoments.allSatisfy({ $0.step == first }) {
+            // PyTorch: exp_avg.lerp_(grad, 1 − β₁); exp_avg_sq.mul_(β₂).addcmul_(g, g, 1 − β₂).
+            let f = factors(first)
+            withParameterPointers(0) {
+                lastArena.m.withUnsafeMutableBufferPointer { m in
+                    lastArena.v.withUnsafeMutableBufferPointer { v in
+                        bk_adam_many(lastMoments.count, thetaPointers, gradientPointers, sizes, m.baseAddress, v.baseAddress,
+                                     w1, b2, w2, f.stepSize, f.bc2Sqrt, eps, weightDecay)
+                    }
+                }
             }
+            return
+        }
+        for s in lastMoments {
+            let p = s.parameter, f = factors(s.step)
             p.gradient.withUnsafeBufferPointer { g in
                 p.value.withUnsafeMutableBufferPointer { theta in
-                    s.m.withUnsafeMutableBufferPointer { m in
-                        s.v.withUnsafeMutableBufferPointer { v in
+                    s.arena.m.withUnsafeMutableBufferPointer { m in
+                        s.arena.v.withUnsafeMutableBufferPointer { v in
                             guard let th = theta.baseAddress else { return }
-                            // PyTorch: exp_avg.lerp_(grad, 1 − β₁); exp_avg_sq.mul_(β₂).addcmul_(g, g, 1 − β₂).
-                            LaneKernels.adam(theta: th, gradient: g.baseAddress!, m: m.baseAddress!, v: v.baseAddress!, count: theta.count,
-                                             w1: w1, b2: b2, w2: w2, stepSize: factors.stepSize, bc2Sqrt: factors.bc2Sqrt,
+                            LaneKernels.adam(theta: th, gradient: g.baseAddress!, m: m.baseAddress! + s.offset, v: v.baseAddress! + s.offset,
+                                             count: theta.count, w1: w1, b2: b2, w2: w2, stepSize: f.stepSize, bc2Sqrt: f.bc2Sqrt,
                                              eps: eps, weightDecay: weightDecay)
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// `body` with `thetaPointers` / `gradientPointers` holding parameters `i…` of `lastMoments`
+    /// (each parameter's buffers are open for the whole call).
+    private func withParameterPointers(_ i: Int, _ body: () -> Void) {
+        guard i < lastMoments.count else { return body() }
+        let p = lastMoments[i].parameter
+        p.gradient.withUnsafeBufferPointer { g in
+            p.value.withUnsafeMutableBufferPointer { theta in
+                thetaPointers[i] = theta.baseAddress
+                gradientPointers[i] = g.baseAddress
+                withParameterPointers(i + 1, body)
             }
         }
     }

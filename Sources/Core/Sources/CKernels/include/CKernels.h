@@ -35,6 +35,9 @@ typedef void (*bk_task_fn)(void *context, long index);
 /// the calling thread. Returns 0 without running anything when another thread is using the pool
 /// (the caller then parallelises another way), 1 otherwise.
 int bk_parallel_for(long count, int threads, bk_task_fn fn, void *context);
+/// A per-thread flag: nonzero while the calling thread runs one part of a concurrent region.
+int bk_solo_part(void);
+void bk_set_solo_part(int value);
 
 /// A direct convolution with an optional non-overlapping max-pool and activation fused behind it:
 ///   z[o, oy, ox] = Σ_t W[t, o] · x[pos(oy, ox) + off[t]]             (t runs over the T = C·kh·kw taps)
@@ -97,6 +100,22 @@ void bk_act_apply(float *y, long count, int act);
 ///   g' = g + wd·θ; m += (1−β₁)(g' − m); v = β₂·v + (1−β₂)·g'²; θ −= step · m / (√v / bc2 + eps)
 void bk_adam(float *theta, const float *grad, float *m, float *v, long count,
              float w1, float b2, float w2, float step, float bc2sqrt, float eps, float wd);
+/// bk_adam over `count` parameter vectors at the same step in one call (PyTorch's fused Adam):
+/// vector i is `theta[i]`, `grad[i]` of `sizes[i]` floats, and its moments are the next `sizes[i]`
+/// floats of the flat arrays `m` and `v`, in order.
+void bk_adam_many(long count, float *const *theta, const float *const *grad, const long *sizes, float *m, float *v,
+                  float w1, float b2, float w2, float step, float bc2sqrt, float eps, float wd);
+
+/// Packs a dense layer's weight `w [O][K]` (row-major, PyTorch's `Linear` layout) and `bias [O]`
+/// (may be NULL) for bk_dense_forward, in the current instruction set's panel width. Returns the
+/// floats the packed form needs; with `wp` NULL it only returns that.
+long bk_dense_pack(const float *w, int O, int K, const float *bias, float *wp);
+/// A dense layer with its activation fused, from packed weights (bk_dense_pack, same instruction set):
+///   y[r·ldy + o] = act(bias[o] + Σ_k x[r·ldx + k] · W[o][k])   for r < n, o < O,
+/// each sum over k in order, the bias added last (as sgemm with β = 1 onto the bias). act: 0 none,
+/// 1 ReLU, 2 leaky ReLU (slope), 3 sigmoid, 4 tanh. Single-threaded; rows are independent.
+void bk_dense_forward(const float *x, long n, int K, long ldx, const float *wp, int O, int act, float slope,
+                      float *y, long ldy);
 
 /// One lane-block of a first convolution evaluated at affine combinations of J ≤ 64 anchor images
 /// (lane l is the point Σ_j coef[j·LANES + l] · A_j with Σ_j coef = 1), pooled and activated:
