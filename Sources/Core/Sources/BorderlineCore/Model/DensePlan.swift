@@ -93,10 +93,7 @@ final class DensePlan {
             var j = i + 1
             while j <= last, chained(j) {
                 let next = model.nodes[j].layer
-                if act == nil, next is ReLU { act = (1, 0) }
-                else if act == nil, let r = next as? LeakyReLU, r.negativeSlope >= 0 { act = (2, Float(r.negativeSlope)) }
-                else if act == nil, next is Sigmoid { act = (3, 0) }
-                else if act == nil, next is Tanh { act = (4, 0) }
+                if act == nil, let a = LanePlan.denseActivation(next) { act = a }
                 else if next is Dropout { dropout = true }
                 else { break }
                 j += 1

@@ -123,10 +123,7 @@ final class LanePlan {
                 var hasAct = false
                 while j <= last, chained(j) {
                     let next = model.nodes[j].layer
-                    if !hasAct, next is ReLU { act = (1, 0); hasAct = true }
-                    else if !hasAct, let r = next as? LeakyReLU, r.negativeSlope >= 0 { act = (2, Float(r.negativeSlope)); hasAct = true }
-                    else if !hasAct, next is Sigmoid { act = (3, 0); hasAct = true }
-                    else if !hasAct, next is Tanh { act = (4, 0); hasAct = true }
+                    if !hasAct, let a = LanePlan.denseActivation(next) { act = a; hasAct = true }
                     else if next is Dropout { dropout = true }
                     else { break }
                     j += 1
@@ -164,6 +161,16 @@ final class LanePlan {
             for o in 0..<c.O { for a in 0..<c.kh { for b in 0..<c.kw { off.append(((o * c.Gh + a) * c.Gw + b) * L) } } }
             return off
         }
+    }
+
+    /// The kernels' code (and slope) of an activation they fuse behind a dense layer: 1 ReLU,
+    /// 2 leaky ReLU with slope ≥ 0, 3 sigmoid, 4 tanh; nil for any other layer.
+    static func denseActivation(_ layer: any Layer) -> (Int32, Float)? {
+        if layer is ReLU { return (1, 0) }
+        if let r = layer as? LeakyReLU, r.negativeSlope >= 0 { return (2, Float(r.negativeSlope)) }
+        if layer is Sigmoid { return (3, 0) }
+        if layer is Tanh { return (4, 0) }
+        return nil
     }
 
     /// Groups 1 and dilation 1: grouped and dilated convolutions run layer by layer.
